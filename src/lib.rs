@@ -1,0 +1,3 @@
+//! redis-vip: a Redis/Valkey module that keeps a virtual IP on the master.
+
+pub mod error;
