@@ -1,0 +1,444 @@
+"""Integration tests of the vip module against real redis-server / valkey-server processes.
+
+Each test builds its own namespaces (see topology.py) and tears them down at the end.
+Timeouts in wait_until are upper bounds against hangs only; no test asserts on speed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from conftest import FLAVORS
+from topology import NODE_ADDR4, RedisNode, Topology, VIP4, VIP6, addr_only, wait_until
+
+VIP_IP = addr_only(VIP4)  # 192.0.2.100
+VIP6_IP = addr_only(VIP6)  # 2001:db8::100
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def status(node: RedisNode) -> dict[str, str]:
+    """VIP.STATUS with every value as a string."""
+    return {str(k): ("" if v is None else str(v)) for k, v in node.vip_status().items()}
+
+
+def wait_holders(topo: Topology, vip: str, expected: list[str], timeout: float = 15, dev: str | None = None):
+    wait_until(lambda: topo.holders(vip, dev) == expected, timeout, 0.1,
+               msg=lambda: f"{vip} held by exactly {expected} (now held by {topo.holders(vip, dev)})")
+
+
+def wait_state(node: RedisNode, state: str, timeout: float = 10) -> dict[str, str]:
+    def ok():
+        s = status(node)
+        return s if s.get("state") == state else None
+
+    def msg():
+        try:
+            return f"{node.name} VIP.STATUS state={state} (now {status(node)})"
+        except Exception as exc:  # noqa: BLE001
+            return f"{node.name} VIP.STATUS state={state} (VIP.STATUS failed: {exc})"
+
+    return wait_until(ok, timeout, 0.1, msg=msg)
+
+
+def assert_consistent(g, master: str, vip: str = VIP4) -> None:
+    """Exactly `master` holds the VIP, and every live node's VIP.STATUS agrees."""
+    topo = g.topo
+    assert topo.holders(vip) == [master]
+    for name, n in g.nodes.items():
+        if not n.alive():
+            continue
+        s = status(n)
+        if name == master:
+            assert s["state"] == "holding" and s["holding"] == "1", f"{name}: {s}"
+        else:
+            assert s["state"] == "standby" and s["holding"] == "0", f"{name}: {s}"
+
+
+def promote(g, new: str) -> None:
+    """Manual failover: REPLICAOF NO ONE on new, every other live node REPLICAOF new."""
+    g[new].replicaof(None)
+    for name, n in g.nodes.items():
+        if name != new and n.alive():
+            n.replicaof(g[new])
+
+
+def vip_client(topo: Topology, host: str = VIP_IP, **kw) -> redis.Redis:
+    """Client in the observer namespace talking to Redis through the VIP."""
+    return topo.client("obs", host, **kw)
+
+
+def write_via(topo: Topology, host: str, key: str, value: str, timeout: float = 15) -> None:
+    """SET through host from the observer; retried until accepted by a master (bounded)."""
+    def ok():
+        c = vip_client(topo, host, socket_timeout=2)
+        try:
+            return c.set(key, value) and c.get(key) == value and c.execute_command("ROLE")[0] == "master"
+        finally:
+            c.close()
+            c.connection_pool.disconnect()
+
+    wait_until(ok, timeout, 0.2, msg=f"SET {key} via {host} from obs")
+
+
+def start_group(topo: Topology, module_path: str, flavor: str = "redis", vip: str = VIP4,
+                module_args=(), **kw):
+    g = topo.redis(flavor=flavor, module=module_path, vip=vip, module_args=module_args, **kw)
+    g.start()
+    return g
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. start-up
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_startup_vip_on_master_only(topo, module_path, flavor):
+    cap = topo.capture("obs")
+    g = start_group(topo, module_path, flavor)
+    wait_holders(topo, VIP4, ["n1"])
+    assert topo.addresses("n1").count(VIP4) == 1, topo.addresses("n1")
+
+    s1 = wait_state(g["n1"], "holding")
+    assert s1["holding"] == "1" and s1["role"] in ("master", "primary"), s1
+    assert VIP_IP in s1["addresses"] and s1["interface"] == "eth0", s1
+    for r in ("n2", "n3"):
+        s = wait_state(g[r], "standby")
+        assert s["holding"] == "0", s
+    # INFO vip mirrors VIP.STATUS with vip_-prefixed fields
+    info = g["n1"].info("vip")
+    assert info.get("vip_state") == "holding", info
+    assert str(info.get("vip_holding")) == "1", info
+
+    # the master announced the VIP with a GARP from its own MAC
+    mac1 = topo.mac("n1")
+    cap.wait_for(lambda p: p.announces(VIP_IP) and p.src_mac == mac1 and p.sender_mac == mac1,
+                 msg="GARP for the VIP from n1")
+    assert not cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac != mac1), cap.summary()
+
+    # a client in the observer namespace reaches the master through the VIP
+    c = vip_client(topo)
+    assert c.ping()
+    assert c.set("startup", flavor)
+    assert c.get("startup") == flavor
+    assert c.execute_command("ROLE")[0] == "master"
+    assert c.info("server")["run_id"] == g["n1"].client().info("server")["run_id"]
+    assert topo.neigh("obs", VIP_IP) == mac1
+    assert VIP_IP in g["n1"].log_text(), "no log line names the claimed VIP"
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Sentinel failover after kill -9
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_sentinel_failover_kill9(topo, module_path, flavor):
+    g = start_group(topo, module_path, flavor)
+    wait_holders(topo, VIP4, ["n1"])
+    g.start_sentinels(down_after_ms=1000)
+    mac1 = topo.mac("n1")
+    assert topo.ping("obs", VIP_IP), "observer cannot ping the VIP"
+    assert topo.neigh("obs", VIP_IP) == mac1
+    write_via(topo, VIP_IP, "before", "1")
+    cap = topo.capture("obs")
+
+    g["n1"].kill9()
+    new_addr = wait_until(lambda: (g.sentinel_master() not in (None, NODE_ADDR4["n1"])) and g.sentinel_master(),
+                          40, 0.2, msg=lambda: f"Sentinels agree on a new master (now {g.sentinel_masters()})")
+    new = g.by_addr(new_addr)
+    other = next(n for n in ("n2", "n3") if n != new.name)
+    mac_new = topo.mac(new.name)
+
+    # VIP leaves the dead node (kernel lifetime) and ends on the node Sentinel names only
+    wait_holders(topo, VIP4, [new.name], timeout=20)
+    wait_state(new, "holding")
+    wait_state(g[other], "standby")
+    cap.wait_for(lambda p: p.announces(VIP_IP) and p.src_mac == mac_new and p.sender_mac == mac_new,
+                 msg=f"GARP for the VIP from {new.name}")
+    wait_until(lambda: topo.neigh("obs", VIP_IP) == mac_new, 10,
+               msg=lambda: f"observer neighbour entry for VIP -> {mac_new} (now {topo.neigh_entry('obs', VIP_IP)})")
+    write_via(topo, VIP_IP, "after", "2")
+    c = vip_client(topo)
+    assert c.get("before") == "1"
+    assert c.info("server")["run_id"] == new.client().info("server")["run_id"]
+    # stays consistent: the dead node's namespace keeps nothing, the replica takes nothing
+    assert_consistent(g, new.name)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. manual REPLICAOF promotions / demotions, rapid flips
+
+
+def test_manual_replicaof_flips(topo, module_path):
+    g = start_group(topo, module_path)
+    wait_holders(topo, VIP4, ["n1"])
+
+    promote(g, "n2")
+    wait_holders(topo, VIP4, ["n2"])
+    wait_state(g["n2"], "holding")
+    wait_state(g["n1"], "standby")
+    g.wait_replication(g["n2"])
+    assert_consistent(g, "n2")
+
+    promote(g, "n1")
+    wait_holders(topo, VIP4, ["n1"])
+    g.wait_replication(g["n1"])
+    wait_state(g["n2"], "standby")
+    assert_consistent(g, "n1")
+
+    # 20 rapid flips, no waiting in between: rotate the master over the three nodes
+    order = ["n2", "n3", "n1"]
+    final = None
+    for i in range(20):
+        final = order[i % 3]
+        promote(g, final)
+    g.wait_replication(g[final], timeout=30)
+    wait_holders(topo, VIP4, [final], timeout=20)
+    for name in g.nodes:
+        wait_state(g[name], "holding" if name == final else "standby")
+    assert_consistent(g, final)
+    # and it stays that way over a few check intervals
+    time.sleep(2.5)
+    assert_consistent(g, final)
+    write_via(topo, VIP_IP, "flips", "done")
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. drift repair
+
+
+def test_drift_repaired(topo, module_path):
+    g = start_group(topo, module_path)
+    wait_holders(topo, VIP4, ["n1"])
+    wait_state(g["n1"], "holding")
+
+    # deleted by hand on the master: comes back
+    topo.ipcmd("n1", "addr", "del", VIP4, "dev", "eth0")
+    assert topo.holders(VIP4) == []
+    wait_holders(topo, VIP4, ["n1"], timeout=15)
+
+    # added by hand (permanent) on a replica: goes away, master keeps it
+    topo.ipcmd("n2", "addr", "add", VIP4, "dev", "eth0")
+    assert topo.holders(VIP4) == ["n1", "n2"]
+    wait_holders(topo, VIP4, ["n1"], timeout=15)
+    wait_state(g["n1"], "holding")
+    wait_state(g["n2"], "standby")
+    assert g["n1"].ping() and g["n2"].ping()
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. CONFIG SET at run time
+
+
+def test_config_set_protected_refused(topo, module_path):
+    g = start_group(topo, module_path, nodes=["n1"], protected_configs=False)
+    n1 = g["n1"]
+    wait_holders(topo, VIP4, ["n1"])
+    for key, value in (("vip.address", "192.0.2.101/24"), ("vip.interface", "lo"), ("vip.label", "eth0:v")):
+        err = n1.config_set(key, value)
+        assert err is not None, f"CONFIG SET {key} {value} accepted without enable-protected-configs"
+        assert "protected" in err.lower(), f"CONFIG SET {key}: {err}"
+    assert n1.config_get("vip.address") == VIP4
+    assert n1.config_get("vip.interface") == "eth0"
+    assert topo.holders(VIP4) == ["n1"]
+    assert topo.holders("192.0.2.101") == []
+    assert status(n1)["state"] == "holding"
+
+
+def test_config_set_applied_when_protected_enabled(topo, module_path):
+    g = start_group(topo, module_path, nodes=["n1"], protected_configs=True)
+    n1 = g["n1"]
+    wait_holders(topo, VIP4, ["n1"])
+    cap = topo.capture("obs")
+
+    # move to a new address: old released, new claimed and announced
+    assert n1.config_set("vip.address", "192.0.2.101/24") is None
+    assert n1.config_get("vip.address") == "192.0.2.101/24"
+    wait_holders(topo, "192.0.2.101/24", ["n1"])
+    wait_holders(topo, VIP4, [])
+    s = wait_state(n1, "holding")
+    assert "192.0.2.101" in s["addresses"] and VIP_IP not in s["addresses"], s
+    cap.wait_for(lambda p: p.announces("192.0.2.101") and p.src_mac == topo.mac("n1"),
+                 msg="GARP for the new address")
+    write_via(topo, "192.0.2.101", "moved", "yes")
+
+    # enabled no releases, yes claims again
+    assert n1.config_set("vip.enabled", "no") is None
+    wait_holders(topo, "192.0.2.101/24", [])
+    s = status(n1)
+    assert s["holding"] == "0" and s["state"] != "holding", s
+    assert n1.config_set("vip.enabled", "yes") is None
+    wait_holders(topo, "192.0.2.101/24", ["n1"])
+    wait_state(n1, "holding")
+
+    # move to another interface (a veth made inside n1's namespace)
+    topo.add_veth("n1", "eth1")
+    assert n1.config_set("vip.interface", "eth1") is None
+    wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth1")
+    wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth0"), 10, msg="address left eth0")
+    assert n1.config_set("vip.interface", "eth0") is None
+    wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth0")
+    wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth1"), 10, msg="address left eth1")
+
+    # bad values refused with an error, nothing changes, server alive
+    bad = [
+        ("vip.address", "300.1.1.1/24", "300.1.1.1"),
+        ("vip.address", "192.0.2.100/33", "33"),
+        ("vip.address", "2001:db8::100/129", "129"),
+        ("vip.label", "eth0:abcdefghijk", None),  # 16 characters
+        ("vip.announce-count", "-1", None),
+        ("vip.interface", "x" * 16, None),
+    ]
+    for key, value, named in bad:
+        before = n1.config_get(key)
+        err = n1.config_set(key, value)
+        assert err is not None, f"CONFIG SET {key} {value!r} accepted"
+        if named:
+            assert named in err, f"error for {key} {value!r} does not name the value: {err}"
+        assert n1.ping(), f"server died after CONFIG SET {key} {value!r}"
+        assert n1.config_get(key) == before, f"{key} changed after refused set"
+    assert topo.holders("192.0.2.101/24") == ["n1"]
+    assert status(n1)["state"] == "holding"
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. SHUTDOWN, MODULE UNLOAD / LOAD
+
+
+def test_shutdown_releases(topo, module_path):
+    # lifetime 0 = permanent address: only the module's release can remove it
+    g = start_group(topo, module_path, module_args=["address-lifetime-s", "0"])
+    wait_holders(topo, VIP4, ["n1"])
+    wait_state(g["n1"], "holding")
+    lft = [a for a in topo.address_details("n1") if a.get("local") == VIP_IP]
+    assert lft and lft[0].get("valid_life_time") == 4294967295, f"VIP not permanent with lifetime 0: {lft}"
+
+    n1 = g["n1"]
+    try:
+        n1.execute("SHUTDOWN", "NOSAVE")
+    except redis.ConnectionError:
+        pass
+    n1.wait_exit(20)
+    held = topo.holders(VIP4)
+    assert held == [], f"VIP still on {held} right after SHUTDOWN NOSAVE exited"
+    assert "192.0.2.11/24" in topo.addresses("n1")  # only the VIP went
+    # replicas (no Sentinel) stay replicas: nobody claims
+    time.sleep(1.5)
+    assert topo.holders(VIP4) == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_module_unload_and_reload(make_topology, module_path, flavor):
+    topo = make_topology(nodes=1)
+    g = topo.redis(flavor=flavor, nodes=["n1"])  # started WITHOUT the module
+    g.start()
+    n1 = g["n1"]
+    time.sleep(0.3)
+    tasks_before = n1.task_count()
+    args = ["address", VIP4, "interface", "eth0", "address-lifetime-s", "0"]
+
+    # invalid value at load: MODULE LOAD fails, server alive, nothing left behind
+    with pytest.raises(redis.ResponseError):
+        n1.execute("MODULE", "LOAD", module_path, "address", "300.1.1.1/24", "interface", "eth0")
+    assert n1.ping()
+    assert "vip" not in n1.module_list()
+    assert topo.holders(VIP4) == []
+    wait_until(lambda: n1.task_count() == tasks_before, 5,
+               msg=lambda: f"thread count back to {tasks_before} after failed load (now {n1.task_count()})")
+
+    for cycle in range(2):
+        n1.execute("MODULE", "LOAD", module_path, *args)
+        assert "vip" in n1.module_list()
+        wait_holders(topo, VIP4, ["n1"])
+        wait_state(n1, "holding")
+        assert n1.execute("MODULE", "UNLOAD", "vip") in ("OK", b"OK", True)
+        assert "vip" not in n1.module_list()
+        # permanent address (lifetime 0): gone only if the unload released it
+        wait_holders(topo, VIP4, [], timeout=5)
+        wait_until(lambda: n1.task_count() == tasks_before, 10,
+                   msg=lambda: f"cycle {cycle}: thread count back to {tasks_before} after unload "
+                               f"(now {n1.task_count()})")
+        assert n1.ping()
+
+    # loads and claims again after unloads
+    n1.execute("MODULE", "LOAD", module_path, *args)
+    wait_holders(topo, VIP4, ["n1"])
+    wait_state(n1, "holding")
+    assert n1.ping()
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. faults
+
+
+def test_interface_missing_then_created(make_topology, module_path):
+    topo = make_topology(nodes=1)
+    g = start_group(topo, module_path, nodes=["n1"], interface="vip9")
+    n1 = g["n1"]
+    s = wait_state(n1, "error")
+    assert "vip9" in s["last_error"], s
+    assert int(s["errors"]) >= 1, s
+    assert n1.ping()
+    assert topo.holders(VIP4) == []
+    assert "vip9" in n1.log_text(), "no warning naming the missing interface in the log"
+
+    topo.add_veth("n1", "vip9")
+    wait_holders(topo, VIP4, ["n1"], dev="vip9", timeout=15)
+    s = wait_state(n1, "holding")
+    assert s["interface"] == "vip9", s
+    assert n1.ping()
+
+
+def test_no_net_admin_capability(make_topology, module_path):
+    topo = make_topology(nodes=1)
+    g = start_group(topo, module_path, nodes=["n1"],
+                    wrapper=["setpriv", "--inh-caps=-net_admin,-net_raw",
+                             "--bounding-set=-net_admin,-net_raw", "--"])
+    n1 = g["n1"]
+    s = wait_state(n1, "error")
+    assert "CAP_NET_ADMIN" in s["last_error"], s
+    assert n1.ping()
+    assert topo.holders(VIP4) == []
+    assert "CAP_NET_ADMIN" in n1.log_text()
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. IPv6
+
+
+def test_ipv6_vip_and_manual_failover(topo6, module_path):
+    topo = topo6
+    cap = topo.capture("obs")
+    g = start_group(topo, module_path, vip=f"{VIP4},{VIP6}")
+    wait_holders(topo, VIP6, ["n1"])
+    wait_holders(topo, VIP4, ["n1"])
+    s = wait_state(g["n1"], "holding")
+    assert VIP6_IP in s["addresses"] and VIP_IP in s["addresses"], s
+    mac1, mac2 = topo.mac("n1"), topo.mac("n2")
+    na = cap.wait_for(lambda p: p.kind == "na" and p.target_ip == VIP6_IP and p.src_mac == mac1
+                      and not p.na_flags.get("solicited"), msg="unsolicited NA for the VIP from n1")[0]
+    assert na.na_flags["override"] and na.tlla == mac1 and na.hop_limit == 255, na
+
+    # observer gets a neighbour entry for the IPv6 VIP, then a manual failover to n2
+    assert topo.ping("obs", VIP6_IP), "observer cannot ping the IPv6 VIP"
+    assert topo.neigh("obs", VIP6_IP) == mac1
+    write_via(topo, VIP6_IP, "v6", "before")
+
+    promote(g, "n2")
+    wait_holders(topo, VIP6, ["n2"])
+    wait_holders(topo, VIP4, ["n2"])
+    wait_state(g["n2"], "holding")
+    wait_state(g["n1"], "standby")
+    cap.wait_for(lambda p: p.kind == "na" and p.target_ip == VIP6_IP and p.src_mac == mac2
+                 and not p.na_flags.get("solicited") and p.na_flags.get("override"),
+                 msg="unsolicited NA for the VIP from n2")
+    wait_until(lambda: topo.neigh("obs", VIP6_IP) == mac2, 10,
+               msg=lambda: f"observer IPv6 neighbour entry -> {mac2} (now {topo.neigh_entry('obs', VIP6_IP)})")
+    write_via(topo, VIP6_IP, "v6", "after")
+    assert_consistent(g, "n2", VIP6)
+    assert_consistent(g, "n2", VIP4)
