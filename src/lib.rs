@@ -1,6 +1,72 @@
 //! redis-vip: a Redis/Valkey module that keeps a virtual IP on the master.
+//!
+//! Where things are:
+//! - `config`    parsing and validation of every `vip.*` value (pure)
+//! - `core`      the decisions: (state, event, settings, now) -> actions (pure)
+//! - `sentinel`  Sentinel hellos and the safe-mode quorum/lease view (pure)
+//! - `packet`    gratuitous ARP and unsolicited NA frames (pure)
+//! - `netlink`   addresses and links over NETLINK_ROUTE
+//! - `announce`  the AF_PACKET sender and listener
+//! - `worker`    the thread that runs the core and carries out its actions
+//! - `redis_glue` configs, events, the hello filter, VIP.STATUS, INFO (main thread)
 
 pub mod announce;
+pub mod config;
+pub mod core;
 pub mod error;
 pub mod netlink;
 pub mod packet;
+#[cfg(not(test))]
+pub mod redis_glue;
+pub mod sentinel;
+pub mod worker;
+
+#[cfg(not(test))]
+mod module {
+    use redis_module::configuration::ConfigurationFlags;
+    use redis_module::{redis_module, InfoContext, RedisResult};
+
+    use crate::config::limits;
+    use crate::redis_glue::*;
+
+    const PROTECTED: ConfigurationFlags = ConfigurationFlags::PROTECTED;
+    const DEFAULT: ConfigurationFlags = ConfigurationFlags::DEFAULT;
+
+    redis_module! {
+        name: "vip",
+        version: 1,
+        allocator: (redis_module::alloc::RedisAlloc, redis_module::alloc::RedisAlloc),
+        data_types: [],
+        init: init,
+        deinit: deinit,
+        info: vip_info,
+        commands: [
+            ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
+        ],
+        configurations: [
+            i64: [
+                ["announce-count", &ANNOUNCE_COUNT, 5, limits::ANNOUNCE_COUNT.0, limits::ANNOUNCE_COUNT.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["announce-interval-ms", &ANNOUNCE_INTERVAL_MS, 200, limits::ANNOUNCE_INTERVAL_MS.0, limits::ANNOUNCE_INTERVAL_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["announce-repeat-delay-ms", &ANNOUNCE_REPEAT_DELAY_MS, 5000, limits::ANNOUNCE_REPEAT_DELAY_MS.0, limits::ANNOUNCE_REPEAT_DELAY_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["announce-refresh-ms", &ANNOUNCE_REFRESH_MS, 0, limits::ANNOUNCE_REFRESH_MS.0, limits::ANNOUNCE_REFRESH_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["check-interval-ms", &CHECK_INTERVAL_MS, 1000, limits::CHECK_INTERVAL_MS.0, limits::CHECK_INTERVAL_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["address-lifetime-s", &ADDRESS_LIFETIME_S, 2, limits::ADDRESS_LIFETIME_S.0, limits::ADDRESS_LIFETIME_S.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["quorum", &QUORUM, 0, limits::QUORUM.0, limits::QUORUM.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["lease-ms", &LEASE_MS, 5000, limits::LEASE_MS.0, limits::LEASE_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+            ],
+            string: [
+                ["address", &ADDRESS, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["interface", &INTERFACE, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["label", &LABEL, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["master-name", &MASTER_NAME, "", DEFAULT, Some(Box::new(on_config_changed))],
+                ["sentinel-user", &SENTINEL_USER, "", PROTECTED, Some(Box::new(on_config_changed))],
+            ],
+            bool: [
+                ["release-on-shutdown", &RELEASE_ON_SHUTDOWN, true, DEFAULT, Some(Box::new(on_config_changed))],
+                ["enabled", &ENABLED, true, DEFAULT, Some(Box::new(on_config_changed))],
+            ],
+            enum: [],
+            module_args_as_configuration: true,
+        ]
+    }
+}

@@ -157,6 +157,16 @@ impl Netlink {
 
     /// Dump the addresses of both families and keep those of `ifindex`.
     pub fn addresses(&mut self, ifindex: u32) -> Result<Vec<AddrEntry>, OsError> {
+        Ok(self
+            .all_addresses()?
+            .into_iter()
+            .filter(|(index, _)| *index == ifindex)
+            .map(|(_, entry)| entry)
+            .collect())
+    }
+
+    /// Dump the addresses of both families on every interface, with their ifindex.
+    pub fn all_addresses(&mut self) -> Result<Vec<(u32, AddrEntry)>, OsError> {
         for _ in 0..DUMP_ATTEMPTS {
             let mut out = Vec::new();
             let interrupted = self.request(
@@ -165,10 +175,8 @@ impl Netlink {
                 NLM_F_DUMP,
                 |kind, payload| {
                     if kind == libc::RTM_NEWADDR {
-                        if let Some((index, entry)) = decode_addr(payload) {
-                            if index == ifindex {
-                                out.push(entry);
-                            }
+                        if let Some(found) = decode_addr(payload) {
+                            out.push(found);
                         }
                     }
                 },
@@ -433,8 +441,13 @@ impl Monitor {
         }
     }
 
-    /// Read everything queued without blocking.
-    fn drain(&mut self) -> Result<bool, OsError> {
+    /// The socket, for a caller that polls several descriptors at once.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Read everything queued without blocking; `Ok(true)` if anything was there.
+    pub fn drain(&mut self) -> Result<bool, OsError> {
         let mut got = false;
         // Bounded: a storm of notifications must not keep us here forever.
         for _ in 0..10_000 {

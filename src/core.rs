@@ -1,0 +1,1024 @@
+//! The decision core: `(state, event, settings, now) -> (state, actions)`.
+//!
+//! No Redis, no sockets, no clock in here. The worker feeds events in (role changes,
+//! settings, what netlink observed, the outcome of each action) and carries out the
+//! actions that come back. Every decision is therefore testable as a table with a fake
+//! clock (see the tests at the bottom).
+//!
+//! Vocabulary: to *claim* is to put the VIPs on the interface and announce them; to
+//! *release* is to delete them. *Holding* means we claimed and have not released.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::{Settings, Vip};
+use crate::error::OsError;
+use std::net::IpAddr;
+
+use crate::sentinel::{Hello, Identity, Quorum, SentinelView};
+
+/// The replication role Redis reports for this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Master,
+    Replica,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Replica => "replica",
+        }
+    }
+}
+
+/// The states shown to the operator (VIP.STATUS `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not configured, or `vip.enabled no`: nothing to do.
+    Idle,
+    /// Configured, must not hold, holds nothing.
+    Standby,
+    /// Holds the VIPs.
+    Holding,
+    /// Something keeps us from doing what we should; retried with backoff.
+    Error,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Standby => "standby",
+            Phase::Holding => "holding",
+            Phase::Error => "error",
+        }
+    }
+}
+
+/// Monotonic time plus wall-clock milliseconds, both supplied by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    pub mono: Duration,
+    pub unix_ms: u64,
+}
+
+/// What the interface looks like right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    pub index: u32,
+    /// Administratively up and carrier present.
+    pub up: bool,
+    pub mac: Option<[u8; 6]>,
+}
+
+/// The result of looking at the interface: the link (None = no such interface), which of
+/// the configured VIPs are on it, and whether the process has the capabilities it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub link: Option<LinkState>,
+    pub present: Vec<Vip>,
+    pub net_admin: bool,
+    pub net_raw: bool,
+    /// Every address on the host's interfaces (for the safe-mode identity).
+    pub local_addrs: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The role at load time (`loaded`) or from the role-changed event; `at` is when the
+    /// main thread saw it, for the claim latency figure.
+    Role {
+        role: Role,
+        at: Duration,
+        loaded: bool,
+    },
+    Settings(Settings),
+    /// A deadline passed.
+    Tick,
+    /// Netlink said a link or address changed: look again now.
+    NetChanged,
+    Observed(Observation),
+    ObserveFailed(OsError),
+    /// One announcement frame left the host.
+    Announced,
+    Failed {
+        action: Action,
+        error: OsError,
+    },
+    /// A Sentinel hello, already parsed (safe mode).
+    Hello(Hello),
+    /// A hello that was malformed or from a client that is not the Sentinel user.
+    HelloRejected,
+    /// A hello as the command filter copied it, with the ACL user of the client that
+    /// sent it; parsed and checked here, off the main thread.
+    HelloRaw {
+        payload: Vec<u8>,
+        user: String,
+    },
+    /// A frame on the wire (ARP or NA) from another MAC claiming an address.
+    Claimed {
+        ip: IpAddr,
+        mac: [u8; 6],
+    },
+    /// How Sentinels address this node: `replica-announce-ip` (if set) and the port.
+    Identity {
+        announce_ip: Option<IpAddr>,
+        port: u16,
+    },
+    /// Server shutdown or module unload.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Notice,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Look up the interface and the VIPs on it; answer with `Observed` or `ObserveFailed`.
+    Observe,
+    /// Add the address, or refresh its lifetime if it is there (one netlink request).
+    Add {
+        vip: Vip,
+        ifindex: u32,
+        lifetime_s: u32,
+        label: Option<String>,
+    },
+    Delete {
+        vip: Vip,
+        ifindex: u32,
+    },
+    /// Send one gratuitous ARP (IPv4) or unsolicited NA (IPv6) for the VIP.
+    Announce {
+        vip: Vip,
+        ifindex: u32,
+        mac: [u8; 6],
+    },
+    Log {
+        level: Level,
+        message: String,
+    },
+}
+
+/// What failed, so that each kind clears on its own kind of success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FaultKind {
+    Capability,
+    Observe,
+    Link,
+    Address,
+    Announce,
+}
+
+const RETRY_FIRST_MS: u64 = 250;
+const RETRY_MAX_MS: u64 = 5000;
+
+/// Counters and figures that only go up or get replaced; copied into the status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub claims: u64,
+    pub releases: u64,
+    pub announcements_sent: u64,
+    pub errors: u64,
+    pub fences: u64,
+    pub hellos_rejected: u64,
+    pub conflicts: u64,
+}
+
+/// The snapshot behind VIP.STATUS and INFO vip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    pub state: &'static str,
+    pub mode: &'static str,
+    pub role: &'static str,
+    pub addresses: String,
+    pub interface: String,
+    pub holding: bool,
+    pub reason: String,
+    pub last_transition_ms: u64,
+    pub last_claim_latency_us: u64,
+    pub counters: Counters,
+    pub last_error: String,
+    pub sentinels_seen: u64,
+    pub sentinels_confirming: u64,
+    pub lease_remaining_ms: u64,
+    pub last_fence_reason: String,
+    pub last_conflict_mac: String,
+}
+
+/// The decision core. One instance lives on the worker thread.
+#[derive(Debug)]
+pub struct Core {
+    settings: Settings,
+    role: Option<Role>,
+    /// Last observation of the interface; `None` until the first one.
+    link: Option<LinkState>,
+    observed: bool,
+    present: Vec<Vip>,
+    holding: bool,
+    /// The claim decision is waiting for a fresh observation (ifindex, what is present).
+    claim_pending: bool,
+    faults: BTreeMap<FaultKind, String>,
+    last_error: String,
+    retry_ms: u64,
+    next_observe: Duration,
+    next_refresh: Option<Duration>,
+    /// Pending announcements: (when, which VIP).
+    announces: Vec<(Duration, Vip)>,
+    next_announce_refresh: Option<Duration>,
+    /// When the role event that led to the current claim was seen; cleared at the first
+    /// announcement, which sets `last_claim_latency_us`.
+    claim_trigger: Option<Duration>,
+    reason: String,
+    last_transition_ms: u64,
+    last_claim_latency_us: u64,
+    counters: Counters,
+    sentinels: SentinelView,
+    last_fence_reason: String,
+    last_conflict_mac: String,
+    announce_ip: Option<IpAddr>,
+    port: u16,
+    local_addrs: Vec<IpAddr>,
+    now: Duration,
+    shutting_down: bool,
+    finished: bool,
+}
+
+impl Core {
+    pub fn new(settings: Settings) -> Core {
+        Core {
+            settings,
+            role: None,
+            link: None,
+            observed: false,
+            present: Vec::new(),
+            holding: false,
+            claim_pending: false,
+            faults: BTreeMap::new(),
+            last_error: String::new(),
+            retry_ms: 0,
+            next_observe: Duration::ZERO,
+            next_refresh: None,
+            announces: Vec::new(),
+            next_announce_refresh: None,
+            claim_trigger: None,
+            reason: "loaded".to_string(),
+            last_transition_ms: 0,
+            last_claim_latency_us: 0,
+            counters: Counters::default(),
+            sentinels: SentinelView::default(),
+            last_fence_reason: String::new(),
+            last_conflict_mac: String::new(),
+            announce_ip: None,
+            port: 6379,
+            local_addrs: Vec::new(),
+            now: Duration::ZERO,
+            shutting_down: false,
+            finished: false,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// True once a shutdown has been fully handled: the worker may exit.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The earliest moment the core wants a `Tick`.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        if self.finished {
+            return None;
+        }
+        let mut next = None::<Duration>;
+        let mut consider = |t: Option<Duration>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        if self.settings.configured() || self.holding || !self.present.is_empty() {
+            consider(Some(self.next_observe));
+        }
+        consider(self.announces.iter().map(|(t, _)| *t).min());
+        consider(self.next_announce_refresh);
+        if self.holding && self.settings.safe_mode() {
+            consider(self.sentinels.next_expiry(self.now, &self.quorum_rules()));
+        }
+        next
+    }
+
+    /// Handle one event; return the actions to carry out, in order. The worker stops a
+    /// batch at its first failing action and reports it with `Event::Failed`.
+    pub fn handle(&mut self, event: Event, now: Now) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.finished {
+            return out;
+        }
+        self.now = now.mono;
+        match event {
+            Event::Role { role, at, loaded } => {
+                let changed = self.role != Some(role);
+                self.role = Some(role);
+                if role == Role::Master && (changed || loaded) {
+                    self.claim_trigger = Some(at);
+                }
+                if changed || loaded {
+                    self.reason = match (loaded, role) {
+                        (true, Role::Master) => "loaded as master".into(),
+                        (true, Role::Replica) => "loaded as replica".into(),
+                        (false, Role::Master) => "role changed to master".into(),
+                        (false, Role::Replica) => "role changed to replica".into(),
+                    };
+                }
+                if role == Role::Master && !loaded && changed {
+                    // A Sentinel leader promoted us (REPLICAOF NO ONE): in safe mode, trust
+                    // it for one lease plus one hello period; hellos must confirm by then.
+                    self.sentinels.promoted(at);
+                } else if role == Role::Replica {
+                    self.sentinels.end_grace();
+                }
+                self.decide(now, &mut out);
+            }
+            Event::Settings(new) => self.apply_settings(new, now, &mut out),
+            Event::Tick | Event::NetChanged => {
+                if matches!(event, Event::NetChanged) || now.mono >= self.next_observe {
+                    self.observe_now(now, &mut out);
+                }
+                if self.holding && self.settings.safe_mode() {
+                    self.decide(now, &mut out);
+                }
+                self.due_announcements(now, &mut out);
+            }
+            Event::Observed(obs) => {
+                self.apply_observation(obs, now, &mut out);
+                self.decide(now, &mut out);
+            }
+            Event::ObserveFailed(error) => {
+                let msg = describe(&error, "", &self.settings.interface);
+                self.set_fault(FaultKind::Observe, msg, now, &mut out);
+            }
+            Event::Announced => {
+                self.counters.announcements_sent += 1;
+                if let Some(at) = self.claim_trigger.take() {
+                    self.last_claim_latency_us =
+                        now.mono
+                            .saturating_sub(at)
+                            .as_micros()
+                            .min(u64::MAX as u128) as u64;
+                }
+                self.clear_fault(FaultKind::Announce, &mut out);
+            }
+            Event::Failed { action, error } => self.action_failed(action, error, now, &mut out),
+            Event::Identity { announce_ip, port } => {
+                self.announce_ip = announce_ip;
+                self.port = port;
+                self.update_identity();
+                if self.settings.safe_mode() {
+                    self.decide(now, &mut out);
+                }
+            }
+            Event::Hello(hello) => {
+                let rules = self.quorum_rules();
+                self.sentinels.record(hello, now.mono, &rules);
+                if self.settings.safe_mode() {
+                    self.decide(now, &mut out);
+                }
+            }
+            Event::HelloRejected => self.counters.hellos_rejected += 1,
+            Event::HelloRaw { payload, user } => {
+                let allowed = self
+                    .settings
+                    .sentinel_user
+                    .as_deref()
+                    .is_none_or(|u| u == user);
+                match crate::sentinel::parse_hello(&payload) {
+                    Ok(hello) if allowed => return self.handle(Event::Hello(hello), now),
+                    _ => self.counters.hellos_rejected += 1,
+                }
+            }
+            Event::Claimed { ip, mac } => self.conflict(ip, mac, &mut out),
+            Event::Shutdown => self.shutdown(now, &mut out),
+        }
+        if self.shutting_down && !self.claim_pending {
+            self.finished = true;
+        }
+        out
+    }
+
+    fn quorum_rules(&self) -> Quorum {
+        Quorum::from_settings(&self.settings)
+    }
+
+    fn observe_now(&mut self, now: Now, out: &mut Vec<Action>) {
+        out.push(Action::Observe);
+        // Until the answer arrives, the next regular look is one interval away.
+        self.next_observe = now.mono + self.interval();
+    }
+
+    fn interval(&self) -> Duration {
+        if self.faults.is_empty() {
+            let mut ms = self.settings.check_interval_ms.max(1);
+            if self.holding {
+                if let Some(refresh) = self.refresh_period_ms() {
+                    ms = ms.min(refresh);
+                }
+            }
+            Duration::from_millis(ms)
+        } else {
+            Duration::from_millis(self.retry_ms.max(RETRY_FIRST_MS))
+        }
+    }
+
+    /// Refresh the lifetime four times per lifetime: one lost refresh never drops the VIP.
+    fn refresh_period_ms(&self) -> Option<u64> {
+        match self.settings.address_lifetime_s {
+            0 => None,
+            s => Some((u64::from(s) * 1000 / 4).max(100)),
+        }
+    }
+
+    /// Should this node hold the VIPs now, and why (for the log and VIP.STATUS)?
+    fn want(&mut self, now: Now) -> (bool, String) {
+        if !self.settings.enabled {
+            return (false, "disabled by vip.enabled".into());
+        }
+        if !self.settings.configured() {
+            return (false, "not configured".into());
+        }
+        if self.shutting_down {
+            return (false, "shutdown".into());
+        }
+        match self.role {
+            Some(Role::Master) => {}
+            Some(Role::Replica) => return (false, self.reason.clone()),
+            None => return (false, "role unknown".into()),
+        }
+        if !self.settings.safe_mode() {
+            return (true, self.reason.clone());
+        }
+        let verdict = self
+            .sentinels
+            .verdict(now.mono, &self.quorum_rules(), self.holding);
+        if !verdict.hold && !self.holding {
+            // Show why a master is not claiming (stale start, awaiting confirmation).
+            self.reason = verdict.reason.clone();
+        }
+        (verdict.hold, verdict.reason)
+    }
+
+    /// Compare what should be with what was observed, and act on the difference.
+    fn decide(&mut self, now: Now, out: &mut Vec<Action>) {
+        if !self.observed && self.settings.configured() && !self.shutting_down {
+            // First look at the interface (ifindex, what is there, our addresses); the
+            // answer comes right back and decides.
+            if !self.claim_pending {
+                self.claim_pending = true;
+                self.observe_now(now, out);
+            }
+            return;
+        }
+        let (want, why) = self.want(now);
+        if !want {
+            self.release(&why, now, out);
+            return;
+        }
+        let link = match &self.link {
+            Some(link) => link.clone(),
+            None => {
+                // apply_observation has already raised the link fault.
+                return;
+            }
+        };
+        if link.mac.is_none() {
+            // apply_observation has raised the fault: no claim without announcements.
+            return;
+        }
+        let fresh_claim = !self.holding;
+        if fresh_claim {
+            self.holding = true;
+            self.counters.claims += 1;
+            self.transition(&why, now);
+            out.push(Action::Log {
+                level: Level::Notice,
+                message: format!(
+                    "claiming {} on {} ({})",
+                    self.settings.addresses_text(),
+                    self.settings.interface,
+                    why
+                ),
+            });
+            self.announces.clear();
+            for vip in self.settings.addresses.clone() {
+                self.schedule_burst(vip, now.mono);
+            }
+            self.next_announce_refresh = self.announce_refresh_period().map(|p| now.mono + p);
+            self.next_refresh = self.refresh_period_ms().map(|_| now.mono);
+        }
+        let refresh_due = self.next_refresh.is_some_and(|t| now.mono >= t);
+        for vip in self.settings.addresses.clone() {
+            let present = self.present.contains(&vip);
+            if !present && !fresh_claim && !self.faults.contains_key(&FaultKind::Address) {
+                // Drift: it was ours and vanished (deleted by hand, link flap).
+                out.push(Action::Log {
+                    level: Level::Warning,
+                    message: format!(
+                        "{} was missing from {}: adding it back",
+                        vip, self.settings.interface
+                    ),
+                });
+                self.schedule_burst(vip, now.mono);
+            }
+            if !present || refresh_due {
+                out.push(Action::Add {
+                    vip,
+                    ifindex: link.index,
+                    lifetime_s: self.settings.address_lifetime_s,
+                    label: if vip.is_ipv4() {
+                        self.settings.label.clone()
+                    } else {
+                        None
+                    },
+                });
+                if !self.present.contains(&vip) {
+                    self.present.push(vip);
+                }
+            }
+        }
+        if refresh_due {
+            self.next_refresh = self
+                .refresh_period_ms()
+                .map(|ms| now.mono + Duration::from_millis(ms));
+        }
+        if self.faults.is_empty() {
+            self.next_observe = self.next_observe.min(now.mono + self.interval());
+        }
+        self.due_announcements(now, out);
+    }
+
+    fn release(&mut self, why: &str, now: Now, out: &mut Vec<Action>) {
+        let was_holding = self.holding;
+        self.holding = false;
+        self.claim_pending = false;
+        self.announces.clear();
+        self.next_announce_refresh = None;
+        self.next_refresh = None;
+        self.claim_trigger = None;
+        if was_holding {
+            self.counters.releases += 1;
+            if why.starts_with("fenced") {
+                self.counters.fences += 1;
+                self.last_fence_reason = why.to_string();
+                // Claim again only when confirmed again.
+                self.sentinels.end_grace();
+            }
+            self.transition(why, now);
+            out.push(Action::Log {
+                level: Level::Notice,
+                message: format!(
+                    "releasing {} on {} ({})",
+                    self.settings.addresses_text(),
+                    self.settings.interface,
+                    why
+                ),
+            });
+        }
+        if let Some(link) = &self.link {
+            let index = link.index;
+            for vip in std::mem::take(&mut self.present) {
+                if !was_holding {
+                    out.push(Action::Log {
+                        level: Level::Warning,
+                        message: format!(
+                            "{} is on {} but this node must not hold it ({}): deleting it",
+                            vip, self.settings.interface, why
+                        ),
+                    });
+                }
+                out.push(Action::Delete {
+                    vip,
+                    ifindex: index,
+                });
+            }
+        }
+    }
+
+    fn schedule_burst(&mut self, vip: Vip, start: Duration) {
+        let s = &self.settings;
+        let step = Duration::from_millis(s.announce_interval_ms);
+        for i in 0..s.announce_count {
+            self.announces.push((start + step * i, vip));
+        }
+        if s.announce_repeat_delay_ms > 0 {
+            let again = start + Duration::from_millis(s.announce_repeat_delay_ms);
+            for i in 0..s.announce_count {
+                self.announces.push((again + step * i, vip));
+            }
+        }
+    }
+
+    fn announce_refresh_period(&self) -> Option<Duration> {
+        match self.settings.announce_refresh_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    fn due_announcements(&mut self, now: Now, out: &mut Vec<Action>) {
+        if !self.holding {
+            self.announces.clear();
+            return;
+        }
+        let (index, mac) = match &self.link {
+            Some(LinkState {
+                index,
+                mac: Some(mac),
+                ..
+            }) => (*index, *mac),
+            _ => return,
+        };
+        if let Some(t) = self.next_announce_refresh {
+            if now.mono >= t {
+                for vip in self.settings.addresses.clone() {
+                    self.announces.push((now.mono, vip));
+                }
+                self.next_announce_refresh = self.announce_refresh_period().map(|p| now.mono + p);
+            }
+        }
+        let mut due: Vec<(Duration, Vip)> = Vec::new();
+        self.announces.retain(|(t, vip)| {
+            if *t <= now.mono {
+                due.push((*t, *vip));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort();
+        for (_, vip) in due {
+            if self.present.contains(&vip) {
+                out.push(Action::Announce {
+                    vip,
+                    ifindex: index,
+                    mac,
+                });
+            }
+        }
+    }
+
+    fn apply_observation(&mut self, obs: Observation, now: Now, out: &mut Vec<Action>) {
+        self.claim_pending = false;
+        self.observed = true;
+        self.clear_fault(FaultKind::Observe, out);
+        if self.settings.configured() && !(obs.net_admin && obs.net_raw) {
+            let mut missing = Vec::new();
+            if !obs.net_admin {
+                missing.push("CAP_NET_ADMIN");
+            }
+            if !obs.net_raw {
+                missing.push("CAP_NET_RAW");
+            }
+            let msg = format!(
+                "redis-server lacks {}: it needs CAP_NET_ADMIN and CAP_NET_RAW to manage the VIP (see README#deployment)",
+                missing.join(" and ")
+            );
+            self.set_fault(FaultKind::Capability, msg, now, out);
+        } else {
+            self.clear_fault(FaultKind::Capability, out);
+        }
+        let was_up = self.link.as_ref().is_some_and(|l| l.up);
+        match &obs.link {
+            None if self.settings.configured() => {
+                let msg = format!(
+                    "interface '{}' not found: create it or set vip.interface to an existing interface",
+                    self.settings.interface
+                );
+                self.set_fault(FaultKind::Link, msg, now, out);
+            }
+            Some(link) if link.mac.is_none() && self.settings.configured() => {
+                let msg = format!(
+                    "interface '{}' has no MAC address: gratuitous ARP and neighbour advertisements need an Ethernet interface",
+                    self.settings.interface
+                );
+                self.set_fault(FaultKind::Link, msg, now, out);
+            }
+            _ => self.clear_fault(FaultKind::Link, out),
+        }
+        if self.holding && !was_up && obs.link.as_ref().is_some_and(|l| l.up) && self.link.is_some()
+        {
+            // The link came back: neighbours may have flushed their entries.
+            out.push(Action::Log {
+                level: Level::Notice,
+                message: format!(
+                    "{} is up again: announcing {}",
+                    self.settings.interface,
+                    self.settings.addresses_text()
+                ),
+            });
+            for vip in self.settings.addresses.clone() {
+                self.schedule_burst(vip, now.mono);
+            }
+        }
+        self.link = obs.link;
+        self.present = obs.present;
+        if self.local_addrs != obs.local_addrs {
+            self.local_addrs = obs.local_addrs;
+            self.update_identity();
+        }
+        if self.present.is_empty() && !self.holding {
+            self.clear_fault(FaultKind::Address, out);
+        }
+        if self.holding
+            && self
+                .settings
+                .addresses
+                .iter()
+                .all(|v| self.present.contains(v))
+        {
+            self.clear_fault(FaultKind::Address, out);
+        }
+    }
+
+    fn apply_settings(&mut self, new: Settings, now: Now, out: &mut Vec<Action>) {
+        let old = std::mem::replace(&mut self.settings, new);
+        let moved = old.interface != self.settings.interface;
+        // Release what no longer applies: every old VIP when the interface changed,
+        // else the VIPs dropped from the list.
+        if let Some(link) = &self.link {
+            let index = link.index;
+            let dropped: Vec<Vip> = self
+                .present
+                .iter()
+                .filter(|v| moved || !self.settings.addresses.contains(v))
+                .copied()
+                .collect();
+            for vip in &dropped {
+                out.push(Action::Log {
+                    level: Level::Notice,
+                    message: format!(
+                        "releasing {} on {} (configuration changed)",
+                        vip, old.interface
+                    ),
+                });
+                out.push(Action::Delete {
+                    vip: *vip,
+                    ifindex: index,
+                });
+            }
+            self.present.retain(|v| !dropped.contains(v));
+        }
+        let claim_set_changed = moved || old.addresses != self.settings.addresses;
+        if claim_set_changed || old.enabled != self.settings.enabled {
+            self.reason = if old.enabled != self.settings.enabled {
+                if self.settings.enabled {
+                    "enabled by vip.enabled".into()
+                } else {
+                    "disabled by vip.enabled".into()
+                }
+            } else {
+                "configuration changed".into()
+            };
+        }
+        if claim_set_changed && self.holding {
+            // Claim the new set afresh (new transition, new announcements).
+            self.holding = false;
+            self.counters.releases += 1;
+            if self.role == Some(Role::Master) {
+                self.claim_trigger = Some(now.mono);
+            }
+        }
+        if moved {
+            self.link = None;
+            self.observed = false;
+            self.present.clear();
+        }
+        self.faults.clear();
+        self.retry_ms = 0;
+        self.next_observe = now.mono;
+        if !self.settings.configured() || !self.settings.enabled {
+            self.decide(now, out);
+            return;
+        }
+        self.observe_now(now, out);
+        if self.observed {
+            self.decide(now, out);
+        }
+    }
+
+    fn shutdown(&mut self, now: Now, out: &mut Vec<Action>) {
+        self.shutting_down = true;
+        if !self.settings.release_on_shutdown {
+            out.push(Action::Log {
+                level: Level::Notice,
+                message:
+                    "shutting down; vip.release-on-shutdown is off: leaving the addresses to expire"
+                        .into(),
+            });
+            self.holding = false;
+            self.finished = true;
+            return;
+        }
+        // Delete every configured VIP, present or not by the last look: it is cheap and
+        // deleting an absent address is not an error.
+        if self.link.is_some() {
+            for vip in &self.settings.addresses {
+                if !self.present.contains(vip) {
+                    self.present.push(*vip);
+                }
+            }
+        }
+        self.release("shutdown", now, out);
+        self.finished = true;
+    }
+
+    fn action_failed(&mut self, action: Action, error: OsError, now: Now, out: &mut Vec<Action>) {
+        let iface = self.settings.interface.clone();
+        match &action {
+            Action::Add { vip, .. } => {
+                self.present.retain(|v| v != vip);
+                let msg = describe(&error, &format!("{vip}"), &iface);
+                self.set_fault(FaultKind::Address, msg, now, out);
+                // Look again soon: the address may need re-adding with its announcements.
+                self.announces.retain(|(_, v)| v != vip);
+            }
+            Action::Delete { vip, .. } => {
+                if !self.present.contains(vip) {
+                    self.present.push(*vip);
+                }
+                let msg = describe(&error, &format!("{vip}"), &iface);
+                self.set_fault(FaultKind::Address, msg, now, out);
+            }
+            Action::Announce { vip, .. } => {
+                let msg = describe(&error, &format!("{vip}"), &iface);
+                self.set_fault(FaultKind::Announce, msg, now, out);
+            }
+            Action::Observe => {
+                let msg = describe(&error, "", &iface);
+                self.set_fault(FaultKind::Observe, msg, now, out);
+            }
+            Action::Log { .. } => {}
+        }
+        if self.shutting_down {
+            self.finished = true;
+        }
+    }
+
+    fn set_fault(&mut self, kind: FaultKind, msg: String, now: Now, out: &mut Vec<Action>) {
+        let is_new = self.faults.get(&kind) != Some(&msg);
+        if is_new {
+            self.counters.errors += 1;
+            out.push(Action::Log {
+                level: Level::Warning,
+                message: msg.clone(),
+            });
+            self.last_error = msg.clone();
+            self.faults.insert(kind, msg);
+            if self.retry_ms == 0 {
+                self.retry_ms = RETRY_FIRST_MS;
+            }
+        } else {
+            // The same fault again: back off further, log nothing.
+            self.retry_ms = (self.retry_ms * 2).clamp(RETRY_FIRST_MS, RETRY_MAX_MS);
+        }
+        self.next_observe = now.mono + Duration::from_millis(self.retry_ms);
+    }
+
+    fn clear_fault(&mut self, kind: FaultKind, out: &mut Vec<Action>) {
+        if let Some(msg) = self.faults.remove(&kind) {
+            out.push(Action::Log {
+                level: Level::Notice,
+                message: format!("recovered: {msg}"),
+            });
+            if self.faults.is_empty() {
+                self.retry_ms = 0;
+            }
+        }
+    }
+
+    fn update_identity(&mut self) {
+        let addrs = match self.announce_ip {
+            Some(ip) => vec![ip],
+            None => self
+                .local_addrs
+                .iter()
+                .filter(|a| !self.settings.addresses.iter().any(|v| v.addr == **a))
+                .copied()
+                .collect(),
+        };
+        self.sentinels.set_identity(Identity {
+            addrs,
+            port: self.port,
+        });
+    }
+
+    fn transition(&mut self, why: &str, now: Now) {
+        self.reason = why.to_string();
+        self.last_transition_ms = now.unix_ms;
+    }
+
+    pub fn phase(&self) -> Phase {
+        if !self.settings.enabled || !self.settings.configured() {
+            Phase::Idle
+        } else if !self.faults.is_empty() {
+            Phase::Error
+        } else if self.holding {
+            Phase::Holding
+        } else {
+            Phase::Standby
+        }
+    }
+
+    pub fn status(&self, now: Now) -> Status {
+        let rules = self.quorum_rules();
+        let view = self.sentinels.summary(now.mono, &rules);
+        Status {
+            state: self.phase().as_str(),
+            mode: if self.settings.safe_mode() {
+                "safe"
+            } else {
+                "basic"
+            },
+            role: self.role.map_or("unknown", Role::as_str),
+            addresses: self.settings.addresses_text(),
+            interface: self.settings.interface.clone(),
+            holding: self.holding,
+            reason: self.reason.clone(),
+            last_transition_ms: self.last_transition_ms,
+            last_claim_latency_us: self.last_claim_latency_us,
+            counters: self.counters.clone(),
+            last_error: self.last_error.clone(),
+            sentinels_seen: view.seen,
+            sentinels_confirming: view.confirming,
+            lease_remaining_ms: view.lease_remaining_ms,
+            last_fence_reason: self.last_fence_reason.clone(),
+            last_conflict_mac: self.last_conflict_mac.clone(),
+        }
+    }
+
+    /// Another host claimed one of our VIPs on the wire while we hold it.
+    fn conflict(&mut self, ip: IpAddr, mac: [u8; 6], out: &mut Vec<Action>) {
+        let ours = self.link.as_ref().and_then(|l| l.mac);
+        if !self.holding
+            || ours == Some(mac)
+            || !self.settings.addresses.iter().any(|v| v.addr == ip)
+        {
+            return;
+        }
+        self.counters.conflicts += 1;
+        let mac_text = format_mac(mac);
+        if self.last_conflict_mac != mac_text {
+            out.push(Action::Log {
+                level: Level::Warning,
+                message: format!(
+                    "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP",
+                    self.settings.interface
+                ),
+            });
+        }
+        self.last_conflict_mac = mac_text;
+    }
+}
+
+pub fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Turn an errno into a sentence with the fix in it.
+pub fn describe(error: &OsError, vip: &str, iface: &str) -> String {
+    let what = match (error.op, vip.is_empty()) {
+        (op, true) => op.to_string(),
+        (op, false) => format!("{op} {vip} on {iface}"),
+    };
+    match error.errno {
+        libc::EPERM | libc::EACCES => {
+            let cap = if error.op.contains("packet") || error.op.contains("announce") {
+                "CAP_NET_RAW"
+            } else {
+                "CAP_NET_ADMIN"
+            };
+            format!(
+                "{what}: permission denied: redis-server needs CAP_NET_ADMIN and CAP_NET_RAW (missing {cap}): see README#deployment"
+            )
+        }
+        libc::ENODEV | libc::ENXIO => format!(
+            "{what}: interface '{iface}' not found: create it or set vip.interface to an existing interface"
+        ),
+        libc::EAFNOSUPPORT => format!(
+            "{what}: address family not allowed: systemd's RestrictAddressFamilies must allow AF_NETLINK and AF_PACKET (see deploy/)"
+        ),
+        libc::ENETDOWN => format!("{what}: interface '{iface}' is down"),
+        libc::ERANGE => format!("{what}: label too long for the kernel: set vip.label to 15 characters or fewer"),
+        _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
