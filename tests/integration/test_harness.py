@@ -21,7 +21,7 @@ def test_topology_builds_and_tears_down(tmp_path):
     names = t.namespaces
     try:
         assert len(names) == 5 and all(n in list_netns() for n in names)
-        assert all(n.startswith(f"vt-") and f"-{os.getpid()}-" in n for n in names)
+        assert all(n.startswith("vt-") and f"-{os.getpid()}-" in n for n in names)
         assert "192.0.2.11/24" in t.addresses("n1")
         assert "2001:db8::13/64" in t.addresses("n3")
         assert "192.0.2.50/24" in t.addresses("obs")

@@ -772,6 +772,21 @@ class _ServerProc:
     def task_count(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/task"))
 
+    def thread_names(self, ignore_allocator: bool = True) -> list[str]:
+        """Sorted thread names (/proc/<pid>/task/*/comm). With ignore_allocator, jemalloc's
+        background threads are left out: Redis' jemalloc starts one per arena when a new
+        thread (e.g. a module's) first allocates, and they stay after that thread ends."""
+        out = []
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                name = open(f"/proc/{self.pid}/task/{tid}/comm").read().strip()
+            except FileNotFoundError:
+                continue
+            if ignore_allocator and name == "jemalloc_bg_thd":
+                continue
+            out.append(name)
+        return sorted(out)
+
     def log_text(self) -> str:
         parts = []
         for f in (self.stdout_file, self.logfile):
