@@ -259,7 +259,8 @@ def test_config_set_protected_refused(topo, module_path):
     g = start_group(topo, module_path, nodes=["n1"], protected_configs=False)
     n1 = g["n1"]
     wait_holders(topo, VIP4, ["n1"])
-    for key, value in (("vip.address", "192.0.2.101/24"), ("vip.interface", "lo"), ("vip.label", "eth0:v")):
+    for key, value in (("vip.address", "192.0.2.101/24"), ("vip.interface", "lo"), ("vip.label", "eth0:v"),
+                       ("vip.enabled", "no"), ("vip.sentinel-user", "mallory")):
         err = n1.config_set(key, value)
         assert err is not None, f"CONFIG SET {key} {value} accepted without enable-protected-configs"
         assert "protected" in err.lower(), f"CONFIG SET {key}: {err}"
