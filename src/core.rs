@@ -15,7 +15,7 @@ use crate::config::{Settings, Vip};
 use crate::error::OsError;
 use std::net::IpAddr;
 
-use crate::sentinel::{Hello, Identity, Quorum, SentinelView};
+use crate::sentinel::{Hello, Identity, Quorum, SentinelRow, SentinelView};
 
 /// The replication role Redis reports for this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,7 @@ pub struct Status {
     pub lease_remaining_ms: u64,
     pub last_fence_reason: String,
     pub last_conflict_mac: String,
+    pub sentinels: Vec<SentinelRow>,
 }
 
 /// The decision core. One instance lives on the worker thread.
@@ -957,6 +958,7 @@ impl Core {
             lease_remaining_ms: view.lease_remaining_ms,
             last_fence_reason: self.last_fence_reason.clone(),
             last_conflict_mac: self.last_conflict_mac.clone(),
+            sentinels: self.sentinels.rows(now.mono),
         }
     }
 

@@ -42,6 +42,7 @@ mod module {
         info: vip_info,
         commands: [
             ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
+            ["vip.sentinels", vip_sentinels, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
         ],
         configurations: [
             i64: [

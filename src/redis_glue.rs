@@ -451,6 +451,37 @@ pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
     Ok(RedisValue::Array(out))
 }
 
+/// `VIP.SENTINELS`: one entry per Sentinel heard (safe mode), as field/value arrays.
+pub fn vip_sentinels(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
+    let rows = status().sentinels;
+    let int = |v: u64| RedisValue::Integer(i64::try_from(v).unwrap_or(i64::MAX));
+    let text = |s: &str| RedisValue::BulkString(s.to_string());
+    let out = rows
+        .iter()
+        .map(|r| {
+            RedisValue::Array(vec![
+                text("runid"),
+                text(&r.runid),
+                text("addr"),
+                text(&r.addr),
+                text("last_hello_ms_ago"),
+                int(r.last_hello_ms_ago),
+                text("current_epoch"),
+                int(r.current_epoch),
+                text("master_name"),
+                text(&r.master_name),
+                text("master"),
+                text(&r.master),
+                text("config_epoch"),
+                int(r.config_epoch),
+                text("names_this_node"),
+                int(u64::from(r.names_this_node)),
+            ])
+        })
+        .collect();
+    Ok(RedisValue::Array(out))
+}
+
 /// INFO text cannot carry line breaks or NULs.
 fn info_safe(text: &str) -> String {
     text.chars()

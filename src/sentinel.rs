@@ -101,9 +101,13 @@ impl Identity {
     }
 }
 
+/// The latest hello of one Sentinel (keyed by its run id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     last: Duration,
+    addr: String,
+    current_epoch: u64,
+    master_name: String,
     master_ip: IpAddr,
     master_port: u16,
     config_epoch: u64,
@@ -113,6 +117,19 @@ struct Seen {
 pub struct Verdict {
     pub hold: bool,
     pub reason: String,
+}
+
+/// One Sentinel as last heard, for `VIP.SENTINELS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentinelRow {
+    pub runid: String,
+    pub addr: String,
+    pub last_hello_ms_ago: u64,
+    pub current_epoch: u64,
+    pub master_name: String,
+    pub master: String,
+    pub config_epoch: u64,
+    pub names_this_node: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -193,6 +210,9 @@ impl SentinelView {
             hello.runid,
             Seen {
                 last: now,
+                addr: format!("{}:{}", hello.sentinel_ip, hello.sentinel_port),
+                current_epoch: hello.current_epoch,
+                master_name: hello.master_name,
                 master_ip: hello.master_ip,
                 master_port: hello.master_port,
                 config_epoch: hello.config_epoch,
@@ -270,6 +290,22 @@ impl SentinelView {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    pub fn rows(&self, now: Duration) -> Vec<SentinelRow> {
+        self.by_runid
+            .iter()
+            .map(|(runid, s)| SentinelRow {
+                runid: runid.clone(),
+                addr: s.addr.clone(),
+                last_hello_ms_ago: now.saturating_sub(s.last).as_millis() as u64,
+                current_epoch: s.current_epoch,
+                master_name: s.master_name.clone(),
+                master: format!("{}:{}", s.master_ip, s.master_port),
+                config_epoch: s.config_epoch,
+                names_this_node: self.identity.is(&s.master_ip, s.master_port),
+            })
+            .collect()
     }
 
     pub fn summary(&self, now: Duration, rules: &Quorum) -> Summary {
@@ -487,6 +523,11 @@ mod tests {
         v.record(hello(C, "192.0.2.12", 1), ms(3000), &r);
         let s = v.summary(ms(3000), &r);
         assert_eq!((s.seen, s.confirming), (3, 2));
+        let rows = v.rows(ms(3000));
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2].master, "192.0.2.12:6379");
+        assert_eq!(rows[0].last_hello_ms_ago, 2000);
+        assert!(rows[0].names_this_node && !rows[2].names_this_node);
         // Second most recent hello at 2000 ms + 5000 ms lease.
         assert_eq!(s.lease_remaining_ms, 4000);
         assert_eq!(v.next_expiry(ms(3000), &r), Some(ms(6001)));
