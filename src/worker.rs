@@ -385,7 +385,22 @@ fn run(
             }
             None => rx.recv().unwrap_or(Event::Shutdown),
         };
-        process(&mut core, event, &mut net, log.as_ref());
+        // A bug must not kill the thread silently (or, worse, unwind into Redis): log it
+        // and carry on with the next event.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            process(&mut core, event, &mut net, log.as_ref())
+        }));
+        if let Err(panic) = step {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log.log(
+                Level::Warning,
+                &format!("internal error in the worker: {what}"),
+            );
+        }
         if let Ok(mut s) = status.lock() {
             *s = core.status(now());
         }
