@@ -101,6 +101,8 @@ pub enum Event {
     NetChanged,
     Observed(Observation),
     ObserveFailed(OsError),
+    /// An `Add` succeeded (the address is on the interface with a fresh lifetime).
+    Added(Vip),
     /// One announcement frame left the host.
     Announced,
     Failed {
@@ -363,6 +365,20 @@ impl Core {
             Event::ObserveFailed(error) => {
                 let msg = describe(&error, "", &self.settings.interface);
                 self.set_fault(FaultKind::Observe, msg, now, &mut out);
+            }
+            Event::Added(vip) => {
+                if !self.present.contains(&vip) {
+                    self.present.push(vip);
+                }
+                if self.holding
+                    && self
+                        .settings
+                        .addresses
+                        .iter()
+                        .all(|v| self.present.contains(v))
+                {
+                    self.clear_fault(FaultKind::Address, &mut out);
+                }
             }
             Event::Announced => {
                 self.counters.announcements_sent += 1;

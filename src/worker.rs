@@ -206,7 +206,7 @@ fn perform(
             label,
         } => net
             .add(*ifindex, *vip, *lifetime_s, label.as_deref())
-            .map(|_| None),
+            .map(|_| Some(Event::Added(*vip))),
         Action::Delete { vip, ifindex } => net.delete(*ifindex, *vip).map(|_| None),
         Action::Announce { vip, ifindex, mac } => net
             .announce(*ifindex, *mac, *vip)
@@ -493,3 +493,147 @@ fn watch(tx: Sender<Event>, stop: Arc<StopSignal>, interface: String) {
 }
 
 const LOOKUP_PERIOD: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_addresses;
+    use std::sync::Mutex as StdMutex;
+
+    /// Records every call; fails the adds while `fail_add` is set.
+    #[derive(Default)]
+    struct FakeNet {
+        calls: Vec<String>,
+        present: Vec<Vip>,
+        fail_add: bool,
+    }
+
+    impl Network for FakeNet {
+        fn observe(&mut self, _i: &str, vips: &[Vip]) -> Result<Observation, OsError> {
+            self.calls.push("observe".into());
+            Ok(Observation {
+                link: Some(LinkState {
+                    index: 4,
+                    up: true,
+                    mac: Some([2, 0, 0, 0, 0, 1]),
+                }),
+                present: vips
+                    .iter()
+                    .filter(|v| self.present.contains(v))
+                    .copied()
+                    .collect(),
+                net_admin: true,
+                net_raw: true,
+                local_addrs: vec![],
+            })
+        }
+        fn add(&mut self, i: u32, vip: Vip, l: u32, _label: Option<&str>) -> Result<(), OsError> {
+            self.calls.push(format!("add {vip} if{i} lft{l}"));
+            if self.fail_add {
+                return Err(OsError::new("add address", libc::EPERM));
+            }
+            self.present.push(vip);
+            Ok(())
+        }
+        fn delete(&mut self, i: u32, vip: Vip) -> Result<(), OsError> {
+            self.calls.push(format!("delete {vip} if{i}"));
+            self.present.retain(|v| *v != vip);
+            Ok(())
+        }
+        fn announce(&mut self, i: u32, _mac: [u8; 6], vip: Vip) -> Result<(), OsError> {
+            self.calls.push(format!("announce {vip} if{i}"));
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct VecLog(StdMutex<Vec<String>>);
+
+    impl Log for VecLog {
+        fn log(&self, _level: Level, message: &str) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(message.to_string());
+            }
+        }
+    }
+
+    fn master(core: &mut Core, net: &mut FakeNet, log: &VecLog) {
+        let event = Event::Role {
+            role: crate::core::Role::Master,
+            at: mono(),
+            loaded: true,
+        };
+        process(core, event, net, log);
+    }
+
+    #[test]
+    fn a_claim_is_observe_add_then_announce() {
+        let settings = Settings {
+            addresses: parse_addresses("192.0.2.100/24,2001:db8::100/64").unwrap(),
+            interface: "eth0".into(),
+            ..Settings::default()
+        };
+        let mut core = Core::new(settings);
+        let mut net = FakeNet::default();
+        let log = VecLog::default();
+        master(&mut core, &mut net, &log);
+        assert_eq!(
+            net.calls,
+            vec![
+                "observe",
+                "add 192.0.2.100/24 if4 lft2",
+                "add 2001:db8::100/64 if4 lft2",
+                "announce 192.0.2.100/24 if4",
+                "announce 2001:db8::100/64 if4",
+            ]
+        );
+        let status = core.status(now());
+        assert_eq!(status.counters.announcements_sent, 2);
+        assert!(status.holding);
+    }
+
+    #[test]
+    fn a_failed_add_stops_the_batch_and_is_reported_once() {
+        let settings = Settings {
+            addresses: parse_addresses("192.0.2.100/24,192.0.2.101/24").unwrap(),
+            interface: "eth0".into(),
+            ..Settings::default()
+        };
+        let mut core = Core::new(settings);
+        let mut net = FakeNet {
+            fail_add: true,
+            ..FakeNet::default()
+        };
+        let log = VecLog::default();
+        master(&mut core, &mut net, &log);
+        // The second add and the announcements never ran.
+        assert_eq!(net.calls, vec!["observe", "add 192.0.2.100/24 if4 lft2"]);
+        assert_eq!(core.phase().as_str(), "error");
+        let lines = log.0.lock().unwrap().clone();
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("CAP_NET_ADMIN")).count(),
+            1,
+            "{lines:?}"
+        );
+        // Fixed: the next tick claims both.
+        net.fail_add = false;
+        net.calls.clear();
+        process(&mut core, Event::NetChanged, &mut net, &log);
+        assert!(net.present.len() == 2, "{:?}", net.calls);
+        assert_eq!(core.phase().as_str(), "holding");
+    }
+
+    #[test]
+    fn capabilities_are_read_from_proc() {
+        // Whatever this process has, the answer is consistent with /proc/self/status.
+        let (admin, raw) = capabilities();
+        let text = std::fs::read_to_string("/proc/self/status").unwrap();
+        let eff = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(admin, eff & (1 << 12) != 0);
+        assert_eq!(raw, eff & (1 << 13) != 0);
+    }
+}

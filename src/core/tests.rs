@@ -85,7 +85,7 @@ impl World {
                             if !self.present.contains(vip) {
                                 self.present.push(*vip);
                             }
-                            Ok(None)
+                            Ok(Some(Event::Added(*vip)))
                         }
                     },
                     Action::Delete { vip, .. } => {
