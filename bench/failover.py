@@ -1,0 +1,260 @@
+"""Figures 1-3: failover with a client writing through the VIP, stale restart, isolation.
+
+Each repetition builds a fresh topology (namespaces, 3 Redis, 3 Sentinels, the mechanism)
+so repetitions are independent (no Sentinel failover-timeout carry-over), and tears it down.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+from common import (BENCH_DIR, NODE_ADDR4, VIP_IP, HolderSampler, Topology, first_payload_time, log,
+                    log_times)
+from mechanisms import Deployment
+
+WRITER = BENCH_DIR / "writer.py"
+
+
+def _topo(tag: str, keep: bool) -> Topology:
+    return Topology(tag, nodes=3, keep_workdir=keep)
+
+
+def _wait(cond, timeout: float, interval: float = 0.02):
+    """Poll cond until truthy; return its value or None at the timeout (no exception: a
+    mechanism that never converges is a result, not a harness failure)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception:  # noqa: BLE001
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def _new_master(dep: Deployment, old: str, among: list[str] | None = None) -> str | None:
+    addr = dep.sentinel_master(among)
+    if not addr:
+        return None
+    name = dep.node_of(addr)
+    if name == old:
+        return None
+    try:
+        return name if dep.group[name].role() == "master" else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _switch_master_time(dep: Deployment, after: float) -> float | None:
+    ts = []
+    for s in dep.group.sentinels.values():
+        ts += [t for t in log_times(s.log_text(), "+switch-master") if t >= after - 0.001]
+    return min(ts) if ts else None
+
+
+def _promotion_time(dep: Deployment, node: str, after: float) -> float | None:
+    """'MASTER MODE enabled' of node after `after`, as the midpoint of its logged millisecond
+    (Redis prints the time truncated to the ms: the event lies in [t, t+1 ms))."""
+    ts = [t for t in log_times(dep.group[node].log_text(), "MASTER MODE enabled") if t >= after - 0.001]
+    return (ts[0] + 0.0005) if ts else None
+
+
+def _read_writer(path) -> list[tuple[float, float, bool, str]]:
+    out = []
+    try:
+        for line in open(path):
+            p = line.split()
+            if len(p) >= 3:
+                out.append((float(p[0]), float(p[1]), p[2] == "ok", p[3] if len(p) > 3 else ""))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _writer_ok_since(path, since: float, hold: float) -> bool:
+    """Every attempt in the last `hold` seconds succeeded, and that window starts after since."""
+    rows = _read_writer(path)
+    if not rows:
+        return False
+    now = rows[-1][1]
+    if now - hold < since or rows[0][0] > now - hold:
+        return False
+    recent = [r for r in rows if r[0] >= now - hold]
+    return len(recent) >= 5 and all(r[2] for r in recent)
+
+
+# ----------------------------------------------------------------------------------------------
+# figures 1 and 2: kill -9 of the master, Sentinel failover, client through the VIP
+
+
+def failover_rep(mech: str, down_after_ms: int, interval_ms: float, keep: bool) -> dict:
+    res: dict = {"mech": mech, "down_after_ms": down_after_ms}
+    with _topo("bf" + mech[:4], keep) as topo:
+        dep = Deployment(topo, mech, down_after_ms).start()
+        macs = {n: topo.mac(n) for n in topo.node_names}
+        cap = topo.capture("obs", filter="arp")
+        # the promotion command as it reaches each node (any interface: lo carries the local
+        # Sentinel's connection, eth0 the others'), to time the promotion to the microsecond
+        cmd_caps = {n: topo.capture(n, dev="any", filter=f"tcp dst port 6379 and dst host {NODE_ADDR4[n]}")
+                    for n in topo.node_names}
+        wfile = topo.workdir / "writer.log"
+        werr = open(topo.workdir / "writer.err", "wb")
+        writer = topo.popen("obs", sys.executable, str(WRITER), "--host", VIP_IP,
+                            "--interval-ms", str(interval_ms), "--out", str(wfile),
+                            stdout=werr, stderr=subprocess.STDOUT)
+        werr.close()
+        if not _wait(lambda: _writer_ok_since(wfile, 0, 1.0), 15):
+            raise RuntimeError(f"{mech}: the writer does not succeed through the VIP before the fault "
+                               f"(last lines: {_read_writer(wfile)[-3:]})")
+        old = dep.group["n1"]
+        t_kill = time.time()
+        os.kill(old.pid, signal.SIGKILL)
+        old.proc.wait(timeout=10)
+        new = _wait(lambda: _new_master(dep, "n1"), 30 + down_after_ms / 1000, 0.05)
+        res["new_master"] = new
+        if new:
+            # the client is back once every write of the last second succeeded
+            _wait(lambda: _writer_ok_since(wfile, t_kill, 1.0), 30, 0.05)
+            _wait(lambda: cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == macs[new]
+                                       and p.ts > t_kill), 10, 0.05)
+        time.sleep(0.2)
+        writer.send_signal(signal.SIGTERM)
+        try:
+            writer.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+        cap.stop()
+        for c in cmd_caps.values():
+            c.stop()
+        dep.check_alive()
+
+        # -- analysis --------------------------------------------------------------------
+        rows = _read_writer(wfile)
+        before = [r for r in rows if r[0] >= t_kill - 1.0 and r[1] <= t_kill]
+        starts = [r[0] for r in before]
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        res["writer_rate_per_s"] = len(before) / 1.0
+        res["writer_interval_ms_median"] = statistics.median(gaps) * 1000 if gaps else None
+        res["writer_interval_ms_max"] = max(gaps) * 1000 if gaps else None
+        last_ok = max((r[1] for r in rows if r[2] and r[1] <= t_kill), default=None)
+        first_ok = min((r[1] for r in rows if r[2] and r[1] > t_kill), default=None)
+        res["outage_ms"] = (first_ok - last_ok) * 1000 if (first_ok and last_ok) else None
+        res["errors_after_kill"] = {}
+        for r in rows:
+            if not r[2] and r[0] > t_kill:
+                res["errors_after_kill"][r[3]] = res["errors_after_kill"].get(r[3], 0) + 1
+        # promotion: the Sentinel leader's SLAVEOF NO ONE reaching the new master (pcap, us);
+        # the "MASTER MODE enabled" log line (ms, printed after the role event) as a fallback
+        t_cmd = first_payload_time(cmd_caps[new].file, b"\r\nNO\r\n$3\r\nONE\r\n", t_kill) if new else None
+        t_log = _promotion_time(dep, new, t_kill) if new else None
+        res["promotion_source"] = "SLAVEOF NO ONE on the wire" if t_cmd else ("log" if t_log else None)
+        t_promo = t_cmd or t_log
+        res["sentinel_promotion_ms"] = (t_promo - t_kill) * 1000 if t_promo else None
+        res["promotion_log_ms"] = (t_log - t_kill) * 1000 if t_log else None
+        t_switch = _switch_master_time(dep, t_kill)
+        res["switch_master_ms"] = (t_switch - t_kill) * 1000 if t_switch else None
+        garps = [p for p in cap.packets() if new and p.announces(VIP_IP) and p.src_mac == macs[new]
+                 and p.ts > t_kill]
+        res["first_garp_ms_after_kill"] = (garps[0].ts - t_kill) * 1000 if garps else None
+        res["promotion_to_garp_ms"] = ((garps[0].ts - t_promo) * 1000) if (garps and t_promo) else None
+        res["log_promotion_to_garp_ms"] = ((garps[0].ts - t_log) * 1000) if (garps and t_log) else None
+        res["garps_from_new_master"] = len(garps)
+        if res["outage_ms"] is not None and res["sentinel_promotion_ms"] is not None:
+            res["outage_minus_promotion_ms"] = res["outage_ms"] - res["sentinel_promotion_ms"]
+        if mech.startswith("vip-") and new:
+            try:
+                st = dep.group[new].vip_status()
+                res["module_claim_latency_us"] = int(st.get("last_claim_latency_us") or 0)
+                res["module_state"] = st.get("state")
+            except Exception as exc:  # noqa: BLE001
+                res["module_status_error"] = str(exc)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 3: stale restart and isolation, holders sampled every 10 ms
+
+
+def _converged(dep: Deployment, sampler: HolderSampler, old: str, new: str, hold: float) -> bool:
+    try:
+        if dep.group[old].role() != "replica":
+            return False
+    except Exception:  # noqa: BLE001
+        return False
+    return sampler.stable_for((new,), hold)
+
+
+def stale_restart_rep(mech: str, down_after_ms: int, keep: bool, sample_ms: float = 10) -> dict:
+    res: dict = {"mech": mech, "scenario": "stale-restart", "down_after_ms": down_after_ms}
+    with _topo("bs" + mech[:4], keep) as topo:
+        dep = Deployment(topo, mech, down_after_ms).start()
+        sampler = HolderSampler(topo, interval=sample_ms / 1000).start()
+        try:
+            time.sleep(0.5)
+            old = dep.group["n1"]
+            t_fault = time.time()
+            os.kill(old.pid, signal.SIGKILL)
+            old.proc.wait(timeout=10)
+            new = _wait(lambda: _new_master(dep, "n1"), 30 + down_after_ms / 1000, 0.05)
+            res["new_master"] = new
+            if new:
+                _wait(lambda: sampler.stable_for((new,), 1.0), 20, 0.05)
+            # the old master comes back with its original configuration: a master
+            t_restart = time.time()
+            old.start()
+            old.wait_ready(15)
+            res["restart_ready_ms"] = (time.time() - t_restart) * 1000
+            ok = new and _wait(lambda: _converged(dep, sampler, "n1", new, 3.0), 45, 0.1)
+            res["converged"] = bool(ok)
+            t_end = time.time()
+            t_demoted = [t for t in log_times(old.log_text(), "Connecting to MASTER") if t >= t_restart]
+            res["old_master_demoted_ms_after_restart"] = ((t_demoted[0] - t_restart) * 1000
+                                                          if t_demoted else None)
+        finally:
+            sampler.stop()
+        res["failover"] = sampler.durations(t_fault, t_restart)
+        res["after_restart"] = sampler.durations(t_restart, t_end)
+        res["total"] = sampler.durations(t_fault, t_end)
+        dep.check_alive()
+    return res
+
+
+def isolation_rep(mech: str, down_after_ms: int, keep: bool, sample_ms: float = 10) -> dict:
+    res: dict = {"mech": mech, "scenario": "isolation", "down_after_ms": down_after_ms}
+    with _topo("bi" + mech[:4], keep) as topo:
+        dep = Deployment(topo, mech, down_after_ms).start()
+        sampler = HolderSampler(topo, interval=sample_ms / 1000).start()
+        try:
+            time.sleep(0.5)
+            with sampler.lock:
+                t_fault = time.time()
+                topo.link_down("n1")
+                sampler.set_isolated("n1", True)
+            # the majority side (n2, n3 and their Sentinels) fails over
+            new = _wait(lambda: _new_master(dep, "n1", among=["n2", "n3"]), 30 + down_after_ms / 1000, 0.05)
+            res["new_master"] = new
+            if new:
+                _wait(lambda: sampler.stable_for((new,), 1.0), 20, 0.05)
+            with sampler.lock:
+                t_up = time.time()
+                topo.link_up("n1")
+                sampler.set_isolated("n1", False)
+            res["link_down_ms"] = (t_up - t_fault) * 1000
+            ok = new and _wait(lambda: _converged(dep, sampler, "n1", new, 3.0), 45, 0.1)
+            res["converged"] = bool(ok)
+            t_end = time.time()
+        finally:
+            sampler.stop()
+        res["failover"] = sampler.durations(t_fault, t_up)
+        res["after_restart"] = sampler.durations(t_up, t_end)  # after the link came back
+        res["total"] = sampler.durations(t_fault, t_end)
+        dep.check_alive()
+    return res

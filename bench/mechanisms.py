@@ -1,0 +1,186 @@
+"""The four ways of keeping a VIP on the Redis master, each deployed on a fresh Topology:
+
+- ``vip-basic``        redis-vip, basic mode (vip.quorum 0), defaults otherwise
+- ``vip-safe``         redis-vip, safe mode (vip.quorum 2, vip.lease-ms 3000)
+- ``sentinel-script``  Sentinel client-reconfig-script: ip addr add/del + arping -c 3 -A
+                       (bench/peers/sentinel-reconfig-vip.sh)
+- ``keepalived``       keepalived VRRP on every node, vrrp_script on the local Redis role
+                       (bench/peers/keepalived.conf.in, keepalived-check-redis-master.sh)
+
+Every deployment: n1 master, n2 and n3 replicas, one Sentinel per node (quorum 2,
+failover-timeout 10000, parallel-syncs 1), observer/client in ``obs``. All processes are
+started through the Topology (``ip netns exec``) and killed by pid when it closes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from common import BENCH_DIR, DEFAULT_MODULE, NODE_ADDR4, VIP4, VIP_IP, VIP_PREFIX, SentinelNode, Topology
+
+MECHANISMS = ["vip-basic", "vip-safe", "sentinel-script", "keepalived"]
+LABELS = {
+    "vip-basic": "redis-vip basic",
+    "vip-safe": "redis-vip safe",
+    "sentinel-script": "Sentinel script",
+    "keepalived": "keepalived",
+}
+SAFE_ARGS = ["quorum", "2", "lease-ms", "3000"]
+PEERS = BENCH_DIR / "peers"
+
+
+def module_path() -> str:
+    return os.environ.get("VIP_MODULE", str(DEFAULT_MODULE))
+
+
+def fill(template: Path, dest: Path, values: dict[str, str], mode: int = 0o644) -> Path:
+    text = template.read_text()
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", v)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ValueError(f"{template.name}: unfilled {left}")
+    dest.write_text(text)
+    dest.chmod(mode)
+    return dest
+
+
+class NotReady(RuntimeError):
+    """The mechanism did not put the VIP on the master: a result to report, not a harness
+    failure."""
+
+
+class Deployment:
+    """One mechanism on one topology. ``start()`` returns once n1 is master, the Sentinels
+    see every replica and peer, and the VIP is on n1 only."""
+
+    def __init__(self, topo: Topology, mech: str, down_after_ms: int):
+        if mech not in MECHANISMS:
+            raise ValueError(f"unknown mechanism {mech!r}")
+        self.topo = topo
+        self.mech = mech
+        self.down_after_ms = down_after_ms
+        module = module_path() if mech.startswith("vip-") else None
+        args = SAFE_ARGS if mech == "vip-safe" else []
+        self.group = topo.redis(module=module, vip=VIP4 if module else None, module_args=args)
+        self.keepalived: dict[str, subprocess.Popen] = {}
+
+    # -- setup ----------------------------------------------------------------------------
+    def start(self, timeout: float = 40) -> "Deployment":
+        g = self.group
+        g.start()
+        if self.mech == "keepalived":
+            self._start_keepalived()
+        self._start_sentinels()
+        if self.mech == "sentinel-script":
+            # the recipe's install step: put the VIP on the current master by hand
+            self.topo.ipcmd("n1", "addr", "add", f"{VIP_IP}/{VIP_PREFIX}", "dev", "eth0")
+            self.topo.run("n1", shutil.which("arping") or "arping", "-q", "-c", "1", "-A", VIP_IP,
+                          "-I", "eth0", check=False, timeout=10)
+        deadline = time.monotonic() + timeout
+        while self.topo.holders(VIP4) != ["n1"]:
+            if time.monotonic() > deadline:
+                raise NotReady(f"{self.mech}: VIP not on n1 alone {timeout:.0f} s after start "
+                               f"(held by {self.topo.holders(VIP4)}){self._why()}")
+            time.sleep(0.1)
+        if self.mech == "keepalived":
+            # VRRP may still be settling (several nodes go MASTER after the first down timer)
+            stable_since = time.monotonic()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() - stable_since < 2.0:
+                if self.topo.holders(VIP4) != ["n1"]:
+                    stable_since = time.monotonic()
+                if time.monotonic() > deadline:
+                    raise NotReady(f"keepalived: VIP not stable on n1: {self.topo.holders(VIP4)}")
+                time.sleep(0.1)
+        return self
+
+    def _start_sentinels(self) -> None:
+        g = self.group
+        extra: dict[str, list[str]] = {n: [] for n in g.nodes}
+        if self.mech == "sentinel-script":
+            arping = shutil.which("arping") or "/usr/bin/arping"
+            for n in g.nodes:
+                d = self.topo.workdir / f"script-{n}"
+                d.mkdir(exist_ok=True)
+                script = fill(PEERS / "sentinel-reconfig-vip.sh", d / "sentinel-reconfig-vip.sh",
+                              {"MY_IP": NODE_ADDR4[n], "VIP": VIP_IP, "NETMASK": VIP_PREFIX,
+                               "INTERFACE": "eth0", "ARPING": arping}, 0o755)
+                extra[n].append(f"sentinel client-reconfig-script mymaster {script}")
+        master = g.nodes["n1"]
+        for n in g.nodes:
+            s = SentinelNode(self.topo, n, master_addr=master.address, quorum=2,
+                             down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
+                             extra_conf=extra[n])
+            g.sentinels[n] = s
+            s.start()
+        for s in g.sentinels.values():
+            s.wait_ready()
+        g.wait_sentinels_ready(40)
+
+    def _start_keepalived(self) -> None:
+        for n in self.group.nodes:
+            d = self.topo.workdir / f"keepalived-{n}"
+            d.mkdir(exist_ok=True)
+            check = fill(PEERS / "keepalived-check-redis-master.sh", d / "check-redis-master.sh",
+                         {"PORT": "6379"}, 0o755)
+            conf = fill(PEERS / "keepalived.conf.in", d / "keepalived.conf",
+                        {"ROUTER_ID": f"redis-{n}", "CHECK_SCRIPT": str(check), "INTERFACE": "eth0",
+                         "VIP": f"{VIP_IP}/{VIP_PREFIX}"})
+            logf = open(d / "keepalived.log", "ab")
+            try:
+                # --dont-fork: the Popen pid is keepalived's parent process; its VRRP child
+                # dies with it. Distinct pid files per namespace; VRRP only; log to the file.
+                p = self.topo.popen(n, shutil.which("keepalived") or "/usr/sbin/keepalived",
+                                    "--dont-fork", "--log-console", "--log-detail", "--no-syslog",
+                                    "--vrrp", "-f", str(conf), "-p", str(d / "keepalived.pid"),
+                                    "-r", str(d / "vrrp.pid"), "-c", str(d / "checkers.pid"),
+                                    stdout=logf, stderr=subprocess.STDOUT)
+            finally:
+                logf.close()
+            self.keepalived[n] = p
+
+    def _why(self) -> str:
+        if not self.mech.startswith("vip-"):
+            return ""
+        try:
+            st = self.group["n1"].vip_status()
+            keep = ("state", "reason", "sentinels_seen", "sentinels_confirming", "hellos_rejected")
+            return "; n1 VIP.STATUS: " + ", ".join(f"{k}={st.get(k)!r}" for k in keep)
+        except Exception as exc:  # noqa: BLE001
+            return f"; n1 VIP.STATUS failed: {exc}"
+
+    # -- queries --------------------------------------------------------------------------
+    def sentinel_master(self, among: list[str] | None = None) -> str | None:
+        """The master address the named live Sentinels agree on (None while they differ)."""
+        vals = set()
+        for name, s in self.group.sentinels.items():
+            if among is not None and name not in among:
+                continue
+            if not s.alive():
+                continue
+            try:
+                vals.add(s.master_addr())
+            except Exception:  # noqa: BLE001
+                return None
+        return vals.pop() if len(vals) == 1 else None
+
+    def node_of(self, addr: str) -> str:
+        return self.group.by_addr(addr).name
+
+    def keepalived_log(self, node: str) -> str:
+        try:
+            return (self.topo.workdir / f"keepalived-{node}" / "keepalived.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def check_alive(self) -> None:
+        for n, p in self.keepalived.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"keepalived in {n} exited ({p.returncode}):\n"
+                                   + "\n".join(self.keepalived_log(n).splitlines()[-20:]))
