@@ -1,0 +1,69 @@
+# redis-vip: build, test, demo.  Targets: build test demo bench chaos deps clean help
+#
+#   make build                 cargo build --release -> target/release/libredis_vip.so
+#   make test                  deps + build + fmt + clippy + unit tests + integration tests (root)
+#   make demo                  deps + build + a live failover in network namespaces (root)
+#   make bench ARGS="..."      benchmarks (bench/run.py)
+#   make chaos ROUNDS=10       random faults, basic vs safe mode (chaos/run.py)
+#   make clean
+#
+# test, demo, bench and chaos need root: they build network namespaces (and only touch those).
+
+SHELL := /bin/bash
+# steps of `test` and `demo` run in order even under make -j
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+# cargo from rustup is often not on PATH in non-login shells (CI)
+CARGO_BIN := $(firstword $(wildcard $(HOME)/.cargo/bin /root/.cargo/bin))
+ifneq ($(CARGO_BIN),)
+export PATH := $(CARGO_BIN):$(PATH)
+endif
+
+PYTHON ?= python3
+CARGO  ?= cargo
+MODULE := target/release/libredis_vip.so
+ROUNDS ?= 10
+ARGS   ?=
+# integration test flags (tests/integration/README.md): -q, reasons for failures/errors/skips,
+# the slowest tests, and per-test timing in failure reports
+PYTEST_ARGS ?= -q -rfEs --durations=5
+
+.PHONY: help deps build test lint unit integration demo bench chaos clean
+
+help:
+	@sed -n '1,12p' Makefile
+
+deps:
+	bash scripts/install-deps.sh
+
+build:
+	$(CARGO) build --release
+	@ls -l $(MODULE)
+
+# the whole check, as CI runs it (.ci/run)
+test: deps build lint unit integration
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --lib
+
+integration:
+	$(PYTHON) -m pytest tests/integration $(PYTEST_ARGS)
+
+demo: deps build
+	$(PYTHON) demo/demo.py
+
+# bench/ and chaos/ are separate tools; build first so they load the current module
+bench: deps build
+	$(PYTHON) bench/run.py $(ARGS)
+
+chaos: deps build
+	$(PYTHON) chaos/run.py $(ROUNDS)
+
+clean:
+	$(CARGO) clean
+	rm -rf .pytest_cache tests/integration/__pycache__ demo/__pycache__

