@@ -401,7 +401,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  module   loadmodule ... address {VIP4} interface eth0")
 
     workdir = Path(tempfile.mkdtemp(prefix="redis-vip-demo-"))
-    failed = False
+    run_failed = False
     writer = monitor = None
     topo = Topology("demo", nodes=len(nodes), workdir=workdir)
     try:
@@ -488,12 +488,12 @@ def run(args: argparse.Namespace) -> int:
         if before:
             events.append(Event(before[1], "obs", "last write through the VIP before the kill: OK"))
         after = writer.first_ok_after(t0)
-        failed = [s for s in writer.samples if not s[2] and s[0] >= t0 and (not after or s[0] < after[0])]
+        failed_writes = [s for s in writer.samples if not s[2] and s[0] >= t0 and (not after or s[0] < after[0])]
         if after:
-            errs = sorted({s[3] for s in failed})
+            errs = sorted({s[3] for s in failed_writes})
             events.append(Event(after[1], "obs",
                                 f"first write through the VIP after the kill: OK "
-                                f"({len(failed)} failed attempts before it{': ' + ', '.join(errs) if errs else ''})",
+                                f"({len(failed_writes)} failed attempts before it{': ' + ', '.join(errs) if errs else ''})",
                                 key=True))
         events += sentinel_events(g, t0, node_of)
 
@@ -598,7 +598,7 @@ def run(args: argparse.Namespace) -> int:
                 print("    " + red("✗ " + p))
             print()
             print(red(bold("    FAIL")) + ": the failover did not move the VIP cleanly")
-            failed = True
+            run_failed = True
             return 1
         print(f"    {green('✓')} VIP moved n1 → {new.name}: held by {new.name} only, gone from the dead n1, "
               f"announced from {mac_new}")
@@ -616,7 +616,7 @@ def run(args: argparse.Namespace) -> int:
         print(green(bold("    PASS")) + dim(f"  (demo took {time.monotonic() - t_demo:.1f} s)"))
         return 0
     except (WaitTimeout, DemoFailed, redis.RedisError, RuntimeError) as exc:
-        failed = True
+        run_failed = True
         print()
         print(red(bold("    FAIL")) + f": {exc}")
         try:
@@ -625,7 +625,7 @@ def run(args: argparse.Namespace) -> int:
             pass
         return 1
     except Exception:
-        failed = True
+        run_failed = True
         raise
     finally:
         if writer:
@@ -634,7 +634,7 @@ def run(args: argparse.Namespace) -> int:
             monitor.stop()
         topo.close()  # kills every process it started (by pid) and deletes the namespaces
         # keep logs and captures of a failed run (or with --keep); an interrupted run leaves nothing
-        if failed or args.keep:
+        if run_failed or args.keep:
             print(f"    logs and captures kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
