@@ -406,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     topo = Topology("demo", nodes=len(nodes), workdir=workdir)
     try:
         header("1. Start three Redis nodes with the module")
-        t = step("redis-server n1 (master), n2, n3 (replicas), replication online")
+        t = step(f"{args.flavor}-server n1 (master), n2, n3 (replicas), replication online")
         g = topo.redis(flavor=args.flavor, module=str(module), vip=VIP4)
         g.start()
         done(t)
@@ -446,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
         header("4. kill -9 the master")
         victim = g["n1"]
         pid = victim.pid
-        print(f"    kill -9 {pid}   (redis-server on n1, the master, holding {VIP_IP})")
+        print(f"    kill -9 {pid}   ({args.flavor}-server on n1, the master, holding {VIP_IP})")
         t0 = time.time()
         os.kill(pid, signal.SIGKILL)
         victim.proc.wait(timeout=10)
@@ -483,7 +483,7 @@ def run(args: argparse.Namespace) -> int:
 
         # ---- timeline
         node_of = {addr: n for n, addr in NODE_ADDR4.items()}
-        events: list[Event] = [Event(t0, "n1", f"kill -9 redis-server (pid {pid}), the master", key=True)]
+        events: list[Event] = [Event(t0, "n1", f"kill -9 {args.flavor}-server (pid {pid}), the master", key=True)]
         before = writer.last_ok_before(t0)
         if before:
             events.append(Event(before[1], "obs", "last write through the VIP before the kill: OK"))
@@ -499,10 +499,11 @@ def run(args: argparse.Namespace) -> int:
 
         for name, node in g.nodes.items():
             for t, msg in log_lines(node.log_text(), t0):
-                if "MASTER MODE enabled" in msg:
-                    who = msg.split("name=")[1].split()[0] if "name=" in msg else "?"
-                    events.append(Event(t, name, f"redis log: MASTER MODE enabled (REPLICAOF NO ONE from {who})",
-                                        key=True))
+                if "MASTER MODE enabled" in msg or "PRIMARY MODE enabled" in msg:  # Redis / Valkey 8
+                    who = msg.split("name=")[1].split()[0] if "name=" in msg else ""  # Valkey redacts it
+                    what = msg.split(" (")[0]
+                    events.append(Event(t, name, f"{args.flavor} log: {what} (REPLICAOF NO ONE"
+                                                 f"{' from ' + who if who else ''})", key=True))
                 elif msg.startswith("<vip> claiming") or msg.startswith("<vip> releasing"):
                     events.append(Event(t, name, "module log: " + msg.replace("<vip> ", "")))
 
