@@ -71,7 +71,10 @@ class Deployment:
         self.keepalived: dict[str, subprocess.Popen] = {}
 
     # -- setup ----------------------------------------------------------------------------
-    def start(self, timeout: float = 40) -> "Deployment":
+    def start(self, timeout: float | None = None) -> "Deployment":
+        # the module claims within ~1 s (safe mode: once 2 Sentinels' hellos confirm, 2-4 s);
+        # keepalived needs its 3-4 s master-down timer and a settled election
+        timeout = timeout or (20.0 if self.mech.startswith("vip-") else 40.0)
         g = self.group
         g.start()
         if self.mech == "keepalived":

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""redis-vip benchmarks, side by side with a Sentinel reconfig script and keepalived.
+
+    python3 bench/run.py            # full run (~25 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~6 min), prints the table only
+    make bench ARGS="--quick"
+
+Run as root from the repository root; the module must be built (`cargo build --release`).
+Everything runs inside network namespaces built by tests/integration/topology.py (documentation
+addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md):
+  1  promotion -> first gratuitous ARP from the new master, seen by the client namespace
+  2  client outage through the VIP in a Sentinel failover after kill -9 of the master
+  3  ms with two holders / no holder: stale restart of the old master, isolation of the master
+  4  redis-benchmark throughput with vs without the module (basic, safe)
+  5  cost at rest (thread CPU, wake-ups, RSS) and under role flapping
+  6  PING latency on the main thread during a burst of claims and releases
+The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
+converges is a result and shows in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO_ROOT, T, log  # noqa: E402
+
+TOOLS = {  # command -> Debian package
+    "ip": "iproute2", "tcpdump": "tcpdump", "redis-server": "redis-server", "redis-benchmark": "redis-tools",
+    "redis-cli": "redis-tools", "keepalived": "keepalived", "arping": "iputils-arping", "taskset": "util-linux",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# environment
+
+
+def arping_is_iputils() -> bool:
+    try:
+        out = subprocess.run(["arping", "-V"], capture_output=True, text=True, timeout=5)
+        return "iputils" in (out.stdout + out.stderr)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def check_environment(install: bool) -> None:
+    if os.geteuid() != 0:
+        sys.exit("bench/run.py needs root (it builds network namespaces)")
+    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd) is None})
+    if shutil.which("arping") and not arping_is_iputils():
+        missing.append("iputils-arping")
+    if missing:
+        if not install:
+            sys.exit(f"missing packages: {' '.join(missing)} (apt-get install -y {' '.join(missing)})")
+        script = REPO_ROOT / "scripts" / "install-deps.sh"
+        log(f"missing {' '.join(missing)}: installing")
+        if script.exists():
+            subprocess.run(["bash", str(script)], check=False, env=dict(os.environ, SKIP_PIP="1"))
+        still = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd) is None})
+        if still:
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-q", *still], check=True, env=env)
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        sys.exit("python package 'redis' missing: python3 -m pip install -r tests/integration/requirements.txt")
+    from mechanisms import module_path
+    so = Path(module_path())
+    if not so.exists():
+        log(f"{so} missing: cargo build --release")
+        subprocess.run(["cargo", "build", "--release"], cwd=REPO_ROOT, check=True)
+
+
+def machine() -> dict:
+    def cmd(*a: str) -> str:
+        try:
+            cp = subprocess.run(list(a), capture_output=True, text=True, timeout=10)
+            return (cp.stdout.strip() or cp.stderr.strip())
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    osname = "?"
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    from mechanisms import module_path
+    so = Path(module_path())
+    sha = hashlib.sha256(so.read_bytes()).hexdigest()[:12] if so.exists() else "?"
+    mem_kib = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {
+        "os": osname, "kernel": platform.release(), "cpus": os.cpu_count(), "cpu_model": cpu,
+        "mem_gib": round(mem_kib / 1048576, 1),
+        "redis": cmd("redis-server", "--version").split(" v=")[1].split()[0] if " v=" in cmd("redis-server", "--version") else "?",
+        "keepalived": (cmd("keepalived", "--version") or "?").splitlines()[0] if shutil.which("keepalived") else "?",
+        "arping": (cmd("arping", "-V") or "?").splitlines()[0],
+        "python": platform.python_version(),
+        "git_commit": cmd("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"),
+        "git_dirty_src": bool(cmd("git", "-C", str(REPO_ROOT), "status", "--porcelain", "src")),
+        "module": str(so), "module_sha256": sha,
+        "module_mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(so.stat().st_mtime)) if so.exists() else "?",
+    }
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def other_netns() -> int:
+    """Namespaces of other sessions' tests running now (a hint that the machine was shared)."""
+    mine = str(os.getpid())
+    return len([n for n in T.list_netns() if mine not in n])
+
+
+# ----------------------------------------------------------------------------------------------
+# running the figures
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.harness_errors: list[str] = []
+        self.load_samples: list[tuple[str, str, int]] = []
+
+    def sample_load(self, what: str) -> None:
+        self.load_samples.append((what, loadavg(), other_netns()))
+
+    def attempt(self, what: str, fn, *a, **kw):
+        """Run one repetition; a NotReady is a result; anything else is retried once and then
+        recorded as a harness error."""
+        from mechanisms import NotReady
+        for attempt in (1, 2):
+            try:
+                return fn(*a, **kw)
+            except NotReady as exc:
+                log(f"  {what}: not ready: {exc}")
+                return {"not_ready": str(exc)}
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                tb = traceback.format_exc(limit=6)
+                log(f"  {what}: attempt {attempt} failed: {type(exc).__name__}: {exc}")
+                if attempt == 2:
+                    self.harness_errors.append(f"{what}: {type(exc).__name__}: {exc}\n{tb}")
+                    return {"harness_error": f"{type(exc).__name__}: {exc}"}
+                time.sleep(2)
+
+    def failovers(self, mechs: list[str], reps: int) -> dict:
+        import failover
+        out: dict = {m: [] for m in mechs}
+        skip: set[str] = set()
+        for rep in range(reps):
+            for m in mechs:
+                if m in skip:
+                    continue
+                t0 = time.time()
+                r = self.attempt(f"failover {m} rep {rep + 1}", failover.failover_rep, m, down_after(m),
+                                 self.args.writer_interval_ms, self.args.keep)
+                out[m].append(r)
+                if "not_ready" in r:
+                    skip.add(m)
+                else:
+                    log(f"  failover {m} rep {rep + 1}/{reps}: promotion->GARP "
+                        f"{fmt(r.get('promotion_to_garp_ms'))} ms, outage {fmt(r.get('outage_ms'))} ms "
+                        f"(promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
+                        f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s  [{time.time() - t0:.0f} s]")
+            self.sample_load(f"failover rep {rep + 1}")
+        return out
+
+    def scenarios(self, mechs: list[str], reps: int) -> dict:
+        import failover
+        out: dict = {}
+        for name, fn in (("stale-restart", failover.stale_restart_rep), ("isolation", failover.isolation_rep)):
+            out[name] = {m: [] for m in mechs}
+            skip: set[str] = set()
+            for rep in range(reps):
+                for m in mechs:
+                    if m in skip:
+                        continue
+                    t0 = time.time()
+                    r = self.attempt(f"{name} {m} rep {rep + 1}", fn, m, down_after(m), self.args.keep)
+                    out[name][m].append(r)
+                    if "not_ready" in r:
+                        skip.add(m)
+                    elif "total" in r:
+                        log(f"  {name} {m} rep {rep + 1}/{reps}: two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                            f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms  [{time.time() - t0:.0f} s]")
+                self.sample_load(f"{name} rep {rep + 1}")
+        return out
+
+
+def down_after(mech: str) -> int:
+    # safe mode's condition: Sentinel down-after-milliseconds > vip.lease-ms (3000, the minimum)
+    return 5000 if mech == "vip-safe" else 1000
+
+
+def fmt(v, nd: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float) and nd == 0:
+        return f"{v:.0f}"
+    return f"{v:.{nd}f}"
+
+
+def parse_args(argv=None):
+    from mechanisms import MECHANISMS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
+    ap.add_argument("--reps", type=int, help="repetitions for figures 1-2 (default 7, quick 2)")
+    ap.add_argument("--scenario-reps", type=int, help="repetitions for figure 3 (default 5, quick 1)")
+    ap.add_argument("--throughput-reps", type=int, help="alternating rounds for figure 4 (default 12, quick 2)")
+    ap.add_argument("--requests", type=int, help="redis-benchmark -n (default 1000000, quick 200000)")
+    ap.add_argument("--idle-s", type=float, help="idle window of figure 5 (default 30, quick 5)")
+    ap.add_argument("--flap-s", type=float, help="length of each probe run of figure 6 (default 5, quick 2)")
+    ap.add_argument("--flap-reps", type=int, help="alternating rounds for figure 6 (default 5, quick 2)")
+    ap.add_argument("--figures", default="1,2,3,4,5,6", help="comma-separated subset (1 and 2 run together)")
+    ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
+    ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
+    ap.add_argument("--keep", action="store_true", help="keep each topology's work directory (logs, pcaps)")
+    ap.add_argument("--docs", default=None, help="markdown output (default docs/benchmarks.md for a full run)")
+    ap.add_argument("--no-docs", action="store_true", help="do not write the markdown file")
+    ap.add_argument("--json", default=None, help="raw results (default target/bench/results-<time>.json)")
+    ap.add_argument("--no-install", action="store_true", help="only check the tools, install nothing")
+    a = ap.parse_args(argv)
+    q = a.quick
+    a.reps = a.reps or (2 if q else 7)
+    a.scenario_reps = a.scenario_reps or (1 if q else 5)
+    a.throughput_reps = a.throughput_reps or (2 if q else 12)
+    a.requests = a.requests or (200_000 if q else 1_000_000)
+    a.idle_s = a.idle_s or (5.0 if q else 30.0)
+    a.flap_s = a.flap_s or (2.0 if q else 5.0)
+    a.flap_reps = a.flap_reps or (2 if q else 5)
+    a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
+    a.mech_list = [m for m in a.mechanisms.split(",") if m]
+    bad = [m for m in a.mech_list if m not in MECHANISMS]
+    if bad:
+        ap.error(f"unknown mechanisms {bad}")
+    if a.docs is None and not q and not a.no_docs:
+        a.docs = str(REPO_ROOT / "docs" / "benchmarks.md")
+    if a.no_docs:
+        a.docs = None
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_environment(install=not args.no_install)
+    def on_term(*_):
+        raise KeyboardInterrupt("SIGTERM")
+
+    # SIGTERM unwinds like Ctrl-C: each topology's context manager (and the harness' atexit
+    # hook) kills what it started, by pid, and deletes its namespaces
+    signal.signal(signal.SIGTERM, on_term)
+    removed = T.sweep_stale_namespaces()
+    if removed:
+        log(f"swept {len(removed)} namespaces left by dead runs")
+    import report
+    cmdline = "python3 bench/run.py" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
+    results: dict = {"meta": {"machine": machine(), "command": cmdline.strip(),
+                              "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                              "load_at_start": loadavg(), "other_netns_at_start": other_netns(),
+                              "args": {k: v for k, v in vars(args).items() if k not in ("figure_set",)}}}
+    run = Runner(args)
+    t_start = time.time()
+    try:
+        if args.figure_set & {1, 2}:
+            log(f"figures 1-2: Sentinel failover with a writer through the VIP, {args.reps} reps x "
+                f"{', '.join(args.mech_list)}")
+            results["failover"] = run.failovers(args.mech_list, args.reps)
+        if 3 in args.figure_set:
+            log(f"figure 3: stale restart and isolation, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
+            results["scenarios"] = run.scenarios(args.mech_list, args.scenario_reps)
+        import overhead
+        if 4 in args.figure_set:
+            log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")
+            run.sample_load("throughput start")
+            results["throughput"] = run.attempt("throughput", overhead.throughput, args.throughput_reps,
+                                                args.requests, args.keep)
+        if 5 in args.figure_set:
+            log(f"figure 5: idle cost over {args.idle_s:.0f} s")
+            results["at_rest"] = run.attempt("at rest", overhead.at_rest, args.idle_s, args.keep)
+        if 5 in args.figure_set or 6 in args.figure_set:
+            log(f"figures 5-6: role flapping every 50 ms, PING latency, {args.flap_reps} rounds x {args.flap_s:.0f} s")
+            results["main_thread"] = run.attempt("main thread", overhead.main_thread, args.flap_reps,
+                                                 args.flap_s, args.keep)
+    except KeyboardInterrupt:
+        log("interrupted: namespaces and processes are being removed")
+        results["interrupted"] = True
+    finally:
+        results["meta"]["duration_s"] = time.time() - t_start
+        results["meta"]["load_at_end"] = loadavg()
+        results["meta"]["load_samples"] = run.load_samples
+        results["meta"]["harness_errors"] = run.harness_errors
+    jpath = Path(args.json) if args.json else REPO_ROOT / "target" / "bench" / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    jpath.parent.mkdir(parents=True, exist_ok=True)
+    jpath.write_text(json.dumps(results, indent=1, default=str))
+    text = report.render(results, str(jpath.relative_to(REPO_ROOT)) if jpath.is_relative_to(REPO_ROOT) else str(jpath))
+    print()
+    print(text)
+    if args.docs and not results.get("interrupted"):
+        Path(args.docs).write_text(text)
+        log(f"wrote {args.docs}")
+    log(f"raw results: {jpath}; took {results['meta']['duration_s'] / 60:.1f} min")
+    if results.get("interrupted"):
+        return 130
+    if run.harness_errors:
+        log(f"{len(run.harness_errors)} harness error(s):\n" + "\n".join(run.harness_errors))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
