@@ -6,7 +6,8 @@
 # What it does:
 #   1. Debian packages (apt-get update + apt-get install -y), skipped entirely when `dpkg -s`
 #      says every one is already installed: gcc/build-essential, pkg-config, clang + libclang-dev
-#      (bindgen in the redis-module crate), redis-server (+ redis-sentinel where it is a separate
+#      (bindgen in the redis-module crate), redis-server + redis-tools (redis-cli, redis-benchmark;
+#      bench/) (+ redis-sentinel where it is a separate
 #      package), iproute2, tcpdump, keepalived, iputils-arping, iputils-ping, procps, util-linux
 #      (setpriv), python3-pip when there is no pip.
 #      Package maintainer scripts are not allowed to start services during the install (a
@@ -50,7 +51,7 @@ python_has_pip() { python3 -m pip --version >/dev/null 2>&1; }
 # ------------------------------------------------------------------------------------------
 # 1. Debian packages
 
-PKGS=(build-essential gcc pkg-config libclang-dev clang redis-server iproute2 tcpdump keepalived
+PKGS=(build-essential gcc pkg-config libclang-dev clang redis-server redis-tools iproute2 tcpdump keepalived
       iputils-arping iputils-ping procps util-linux ca-certificates curl)
 OPTIONAL_PKGS=(redis-sentinel)   # a separate package on Debian 12 / Ubuntu; absent on some releases
 
