@@ -103,8 +103,10 @@ pub enum Event {
     ObserveFailed(OsError),
     /// An `Add` succeeded (the address is on the interface with a fresh lifetime).
     Added(Vip),
-    /// One announcement frame left the host.
-    Announced,
+    /// One announcement frame left the host at `at` (monotonic).
+    Announced {
+        at: Duration,
+    },
     Failed {
         action: Action,
         error: OsError,
@@ -380,14 +382,11 @@ impl Core {
                     self.clear_fault(FaultKind::Address, &mut out);
                 }
             }
-            Event::Announced => {
+            Event::Announced { at: sent } => {
                 self.counters.announcements_sent += 1;
                 if let Some(at) = self.claim_trigger.take() {
                     self.last_claim_latency_us =
-                        now.mono
-                            .saturating_sub(at)
-                            .as_micros()
-                            .min(u64::MAX as u128) as u64;
+                        sent.saturating_sub(at).as_micros().min(u64::MAX as u128) as u64;
                 }
                 self.clear_fault(FaultKind::Announce, &mut out);
             }
@@ -425,6 +424,9 @@ impl Core {
         if self.shutting_down && !self.claim_pending {
             self.finished = true;
         }
+        // Act first, write about it after: a log line (a file write in Redis) must not
+        // delay the address or the first announcement. The order among each kind stays.
+        out.sort_by_key(|a| matches!(a, Action::Log { .. }));
         out
     }
 
@@ -608,7 +610,7 @@ impl Core {
         if let Some(link) = &self.link {
             let index = link.index;
             for vip in std::mem::take(&mut self.present) {
-                if !was_holding {
+                if !was_holding && !self.shutting_down {
                     out.push(Action::Log {
                         level: Level::Warning,
                         message: format!(

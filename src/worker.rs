@@ -112,6 +112,11 @@ impl SystemNetwork {
 impl Network for SystemNetwork {
     fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
         let (net_admin, net_raw) = capabilities();
+        if self.announcer.is_none() && net_raw {
+            // Open the packet socket ahead of the first claim, so that claim pays only
+            // for the send. A failure here is reported by the first real announcement.
+            self.announcer = Announcer::open().ok();
+        }
         self.with_netlink(|nl| {
             let link = nl.link_by_name(interface)?;
             let all = nl.all_addresses()?;
@@ -210,7 +215,7 @@ fn perform(
         Action::Delete { vip, ifindex } => net.delete(*ifindex, *vip).map(|_| None),
         Action::Announce { vip, ifindex, mac } => net
             .announce(*ifindex, *mac, *vip)
-            .map(|_| Some(Event::Announced)),
+            .map(|_| Some(Event::Announced { at: mono() })),
         Action::Log { level, message } => {
             log.log(*level, message);
             Ok(None)
@@ -234,13 +239,18 @@ pub fn process(core: &mut Core, event: Event, net: &mut dyn Network, log: &dyn L
             return;
         }
         let actions = core.handle(event, now());
+        let mut failed = false;
         for action in actions {
+            // After a failure only the log lines of the batch still run.
+            if failed && !matches!(action, Action::Log { .. }) {
+                continue;
+            }
             match perform(net, core, &action, log) {
                 Ok(Some(feedback)) => queue.push_back(feedback),
                 Ok(None) => {}
                 Err(error) => {
                     queue.push_back(Event::Failed { action, error });
-                    break;
+                    failed = true;
                 }
             }
         }

@@ -97,7 +97,9 @@ impl World {
                         None => {
                             assert_eq!(*mac, MAC);
                             self.announced.push((self.now, *vip));
-                            Ok(Some(Event::Announced))
+                            Ok(Some(Event::Announced {
+                                at: Duration::from_millis(self.now),
+                            }))
                         }
                     },
                     Action::Log { level, message } => {
@@ -301,9 +303,11 @@ fn latency_is_role_event_to_first_announcement() {
         },
     );
     w.core.handle(
-        Event::Announced,
+        Event::Announced {
+            at: Duration::from_micros(1_300),
+        },
         Now {
-            mono: Duration::from_micros(1_300),
+            mono: Duration::from_micros(1_900),
             unix_ms: 0,
         },
     );
