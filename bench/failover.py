@@ -258,3 +258,49 @@ def isolation_rep(mech: str, down_after_ms: int, keep: bool, sample_ms: float = 
         res["total"] = sampler.durations(t_fault, t_end)
         dep.check_alive()
     return res
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 1b: many promotions by hand, for a tight distribution of the module's claim path
+
+
+def manual_promotions(mech: str, count: int, keep: bool) -> dict:
+    """One server with the module in n1: REPLICAOF <nobody> (release), then REPLICAOF NO ONE
+    sent from a client in n1, `count` times. Latency = client's send time of REPLICAOF NO ONE
+    -> first GARP from n1's MAC captured in obs. In safe mode the claim rides on the grace a
+    promotion gets (no Sentinel is needed for it)."""
+    from mechanisms import SAFE_ARGS, module_path
+    import socket as so
+    res: dict = {"mech": mech, "latency_ms": [], "module_claim_us": []}
+    with Topology("bm" + mech[:4], nodes=1, keep_workdir=keep) as topo:
+        g = topo.redis(nodes=["n1"], module=module_path(), vip=f"{VIP_IP}/24",
+                       module_args=SAFE_ARGS if mech == "vip-safe" else [])
+        g.start(wait_replication=False)
+        node = g["n1"]
+        mac = topo.mac("n1")
+        cap = topo.capture("obs", filter="arp")
+        sock = topo.in_ns("n1", so.create_connection, ("127.0.0.1", 6379), 5)
+
+        def cmd(*parts: str) -> bytes:
+            wire = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p.encode()) for p in parts)
+            sock.sendall(wire)
+            return sock.recv(256)
+
+        try:
+            for i in range(count):
+                cmd("REPLICAOF", "192.0.2.99", "6379")
+                _wait(lambda: VIP_IP not in topo.addresses("n1") or None, 5, 0.02)
+                time.sleep(0.15)
+                t0 = time.time()
+                cmd("REPLICAOF", "NO", "ONE")
+                got = _wait(lambda: [p for p in cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == mac
+                                                             and p.ts > t0)], 5, 0.01)
+                res["latency_ms"].append((got[0].ts - t0) * 1000 if got else None)
+                try:
+                    res["module_claim_us"].append(int(node.vip_status().get("last_claim_latency_us") or 0))
+                except Exception:  # noqa: BLE001
+                    res["module_claim_us"].append(None)
+        finally:
+            sock.close()
+            cap.stop()
+    return res

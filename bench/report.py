@@ -161,6 +161,20 @@ def render(results: dict, json_path: str) -> str:
         row("1 (module's own: role event → first GARP sent)",
             lambda m: cell(summary([v / 1000 for v in fs[m]["claim_us"]["values"]]), 2)
             if m.startswith("vip-") and m in fs and fs[m]["claim_us"]["values"] else "n/a")
+        man = results.get("manual") or {}
+
+        def man_cell(m: str, key: str, scale: float = 1.0) -> str:
+            r = man.get(m)
+            if not m.startswith("vip-"):
+                return "n/a"
+            if not r or key not in r:
+                return "—"
+            return cell(summary([None if v is None else v * scale for v in r[key]]), 2) + f" (n={len(r[key])})"
+
+        if man:
+            row("1b REPLICAOF NO ONE by a local client → first GARP in the client ns",
+                lambda m: man_cell(m, "latency_ms"))
+            row("1b (module's own: role event → first GARP sent)", lambda m: man_cell(m, "module_claim_us", 0.001))
         row("**2** client outage through the VIP", lambda m: cell(fs.get(m, {}).get("outage"), 0))
         row("2 Sentinel's own promotion (kill → SLAVEOF NO ONE)", lambda m: cell(fs.get(m, {}).get("promotion"), 0))
         row("2 outage − Sentinel's promotion", lambda m: cell(fs.get(m, {}).get("excess"), 0))
@@ -300,7 +314,7 @@ def render(results: dict, json_path: str) -> str:
     # -- targets -------------------------------------------------------------------------------
     add("## Targets (issue 4)")
     add("")
-    L.extend(targets(fs, thr, rest, mechs))
+    L.extend(targets(fs, thr, rest, mechs, results.get("manual") or {}))
     add("")
 
     errs = meta.get("harness_errors") or []
@@ -317,7 +331,7 @@ def render(results: dict, json_path: str) -> str:
     return "\n".join(L) + "\n"
 
 
-def targets(fs: dict, thr: dict | None, rest: dict | None, mechs: list[str]) -> list[str]:
+def targets(fs: dict, thr: dict | None, rest: dict | None, mechs: list[str], man: dict) -> list[str]:
     out = []
 
     def verdict(ok: bool | None) -> str:
@@ -332,6 +346,13 @@ def targets(fs: dict, thr: dict | None, rest: dict | None, mechs: list[str]) -> 
                    f"— median {num(med, 2)} ms [{num(s.get('min'), 2)}–{num(s.get('max'), 2)}] "
                    f"(module's own role event → sent: {cell(summary([v / 1000 for v in fs[m]['claim_us']['values']]), 2)} ms)"
                    + (f"; {fs[m]['status']}" if fs[m].get("status") else ""))
+        mr = man.get(m) or {}
+        if mr.get("latency_ms"):
+            s1 = summary(mr["latency_ms"])
+            if s1.get("median") is not None:
+                out.append(f"  - by hand (figure 1b, n={s1['n']}): {verdict(s1['median'] <= 1.0)} — median "
+                           f"{s1['median']:.2f} ms [{s1['min']:.2f}–{s1['max']:.2f}], "
+                           f"{sum(1 for v in s1['values'] if v <= 1.0)} of {s1['n']} within 1 ms")
     for m in ("vip-basic", "vip-safe"):
         if m not in fs:
             continue

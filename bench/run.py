@@ -218,6 +218,11 @@ class Runner:
         return out
 
 
+def failover_manual(mech: str, count: int, keep: bool) -> dict:
+    import failover
+    return failover.manual_promotions(mech, count, keep)
+
+
 def down_after(mech: str) -> int:
     # safe mode's condition: Sentinel down-after-milliseconds > vip.lease-ms (3000, the minimum)
     return 5000 if mech == "vip-safe" else 1000
@@ -237,6 +242,7 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
     ap.add_argument("--reps", type=int, help="repetitions for figures 1-2 (default 7, quick 2)")
+    ap.add_argument("--manual-count", type=int, help="promotions by hand for figure 1b (default 30, quick 10)")
     ap.add_argument("--scenario-reps", type=int, help="repetitions for figure 3 (default 5, quick 1)")
     ap.add_argument("--throughput-reps", type=int, help="alternating rounds for figure 4 (default 12, quick 2)")
     ap.add_argument("--requests", type=int, help="redis-benchmark -n (default 1000000, quick 200000)")
@@ -255,6 +261,7 @@ def parse_args(argv=None):
     q = a.quick
     a.reps = a.reps or (2 if q else 7)
     a.scenario_reps = a.scenario_reps or (1 if q else 5)
+    a.manual_count = a.manual_count or (10 if q else 30)
     a.throughput_reps = a.throughput_reps or (2 if q else 12)
     a.requests = a.requests or (200_000 if q else 1_000_000)
     a.idle_s = a.idle_s or (5.0 if q else 30.0)
@@ -297,6 +304,12 @@ def main(argv=None) -> int:
             log(f"figures 1-2: Sentinel failover with a writer through the VIP, {args.reps} reps x "
                 f"{', '.join(args.mech_list)}")
             results["failover"] = run.failovers(args.mech_list, args.reps)
+        if 1 in args.figure_set:
+            results["manual"] = {}
+            for m in [m for m in args.mech_list if m.startswith("vip-")]:
+                log(f"figure 1b: {args.manual_count} promotions by REPLICAOF NO ONE, {m}")
+                results["manual"][m] = run.attempt(f"manual promotions {m}", failover_manual, m,
+                                                   args.manual_count, args.keep)
         if 3 in args.figure_set:
             log(f"figure 3: stale restart and isolation, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
             results["scenarios"] = run.scenarios(args.mech_list, args.scenario_reps)

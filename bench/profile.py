@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Instruction counts of the module's per-command cost, free of the machine's load:
+redis-server under `valgrind --tool=callgrind` in a namespace, without and with the module
+(basic and safe mode), the same redis-benchmark SET/GET load; then the total instructions per
+request and the inclusive cost of the module's command filter (`hello_filter`).
+
+    python3 bench/profile.py [--requests 20000]
+
+Prints a small table (and writes it with --out). perf is not needed. Slow: valgrind runs the
+server ~50x slower, so the request count is small; instruction counts do not depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import VIP4, Topology, log  # noqa: E402
+from mechanisms import SAFE_ARGS, module_path  # noqa: E402
+
+FILTER_FN = "hello_filter"
+
+
+def annotate(outfile: Path) -> tuple[int, dict[str, int]]:
+    """Total Ir and inclusive Ir of functions of interest, from callgrind_annotate."""
+    cp = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(outfile)],
+                        capture_output=True, text=True, timeout=300)
+    total = 0
+    fns: dict[str, int] = {}
+    for line in cp.stdout.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+\(?[\d.%\s)]*PROGRAM TOTALS", line)
+        if m:
+            total = int(m.group(1).replace(",", ""))
+            continue
+        m = re.match(r"^\s*([\d,]+)\s+(?:\([\d.]+%\)\s+)?(\S.*?)\s*$", line)
+        if m:
+            name = m.group(2)
+            for key in (FILTER_FN, "call(client", "processCommand", "moduleCallCommandFilters",
+                        "aeProcessEvents"):
+                if key in name and key not in fns:
+                    fns[key] = int(m.group(1).replace(",", ""))
+    return total, fns
+
+
+def run_one(cfg: str, requests: int, workdir: Path) -> dict:
+    with Topology("bprof", nodes=1, workdir=workdir / cfg) as topo:
+        out = topo.workdir / "callgrind.out"
+        args = None if cfg == "none" else (SAFE_ARGS if cfg == "safe" else [])
+        kw = {} if args is None else {"module": module_path(), "vip": VIP4, "module_args": args}
+        g = topo.redis(nodes=["n1"], wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                                              "--separate-threads=no"], **kw)
+        g.start(wait_replication=False, timeout=120)
+        node = g["n1"]
+        time.sleep(1.0)
+        topo.run("n1", "redis-benchmark", "-h", "127.0.0.1", "-c", "50", "-P", "16", "-n", str(requests),
+                 "-t", "set,get", "-q", timeout=900)
+        try:
+            node.execute("SHUTDOWN", "NOSAVE")
+        except Exception:  # noqa: BLE001 - the connection closes as the server exits
+            pass
+        node.wait_exit(120)
+        total, fns = annotate(out)
+    return {"cfg": cfg, "total_ir": total, "ir_per_request": total / (2 * requests), "functions": fns,
+            "filter_ir_per_request": fns.get(FILTER_FN, 0) / (2 * requests)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
+        sys.exit("valgrind missing: apt-get install -y valgrind")
+    import tempfile
+    work = Path(tempfile.mkdtemp(prefix="vt-prof-"))
+    rows = []
+    for cfg in ("none", "basic", "safe"):
+        log(f"callgrind: {cfg}")
+        rows.append(run_one(cfg, a.requests, work))
+    base = rows[0]["ir_per_request"]
+    lines = [f"callgrind, redis-benchmark -c 50 -P 16 -n {a.requests} -t set,get (instructions per request, "
+             "the whole server process incl. start-up and shutdown)", "",
+             "| server | Ir per request | ratio to without | hello_filter Ir per request |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['cfg']} | {r['ir_per_request']:.0f} | {r['ir_per_request'] / base:.4f} | "
+                     f"{r['filter_ir_per_request']:.1f} |")
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
