@@ -249,15 +249,26 @@ impl SentinelView {
                 reason: format!("confirmed as master by {confirming} Sentinels"),
             };
         }
-        if let Some(at) = self.promoted_at {
+        let contact = self.fresh(now, rules).count();
+        if let (Some(at), true) = (self.promoted_at, contact >= q) {
             if now < at + rules.lease + HELLO_PERIOD {
                 return Verdict {
                     hold: true,
                     reason: "promoted; awaiting Sentinel confirmation".into(),
                 };
             }
+            // The failover leader names us under the newest config epoch: that epoch was
+            // granted by a majority vote, so the other Sentinels' hellos that still name
+            // the old master are a stale view that will catch up, not a reason to fence.
+            if let Some(epoch) = self.newest_names_us(now, rules) {
+                return Verdict {
+                    hold: true,
+                    reason: format!(
+                        "promoted; confirmed under config epoch {epoch}, {confirming} of {q} Sentinels caught up"
+                    ),
+                };
+            }
         }
-        let contact = self.fresh(now, rules).count();
         let lease_ms = rules.lease.as_millis();
         let reason = if !holding {
             format!(
@@ -274,6 +285,15 @@ impl SentinelView {
             hold: false,
             reason,
         }
+    }
+
+    /// The newest config epoch among fresh hellos, if the hellos carrying it name us.
+    fn newest_names_us(&self, now: Duration, rules: &Quorum) -> Option<u64> {
+        let newest = self.fresh(now, rules).map(|s| s.config_epoch).max()?;
+        let mut at_newest = self.fresh(now, rules).filter(|s| s.config_epoch == newest);
+        at_newest
+            .all(|s| self.identity.is(&s.master_ip, s.master_port))
+            .then_some(newest)
     }
 
     /// When the verdict may change by itself (a hello going stale, a grace ending).
@@ -462,6 +482,46 @@ mod tests {
         assert!(!v.verdict(ms(8001), &r, true).hold);
         v.record(hello(A, "192.0.2.12", 2), ms(5000), &r);
         assert!(v.verdict(ms(8001), &r, true).hold);
+    }
+
+    #[test]
+    fn leader_confirmation_under_newest_epoch_holds_while_others_catch_up() {
+        let r = rules(2);
+        let mut v = view_of("192.0.2.12");
+        v.record(hello(A, "192.0.2.11", 1), ms(0), &r);
+        v.record(hello(B, "192.0.2.11", 1), ms(0), &r);
+        v.promoted(ms(0));
+        // Only the leader (A) has switched; B still names the old master (stale view).
+        for t in 1..6 {
+            v.record(hello(A, "192.0.2.12", 2), ms(t * 2000), &r);
+            v.record(hello(B, "192.0.2.11", 1), ms(t * 2000), &r);
+            let verdict = v.verdict(ms(t * 2000 + 1000), &r, true);
+            assert!(
+                verdict.hold,
+                "at {} ms: {}",
+                t * 2000 + 1000,
+                verdict.reason
+            );
+        }
+        // Contact lost: the leader's word is not enough.
+        let verdict = v.verdict(ms(16_000), &r, true);
+        assert!(!verdict.hold);
+        assert!(
+            verdict.reason.starts_with("fenced: hellos from 0 of 2"),
+            "{}",
+            verdict.reason
+        );
+    }
+
+    #[test]
+    fn grace_needs_contact() {
+        let r = rules(2);
+        let mut v = view_of("192.0.2.12");
+        v.promoted(ms(0));
+        assert!(
+            !v.verdict(ms(10), &r, true).hold,
+            "no Sentinel heard at all"
+        );
     }
 
     #[test]
