@@ -260,6 +260,17 @@ def render(results: dict, json_path: str) -> str:
     elif thr:
         add(f"Figure 4: {thr}")
         add("")
+    cg = results.get("callgrind")
+    if cg and "text" in cg:
+        add("### Figure 4b: instructions per request (callgrind; independent of the machine's load)")
+        add("")
+        add("`bench/profile.py`: redis-server under valgrind --tool=callgrind, the same redis-benchmark "
+            "load (SET+GET, 50 clients, pipeline 16). Inclusive costs: `moduleCallCommandFilters` is "
+            "Redis' loop over module command filters (with the module: Redis' own share plus "
+            "`hello_filter`, the module's filter).")
+        add("")
+        add(cg["text"])
+        add("")
     if rest and "window_s" in rest:
         add(f"### Figure 5: cost at rest ({rest['window_s']:.0f} s idle window)")
         add("")

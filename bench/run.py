@@ -252,6 +252,7 @@ def parse_args(argv=None):
     ap.add_argument("--figures", default="1,2,3,4,5,6", help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip figure 4b (valgrind) in a full run")
     ap.add_argument("--keep", action="store_true", help="keep each topology's work directory (logs, pcaps)")
     ap.add_argument("--docs", default=None, help="markdown output (default docs/benchmarks.md for a full run)")
     ap.add_argument("--no-docs", action="store_true", help="do not write the markdown file")
@@ -319,6 +320,13 @@ def main(argv=None) -> int:
             run.sample_load("throughput start")
             results["throughput"] = run.attempt("throughput", overhead.throughput, args.throughput_reps,
                                                 args.requests, args.keep)
+        import profile as vprof
+        if 4 in args.figure_set and not args.quick and not args.no_callgrind:
+            if vprof.available():
+                log("figure 4b: callgrind instruction counts per request (valgrind)")
+                results["callgrind"] = run.attempt("callgrind", vprof.measure, 20000)
+            else:
+                log("figure 4b skipped: valgrind not installed (apt-get install -y valgrind)")
         if 5 in args.figure_set:
             log(f"figure 5: idle cost over {args.idle_s:.0f} s")
             results["at_rest"] = run.attempt("at rest", overhead.at_rest, args.idle_s, args.keep)
