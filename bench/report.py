@@ -264,7 +264,7 @@ def render(results: dict, json_path: str) -> str:
     if cg and "text" in cg:
         add("### Figure 4b: instructions per request (callgrind; independent of the machine's load)")
         add("")
-        add("`bench/profile.py`: redis-server under valgrind --tool=callgrind, the same redis-benchmark "
+        add("`bench/callgrind.py`: redis-server under valgrind --tool=callgrind, the same redis-benchmark "
             "load (SET+GET, 50 clients, pipeline 16). Inclusive costs: `moduleCallCommandFilters` is "
             "Redis' loop over module command filters (with the module: Redis' own share plus "
             "`hello_filter`, the module's filter).")

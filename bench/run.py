@@ -320,7 +320,7 @@ def main(argv=None) -> int:
             run.sample_load("throughput start")
             results["throughput"] = run.attempt("throughput", overhead.throughput, args.throughput_reps,
                                                 args.requests, args.keep)
-        import profile as vprof
+        import callgrind as vprof
         if 4 in args.figure_set and not args.quick and not args.no_callgrind:
             if vprof.available():
                 log("figure 4b: callgrind instruction counts per request (valgrind)")

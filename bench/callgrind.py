@@ -4,7 +4,7 @@ redis-server under `valgrind --tool=callgrind` in a namespace, without and with 
 (basic and safe mode), the same redis-benchmark SET/GET load; then the total instructions per
 request and the inclusive cost of the module's command filter (`hello_filter`).
 
-    python3 bench/profile.py [--requests 20000]
+    python3 bench/callgrind.py [--requests 20000]
 
 Prints a small table (and writes it with --out). perf is not needed. Slow: valgrind runs the
 server ~50x slower, so the request count is small; instruction counts do not depend on it.
