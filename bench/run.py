@@ -289,12 +289,28 @@ def main(argv=None) -> int:
     # SIGTERM unwinds like Ctrl-C: each topology's context manager (and the harness' atexit
     # hook) kills what it started, by pid, and deletes its namespaces
     signal.signal(signal.SIGTERM, on_term)
+    # a private copy of the module: a rebuild by someone else during the run must not mix
+    # two builds in one set of figures
+    from mechanisms import module_path
+    src_so = Path(module_path())
+    private = Path(f"/tmp/redis-vip-bench-{os.getpid()}.so")
+    shutil.copy2(src_so, private)
+    os.environ["VIP_MODULE"] = str(private)
+    try:
+        return _run(args, argv, src_so)
+    finally:
+        private.unlink(missing_ok=True)
+
+
+def _run(args, argv, src_so: Path) -> int:
     removed = T.sweep_stale_namespaces()
     if removed:
         log(f"swept {len(removed)} namespaces left by dead runs")
     import report
     cmdline = "python3 bench/run.py" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
-    results: dict = {"meta": {"machine": machine(), "command": cmdline.strip(),
+    mach = machine()
+    mach["module"] = str(src_so)
+    results: dict = {"meta": {"machine": mach, "command": cmdline.strip(),
                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                               "load_at_start": loadavg(), "other_netns_at_start": other_netns(),
                               "args": {k: v for k, v in vars(args).items() if k not in ("figure_set",)}}}
