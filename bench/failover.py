@@ -296,6 +296,11 @@ def manual_promotions(mech: str, count: int, keep: bool) -> dict:
                 got = _wait(lambda: [p for p in cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == mac
                                                              and p.ts > t0)], 5, 0.01)
                 res["latency_ms"].append((got[0].ts - t0) * 1000 if got else None)
+                if len(res["latency_ms"]) >= 3 and not any(res["latency_ms"][-3:]):
+                    st = node.vip_status()
+                    res["note"] = (f"no claim after 3 promotions in a row: state {st.get('state')!r}, "
+                                   f"reason {st.get('reason')!r}")
+                    break
                 try:
                     res["module_claim_us"].append(int(node.vip_status().get("last_claim_latency_us") or 0))
                 except Exception:  # noqa: BLE001

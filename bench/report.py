@@ -169,6 +169,8 @@ def render(results: dict, json_path: str) -> str:
                 return "n/a"
             if not r or key not in r:
                 return "—"
+            if r.get("note") and not any(v for v in r[key] if v):
+                return "— (" + r["note"][:90] + ")"
             return cell(summary([None if v is None else v * scale for v in r[key]]), 2) + f" (n={len(r[key])})"
 
         if man:
@@ -419,6 +421,30 @@ def auto_notes(results: dict, fs: dict, ss: dict) -> list[str]:
             if d["runs"] and d["converged"] < d["runs"]:
                 notes.append(f"{LABELS[m]}, {sc}: {d['runs'] - d['converged']} of {d['runs']} runs did not converge "
                              "within 45 s (old master not a replica, or VIP not on one node for 3 s).")
+    mc = results.get("meta", {}).get("machine", {})
+    unseen = any("sentinels_seen=0" in (d.get("status") or "") for d in
+                 list(fs.values()) + [x for per in ss.values() for x in per.values()])
+    if unseen:
+        notes.append(
+            "Safe mode never counted a Sentinel hello (VIP.STATUS sentinels_seen=0, hellos_rejected=0), so "
+            "it never claimed at start-up and figures 1–3 could not be taken for it. redis-server "
+            f"{mc.get('redis', '?')} "
+            + ("does not export `RedisModule_CommandFilterGetClientId` (added in Redis 7.2); the module's "
+               "`hello_filter` (src/redis_glue.rs) returns before forwarding or counting the hello when "
+               "that API is missing. "
+               if mc.get("redis_has_CommandFilterGetClientId") is False else "")
+            + "This is a module defect to fix, not a benchmark result.")
+    cg = results.get("callgrind") or {}
+    rows = {r["cfg"]: r for r in cg.get("rows", [])}
+    if "none" in rows and "basic" in rows:
+        b, n = rows["basic"], rows["none"]
+        notes.append(
+            f"Per-request cost (figure 4b): with the module every command goes through Redis' module "
+            f"command-filter loop and `hello_filter`: {b['filters_ir'] - n['filters_ir']:.0f} more "
+            f"instructions per request ({b['hello_ir']:.0f} of them in `hello_filter`), "
+            f"{(b['ir_per_request'] / n['ir_per_request'] - 1) * 100:.1f}% of a pipelined SET/GET. "
+            "Basic mode pays it too although it ignores hellos: the filter is registered in `init` "
+            "whatever vip.quorum is.")
     thr = results.get("throughput") or {}
     st = (thr.get("module_status") or {}).get("safe") or {}
     if st.get("state") and st.get("state") != "holding":
@@ -471,7 +497,10 @@ stays up.
    master restarted with its original configuration (a master, empty data set), until
    Sentinel converts it; isolation = the master's bridge port down until the majority has
    failed over and the new master holds the VIP for 1 s (longer than down-after), then up
-   again, until Sentinel converts the old master.
+   again, until Sentinel converts the old master. Taking the bridge port down also takes
+   the carrier away from n1's eth0: keepalived then enters its FAULT state and drops the
+   VIP itself, which is why it shows no second holder when the link returns. A partition
+   that leaves the carrier up (a fault further away) is not measured here.
 
 4-6 are described with their tables. Timeouts in the harness are upper bounds against hangs;
 nothing here asserts on a timing.

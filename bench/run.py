@@ -110,6 +110,11 @@ def machine() -> dict:
     from mechanisms import module_path
     so = Path(module_path())
     sha = hashlib.sha256(so.read_bytes()).hexdigest()[:12] if so.exists() else "?"
+    # the API safe mode's hello filter needs to know who published (Redis 7.2+, Valkey)
+    try:
+        has_client_id = b"RedisModule_CommandFilterGetClientId" in Path(shutil.which("redis-server") or "").read_bytes()
+    except OSError:
+        has_client_id = None
     mem_kib = 0
     for line in open("/proc/meminfo"):
         if line.startswith("MemTotal:"):
@@ -121,6 +126,7 @@ def machine() -> dict:
         "keepalived": (cmd("keepalived", "--version") or "?").splitlines()[0] if shutil.which("keepalived") else "?",
         "arping": (cmd("arping", "-V") or "?").splitlines()[0],
         "python": platform.python_version(),
+        "redis_has_CommandFilterGetClientId": has_client_id,
         "git_commit": cmd("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"),
         "git_dirty_src": bool(cmd("git", "-C", str(REPO_ROOT), "status", "--porcelain", "src")),
         "module": str(so), "module_sha256": sha,
