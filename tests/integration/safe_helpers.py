@@ -344,7 +344,20 @@ def start_sentinels(g: RedisGroup, down_after_ms: int = DOWN_AFTER_MS, failover_
         s.start()
     for s in g.sentinels.values():
         s.wait_ready()
-    g.wait_sentinels_ready(timeout)
+    n_rep, n_sen = len(g.nodes) - 1, len(g.sentinels) - 1
+
+    def ready() -> bool:
+        if any_dead(g):  # a Redis node crashed (e.g. on a hello): stop waiting, report it below
+            return True
+        return all(len(s.replicas()) >= n_rep and len(s.sentinels()) >= n_sen for s in g.sentinels.values())
+
+    try:
+        wait_until(ready, timeout, 0.2, msg="every Sentinel sees all replicas and the other Sentinels")
+    except AssertionError:
+        assert_alive(g)
+        g.wait_sentinels_ready(1)  # its message details what each Sentinel sees
+        raise
+    assert_alive(g)
     return g.sentinels
 
 
@@ -365,14 +378,18 @@ def start_safe_group(topo: Topology, module_path: str, flavor: str = "redis", qu
                         auth=(sentinel_user, SENTINEL_PASS) if sentinel_user else None)
         if wait_holder and quorum > 0:
             def confirmed() -> bool:
-                assert_alive(g)
-                return topo.holders(VIP4) == ["n1"]
+                return any_dead(g) or topo.holders(VIP4) == ["n1"]
 
             wait_until(confirmed, 30, 0.05, msg=lambda: f"n1 confirmed and holding the VIP\n{statuses(g)}")
+            assert_alive(g)
     except AssertionError:
         assert_alive(g)
         raise
     return g
+
+
+def any_dead(g: RedisGroup) -> bool:
+    return any(n.proc is not None and not n.alive() for n in g.nodes.values())
 
 
 def assert_alive(g: RedisGroup) -> None:

@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic vs safe mode.
+
+    python3 chaos/run.py ROUNDS [--seed S] [--modes basic,safe] [--flavor redis|valkey]
+                                [--module PATH] [--json FILE] [--keep]
+
+(`make chaos ROUNDS=N` runs `python3 chaos/run.py N`.) Needs root: everything runs inside
+network namespaces made by tests/integration/topology.py (vt-<tag>-<pid>-*), addresses from
+192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
+end, on Ctrl-C and on SIGTERM.
+
+For each mode (basic: vip.quorum 0; safe: vip.quorum 2, vip.lease-ms 3000) a fresh topology
+runs 3 Redis nodes with the module, 3 Sentinels (quorum 2, down-after-milliseconds 5000,
+failover-timeout 10000) and, in the observer namespace:
+- a writer that sends `SET chaos:<n> <n>` through the VIP (one connection at a time,
+  0.5 s timeouts, reconnecting after any error) and records which node acknowledged each
+  write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
+- a holder sampler (safe_helpers.HolderSampler) recording which nodes hold the VIP every
+  15 ms (one netlink dump per node namespace).
+The same seeded plan of faults is applied in both modes, each round to whichever node is the
+master at that moment:
+- kill9: kill -9 the master, wait for the Sentinel failover, wait 0-5 s, restart it from its
+  config file as it is on disk (no `replicaof`: a stale master) - the "stale restart";
+- sigstop: SIGSTOP the master for 2-10 s, then SIGCONT;
+- link: the master's link down (its veth in the bridge namespace) for 2-10 s, then up;
+- sentinel: kill -9 one Sentinel for 3-10 s, then restart it;
+and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link round
+(restarted at the end of the fault). After each fault the run waits until the topology has
+settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP).
+
+Figures per mode:
+- failovers: REPLICAOF NO ONE executions ("MASTER MODE enabled" in the Redis logs);
+- two holders ms / no holder ms: sampled time with >= 2 / 0 nodes holding the VIP;
+- split-brain writes: writes acknowledged through the VIP by node X although another node had
+  been promoted more recently than X (counted when the request was SENT after that promotion,
+  so X certainly executed it after the promotion; promotion times from the Redis logs);
+- writes lost: acknowledged writes missing from the final master at the end (a subset is
+  split-brain writes; the rest is Redis' asynchronous replication losing the last writes of a
+  killed master, the same in both modes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import redis  # noqa: E402
+from redis.backoff import NoBackoff  # noqa: E402
+from redis.retry import Retry  # noqa: E402
+
+from safe_helpers import (DOWN_AFTER_MS, LEASE_MS, VIP_IP, HolderSampler, majority_master,  # noqa: E402
+                          module_args, promotions, start_sentinels, statuses, wait_failover)
+from topology import (DEFAULT_MODULE, VIP4, NetnsConnection, RedisGroup, Topology,  # noqa: E402
+                      sweep_stale_namespaces, wait_until)
+
+SAMPLE_INTERVAL = 0.015
+WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
+SETTLE_TIMEOUT = 120
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# plan
+
+
+@dataclass
+class Fault:
+    kind: str  # kill9 | sigstop | link | sentinel
+    duration: float  # sigstop/link/sentinel: seconds; kill9: delay between failover and restart
+    sentinel_loss: bool  # also kill one Sentinel during the fault
+    sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
+    other_pick: int  # which of the other nodes, when not on the master's node
+    pause: float  # quiet time before the fault
+
+
+def make_plan(rounds: int, seed: int) -> list[Fault]:
+    rng = random.Random(seed)
+    plan = []
+    for _ in range(rounds):
+        kind = rng.choices(["kill9", "sigstop", "link", "sentinel"], weights=[3, 3, 3, 1.5])[0]
+        if kind == "kill9":
+            duration = round(rng.uniform(0, 5), 2)
+        elif kind == "sentinel":
+            duration = round(rng.uniform(3, 10), 2)
+        else:
+            duration = round(rng.uniform(2, 10), 2)
+        loss = kind != "sentinel" and rng.random() < 0.25
+        plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
+                          rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------
+# the writer
+
+
+@dataclass
+class Ack:
+    seq: int
+    node: str
+    t_send: float  # time.time() just before the request was sent
+    t_ack: float
+
+
+class Writer:
+    """SET chaos:<n> <n> through the VIP from the observer namespace, one connection at a time."""
+
+    def __init__(self, topo: Topology):
+        self.topo = topo
+        self.acks: list[Ack] = []
+        self.errors = 0
+        self.connects = 0
+        self.seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-writer", daemon=True)
+
+    def _connect(self) -> tuple[NetnsConnection, str]:
+        conn = NetnsConnection(netns=self.topo.ns("obs"), host=VIP_IP, port=6379, socket_timeout=0.5,
+                               socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        try:
+            conn.connect()
+            conn.send_command("CONFIG", "GET", "dir")
+            reply = conn.read_response()
+            m = re.search(r"redis-(n\d+)", str(reply))
+            if not m:
+                raise RuntimeError(f"cannot tell the node from {reply!r}")
+            self.connects += 1
+            return conn, m.group(1)
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def _run(self) -> None:
+        conn: Optional[NetnsConnection] = None
+        node = ""
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn, node = self._connect()
+                self.seq += 1
+                n = self.seq
+                t_send = time.time()
+                conn.send_command("SET", f"chaos:{n}", str(n))
+                reply = conn.read_response()
+                t_ack = time.time()
+                if reply in (b"OK", "OK", True):
+                    self.acks.append(Ack(n, node, t_send, t_ack))
+                else:
+                    self.errors += 1
+                time.sleep(WRITE_PAUSE)
+            except Exception:  # noqa: BLE001 - any failure: new connection after a short pause
+                self.errors += 1
+                if conn is not None:
+                    try:
+                        conn.disconnect()
+                    except Exception:  # noqa: BLE001
+                        pass
+                conn = None
+                self._stop.wait(0.02)
+        if conn is not None:
+            conn.disconnect()
+
+    def start(self) -> "Writer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+# ----------------------------------------------------------------------------------------------
+# one mode
+
+
+@dataclass
+class RoundResult:
+    index: int
+    fault: str
+    detail: str
+    master_before: str
+    master_after: str
+    failovers: int
+    two_holders_ms: float
+    no_holder_ms: float
+    settled: bool
+    seconds: float
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    rounds: int = 0
+    failovers: int = 0
+    two_holders_ms: float = 0.0
+    no_holder_ms: float = 0.0
+    writes_acked: int = 0
+    write_errors: int = 0
+    split_brain_writes: int = 0
+    writes_lost: int = 0
+    lost_split_brain: int = 0
+    lost_other: int = 0
+    unsettled_rounds: int = 0
+    sample_max_gap_ms: float = 0.0
+    samples: int = 0
+    seconds: float = 0.0
+    two_holder_episodes: list = field(default_factory=list)
+    split_brain_by_node: dict = field(default_factory=dict)
+    round_results: list = field(default_factory=list)
+    setup_error: str = ""
+
+
+def current_master(g: RedisGroup) -> Optional[str]:
+    addr = majority_master(g)
+    if not addr:
+        return None
+    node = g.by_addr(addr)
+    try:
+        if node.alive() and node.role() == "master":
+            return node.name
+    except redis.RedisError:
+        pass
+    return None
+
+
+def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
+    """The master's name once the topology is quiet: every Redis node and Sentinel runs, exactly
+    one node reports role master, a majority of Sentinels names it, every other node is its
+    replica with the link up, and exactly it holds the VIP."""
+    if not all(n.alive() for n in g.nodes.values()) or not all(s.alive() for s in g.sentinels.values()):
+        return None
+    roles = {name: n.role() for name, n in g.nodes.items()}
+    masters = [n for n, r in roles.items() if r == "master"]
+    if len(masters) != 1:
+        return None
+    m = masters[0]
+    if majority_master(g) != g[m].address:
+        return None
+    for name, n in g.nodes.items():
+        if name == m:
+            continue
+        info = n.client().info("replication")
+        if info.get("master_host") != g[m].address or info.get("master_link_status") != "up":
+            return None
+    last = smp.last()
+    if last is None or last.holders != (m,):
+        return None
+    return m
+
+
+def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool) -> ModeResult:
+    res = ModeResult(mode)
+    quorum = 0 if mode == "basic" else 2
+    t_mode = time.monotonic()
+    with Topology(f"chaos{mode}", keep_workdir=keep) as topo:
+        log(f"[{mode}] topology in {topo.workdir}")
+        g = topo.redis(flavor=flavor, module=module, vip=VIP4, module_args=module_args(quorum, LEASE_MS))
+        g.start()
+        start_sentinels(g, down_after_ms=DOWN_AFTER_MS)
+        try:
+            wait_until(lambda: topo.holders(VIP4) == ["n1"], 30, 0.05,
+                       msg=lambda: f"n1 holding the VIP at start\n{statuses(g)}")
+        except AssertionError as exc:
+            dead = [n for n, x in g.nodes.items() if not x.alive()]
+            res.setup_error = f"{exc}" + (f"\ndead nodes: {dead}\n{g[dead[0]].log_tail(40)}" if dead else "")
+            log(f"[{mode}] SETUP FAILED: {res.setup_error}")
+            return res
+        smp = HolderSampler(topo, interval=SAMPLE_INTERVAL).start()
+        writer = Writer(topo).start()
+        t_start = time.monotonic()
+        try:
+            for i, fault in enumerate(plan, 1):
+                res.round_results.append(run_round(i, len(plan), fault, g, topo, smp, mode))
+        finally:
+            # final settle, then stop writing and read everything back
+            try:
+                final = wait_until(lambda: settled(g, smp), SETTLE_TIMEOUT, 0.2, msg="final settle")
+            except AssertionError:
+                final = current_master(g)
+            time.sleep(1)
+            writer.stop()
+            smp.stop()
+        t_end = time.monotonic()
+        res.rounds = len(res.round_results)
+        res.unsettled_rounds = sum(1 for r in res.round_results if not r.settled)
+        proms = [(ts, n) for ts, n in promotions(g)]
+        res.failovers = len(proms)
+        res.two_holders_ms = smp.duration_ms(lambda h: len(h) > 1, t_start, t_end)
+        res.no_holder_ms = smp.duration_ms(lambda h: len(h) == 0, t_start, t_end)
+        res.samples = len(smp.samples)
+        res.sample_max_gap_ms = smp.max_gap() * 1000
+        res.two_holder_episodes = [(round(a - t_start, 3), round((b - a) * 1000), "+".join(h))
+                                   for a, b, h in smp.segments(t_start, t_end) if len(h) > 1]
+        res.writes_acked = len(writer.acks)
+        res.write_errors = writer.errors
+        # split-brain: acknowledged by X, sent after the most recent promotion was of another node
+        timeline = [(float("-inf"), "n1")] + proms
+        split = set()
+        j = 0
+        for a in sorted(writer.acks, key=lambda a: a.t_send):
+            while j + 1 < len(timeline) and timeline[j + 1][0] <= a.t_send:
+                j += 1
+            if timeline[j][1] != a.node:
+                split.add(a.seq)
+                res.split_brain_by_node[a.node] = res.split_brain_by_node.get(a.node, 0) + 1
+        res.split_brain_writes = len(split)
+        # lost: acknowledged, missing from the final master
+        if final:
+            c = g[final].client()
+            missing = []
+            acks = writer.acks
+            for k in range(0, len(acks), 1000):
+                chunk = acks[k:k + 1000]
+                vals = c.mget([f"chaos:{a.seq}" for a in chunk])
+                missing += [a.seq for a, v in zip(chunk, vals) if v != str(a.seq)]
+            res.writes_lost = len(missing)
+            res.lost_split_brain = sum(1 for s in missing if s in split)
+            res.lost_other = res.writes_lost - res.lost_split_brain
+        else:
+            res.setup_error = "no settled master at the end: writes not verified"
+        res.seconds = time.monotonic() - t_mode
+    return res
+
+
+def pick_sentinel(g: RedisGroup, master: str, fault: Fault) -> str:
+    if fault.sentinel_on_master:
+        return master
+    others = sorted(n for n in g.sentinels if n != master)
+    return others[fault.other_pick % len(others)]
+
+
+def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, smp: HolderSampler,
+              mode: str) -> RoundResult:
+    time.sleep(fault.pause)
+    t0 = time.monotonic()
+    master = current_master(g) or "?"
+    proms_before = len(promotions(g))
+    detail = ""
+    lost_sentinel = None
+    if fault.sentinel_loss and master != "?":
+        lost_sentinel = pick_sentinel(g, master, fault)
+        g.sentinels[lost_sentinel].kill9()
+        detail += f"sentinel {lost_sentinel} killed; "
+    try:
+        node = g[master] if master != "?" else None
+        if node is None:
+            detail += "no master to fault"
+        elif fault.kind == "kill9":
+            node.kill9()
+            try:
+                new = wait_failover(g, master, timeout=60)
+                detail += f"kill -9 {master}, failover to {new}; "
+            except AssertionError:
+                detail += f"kill -9 {master}, NO failover within 60 s; "
+            time.sleep(fault.duration)
+            node.start()
+            node.wait_ready()
+            detail += f"stale restart after {fault.duration:.1f}s"
+        elif fault.kind == "sigstop":
+            node.sigstop()
+            try:
+                time.sleep(fault.duration)
+            finally:
+                node.sigcont()
+            detail += f"SIGSTOP {master} {fault.duration:.1f}s"
+        elif fault.kind == "link":
+            topo.link_down(master)
+            try:
+                time.sleep(fault.duration)
+            finally:
+                topo.link_up(master)
+            detail += f"link of {master} down {fault.duration:.1f}s"
+        elif fault.kind == "sentinel":
+            time.sleep(fault.duration)
+            detail += f"for {fault.duration:.1f}s"
+    finally:
+        if lost_sentinel:
+            g.sentinels[lost_sentinel].start()
+            g.sentinels[lost_sentinel].wait_ready()
+    ok = True
+    try:
+        after = wait_until(lambda: settled(g, smp), SETTLE_TIMEOUT, 0.2,
+                           msg=lambda: f"settled after round {i}\n{statuses(g)}")
+    except AssertionError as exc:
+        ok = False
+        after = current_master(g) or "?"
+        log(f"[{mode}] round {i}: NOT SETTLED: {str(exc)[:600]}")
+    t1 = time.monotonic()
+    r = RoundResult(i, fault.kind, detail.strip("; "), master, after, len(promotions(g)) - proms_before,
+                    round(smp.duration_ms(lambda h: len(h) > 1, t0, t1)),
+                    round(smp.duration_ms(lambda h: len(h) == 0, t0, t1)), ok, round(t1 - t0, 1))
+    log(f"[{mode}] round {i}/{total} {r.fault}: {r.detail}; master {master}->{after}; "
+        f"failovers {r.failovers}; two holders {r.two_holders_ms:.0f} ms; no holder {r.no_holder_ms:.0f} ms; "
+        f"{r.seconds:.1f}s")
+    return r
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def table(results: list[ModeResult]) -> str:
+    rows = [
+        ("rounds", lambda r: r.rounds),
+        ("failovers (promotions)", lambda r: r.failovers),
+        ("total ms with two holders", lambda r: f"{r.two_holders_ms:.0f}"),
+        ("total ms with no holder", lambda r: f"{r.no_holder_ms:.0f}"),
+        ("writes acknowledged", lambda r: r.writes_acked),
+        ("split-brain writes", lambda r: r.split_brain_writes),
+        ("writes lost", lambda r: r.writes_lost),
+        ("  of which split-brain", lambda r: r.lost_split_brain),
+        ("  of which other (async replication)", lambda r: r.lost_other),
+        ("rounds not settled", lambda r: r.unsettled_rounds),
+        ("holder samples / largest gap ms", lambda r: f"{r.samples} / {r.sample_max_gap_ms:.0f}"),
+        ("run time s", lambda r: f"{r.seconds:.0f}"),
+    ]
+    w = max(len(n) for n, _ in rows)
+    lines = [f"{'':{w}}  " + "  ".join(f"{r.mode:>12}" for r in results)]
+    for name, f in rows:
+        lines.append(f"{name:{w}}  " + "  ".join(f"{str(f(r)):>12}" for r in results))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rounds", type=int, nargs="?", default=int(os.environ.get("ROUNDS", "10")))
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--modes", default="basic,safe")
+    ap.add_argument("--flavor", default="redis", choices=["redis", "valkey"])
+    ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
+    ap.add_argument("--json", help="write the full results (per round) to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the topology directories (logs)")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("chaos/run.py needs root (network namespaces)", file=sys.stderr)
+        return 2
+    if not Path(args.module).exists():
+        print(f"module not found: {args.module} (cargo build --release)", file=sys.stderr)
+        return 2
+
+    def on_term(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_term)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    plan = make_plan(args.rounds, seed)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    log(f"chaos run: {args.rounds} rounds, seed {seed}, modes {modes}, flavor {args.flavor}, module {args.module}")
+    log(f"lease-ms {LEASE_MS}, Sentinel down-after-milliseconds {DOWN_AFTER_MS}, quorum 2 of 3; "
+        f"plan: " + ", ".join(f.kind + ("+S" if f.sentinel_loss and f.kind != "sentinel" else "") for f in plan))
+    swept = sweep_stale_namespaces()
+    if swept:
+        log(f"swept {len(swept)} stale namespaces of dead runs")
+    results = []
+    for mode in modes:
+        results.append(run_mode(mode, plan, args.flavor, args.module, args.keep))
+    print()
+    print(f"seed {seed}, {args.rounds} rounds, flavor {args.flavor}, lease-ms {LEASE_MS}, "
+          f"down-after-milliseconds {DOWN_AFTER_MS}")
+    print(table(results))
+    for r in results:
+        if r.setup_error:
+            print(f"\n{r.mode}: {r.setup_error}")
+        if r.two_holder_episodes:
+            print(f"\n{r.mode}: two-holder episodes (s from start, ms, holders): {r.two_holder_episodes}")
+        if r.split_brain_by_node:
+            print(f"{r.mode}: split-brain writes by node: {r.split_brain_by_node}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"seed": seed, "rounds": args.rounds, "flavor": args.flavor,
+                                               "plan": [asdict(f) for f in plan],
+                                               "results": [asdict(r) for r in results]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
