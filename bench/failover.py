@@ -118,6 +118,7 @@ def failover_rep(mech: str, down_after_ms: int, interval_ms: float, keep: bool) 
         t_kill = time.time()
         os.kill(old.pid, signal.SIGKILL)
         old.proc.wait(timeout=10)
+        t_dead = time.time()  # reaped: nothing sent after this can reach the old master
         new = _wait(lambda: _new_master(dep, "n1"), 30 + down_after_ms / 1000, 0.05)
         res["new_master"] = new
         if new:
@@ -144,8 +145,10 @@ def failover_rep(mech: str, down_after_ms: int, interval_ms: float, keep: bool) 
         res["writer_rate_per_s"] = len(before) / 1.0
         res["writer_interval_ms_median"] = statistics.median(gaps) * 1000 if gaps else None
         res["writer_interval_ms_max"] = max(gaps) * 1000 if gaps else None
-        last_ok = max((r[1] for r in rows if r[2] and r[1] <= t_kill), default=None)
-        first_ok = min((r[1] for r in rows if r[2] and r[1] > t_kill), default=None)
+        # last success before the kill took effect, first success of a write sent after it:
+        # a write in flight at the kill may still be answered by the dying server
+        last_ok = max((r[1] for r in rows if r[2] and r[1] <= t_dead), default=None)
+        first_ok = min((r[1] for r in rows if r[2] and r[0] >= t_dead), default=None)
         res["outage_ms"] = (first_ok - last_ok) * 1000 if (first_ok and last_ok) else None
         res["errors_after_kill"] = {}
         for r in rows:
