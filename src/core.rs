@@ -119,7 +119,9 @@ pub enum Event {
     /// sent it; parsed and checked here, off the main thread.
     HelloRaw {
         payload: Vec<u8>,
-        user: String,
+        /// `None`: the server cannot say who sent it (Redis < 7.2 has no
+        /// RedisModule_CommandFilterGetClientId).
+        user: Option<String>,
     },
     /// A frame on the wire (ARP or NA) from another MAC claiming an address.
     Claimed {
@@ -176,6 +178,7 @@ enum FaultKind {
     Link,
     Address,
     Announce,
+    Hello,
 }
 
 const RETRY_FIRST_MS: u64 = 250;
@@ -408,11 +411,15 @@ impl Core {
             }
             Event::HelloRejected => self.counters.hellos_rejected += 1,
             Event::HelloRaw { payload, user } => {
-                let allowed = self
-                    .settings
-                    .sentinel_user
-                    .as_deref()
-                    .is_none_or(|u| u == user);
+                let allowed = match (&self.settings.sentinel_user, &user) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => want == got,
+                    (Some(_), None) => {
+                        let msg = "vip.sentinel-user is set, but this server cannot tell which user sent a hello (needs Redis 7.2+ or Valkey 8+): upgrade, or unset vip.sentinel-user".to_string();
+                        self.set_fault(FaultKind::Hello, msg, now, &mut out);
+                        false
+                    }
+                };
                 match crate::sentinel::parse_hello(&payload) {
                     Ok(hello) if allowed => return self.handle(Event::Hello(hello), now),
                     _ => self.counters.hellos_rejected += 1,

@@ -264,25 +264,33 @@ unsafe extern "C" fn hello_filter(fctx: *mut raw::RedisModuleCommandFilterCtx) {
         return;
     }
     let payload = bytes(arg(fctx, 2)).to_vec();
-    // The user the client authenticated as. The replication link (the master client) and
-    // AOF loading have no user: that is the replicated copy of a hello, not a Sentinel
-    // speaking to us, so it is dropped without being counted.
+    // The user the client authenticated as (Redis 7.2+, Valkey). The replication link (the
+    // master client) and AOF loading have no user: that is the replicated copy of a hello,
+    // not a Sentinel speaking to us, so it is dropped without being counted. Redis 7.0 cannot
+    // name the client in a filter; its hellos go on without a user (the core decides).
     let user = match (
         raw::RedisModule_CommandFilterGetClientId,
         raw::RedisModule_GetClientUserNameById,
     ) {
         (Some(client_id), Some(user_of)) => {
-            let s = user_of(ptr::null_mut(), client_id(fctx));
+            // A real context is required (Valkey dereferences it for auto-memory; a NULL
+            // one crashed valkey-server 8.1): our detached one, which has no auto-memory,
+            // so the string is ours to free.
+            let ctx = LOG_CTX.load(Ordering::SeqCst);
+            if ctx.is_null() {
+                return;
+            }
+            let s = user_of(ctx, client_id(fctx));
             if s.is_null() {
                 return;
             }
             let name = String::from_utf8_lossy(bytes(s)).into_owned();
             if let Some(free) = raw::RedisModule_FreeString {
-                free(ptr::null_mut(), s);
+                free(ctx, s);
             }
-            name
+            Some(name)
         }
-        _ => return,
+        _ => None,
     };
     if let Some(tx) = lock(&HELLO_TX).as_ref() {
         let _ = tx.send(Event::HelloRaw { payload, user });

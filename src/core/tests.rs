@@ -628,7 +628,7 @@ fn hello(runid: char, master: &str, epoch: u64) -> Event {
     Event::HelloRaw {
         payload: format!("192.0.2.1,26379,{id},{epoch},mymaster,{master},6379,{epoch}")
             .into_bytes(),
-        user: "default".into(),
+        user: Some("default".into()),
     }
 }
 
@@ -736,14 +736,14 @@ fn safe_rejects_forged_and_malformed_hellos() {
     w.feed(hello('a', "192.0.2.11", 1)); // user "default": forged
     w.feed(Event::HelloRaw {
         payload: b"garbage".to_vec(),
-        user: "sentinel".into(),
+        user: Some("sentinel".into()),
     });
     assert!(w.present.is_empty());
     assert_eq!(w.core.status(at(0)).counters.hellos_rejected, 2);
     let id: String = std::iter::repeat_n('c', 40).collect();
     w.feed(Event::HelloRaw {
         payload: format!("192.0.2.1,26379,{id},1,mymaster,192.0.2.11,6379,1").into_bytes(),
-        user: "sentinel".into(),
+        user: Some("sentinel".into()),
     });
     assert_eq!(w.present.len(), 1);
 }
@@ -761,7 +761,38 @@ fn safe_identity_prefers_announce_ip() {
     let id: String = std::iter::repeat_n('b', 40).collect();
     w.feed(Event::HelloRaw {
         payload: format!("192.0.2.1,26379,{id},1,mymaster,198.51.100.7,6380,1").into_bytes(),
-        user: "default".into(),
+        user: Some("default".into()),
     });
     assert_eq!(w.present.len(), 1);
+}
+
+#[test]
+fn safe_without_sender_identity() {
+    // Redis 7.0: the filter cannot name the sender. Without vip.sentinel-user the hello
+    // counts; with it, nothing can be verified: a visible error that says what to do.
+    let id: String = std::iter::repeat_n('a', 40).collect();
+    let anonymous = |master: &str| Event::HelloRaw {
+        payload: format!("192.0.2.1,26379,{id},1,mymaster,{master},6379,1").into_bytes(),
+        user: None,
+    };
+    let mut w = safe(1);
+    w.role(Role::Master, true);
+    w.feed(anonymous("192.0.2.11"));
+    assert_eq!(w.present.len(), 1);
+
+    let mut w = safe(1);
+    let mut s = w.core.settings().clone();
+    s.sentinel_user = Some("sentinel".into());
+    w.feed(Event::Settings(s));
+    w.role(Role::Master, true);
+    w.feed(anonymous("192.0.2.11"));
+    assert!(w.present.is_empty());
+    assert_eq!(w.phase(), "error");
+    let status = w.core.status(at(0));
+    assert!(
+        status.last_error.contains("Redis 7.2+"),
+        "{}",
+        status.last_error
+    );
+    assert_eq!(status.counters.hellos_rejected, 1);
 }
