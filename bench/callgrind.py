@@ -49,60 +49,68 @@ def annotate(outfile: Path) -> tuple[int, dict[str, int]]:
     return total, fns
 
 
-def run_one(cfg: str, requests: int, workdir: Path) -> dict:
-    with Topology("bprof", nodes=1, workdir=workdir / f"{cfg}-{requests}") as topo:
+def run_one(cfg: str, requests: int, workdir: Path, pipeline: int = 16) -> dict:
+    with Topology("bprof", nodes=1, workdir=workdir / f"{cfg}-{requests}-{pipeline}") as topo:
         out = topo.workdir / "callgrind.out"
         args = None if cfg == "none" else (SAFE_ARGS if cfg == "safe" else [])
         kw = {} if args is None else {"module": module_path(), "vip": VIP4, "module_args": args}
         g = topo.redis(nodes=["n1"], wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                                              "--separate-threads=no"], **kw)
+                                              "--separate-threads=yes"], **kw)
         g.start(wait_replication=False, timeout=120)
         node = g["n1"]
         time.sleep(1.0)
-        topo.run("n1", "redis-benchmark", "-h", "127.0.0.1", "-c", "50", "-P", "16", "-n", str(requests),
+        topo.run("n1", "redis-benchmark", "-h", "127.0.0.1", "-c", "50", "-P", str(pipeline), "-n", str(requests),
                  "-t", "set,get", "-q", timeout=900)
         try:
             node.execute("SHUTDOWN", "NOSAVE")
         except Exception:  # noqa: BLE001 - the connection closes as the server exits
             pass
         node.wait_exit(120)
-        total, fns = annotate(out)
-    return {"cfg": cfg, "requests": requests, "total_ir": total, "functions": fns}
+        # one file per thread: <out>-01 is the main thread (the one that serves requests)
+        files = sorted(out.parent.glob(out.name + "-*"))
+        main = out.parent / (out.name + "-01")
+        total, fns = annotate(main)
+        all_ir = sum(annotate(f)[0] for f in files)
+    return {"cfg": cfg, "requests": requests, "total_ir": total, "all_threads_ir": all_ir, "functions": fns}
 
 
 def available() -> bool:
     return bool(shutil.which("valgrind") and shutil.which("callgrind_annotate"))
 
 
-def measure(requests: int) -> dict:
+def measure(requests: int, pipelines: tuple[int, ...] = (16, 1)) -> dict:
+    """Pipeline 16 (figure 4's load), and 1 (a client waiting for each reply) for context."""
     import tempfile
     work = Path(tempfile.mkdtemp(prefix="vt-prof-"))
     try:
-        return _measure(requests, work)
+        parts = [_measure(requests if p > 1 else max(2000, requests // 4), work / f"p{p}", p) for p in pipelines]
+        return {"rows": [r for p in parts for r in p["rows"]], "text": "\n\n".join(p["text"] for p in parts)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _measure(requests: int, work: Path) -> dict:
+def _measure(requests: int, work: Path, pipeline: int = 16) -> dict:
     rows = []
     n1, n2 = requests, 3 * requests
     for cfg in ("none", "basic", "safe"):
-        log(f"callgrind: {cfg}, -n {n1} and -n {n2}")
-        r1, r2 = run_one(cfg, n1, work / "a"), run_one(cfg, n2, work / "b")
+        log(f"callgrind: {cfg}, -P {pipeline}, -n {n1} and -n {n2}")
+        r1, r2 = run_one(cfg, n1, work / "a", pipeline), run_one(cfg, n2, work / "b", pipeline)
         # marginal cost: the difference of two runs cancels start-up, module load and shutdown
         per = 2 * (n2 - n1)
-        rows.append({"cfg": cfg, "ir_per_request": (r2["total_ir"] - r1["total_ir"]) / per,
+        rows.append({"cfg": cfg, "pipeline": pipeline, "ir_per_request": (r2["total_ir"] - r1["total_ir"]) / per,
+                     "all_threads_ir_per_request": (r2["all_threads_ir"] - r1["all_threads_ir"]) / per,
                      "filters_ir": (r2["functions"].get("moduleCallCommandFilters", 0)
                                     - r1["functions"].get("moduleCallCommandFilters", 0)) / per,
                      "hello_ir": (r2["functions"].get(FILTER_FN, 0) - r1["functions"].get(FILTER_FN, 0)) / per})
     base = rows[0]["ir_per_request"]
-    lines = [f"callgrind, redis-benchmark -c 50 -P 16 -t set,get, marginal instructions per request "
+    lines = [f"callgrind, redis-benchmark -c 50 -P {pipeline} -t set,get, marginal instructions per request "
              f"(runs of -n {n1} and -n {n2} differenced: start-up and shutdown cancel out)", "",
-             "| server | Ir per request | ratio to without | moduleCallCommandFilters Ir/request (incl.) "
-             "| hello_filter Ir/request (incl.) |", "|---|---|---|---|---|"]
+             "| server | main thread Ir/request | ratio to without | all threads Ir/request "
+             "| moduleCallCommandFilters Ir/request (incl.) | hello_filter Ir/request (incl.) |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['cfg']} | {r['ir_per_request']:.0f} | {r['ir_per_request'] / base:.4f} | "
-                     f"{r['filters_ir']:.1f} | {r['hello_ir']:.1f} |")
+                     f"{r['all_threads_ir_per_request']:.0f} | {r['filters_ir']:.1f} | {r['hello_ir']:.1f} |")
     return {"rows": rows, "text": "\n".join(lines)}
 
 
@@ -110,10 +118,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--pipelines", default="16,1")
     a = ap.parse_args()
     if not available():
         sys.exit("valgrind missing: apt-get install -y valgrind")
-    res = measure(a.requests)
+    res = measure(a.requests, tuple(int(x) for x in a.pipelines.split(",")))
     print(res["text"])
     if a.out:
         Path(a.out).write_text(res["text"] + "\n")

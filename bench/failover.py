@@ -305,7 +305,8 @@ def manual_promotions(mech: str, count: int, keep: bool) -> dict:
                                    f"reason {st.get('reason')!r}")
                     break
                 try:
-                    res["module_claim_us"].append(int(node.vip_status().get("last_claim_latency_us") or 0))
+                    v = int(node.vip_status().get("last_claim_latency_us") or 0) if got else 0
+                    res["module_claim_us"].append(v or None)
                 except Exception:  # noqa: BLE001
                     res["module_claim_us"].append(None)
         finally:
