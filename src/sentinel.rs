@@ -19,6 +19,10 @@ use crate::config::Settings;
 
 /// Sentinels say hello every 2 s (SENTINEL_PUBLISH_PERIOD).
 pub const HELLO_PERIOD: Duration = Duration::from_millis(2000);
+/// A Sentinel confirms this node once hellos naming it arrived at least this far apart:
+/// half a hello period, so two consecutive hellos (2 s apart) are enough, and a burst of
+/// queued ones (milliseconds apart) is not.
+pub const CONFIRM_SPAN: Duration = Duration::from_millis(1000);
 /// Nothing legitimate comes near this; a larger payload is rejected unparsed.
 pub const MAX_HELLO_LEN: usize = 512;
 
@@ -105,6 +109,9 @@ impl Identity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     last: Duration,
+    /// Arrival of the first hello of the current run naming this node (None: the latest
+    /// names another).
+    streak_since: Option<Duration>,
     addr: String,
     current_epoch: u64,
     master_name: String,
@@ -142,7 +149,8 @@ pub struct Summary {
 #[derive(Debug, Clone, Default)]
 pub struct SentinelView {
     by_runid: BTreeMap<String, Seen>,
-    highest_epoch: u64,
+    /// The highest config epoch any counted hello carried; `None` before the first.
+    highest_epoch: Option<u64>,
     /// (why, epoch): set by a hello naming another master under a newer epoch; cleared by
     /// a hello naming us under that epoch or a newer one.
     contradiction: Option<(String, u64)>,
@@ -192,7 +200,7 @@ impl SentinelView {
             {
                 self.contradiction = None;
             }
-        } else if hello.config_epoch > self.highest_epoch && self.highest_epoch > 0 {
+        } else if let Some(highest) = self.highest_epoch.filter(|h| hello.config_epoch > *h) {
             self.contradiction = Some((
                 format!(
                     "Sentinel {} names {}:{} master under config epoch {}, newer than {}",
@@ -200,16 +208,29 @@ impl SentinelView {
                     hello.master_ip,
                     hello.master_port,
                     hello.config_epoch,
-                    self.highest_epoch
+                    highest
                 ),
                 hello.config_epoch,
             ));
         }
-        self.highest_epoch = self.highest_epoch.max(hello.config_epoch);
+        self.highest_epoch = Some(
+            self.highest_epoch
+                .map_or(hello.config_epoch, |h| h.max(hello.config_epoch)),
+        );
+        // A run of hellos naming us starts at the first one; another name, or silence
+        // longer than the lease, ends it.
+        let streak_since = match self.by_runid.get(&hello.runid) {
+            _ if !names_us => None,
+            Some(prev) if now.saturating_sub(prev.last) <= rules.lease => {
+                prev.streak_since.or(Some(now))
+            }
+            _ => Some(now),
+        };
         self.by_runid.insert(
             hello.runid,
             Seen {
                 last: now,
+                streak_since,
                 addr: format!("{}:{}", hello.sentinel_ip, hello.sentinel_port),
                 current_epoch: hello.current_epoch,
                 master_name: hello.master_name,
@@ -227,9 +248,18 @@ impl SentinelView {
             .filter(move |s| now.saturating_sub(s.last) <= rules.lease)
     }
 
+    /// Sentinels that confirm this node: their latest hello is fresh and names it, and they
+    /// have named it in hellos that arrived at least `CONFIRM_SPAN` apart. One hello is not
+    /// enough: hellos queued while this node was stopped or cut off (in its input buffers,
+    /// or TCP data retransmitted when the link returns) arrive in a burst, all at once, and
+    /// say what the Sentinels believed before they failed over.
     fn confirming(&self, now: Duration, rules: &Quorum) -> usize {
         self.fresh(now, rules)
-            .filter(|s| self.identity.is(&s.master_ip, s.master_port))
+            .filter(|s| {
+                self.identity.is(&s.master_ip, s.master_port)
+                    && s.streak_since
+                        .is_some_and(|t| s.last.saturating_sub(t) >= CONFIRM_SPAN)
+            })
             .count()
     }
 
@@ -432,23 +462,74 @@ mod tests {
         let mut v = view_of("192.0.2.11");
         assert!(!v.verdict(ms(0), &r, false).hold);
         v.record(hello(A, "192.0.2.11", 1), ms(100), &r);
-        assert!(!v.verdict(ms(100), &r, false).hold, "one of two");
         v.record(hello(B, "192.0.2.11", 1), ms(200), &r);
-        assert!(v.verdict(ms(200), &r, false).hold);
+        assert!(
+            !v.verdict(ms(200), &r, false).hold,
+            "one hello each is not yet a run"
+        );
+        v.record(hello(A, "192.0.2.11", 1), ms(2100), &r);
+        assert!(!v.verdict(ms(2100), &r, false).hold, "one of two");
+        v.record(hello(B, "192.0.2.11", 1), ms(2200), &r);
+        assert!(v.verdict(ms(2200), &r, false).hold);
         // Both hellos go stale after the lease: fenced.
-        let verdict = v.verdict(ms(5101), &r, true);
+        let verdict = v.verdict(ms(7101), &r, true);
         assert!(!verdict.hold);
         assert!(
             verdict.reason.starts_with("fenced: hellos from 1 of 2"),
             "{}",
             verdict.reason
         );
-        let verdict = v.verdict(ms(5201), &r, true);
+        let verdict = v.verdict(ms(7201), &r, true);
         assert!(
             verdict.reason.starts_with("fenced: hellos from 0 of 2"),
             "{}",
             verdict.reason
         );
+    }
+
+    #[test]
+    fn a_burst_of_queued_hellos_does_not_confirm() {
+        // Stopped or cut off for 10 s: the Sentinels' hellos of that time (naming this node,
+        // before they failed over) arrive all at once when it comes back.
+        let r = rules(2);
+        let mut v = view_of("192.0.2.11");
+        for i in 0..5 {
+            v.record(hello(A, "192.0.2.11", 1), ms(10_000 + i), &r);
+            v.record(hello(B, "192.0.2.11", 1), ms(10_000 + i), &r);
+        }
+        assert!(!v.verdict(ms(10_010), &r, false).hold);
+        // The next fresh hellos name the promoted replica under a newer epoch.
+        v.record(hello(A, "192.0.2.12", 2), ms(11_000), &r);
+        let verdict = v.verdict(ms(12_500), &r, false);
+        assert!(!verdict.hold);
+        assert!(
+            verdict.reason.contains("newer than 1"),
+            "{}",
+            verdict.reason
+        );
+    }
+
+    #[test]
+    fn a_run_is_broken_by_a_hello_naming_another_node() {
+        let r = rules(1);
+        let mut v = view_of("192.0.2.11");
+        v.record(hello(A, "192.0.2.11", 1), ms(0), &r);
+        v.record(hello(A, "192.0.2.12", 1), ms(1000), &r);
+        v.record(hello(A, "192.0.2.11", 1), ms(2000), &r);
+        assert!(!v.verdict(ms(2000), &r, false).hold);
+        v.record(hello(A, "192.0.2.11", 1), ms(4000), &r);
+        assert!(v.verdict(ms(4000), &r, false).hold);
+    }
+
+    #[test]
+    fn the_first_failover_from_epoch_zero_contradicts() {
+        let r = rules(1);
+        let mut v = view_of("192.0.2.11");
+        v.record(hello(A, "192.0.2.11", 0), ms(0), &r);
+        v.record(hello(A, "192.0.2.11", 0), ms(2000), &r);
+        assert!(v.verdict(ms(2000), &r, true).hold);
+        v.record(hello(B, "192.0.2.12", 1), ms(2100), &r);
+        assert!(!v.verdict(ms(2100), &r, true).hold);
     }
 
     #[test]
@@ -548,9 +629,10 @@ mod tests {
         let r = rules(1);
         let mut v = view_of("192.0.2.11");
         v.record(hello(A, "192.0.2.11", 1), ms(0), &r);
-        assert!(v.verdict(ms(0), &r, true).hold);
-        v.record(hello(B, "192.0.2.13", 2), ms(100), &r);
-        let verdict = v.verdict(ms(100), &r, true);
+        v.record(hello(A, "192.0.2.11", 1), ms(2000), &r);
+        assert!(v.verdict(ms(2000), &r, true).hold);
+        v.record(hello(B, "192.0.2.13", 2), ms(2100), &r);
+        let verdict = v.verdict(ms(2100), &r, true);
         assert!(!verdict.hold);
         assert!(
             verdict.reason.contains("newer than 1"),
@@ -558,10 +640,10 @@ mod tests {
             verdict.reason
         );
         // A confirmation under the new epoch lifts it; an old-epoch one does not.
-        v.record(hello(A, "192.0.2.11", 1), ms(200), &r);
-        assert!(!v.verdict(ms(200), &r, true).hold);
-        v.record(hello(A, "192.0.2.11", 2), ms(300), &r);
-        assert!(v.verdict(ms(300), &r, true).hold);
+        v.record(hello(A, "192.0.2.11", 1), ms(4000), &r);
+        assert!(!v.verdict(ms(4000), &r, true).hold);
+        v.record(hello(A, "192.0.2.11", 2), ms(6000), &r);
+        assert!(v.verdict(ms(6000), &r, true).hold);
     }
 
     #[test]
@@ -578,6 +660,8 @@ mod tests {
     fn summary_counts_and_lease() {
         let r = rules(2);
         let mut v = view_of("192.0.2.11");
+        v.record(hello(A, "192.0.2.11", 1), ms(0), &r);
+        v.record(hello(B, "192.0.2.11", 1), ms(0), &r);
         v.record(hello(A, "192.0.2.11", 1), ms(1000), &r);
         v.record(hello(B, "192.0.2.11", 1), ms(2000), &r);
         v.record(hello(C, "192.0.2.12", 1), ms(3000), &r);
