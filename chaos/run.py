@@ -63,8 +63,8 @@ from redis.retry import Retry  # noqa: E402
 
 from safe_helpers import (DOWN_AFTER_MS, LEASE_MS, VIP_IP, HolderSampler, majority_master,  # noqa: E402
                           module_args, promotions, start_sentinels, statuses, wait_failover)
-from topology import (DEFAULT_MODULE, VIP4, NetnsConnection, RedisGroup, Topology,  # noqa: E402
-                      sweep_stale_namespaces, wait_until)
+from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, NetnsConnection, RedisGroup, Topology,  # noqa: E402
+                      pairs_to_dict, sweep_stale_namespaces, wait_until)
 
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
@@ -258,6 +258,10 @@ def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
         info = n.client().info("replication")
         if info.get("master_host") != g[m].address or info.get("master_link_status") != "up":
             return None
+    for s in g.sentinels.values():
+        flags = set(str(pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME)).get("flags", "")).split(","))
+        if flags != {"master"}:  # s_down, o_down, failover_in_progress...: not over yet
+            return None
     last = smp.last()
     if last is None or last.holders != (m,):
         return None
@@ -347,10 +351,12 @@ def pick_sentinel(g: RedisGroup, master: str, fault: Fault) -> str:
 
 def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, smp: HolderSampler,
               mode: str) -> RoundResult:
-    time.sleep(fault.pause)
+    """One fault, then wait until settled. The round's figures cover the quiet pause before the
+    fault too, so that the rounds add up to the whole run."""
     t0 = time.monotonic()
-    master = current_master(g) or "?"
     proms_before = len(promotions(g))
+    time.sleep(fault.pause)
+    master = current_master(g) or "?"
     detail = ""
     lost_sentinel = None
     if fault.sentinel_loss and master != "?":

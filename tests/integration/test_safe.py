@@ -179,19 +179,26 @@ def test_forged_and_malformed_hellos(topo, module_path, flavor):
         f"genuine hellos (or their replicated copies) were rejected:\n{statuses(g)}"
     runids = sentinel_runids(g)
     epoch = int(pairs_to_dict(g.sentinels["n1"].execute("SENTINEL", "MASTER", "mymaster"))["config-epoch"])
+    # Every PUBLISH on the hello channel also reaches the Sentinels subscribed to it, and Sentinel
+    # itself trusts any hello: a newer config epoch for "mymaster" from a plain client makes the
+    # Sentinels switch master (seen here: +config-update-from / +switch-master). So the payloads
+    # below either name a master the Sentinels do not monitor ("other"; the module, with
+    # vip.master-name unset, counts hellos about any name), or repeat what the Sentinels already
+    # know (their own run ids and config epoch): harmless to Sentinel, harmful to the module if
+    # it accepted them.
     forged = [
-        # a newer config epoch naming n2: accepted, it would fence n1 at once (contradiction)
-        hello_payload("192.0.2.50", "f" * 40, 99, NODE_ADDR4["n2"], 99),
-        hello_payload("192.0.2.50", "e" * 40, 99, NODE_ADDR4["n2"], 99),
-        # the real Sentinels' run ids naming n2: accepted, n1 would lose its confirmations
+        # a newer config epoch naming n2: if accepted, it would fence n1 at once (contradiction)
+        hello_payload("192.0.2.50", "f" * 40, 99, NODE_ADDR4["n2"], 99, master_name="other"),
+        hello_payload("192.0.2.50", "e" * 40, 99, NODE_ADDR4["n2"], 99, master_name="other"),
+        # the real Sentinels' run ids naming n2: if accepted, n1 would lose its confirmations
         *[hello_payload(g.sentinels[s].address, rid, epoch, NODE_ADDR4["n2"], epoch) for s, rid in runids.items()],
     ]
-    good = hello_payload("192.0.2.11", "a" * 40, 1, NODE_ADDR4["n1"], 0)
+    good = hello_payload("192.0.2.50", "a" * 40, 1, NODE_ADDR4["n1"], 0, master_name="other")
     malformed = [
-        "", "hello", "a,b,c", good[:25], good + ",9", good.replace(",1,mymaster", ",one,mymaster"),
+        "", "hello", "a,b,c", good[:25], good + ",9", good.replace(",1,other", ",one,other"),
         good.replace("6379,0", "6379,-1"), good.replace(",6379,", ",99999,"),
         good.replace(NODE_ADDR4["n1"], "not-an-address"), good.replace("a" * 40, "z" * 40),
-        good.replace("mymaster", ""), "9" * 600, b"\xff\xfe," * 8,
+        good.replace(",other,", ",,"), "9" * 600, b"\xff\xfe," * 8,
     ]
     with HolderSampler(topo, interval=0.02) as smp:
         t0 = time.monotonic()
@@ -206,6 +213,8 @@ def test_forged_and_malformed_hellos(topo, module_path, flavor):
                    msg=lambda: f"n1 hellos_rejected reaches {want}\n{statuses(g)}")
         time.sleep(HELLO_S + 0.5)  # later real hellos must still confirm n1
         s1 = status(n1)
+    assert set(g.sentinel_masters().values()) == {NODE_ADDR4["n1"]}, \
+        f"the Sentinels themselves changed their view: {g.sentinel_masters()}"
     assert int(s1["hellos_rejected"]) == want, f"{want} expected\n" + report(topo, g, smp, t0)
     assert n1.ping() and n2.ping() and n3.ping()
     assert s1["holding"] == "1" and s1["releases"] == "0" and s1["fences"] == "0", report(topo, g, smp, t0)
