@@ -14,6 +14,7 @@ Run: python3 -m pytest tests/integration/test_safe.py -q [-n 2] [-k redis|valkey
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ from conftest import FLAVORS
 from safe_helpers import (DOWN_AFTER_MS, HELLO_PERIOD_MS, LEASE_MS, SENTINEL_PASS, SENTINEL_USER,
                           VIP_IP, HolderSampler, hello_payload, module_log, publish,
                           sentinel_runids, start_safe_group, status, statuses, wait_failover)
-from topology import NODE_ADDR4, VIP4, RedisGroup, Topology, pairs_to_dict, wait_until
+from topology import NODE_ADDR4, VIP4, RedisGroup, Topology, pairs_to_dict, server_binary, wait_until
 
 LEASE_S = LEASE_MS / 1000
 HELLO_S = HELLO_PERIOD_MS / 1000
@@ -165,12 +166,38 @@ def test_sigstop_longer_than_down_after(topo, module_path, flavor):
 # 4. forged and malformed hellos
 
 
+def knows_hello_sender(flavor: str) -> bool:
+    """Can the server tell the module which client sent a hello? Needs
+    RedisModule_CommandFilterGetClientId (Redis 7.2+, Valkey 8): Redis 7.0.15 lacks it."""
+    try:
+        return b"CommandFilterGetClientId" in Path(server_binary(flavor)).read_bytes()
+    except OSError:
+        return False
+
+
+def malformed_hellos() -> list[str | bytes]:
+    """Payloads the module must count and ignore. Every PUBLISH on the hello channel also
+    reaches the Sentinels, which parse hellos leniently (strtoull: a config epoch of "-1" is
+    2^64-1, a newer epoch than any): the 8-field ones name a master the Sentinels do not
+    monitor ("other"), so they ignore them, while the module (vip.master-name unset) does not."""
+    good = hello_payload("192.0.2.50", "a" * 40, 1, NODE_ADDR4["n1"], 0, master_name="other")
+    return [
+        "", "hello", "a,b,c", good[:25], good + ",9", good.replace(",1,other", ",one,other"),
+        good.replace("6379,0", "6379,-1"), good.replace(",6379,", ",99999,"),
+        good.replace(NODE_ADDR4["n1"], "not-an-address"), good.replace("a" * 40, "z" * 40),
+        good.replace(",other,", ",,"), "9" * 600, b"\xff\xfe," * 8,
+    ]
+
+
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_forged_and_malformed_hellos(topo, module_path, flavor):
+def test_forged_hellos_ignored_with_sentinel_user(topo, module_path, flavor):
     """With vip.sentinel-user set (the Sentinels authenticate as that ACL user): the holder is
     confirmed by the real hellos; hellos PUBLISHed by a plain client, naming another master,
-    are ignored and counted; malformed hellos (from either user) are counted and ignored; the
-    replicas do not count the replicated copies; nothing crashes."""
+    are ignored and counted; malformed hellos from the Sentinel user are counted and ignored;
+    the replicas do not count the replicated copies; nothing crashes."""
+    if not knows_hello_sender(flavor):
+        pytest.skip(f"{flavor} cannot name the sender of a hello (no CommandFilterGetClientId); "
+                    "see test_sentinel_user_refused_visibly_without_server_support")
     g = start_safe_group(topo, module_path, flavor, sentinel_user=SENTINEL_USER)
     n1, n2, n3 = g["n1"], g["n2"], g["n3"]
     time.sleep(2 * HELLO_S)  # hellos reach the replicas directly and through replication
@@ -179,13 +206,11 @@ def test_forged_and_malformed_hellos(topo, module_path, flavor):
         f"genuine hellos (or their replicated copies) were rejected:\n{statuses(g)}"
     runids = sentinel_runids(g)
     epoch = int(pairs_to_dict(g.sentinels["n1"].execute("SENTINEL", "MASTER", "mymaster"))["config-epoch"])
-    # Every PUBLISH on the hello channel also reaches the Sentinels subscribed to it, and Sentinel
-    # itself trusts any hello: a newer config epoch for "mymaster" from a plain client makes the
-    # Sentinels switch master (seen here: +config-update-from / +switch-master). So the payloads
-    # below either name a master the Sentinels do not monitor ("other"; the module, with
-    # vip.master-name unset, counts hellos about any name), or repeat what the Sentinels already
-    # know (their own run ids and config epoch): harmless to Sentinel, harmful to the module if
-    # it accepted them.
+    # Sentinel itself trusts any hello it reads on the channel: a newer config epoch for
+    # "mymaster" from a plain client makes the Sentinels switch master (seen while writing this
+    # test: +config-update-from / +switch-master). So the forgeries either name a master the
+    # Sentinels do not monitor ("other"), or repeat what the Sentinels already know (their own
+    # run ids and config epoch): harmless to Sentinel, harmful to the module if it took them.
     forged = [
         # a newer config epoch naming n2: if accepted, it would fence n1 at once (contradiction)
         hello_payload("192.0.2.50", "f" * 40, 99, NODE_ADDR4["n2"], 99, master_name="other"),
@@ -193,13 +218,7 @@ def test_forged_and_malformed_hellos(topo, module_path, flavor):
         # the real Sentinels' run ids naming n2: if accepted, n1 would lose its confirmations
         *[hello_payload(g.sentinels[s].address, rid, epoch, NODE_ADDR4["n2"], epoch) for s, rid in runids.items()],
     ]
-    good = hello_payload("192.0.2.50", "a" * 40, 1, NODE_ADDR4["n1"], 0, master_name="other")
-    malformed = [
-        "", "hello", "a,b,c", good[:25], good + ",9", good.replace(",1,other", ",one,other"),
-        good.replace("6379,0", "6379,-1"), good.replace(",6379,", ",99999,"),
-        good.replace(NODE_ADDR4["n1"], "not-an-address"), good.replace("a" * 40, "z" * 40),
-        good.replace(",other,", ",,"), "9" * 600, b"\xff\xfe," * 8,
-    ]
+    malformed = malformed_hellos()
     with HolderSampler(topo, interval=0.02) as smp:
         t0 = time.monotonic()
         for p in forged:
@@ -224,6 +243,52 @@ def test_forged_and_malformed_hellos(topo, module_path, flavor):
     # the forged and malformed PUBLISHes were replicated to n2 and n3: copies are not counted
     for r in (n2, n3):
         assert status(r)["hellos_rejected"] == "0", f"{r.name} counted replicated copies:\n{statuses(g)}"
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_malformed_hellos_counted_and_ignored(topo, module_path, flavor):
+    """Without vip.sentinel-user: malformed, truncated, oversized, non-numeric and non-UTF-8
+    hellos from a plain client are counted in hellos_rejected and change nothing; the holder
+    keeps the VIP, every server keeps running."""
+    g = start_safe_group(topo, module_path, flavor)
+    n1 = g["n1"]
+    before = int(status(n1)["hellos_rejected"])
+    malformed = malformed_hellos()
+    with HolderSampler(topo, interval=0.02) as smp:
+        t0 = time.monotonic()
+        for p in malformed:
+            publish(n1, p)
+        want = before + len(malformed)
+        wait_until(lambda: int(status(n1)["hellos_rejected"]) >= want, 10, 0.05,
+                   msg=lambda: f"n1 hellos_rejected reaches {want}\n{statuses(g)}")
+        time.sleep(HELLO_S + 0.5)
+        s1 = status(n1)
+    assert int(s1["hellos_rejected"]) == want, s1
+    assert all(n.ping() for n in g.nodes.values())
+    assert s1["holding"] == "1" and s1["fences"] == "0", report(topo, g, smp, t0)
+    if [s for s in smp.snapshot() if s.holders != ("n1",)]:
+        pytest.fail(f"n1 lost the VIP after malformed hellos\n{report(topo, g, smp, t0)}")
+    if knows_hello_sender(flavor):
+        for r in (g["n2"], g["n3"]):
+            assert status(r)["hellos_rejected"] == "0", f"{r.name} counted replicated copies:\n{statuses(g)}"
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_sentinel_user_refused_visibly_without_server_support(topo, module_path, flavor):
+    """On a server that cannot name a hello's sender (Redis 7.0), vip.sentinel-user cannot be
+    enforced: the module must say so (state error, last_error naming vip.sentinel-user) and,
+    trusting no hello, never claim."""
+    if knows_hello_sender(flavor):
+        pytest.skip(f"{flavor} names the sender of a hello: test_forged_hellos_ignored_with_sentinel_user applies")
+    g = start_safe_group(topo, module_path, flavor, sentinel_user=SENTINEL_USER, wait_holder=False)
+    with HolderSampler(topo, interval=0.02) as smp:
+        t0 = time.monotonic()
+        s1 = wait_until(lambda: (lambda s: s if s["state"] == "error" else None)(status(g["n1"])), 15, 0.1,
+                        msg=lambda: f"n1 in state error\n{statuses(g)}")
+        time.sleep(2 * HELLO_S)
+    assert "sentinel-user" in s1["last_error"], s1
+    if [s for s in smp.snapshot() if s.holders]:
+        pytest.fail(f"the VIP was claimed on hellos whose sender is unknown\n{report(topo, g, smp, t0)}")
 
 
 # ----------------------------------------------------------------------------------------------
