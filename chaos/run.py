@@ -4,7 +4,8 @@
     python3 chaos/run.py ROUNDS [--seed S] [--modes basic,safe] [--flavor redis|valkey]
                                 [--module PATH] [--json FILE] [--keep]
 
-(`make chaos ROUNDS=N` runs `python3 chaos/run.py N`.) Needs root: everything runs inside
+(`make chaos ROUNDS=N` runs `python3 chaos/run.py N`; the seed also comes from $SEED. The
+figures of a 30-round run, and how to read them, are in docs/safety.md.) Needs root: everything runs inside
 network namespaces made by tests/integration/topology.py (vt-<tag>-<pid>-*), addresses from
 192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
 end, on Ctrl-C and on SIGTERM.
@@ -445,7 +446,8 @@ def table(results: list[ModeResult]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rounds", type=int, nargs="?", default=int(os.environ.get("ROUNDS", "10")))
-    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=int(os.environ["SEED"]) if os.environ.get("SEED") else None,
+                    help="seed of the fault plan (default: $SEED, else random; printed either way)")
     ap.add_argument("--modes", default="basic,safe")
     ap.add_argument("--flavor", default="redis", choices=["redis", "valkey"])
     ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
