@@ -375,13 +375,7 @@ impl Core {
                 if !self.present.contains(&vip) {
                     self.present.push(vip);
                 }
-                if self.holding
-                    && self
-                        .settings
-                        .addresses
-                        .iter()
-                        .all(|v| self.present.contains(v))
-                {
+                if self.holding && self.all_present() {
                     self.clear_fault(FaultKind::Address, &mut out);
                 }
             }
@@ -759,13 +753,7 @@ impl Core {
         if self.present.is_empty() && !self.holding {
             self.clear_fault(FaultKind::Address, out);
         }
-        if self.holding
-            && self
-                .settings
-                .addresses
-                .iter()
-                .all(|v| self.present.contains(v))
-        {
+        if self.holding && self.all_present() {
             self.clear_fault(FaultKind::Address, out);
         }
     }
@@ -924,6 +912,14 @@ impl Core {
                 self.retry_ms = 0;
             }
         }
+    }
+
+    /// Every configured VIP is on the interface (as far as we know).
+    fn all_present(&self) -> bool {
+        self.settings
+            .addresses
+            .iter()
+            .all(|v| self.present.contains(v))
     }
 
     fn update_identity(&mut self) {

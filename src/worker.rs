@@ -567,6 +567,14 @@ mod tests {
         }
     }
 
+    fn settings(addresses: &str) -> Settings {
+        Settings {
+            addresses: parse_addresses(addresses).unwrap(),
+            interface: "eth0".into(),
+            ..Settings::default()
+        }
+    }
+
     fn master(core: &mut Core, net: &mut FakeNet, log: &VecLog) {
         let event = Event::Role {
             role: crate::core::Role::Master,
@@ -578,12 +586,7 @@ mod tests {
 
     #[test]
     fn a_claim_is_observe_add_then_announce() {
-        let settings = Settings {
-            addresses: parse_addresses("192.0.2.100/24,2001:db8::100/64").unwrap(),
-            interface: "eth0".into(),
-            ..Settings::default()
-        };
-        let mut core = Core::new(settings);
+        let mut core = Core::new(settings("192.0.2.100/24,2001:db8::100/64"));
         let mut net = FakeNet::default();
         let log = VecLog::default();
         master(&mut core, &mut net, &log);
@@ -604,12 +607,7 @@ mod tests {
 
     #[test]
     fn a_failed_add_stops_the_batch_and_is_reported_once() {
-        let settings = Settings {
-            addresses: parse_addresses("192.0.2.100/24,192.0.2.101/24").unwrap(),
-            interface: "eth0".into(),
-            ..Settings::default()
-        };
-        let mut core = Core::new(settings);
+        let mut core = Core::new(settings("192.0.2.100/24,192.0.2.101/24"));
         let mut net = FakeNet {
             fail_add: true,
             ..FakeNet::default()
