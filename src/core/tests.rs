@@ -623,13 +623,19 @@ fn errno_descriptions_name_the_fix() {
 
 // ---- safe mode ----
 
-fn hello(runid: char, master: &str, epoch: u64) -> Event {
+/// A hello from Sentinel `runid` (one letter, repeated), naming `master`:`port` under
+/// `epoch`, as the filter hands it over from a client authenticated as `user`.
+fn hello_from(runid: char, master: &str, port: u16, epoch: u64, user: Option<&str>) -> Event {
     let id: String = std::iter::repeat_n(runid, 40).collect();
     Event::HelloRaw {
-        payload: format!("192.0.2.1,26379,{id},{epoch},mymaster,{master},6379,{epoch}")
+        payload: format!("192.0.2.1,26379,{id},{epoch},mymaster,{master},{port},{epoch}")
             .into_bytes(),
-        user: Some("default".into()),
+        user: user.map(String::from),
     }
+}
+
+fn hello(runid: char, master: &str, epoch: u64) -> Event {
+    hello_from(runid, master, 6379, epoch, Some("default"))
 }
 
 /// Deliver hellos twice, one second apart: what a Sentinel needs to confirm (two hellos of a
@@ -766,12 +772,10 @@ fn safe_rejects_forged_and_malformed_hellos() {
     });
     assert!(w.present.is_empty());
     assert_eq!(w.core.status(at(0)).counters.hellos_rejected, 2);
-    let id: String = std::iter::repeat_n('c', 40).collect();
-    let genuine = Event::HelloRaw {
-        payload: format!("192.0.2.1,26379,{id},1,mymaster,192.0.2.11,6379,1").into_bytes(),
-        user: Some("sentinel".into()),
-    };
-    twice(&mut w, &[genuine]);
+    twice(
+        &mut w,
+        &[hello_from('c', "192.0.2.11", 6379, 1, Some("sentinel"))],
+    );
     assert_eq!(w.present.len(), 1);
 }
 
@@ -785,12 +789,10 @@ fn safe_identity_prefers_announce_ip() {
     w.role(Role::Master, true);
     w.feed(hello('a', "192.0.2.11", 1));
     assert!(w.present.is_empty(), "6379 on the local address is not us");
-    let id: String = std::iter::repeat_n('b', 40).collect();
-    let announced = Event::HelloRaw {
-        payload: format!("192.0.2.1,26379,{id},1,mymaster,198.51.100.7,6380,1").into_bytes(),
-        user: Some("default".into()),
-    };
-    twice(&mut w, &[announced]);
+    twice(
+        &mut w,
+        &[hello_from('b', "198.51.100.7", 6380, 1, Some("default"))],
+    );
     assert_eq!(w.present.len(), 1);
 }
 
@@ -798,11 +800,7 @@ fn safe_identity_prefers_announce_ip() {
 fn safe_without_sender_identity() {
     // Redis 7.0: the filter cannot name the sender. Without vip.sentinel-user the hello
     // counts; with it, nothing can be verified: a visible error that says what to do.
-    let id: String = std::iter::repeat_n('a', 40).collect();
-    let anonymous = |master: &str| Event::HelloRaw {
-        payload: format!("192.0.2.1,26379,{id},1,mymaster,{master},6379,1").into_bytes(),
-        user: None,
-    };
+    let anonymous = |master: &str| hello_from('a', master, 6379, 1, None);
     let mut w = safe(1);
     w.role(Role::Master, true);
     twice(&mut w, &[anonymous("192.0.2.11")]);
