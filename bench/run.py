@@ -264,7 +264,10 @@ def parse_args(argv=None):
     ap.add_argument("--no-docs", action="store_true", help="do not write the markdown file")
     ap.add_argument("--json", default=None, help="raw results (default target/bench/results-<time>.json)")
     ap.add_argument("--no-install", action="store_true", help="only check the tools, install nothing")
+    ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a raw results file "
+                                                     "(printed; written where --docs says)")
     a = ap.parse_args(argv)
+    a.docs_given = a.docs is not None
     q = a.quick
     a.reps = a.reps or (2 if q else 7)
     a.scenario_reps = a.scenario_reps or (1 if q else 5)
@@ -286,8 +289,23 @@ def parse_args(argv=None):
     return a
 
 
+def render_only(path: str, docs: str | None) -> int:
+    """Re-render the markdown from a raw results file (e.g. after a change of wording)."""
+    import report
+    results = json.loads(Path(path).read_text())
+    p = Path(path).resolve()
+    text = report.render(results, str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p))
+    print(text)
+    if docs:
+        Path(docs).write_text(text)
+        log(f"wrote {docs}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render_only(args.render, args.docs if args.docs_given else None)
     check_environment(install=not args.no_install)
     def on_term(*_):
         raise KeyboardInterrupt("SIGTERM")
