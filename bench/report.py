@@ -146,6 +146,13 @@ def render(results: dict, json_path: str) -> str:
         "reading anything into differences of a few percent.")
     add("")
 
+    glance = at_a_glance(fs, ss, mechs)
+    if glance:
+        add("## At a glance")
+        add("")
+        L.extend(glance)
+        add("")
+
     # -- summary table -----------------------------------------------------------------------
     add("## Failover: the table")
     add("")
@@ -174,7 +181,7 @@ def render(results: dict, json_path: str) -> str:
             if not r or key not in r:
                 return "—"
             if r.get("note") and not any(v for v in r[key] if v):
-                return "— (" + r["note"][:90] + ")"
+                return "— (" + r["note"][:60] + "…)"
             return cell(summary([None if v is None else v * scale for v in r[key]]), 2) + f" (n={len(r[key])})"
 
         if man:
@@ -214,7 +221,9 @@ def render(results: dict, json_path: str) -> str:
         ivmax = summary([v for per in ss.values() for d in per.values() for v in d["interval_max"]["values"]])
         add("Holders sampled every 10 ms (rtnetlink address dumps in each node namespace; achieved "
             f"interval: median {num(iv.get('median'), 1)} ms, longest gap {num(ivmax.get('max'), 1)} ms). A node counts as a holder while the VIP is on its interface and its link is up (an "
-            "isolated node cannot take client traffic). Phase 1: from the fault (kill -9 / link down) "
+            "isolated node cannot take client traffic), whether or not its Redis runs: after kill -9 "
+            "the dead node's kernel still answers ARP for the address until it is deleted or, with "
+            "redis-vip, its 2 s lifetime runs out. Phase 1: from the fault (kill -9 / link down) "
             "to the restart / link up; phase 2: from then until the old master is a replica and one "
             "node alone has held the VIP for 3 s.")
         add("")
@@ -348,6 +357,28 @@ def render(results: dict, json_path: str) -> str:
         add("")
     L.append(METHOD)
     return "\n".join(L) + "\n"
+
+
+def at_a_glance(fs: dict, ss: dict, mechs: list[str]) -> list[str]:
+    """A few sentences computed from the medians (nothing here is typed in by hand)."""
+    out = []
+
+    def med(m: str, key: str):
+        return (fs.get(m, {}).get(key) or {}).get("median")
+
+    for m in mechs:
+        if m not in fs or med(m, "outage") is None:
+            continue
+        parts = [f"the VIP's first GARP {med(m, 'promo_garp'):.1f} ms after the promotion" if med(m, "promo_garp") is not None else "",
+                 f"clients back {med(m, 'excess'):.0f} ms after Sentinel's own promotion "
+                 f"(outage {med(m, 'outage'):.0f} ms with down-after {down_after(m)} ms)"]
+        for sc, title in (("stale-restart", "stale restart"), ("isolation", "isolation")):
+            d = ss.get(sc, {}).get(m)
+            if d and d["total_two_holders_ms"].get("median") is not None:
+                parts.append(f"{title}: two holders {d['total_two_holders_ms']['median']:.0f} ms, "
+                             f"no holder {d['total_no_holder_ms']['median']:.0f} ms")
+        out.append(f"- **{LABELS[m]}**: " + "; ".join(p for p in parts if p) + ".")
+    return out
 
 
 def targets(fs: dict, thr: dict | None, rest: dict | None, mechs: list[str], man: dict, cg: dict) -> list[str]:

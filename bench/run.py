@@ -2,7 +2,7 @@
 """redis-vip benchmarks, side by side with a Sentinel reconfig script and keepalived.
 
     python3 bench/run.py            # full run (~25 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~6 min), prints the table only
+    python3 bench/run.py --quick    # smoke run (~5 min), prints the table only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
