@@ -134,6 +134,7 @@ pub fn on_config_changed<G, T: ConfigurationValue<G>>(
     _val: &'static T,
 ) {
     send(Event::Settings(settings()));
+    update_filter(LOG_CTX.load(Ordering::SeqCst));
 }
 
 fn send(event: Event) {
@@ -353,26 +354,16 @@ pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
     };
     *lock(&HELLO_TX) = Some(handle.sender());
     *lock(&WORKER) = Some(handle);
-    // SAFETY: plain registration calls on the load context.
-    unsafe {
-        raw::subscribe_to_server_event(
-            ctx.ctx,
-            raw::RedisModuleEvent {
-                id: raw::REDISMODULE_EVENT_SHUTDOWN,
-                dataver: 1,
-            },
-            Some(on_shutdown),
-        );
-        if let Some(register) = raw::RedisModule_RegisterCommandFilter {
-            let f = register(
-                ctx.ctx,
-                Some(hello_filter),
-                raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
-            );
-            FILTER.store(f, Ordering::SeqCst);
-        }
-    }
+    raw::subscribe_to_server_event(
+        ctx.ctx,
+        raw::RedisModuleEvent {
+            id: raw::REDISMODULE_EVENT_SHUTDOWN,
+            dataver: 1,
+        },
+        Some(on_shutdown),
+    );
     LOADED.store(true, Ordering::SeqCst);
+    update_filter(ctx.ctx);
     log_raw(ctx.ctx, Level::Notice, &summary);
     RedisStatus::Ok
 }
@@ -389,21 +380,44 @@ fn free_log_ctx() {
     }
 }
 
-pub fn deinit(ctx: &Context) -> RedisStatus {
-    stop_worker();
-    let filter = FILTER.swap(ptr::null_mut(), Ordering::SeqCst);
-    if !filter.is_null() {
-        // SAFETY: the filter was registered by this module in init.
-        unsafe {
+/// The hello filter exists only in safe mode: every command the server runs passes through
+/// a registered filter (Redis' dispatch to it alone costs ~50 instructions a command), and
+/// basic mode has no use for hellos. Called at load and after every config change; `ctx`
+/// must belong to this module (the load context or our detached one).
+fn update_filter(ctx: *mut raw::RedisModuleCtx) {
+    let want = LOADED.load(Ordering::SeqCst) && QUORUM.load(Ordering::Relaxed) > 0;
+    let have = !FILTER.load(Ordering::SeqCst).is_null();
+    if ctx.is_null() || want == have {
+        return;
+    }
+    // SAFETY: main thread (load, CONFIG SET, unload); a filter list is not being walked
+    // while a command's own code runs; the filter pointer is the one we registered.
+    unsafe {
+        if want {
+            if let Some(register) = raw::RedisModule_RegisterCommandFilter {
+                let f = register(
+                    ctx,
+                    Some(hello_filter),
+                    raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
+                );
+                FILTER.store(f, Ordering::SeqCst);
+            }
+        } else {
+            let f = FILTER.swap(ptr::null_mut(), Ordering::SeqCst);
             if let Some(unregister) = raw::RedisModule_UnregisterCommandFilter {
-                unregister(ctx.ctx, filter);
+                unregister(ctx, f);
             }
         }
     }
+}
+
+pub fn deinit(ctx: &Context) -> RedisStatus {
+    stop_worker();
+    LOADED.store(false, Ordering::SeqCst);
+    update_filter(ctx.ctx);
     log_raw(ctx.ctx, Level::Notice, "redis-vip unloaded");
     free_log_ctx();
     *lock(&STATUS) = Status::default();
-    LOADED.store(false, Ordering::SeqCst);
     RedisStatus::Ok
 }
 
