@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import statistics
 import struct
 import sys
@@ -24,6 +23,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
 import topology as T  # noqa: E402  (the shared namespace harness)
+from safe_helpers import AddrDumper  # noqa: E402  (netlink address dumps, one socket per ns)
 from topology import (  # noqa: E402,F401
     DEFAULT_MODULE, NODE_ADDR4, OBS_ADDR4, REDIS_PORT, VIP4, RedisGroup, RedisNode, SentinelNode,
     Topology, addr_only, wait_until,
@@ -184,70 +184,8 @@ def log_times(text: str, needle: str) -> list[float]:
 
 
 # ----------------------------------------------------------------------------------------------
-# netlink address sampling (one socket per namespace, dumps from the sampling thread)
-
-RTM_NEWADDR, RTM_GETADDR = 20, 22
-NLMSG_DONE, NLMSG_ERROR = 3, 2
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-
-
-def _open_rtnl() -> socket.socket:
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
-    s.bind((0, 0))
-    s.settimeout(1.0)
-    return s
-
-
-class AddrDumper:
-    """An rtnetlink socket created inside a namespace (a socket stays in the namespace of
-    the thread that created it), dumping the IPv4 addresses there in ~0.1 ms."""
-
-    def __init__(self, topo: Topology, ns: str):
-        self.ns = ns
-        self.sock: socket.socket = topo.in_ns(ns, _open_rtnl)
-        self.seq = 0
-
-    def ipv4(self) -> set[str]:
-        self.seq += 1
-        hdr = struct.pack("=IHHII", 16 + 8, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)
-        body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
-        self.sock.send(hdr + body)
-        out: set[str] = set()
-        while True:
-            data = self.sock.recv(65536)
-            off = 0
-            while off + 16 <= len(data):
-                ln, typ, _fl, seq, _pid = struct.unpack_from("=IHHII", data, off)
-                if ln < 16:
-                    return out
-                if seq == self.seq:
-                    if typ == NLMSG_DONE or typ == NLMSG_ERROR:
-                        return out
-                    if typ == RTM_NEWADDR:
-                        a = off + 16 + 8
-                        end = off + ln
-                        local = address = None
-                        while a + 4 <= end:
-                            rlen, rtype = struct.unpack_from("=HH", data, a)
-                            if rlen < 4:
-                                break
-                            if rtype in (IFA_LOCAL, IFA_ADDRESS) and rlen >= 8:
-                                ip = socket.inet_ntoa(data[a + 4:a + 8])
-                                if rtype == IFA_LOCAL:
-                                    local = ip
-                                else:
-                                    address = ip
-                            a += (rlen + 3) & ~3
-                        if local or address:
-                            out.add(local or address)
-                off += (ln + 3) & ~3
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+# holder sampling: one netlink socket per node namespace (safe_helpers.AddrDumper, shared with the
+# safe-mode tests and the chaos run)
 
 
 class HolderSampler:
@@ -262,7 +200,8 @@ class HolderSampler:
         self.topo = topo
         self.vip = vip
         self.interval = interval
-        self.dumpers = {n: AddrDumper(topo, n) for n in topo.node_names}
+        self.dumper = AddrDumper(topo, topo.node_names)
+        self.nodes = list(topo.node_names)
         self.isolated: set[str] = set()
         # hold it around a link change + set_isolated so no sample sees one without the other
         self.lock = threading.Lock()
@@ -282,11 +221,11 @@ class HolderSampler:
         while not self._stop.is_set():
             raw = []
             with self.lock:
-                for n, d in self.dumpers.items():
+                for n in self.nodes:
                     try:
-                        if self.vip in d.ipv4():
+                        if self.vip in self.dumper.addresses(n):
                             raw.append(n)
-                    except OSError:
+                    except (OSError, ValueError):
                         pass
                 t = time.time()
                 conn = tuple(n for n in raw if n not in self.isolated)
@@ -301,8 +240,7 @@ class HolderSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        for d in self.dumpers.values():
-            d.close()
+        self.dumper.close()
 
     def current(self) -> tuple[str, ...]:
         return self.samples[-1][1] if self.samples else ()
