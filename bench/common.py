@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import struct
 import sys
 import threading
 import time
@@ -283,29 +282,14 @@ class HolderSampler:
 def tcp_payloads(path) -> list[tuple[float, bytes]]:
     """(timestamp, TCP payload) of every IPv4/TCP packet in a pcap file (snaplen-truncated)."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
+        linktype, records = T.pcap_records(Path(path).read_bytes())
+    except (FileNotFoundError, ValueError):
         return []
-    if len(data) < 24:
-        return []
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        return []
-    nsec = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack(e + "I", data[20:24])[0]
     l2 = {1: 14, 113: 16, 276: 20, 0: 4, 12: 0, 101: 0}.get(linktype)
     if l2 is None:
         return []
     out = []
-    off = 24
-    while off + 16 <= len(data):
-        ts_s, ts_f, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
-        frame = data[off + 16: off + 16 + incl]
-        off += 16 + incl
+    for ts, frame in records:
         if len(frame) < l2 + 20:
             continue
         if linktype == 1 and frame[12:14] != b"\x08\x00":
@@ -322,7 +306,7 @@ def tcp_payloads(path) -> list[tuple[float, bytes]]:
         if len(tcp) < 20:
             continue
         doff = (tcp[12] >> 4) * 4
-        out.append((ts_s + ts_f / (1e9 if nsec else 1e6), bytes(tcp[doff:])))
+        out.append((ts, bytes(tcp[doff:])))
     return out
 
 

@@ -1127,10 +1127,11 @@ def _mac(b: bytes) -> str:
     return ":".join(f"{x:02x}" for x in b)
 
 
-def parse_pcap(data: bytes) -> list[Packet]:
-    """Parse a (possibly still growing) pcap file of Ethernet frames."""
+def pcap_records(data: bytes) -> tuple[int, list[tuple[float, bytes]]]:
+    """(link type, [(timestamp, frame)]) of a (possibly still growing) pcap file; a record
+    cut short at the end is left for the next read. Raises ValueError if it is not pcap."""
     if len(data) < 24:
-        return []
+        return 1, []
     magic = data[:4]
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         e = "<"
@@ -1146,13 +1147,17 @@ def parse_pcap(data: bytes) -> list[Packet]:
         ts_s, ts_f, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
         if off + 16 + incl > len(data):
             break
-        frame = data[off + 16: off + 16 + incl]
+        out.append((ts_s + ts_f / (1e9 if nsec else 1e6), data[off + 16: off + 16 + incl]))
         off += 16 + incl
-        ts = ts_s + ts_f / (1e9 if nsec else 1e6)
-        if linktype != 1 or len(frame) < 14:
-            continue
-        out.append(_parse_frame(ts, frame))
-    return out
+    return linktype, out
+
+
+def parse_pcap(data: bytes) -> list[Packet]:
+    """Parse a (possibly still growing) pcap file of Ethernet frames."""
+    linktype, records = pcap_records(data)
+    if linktype != 1:
+        return []
+    return [_parse_frame(ts, frame) for ts, frame in records if len(frame) >= 14]
 
 
 def _parse_frame(ts: float, f: bytes) -> Packet:
@@ -1271,7 +1276,7 @@ class Capture:
 __all__ = [
     "Topology", "RedisGroup", "RedisNode", "SentinelNode", "Capture", "Packet", "WaitTimeout",
     "wait_until", "run_in_netns", "netns_client", "NetnsConnection", "sweep_stale_namespaces",
-    "server_binary", "flavor_available", "pairs_to_dict", "addr_only", "parse_pcap",
+    "server_binary", "flavor_available", "pairs_to_dict", "addr_only", "parse_pcap", "pcap_records",
     "VIP4", "VIP6", "NODE_ADDR4", "NODE_ADDR6", "OBS_ADDR4", "OBS_ADDR6", "DEFAULT_MODULE",
     "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME",
 ]
