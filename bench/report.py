@@ -506,18 +506,21 @@ def auto_notes(results: dict, fs: dict, ss: dict) -> list[str]:
             + "This is a module defect to fix, not a benchmark result.")
     cg = results.get("callgrind") or {}
     rows = {r["cfg"]: r for r in cg.get("rows", []) if r.get("pipeline", 16) == 16}
-    if "none" in rows and "basic" in rows:
-        b, n = rows["basic"], rows["none"]
-        filt = b["filters_ir"] - n["filters_ir"]
-        notes.append(
-            f"Per-request cost (figure 4b): with the module every command goes through Redis' module "
-            f"command-filter dispatch and the module's `hello_filter`: {filt:.0f} more instructions per "
-            f"request ({b['hello_ir']:.0f} of them in `hello_filter`, the rest Redis' own dispatch to a "
-            f"filter), {filt / n['ir_per_request'] * 100:.1f}% of a pipelined SET/GET on the main thread. "
-            "Basic mode pays it too although it ignores hellos: the filter is registered in `init` "
-            "whatever vip.quorum is. Registering it only while vip.quorum > 0 would remove it from "
-            "basic mode; in safe mode only a way of receiving hellos other than a command filter "
-            "would.")
+    if "none" in rows:
+        n = rows["none"]
+        for cfg in ("basic", "safe"):
+            if cfg not in rows:
+                continue
+            b = rows[cfg]
+            filt = b["filters_ir"] - n["filters_ir"]
+            notes.append(
+                f"Per-request cost in {cfg} mode (figure 4b): {filt:.0f} more instructions per request "
+                f"in Redis' module command-filter dispatch ({b['hello_ir']:.0f} of them in the module's "
+                f"`hello_filter`, the rest Redis' own dispatch to a filter), "
+                f"{filt / n['ir_per_request'] * 100:.1f}% of a pipelined SET/GET on the main thread. "
+                "The module registers its filter only while vip.quorum > 0 (safe mode), so basic mode "
+                "pays nothing; in safe mode only a way of receiving hellos other than a command filter "
+                "could remove Redis' share.")
     thr = results.get("throughput") or {}
     st = (thr.get("module_status") or {}).get("safe") or {}
     if st.get("state") and st.get("state") != "holding":
