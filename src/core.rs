@@ -111,10 +111,6 @@ pub enum Event {
         action: Action,
         error: OsError,
     },
-    /// A Sentinel hello, already parsed (safe mode).
-    Hello(Hello),
-    /// A hello that was malformed or from a client that is not the Sentinel user.
-    HelloRejected,
     /// A hello as the command filter copied it, with the ACL user of the client that
     /// sent it; parsed and checked here, off the main thread.
     HelloRaw {
@@ -396,14 +392,6 @@ impl Core {
                     self.decide(now, &mut out);
                 }
             }
-            Event::Hello(hello) => {
-                let rules = self.quorum_rules();
-                self.sentinels.record(hello, now.mono, &rules);
-                if self.settings.safe_mode() {
-                    self.decide(now, &mut out);
-                }
-            }
-            Event::HelloRejected => self.counters.hellos_rejected += 1,
             Event::HelloRaw { payload, user } => {
                 let allowed = match (&self.settings.sentinel_user, &user) {
                     (None, _) => true,
@@ -415,7 +403,7 @@ impl Core {
                     }
                 };
                 match crate::sentinel::parse_hello(&payload) {
-                    Ok(hello) if allowed => return self.handle(Event::Hello(hello), now),
+                    Ok(hello) if allowed => self.record_hello(hello, now, &mut out),
                     _ => self.counters.hellos_rejected += 1,
                 }
             }
@@ -429,6 +417,14 @@ impl Core {
         // delay the address or the first announcement. The order among each kind stays.
         out.sort_by_key(|a| matches!(a, Action::Log { .. }));
         out
+    }
+
+    fn record_hello(&mut self, hello: Hello, now: Now, out: &mut Vec<Action>) {
+        let rules = self.quorum_rules();
+        self.sentinels.record(hello, now.mono, &rules);
+        if self.settings.safe_mode() {
+            self.decide(now, out);
+        }
     }
 
     fn quorum_rules(&self) -> Quorum {
@@ -871,11 +867,8 @@ impl Core {
                 let msg = describe(&error, &format!("{vip}"), &iface);
                 self.set_fault(FaultKind::Announce, msg, now, out);
             }
-            Action::Observe => {
-                let msg = describe(&error, "", &iface);
-                self.set_fault(FaultKind::Observe, msg, now, out);
-            }
-            Action::Log { .. } => {}
+            // Observe answers with ObserveFailed, and a log line cannot fail.
+            Action::Observe | Action::Log { .. } => {}
         }
         if self.shutting_down {
             self.finished = true;

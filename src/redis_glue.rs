@@ -96,8 +96,6 @@ static WORKER: Mutex<Option<Handle>> = Mutex::new(None);
 static STATUS: LazyLock<Arc<Mutex<Status>>> = LazyLock::new(Arc::default);
 /// Our own detached context for logging from the worker (created in init, freed in deinit).
 static LOG_CTX: AtomicPtr<raw::RedisModuleCtx> = AtomicPtr::new(ptr::null_mut());
-/// The hello filter's way to the worker; `None` when not running.
-static HELLO_TX: Mutex<Option<crossbeam_channel::Sender<Event>>> = Mutex::new(None);
 static FILTER: AtomicPtr<raw::RedisModuleCommandFilter> = AtomicPtr::new(ptr::null_mut());
 
 fn num<T: TryFrom<i64> + Default>(v: &AtomicI64) -> T {
@@ -261,9 +259,6 @@ unsafe extern "C" fn hello_filter(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     if !bytes(arg(fctx, 0)).eq_ignore_ascii_case(PUBLISH) || bytes(arg(fctx, 1)) != HELLO_CHANNEL {
         return;
     }
-    if QUORUM.load(Ordering::Relaxed) == 0 {
-        return;
-    }
     let payload = bytes(arg(fctx, 2)).to_vec();
     // The user the client authenticated as (Redis 7.2+, Valkey). The replication link (the
     // master client) and AOF loading have no user: that is the replicated copy of a hello,
@@ -293,13 +288,10 @@ unsafe extern "C" fn hello_filter(fctx: *mut raw::RedisModuleCommandFilterCtx) {
         }
         _ => None,
     };
-    if let Some(tx) = lock(&HELLO_TX).as_ref() {
-        let _ = tx.send(Event::HelloRaw { payload, user });
-    }
+    send(Event::HelloRaw { payload, user });
 }
 
 fn stop_worker() {
-    *lock(&HELLO_TX) = None;
     let handle = lock(&WORKER).take();
     if let Some(h) = handle {
         h.stop();
@@ -352,7 +344,6 @@ pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
             return RedisStatus::Err;
         }
     };
-    *lock(&HELLO_TX) = Some(handle.sender());
     *lock(&WORKER) = Some(handle);
     raw::subscribe_to_server_event(
         ctx.ctx,

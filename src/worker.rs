@@ -270,10 +270,6 @@ impl Handle {
         let _ = self.tx.send(event);
     }
 
-    pub fn sender(&self) -> Sender<Event> {
-        self.tx.clone()
-    }
-
     /// Ask the worker to shut down (releasing per vip.release-on-shutdown) and wait for it.
     /// Bounded: every netlink request has a receive timeout.
     pub fn stop(mut self) {
