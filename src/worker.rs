@@ -86,12 +86,10 @@ pub struct SystemNetwork {
 
 impl SystemNetwork {
     fn netlink(&mut self) -> Result<&mut Netlink, OsError> {
-        if self.netlink.is_none() {
-            self.netlink = Some(Netlink::open()?);
+        match &mut self.netlink {
+            Some(nl) => Ok(nl),
+            slot => Ok(slot.insert(Netlink::open()?)),
         }
-        self.netlink
-            .as_mut()
-            .ok_or_else(|| OsError::protocol("open netlink socket", "unavailable"))
     }
 
     fn with_netlink<T>(
@@ -162,13 +160,11 @@ impl Network for SystemNetwork {
     }
 
     fn announce(&mut self, ifindex: u32, mac: [u8; 6], vip: Vip) -> Result<(), OsError> {
-        if self.announcer.is_none() {
-            self.announcer = Some(Announcer::open()?);
-        }
-        match &self.announcer {
-            Some(a) => a.announce(ifindex, mac, vip.addr),
-            None => Err(OsError::protocol("open packet socket", "unavailable")),
-        }
+        let announcer = match &mut self.announcer {
+            Some(a) => a,
+            slot => slot.insert(Announcer::open()?),
+        };
+        announcer.announce(ifindex, mac, vip.addr)
     }
 }
 
