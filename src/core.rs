@@ -504,17 +504,11 @@ impl Core {
             self.release(&why, now, out);
             return;
         }
-        let link = match &self.link {
-            Some(link) => link.clone(),
-            None => {
-                // apply_observation has already raised the link fault.
-                return;
-            }
-        };
-        if link.mac.is_none() {
-            // apply_observation has raised the fault: no claim without announcements.
+        // No interface, or one without a MAC (no claim without announcements):
+        // apply_observation has already raised the link fault.
+        let Some(link @ LinkState { mac: Some(_), .. }) = self.link.clone() else {
             return;
-        }
+        };
         let fresh_claim = !self.holding;
         if fresh_claim {
             self.holding = true;
@@ -561,7 +555,7 @@ impl Core {
                         None
                     },
                 });
-                if !self.present.contains(&vip) {
+                if !present {
                     self.present.push(vip);
                 }
             }
