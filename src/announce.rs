@@ -10,14 +10,14 @@ use std::mem;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::error::OsError;
+use crate::error::{Op, OsError};
 use crate::packet;
 
-const OP_OPEN: &str = "open packet socket";
-const OP_SEND: &str = "send announcement";
-const OP_FILTER: &str = "filter packet socket";
-const OP_BIND: &str = "bind packet socket";
-const OP_RECV: &str = "receive claim";
+const OP_OPEN: Op = Op::OpenPacketSocket;
+const OP_SEND: Op = Op::SendAnnouncement;
+const OP_FILTER: Op = Op::FilterPacketSocket;
+const OP_BIND: Op = Op::BindPacketSocket;
+const OP_RECV: Op = Op::ReceiveClaim;
 
 /// Ethernet header: destination MAC, source MAC, ethertype.
 const ETH_HEADER_LEN: usize = 14;
@@ -263,11 +263,7 @@ fn packet_socket(flags: libc::c_int) -> Result<OwnedFd, OsError> {
 }
 
 /// A sockaddr_ll naming interface `ifindex` and a protocol given in network byte order.
-fn link_address(
-    op: &'static str,
-    ifindex: u32,
-    protocol_be: [u8; 2],
-) -> Result<libc::sockaddr_ll, OsError> {
+fn link_address(op: Op, ifindex: u32, protocol_be: [u8; 2]) -> Result<libc::sockaddr_ll, OsError> {
     // The kernel's ifindex is a positive int; anything else cannot name an interface.
     let ifindex = match i32::try_from(ifindex) {
         Ok(i) if i > 0 => i,
@@ -320,7 +316,7 @@ fn set_option<T>(
     Ok(())
 }
 
-fn last_error(op: &'static str) -> OsError {
+fn last_error(op: Op) -> OsError {
     OsError::from_io(op, &io::Error::last_os_error())
 }
 
@@ -522,7 +518,7 @@ mod tests {
         // Kernel answers the worker will meet.
         let down = announcer.announce(a, MAC, VIP4.into()).unwrap_err();
         assert!(down.is(libc::ENETDOWN), "interface down: {down}");
-        assert_eq!(down.op, "send announcement");
+        assert_eq!(down.op, Op::SendAnnouncement);
         let unknown = announcer
             .announce(a + b + 100, MAC, VIP4.into())
             .unwrap_err();

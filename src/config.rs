@@ -33,6 +33,61 @@ impl fmt::Display for Vip {
     }
 }
 
+/// A password kept out of `Debug` output and log lines.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where a Sentinel listens: a host name or an address, and a port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SentinelAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for SentinelAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How the module decides who may hold the VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Follow the local replication role only.
+    Basic,
+    /// Hold only while the Sentinels, asked directly, confirm this node as the master.
+    Sentinel,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Basic => "basic",
+            Mode::Sentinel => "sentinel",
+        }
+    }
+}
+
 /// A snapshot of every `vip.*` config, handed to the worker as one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -47,11 +102,18 @@ pub struct Settings {
     pub address_lifetime_s: u32,
     pub release_on_shutdown: bool,
     pub enabled: bool,
-    /// 0 = basic mode (follow the role); N >= 1 = safe mode (N Sentinels must confirm).
-    pub quorum: u32,
-    pub lease_ms: u64,
+    /// The Sentinels to ask; empty = basic mode.
+    pub sentinels: Vec<SentinelAddr>,
+    /// The Sentinel master name (required with `sentinels`).
     pub master_name: Option<String>,
-    pub sentinel_user: Option<String>,
+    pub auth_user: Option<String>,
+    pub auth_pass: Option<Secret>,
+    /// Sentinels that must confirm; 0 = derived from what the Sentinels report.
+    pub quorum: u32,
+    /// How long one confirmation counts; 0 = half of Sentinel's down-after-milliseconds.
+    /// Never longer than down-after-milliseconds, whatever is set.
+    pub lease_ms: u64,
+    pub poll_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -68,10 +130,13 @@ impl Default for Settings {
             address_lifetime_s: 2,
             release_on_shutdown: true,
             enabled: true,
-            quorum: 0,
-            lease_ms: 5000,
+            sentinels: Vec::new(),
             master_name: None,
-            sentinel_user: None,
+            auth_user: None,
+            auth_pass: None,
+            quorum: 0,
+            lease_ms: 0,
+            poll_interval_ms: 100,
         }
     }
 }
@@ -82,8 +147,12 @@ impl Settings {
         !self.addresses.is_empty() && !self.interface.is_empty()
     }
 
-    pub fn safe_mode(&self) -> bool {
-        self.quorum > 0
+    pub fn mode(&self) -> Mode {
+        if self.sentinels.is_empty() {
+            Mode::Basic
+        } else {
+            Mode::Sentinel
+        }
     }
 
     /// The comma-separated form used in VIP.STATUS and the log.
@@ -248,7 +317,7 @@ pub fn parse_label(text: &str) -> Result<Option<String>, String> {
     Ok(Some(label.to_string()))
 }
 
-/// `vip.master-name` and `vip.sentinel-user`: empty means "any"; otherwise one token.
+/// `vip.master-name` and `vip.sentinel-auth-user`: empty means unset; otherwise one token.
 pub fn parse_token(what: &str, text: &str) -> Result<Option<String>, String> {
     let token = text.trim();
     if token.is_empty() {
@@ -269,6 +338,94 @@ pub fn parse_token(what: &str, text: &str) -> Result<Option<String>, String> {
     Ok(Some(token.to_string()))
 }
 
+/// `vip.sentinel-auth-pass`: empty means none. The error never repeats the value.
+pub fn parse_secret(text: &str) -> Result<Option<Secret>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > 512 {
+        return Err("the password is longer than 512 characters".into());
+    }
+    if text.chars().any(|c| c.is_control()) {
+        return Err("the password contains a control character (a line break?)".into());
+    }
+    Ok(Some(Secret::new(text)))
+}
+
+/// At most this many Sentinels are asked (configured and learned together).
+pub const MAX_SENTINELS: usize = 16;
+
+/// `vip.sentinels`: comma-separated `host:port`, IPv6 as `[addr]:port`. Empty = basic mode.
+pub fn parse_sentinels(text: &str) -> Result<Vec<SentinelAddr>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<SentinelAddr> = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        let addr = parse_sentinel(item)?;
+        if out.contains(&addr) {
+            return Err(format!("Sentinel {addr} is listed twice"));
+        }
+        out.push(addr);
+    }
+    if out.len() > MAX_SENTINELS {
+        return Err(format!(
+            "{} Sentinels given, at most {MAX_SENTINELS} are supported",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_sentinel(item: &str) -> Result<SentinelAddr, String> {
+    let form = "expected host:port such as 192.0.2.21:26379, sentinel1.example:26379 or [2001:db8::21]:26379";
+    if item.is_empty() {
+        return Err(format!("empty entry in the Sentinel list: {form}"));
+    }
+    let (host, port) = if let Some(rest) = item.strip_prefix('[') {
+        let (host, port) = rest
+            .split_once("]:")
+            .ok_or_else(|| format!("invalid Sentinel address '{item}': {form}"))?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!(
+                "invalid Sentinel address '{item}': '{host}' is not an IPv6 address"
+            ));
+        }
+        (host, port)
+    } else {
+        let (host, port) = item
+            .rsplit_once(':')
+            .ok_or_else(|| format!("invalid Sentinel address '{item}': no port: {form}"))?;
+        if host.contains(':') {
+            return Err(format!(
+                "invalid Sentinel address '{item}': write an IPv6 address in brackets, [{host}]:{port}"
+            ));
+        }
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "invalid Sentinel address '{item}': '{host}' is neither an address nor a host name"
+            ));
+        }
+        (host, port)
+    };
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("invalid port in Sentinel address '{item}': expected 1 to 65535"))?;
+    Ok(SentinelAddr {
+        host: host.to_string(),
+        port,
+    })
+}
+
 /// Bounds of the numeric configs, shared by the Redis registration (which enforces them and
 /// words the error) and the documentation.
 pub mod limits {
@@ -278,8 +435,9 @@ pub mod limits {
     pub const ANNOUNCE_REFRESH_MS: (i64, i64) = (0, 3_600_000);
     pub const CHECK_INTERVAL_MS: (i64, i64) = (100, 60_000);
     pub const ADDRESS_LIFETIME_S: (i64, i64) = (0, 3600);
-    pub const QUORUM: (i64, i64) = (0, 100);
-    pub const LEASE_MS: (i64, i64) = (3000, 600_000);
+    pub const QUORUM: (i64, i64) = (0, super::MAX_SENTINELS as i64);
+    pub const LEASE_MS: (i64, i64) = (0, 600_000);
+    pub const POLL_INTERVAL_MS: (i64, i64) = (10, 1000);
 }
 
 #[cfg(test)]
@@ -405,6 +563,68 @@ mod tests {
             .unwrap_err()
             .contains("master name 'my master'"));
         assert!(parse_token("user", "a,b").is_err());
+    }
+
+    #[test]
+    fn sentinel_lists() {
+        // (input, parsed as shown)
+        let ok: &[(&str, &[&str])] = &[
+            ("", &[]),
+            ("192.0.2.21:26379", &["192.0.2.21:26379"]),
+            (
+                "192.0.2.21:26379, sentinel-2.example:26380,[2001:db8::23]:26379",
+                &[
+                    "192.0.2.21:26379",
+                    "sentinel-2.example:26380",
+                    "[2001:db8::23]:26379",
+                ],
+            ),
+        ];
+        for (input, want) in ok {
+            let got: Vec<String> = parse_sentinels(input)
+                .unwrap()
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            assert_eq!(got, *want, "{input:?}");
+        }
+        // (input, text the error must contain)
+        let bad = [
+            ("192.0.2.21", "no port"),
+            ("192.0.2.21:0", "expected 1 to 65535"),
+            ("192.0.2.21:70000", "expected 1 to 65535"),
+            ("2001:db8::23:26379", "in brackets"),
+            ("[2001:db8::zz]:26379", "not an IPv6 address"),
+            ("a b:26379", "neither an address nor a host name"),
+            ("192.0.2.21:26379,,192.0.2.22:26379", "empty entry"),
+            ("192.0.2.21:26379,192.0.2.21:26379", "listed twice"),
+        ];
+        for (input, want) in bad {
+            let err = parse_sentinels(input).expect_err(input);
+            assert!(err.contains(want), "{input:?}: {err}");
+        }
+        let many: Vec<String> = (1..=17).map(|i| format!("192.0.2.{i}:26379")).collect();
+        assert!(parse_sentinels(&many.join(","))
+            .unwrap_err()
+            .contains("at most 16"));
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let p = parse_secret("s3cr%t").unwrap().unwrap();
+        assert_eq!(p.expose(), "s3cr%t");
+        assert_eq!(format!("{p:?}"), "Secret(***)");
+        let err = parse_secret("line\nbreak-secret").unwrap_err();
+        assert!(!err.contains("break-secret"), "{err}");
+        assert_eq!(parse_secret("").unwrap(), None);
+    }
+
+    #[test]
+    fn the_mode_follows_the_sentinel_list() {
+        let mut s = Settings::default();
+        assert_eq!(s.mode(), Mode::Basic);
+        s.sentinels = parse_sentinels("192.0.2.21:26379").unwrap();
+        assert_eq!(s.mode(), Mode::Sentinel);
     }
 
     #[test]

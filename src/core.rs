@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::{Settings, Vip};
-use crate::error::OsError;
 use std::net::IpAddr;
 
-use crate::sentinel::{Hello, Identity, Quorum, SentinelRow, SentinelView};
+use crate::config::{Mode, SentinelAddr, Settings, Vip};
+use crate::error::OsError;
+use crate::sentinel::{
+    Fence, Heard, PollError, PollPlan, Rules, SentinelRow, SentinelView, Verdict,
+};
 
 /// The replication role Redis reports for this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +83,15 @@ pub struct Observation {
     pub present: Vec<Vip>,
     pub net_admin: bool,
     pub net_raw: bool,
-    /// Every address on the host's interfaces (for the safe-mode identity).
-    pub local_addrs: Vec<IpAddr>,
+}
+
+/// What the packet listener should watch: claims of these addresses on this interface by
+/// any MAC but ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub addrs: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,23 +120,26 @@ pub enum Event {
         action: Action,
         error: OsError,
     },
-    /// A hello as the command filter copied it, with the ACL user of the client that
-    /// sent it; parsed and checked here, off the main thread.
-    HelloRaw {
-        payload: Vec<u8>,
-        /// `None`: the server cannot say who sent it (Redis < 7.2 has no
-        /// RedisModule_CommandFilterGetClientId).
-        user: Option<String>,
-    },
     /// A frame on the wire (ARP or NA) from another MAC claiming an address.
     Claimed {
         ip: IpAddr,
         mac: [u8; 6],
     },
-    /// How Sentinels address this node: `replica-announce-ip` (if set) and the port.
+    /// This process's run id (`INFO server`): how the Sentinels' answers are matched to
+    /// this node.
     Identity {
-        announce_ip: Option<IpAddr>,
-        port: u16,
+        runid: String,
+    },
+    /// A Sentinel answered a poll.
+    SentinelAnswer {
+        from: SentinelAddr,
+        heard: Box<Heard>,
+    },
+    /// A poll of a Sentinel failed.
+    SentinelFailed {
+        from: SentinelAddr,
+        at: Duration,
+        error: PollError,
     },
     /// Server shutdown or module unload.
     Shutdown,
@@ -164,6 +176,14 @@ pub enum Action {
         level: Level,
         message: String,
     },
+    /// Poll exactly these Sentinels with these credentials (None: poll none).
+    Sentinels(Option<PollPlan>),
+    /// Poll every Sentinel now (a role change: the answer may decide a claim).
+    PollNow,
+    /// Poll this often from now on.
+    PollInterval(Duration),
+    /// Watch the wire for other hosts claiming our addresses (None: stop watching).
+    Listen(Option<ListenSpec>),
 }
 
 /// What failed, so that each kind clears on its own kind of success.
@@ -174,8 +194,14 @@ enum FaultKind {
     Link,
     Address,
     Announce,
-    Hello,
+    /// The Sentinel-confirmed mode cannot work as configured (master name missing,
+    /// authentication refused, no such master, no Sentinel answering).
+    Sentinel,
 }
+
+/// While a failover runs, every node polls this often: the old master must see the
+/// leader's choice, and the new one its promotion, within milliseconds.
+const FAILOVER_POLL: Duration = Duration::from_millis(10);
 
 const RETRY_FIRST_MS: u64 = 250;
 const RETRY_MAX_MS: u64 = 5000;
@@ -188,7 +214,6 @@ pub struct Counters {
     pub announcements_sent: u64,
     pub errors: u64,
     pub fences: u64,
-    pub hellos_rejected: u64,
     pub conflicts: u64,
 }
 
@@ -206,12 +231,17 @@ pub struct Status {
     pub last_claim_latency_us: u64,
     pub counters: Counters,
     pub last_error: String,
-    pub sentinels_seen: u64,
+    pub sentinels_known: u64,
+    pub sentinels_reachable: u64,
     pub sentinels_confirming: u64,
+    pub quorum: u64,
+    pub lease_ms: u64,
     pub lease_remaining_ms: u64,
-    pub last_fence_reason: String,
+    pub last_fence_reason: &'static str,
     pub last_conflict_mac: String,
     pub sentinels: Vec<SentinelRow>,
+    /// Events from the main thread or the pollers that did not fit the worker's queues.
+    pub events_dropped: u64,
 }
 
 /// The decision core. One instance lives on the worker thread.
@@ -242,11 +272,14 @@ pub struct Core {
     last_claim_latency_us: u64,
     counters: Counters,
     sentinels: SentinelView,
-    last_fence_reason: String,
+    /// Until when the Sentinels' answers allow holding (Sentinel mode, while holding).
+    hold_until: Option<Duration>,
+    last_fence_reason: Option<Fence>,
     last_conflict_mac: String,
-    announce_ip: Option<IpAddr>,
-    port: u16,
-    local_addrs: Vec<IpAddr>,
+    /// What the pollers and the listener were last told, so that only changes go out.
+    plan_sent: Option<Option<PollPlan>>,
+    interval_sent: Option<Duration>,
+    listen_sent: Option<Option<ListenSpec>>,
     now: Duration,
     shutting_down: bool,
     finished: bool,
@@ -254,6 +287,8 @@ pub struct Core {
 
 impl Core {
     pub fn new(settings: Settings) -> Core {
+        let mut sentinels = SentinelView::default();
+        sentinels.set_configured(&settings.sentinels);
         Core {
             settings,
             role: None,
@@ -274,12 +309,13 @@ impl Core {
             last_transition_ms: 0,
             last_claim_latency_us: 0,
             counters: Counters::default(),
-            sentinels: SentinelView::default(),
-            last_fence_reason: String::new(),
+            sentinels,
+            hold_until: None,
+            last_fence_reason: None,
             last_conflict_mac: String::new(),
-            announce_ip: None,
-            port: 6379,
-            local_addrs: Vec::new(),
+            plan_sent: None,
+            interval_sent: None,
+            listen_sent: None,
             now: Duration::ZERO,
             shutting_down: false,
             finished: false,
@@ -311,8 +347,8 @@ impl Core {
         }
         consider(self.announces.iter().map(|(t, _)| *t).min());
         consider(self.next_announce_refresh);
-        if self.holding && self.settings.safe_mode() {
-            consider(self.sentinels.next_expiry(self.now, &self.quorum_rules()));
+        if self.holding {
+            consider(self.hold_until);
         }
         next
     }
@@ -340,12 +376,11 @@ impl Core {
                         (false, Role::Replica) => "role changed to replica".into(),
                     };
                 }
-                if role == Role::Master && !loaded && changed {
-                    // A Sentinel leader promoted us (REPLICAOF NO ONE): in safe mode, trust
-                    // it for one lease plus one hello period; hellos must confirm by then.
-                    self.sentinels.promoted(at);
-                } else if role == Role::Replica {
-                    self.sentinels.end_grace();
+                self.sentinel_fault(now, &mut out);
+                if changed && self.settings.mode() == Mode::Sentinel {
+                    // The answers already in hand usually decide (a leader flags its chosen
+                    // replica before sending it REPLICAOF NO ONE); ask again all the same.
+                    out.push(Action::PollNow);
                 }
                 self.decide(now, &mut out);
             }
@@ -354,7 +389,7 @@ impl Core {
                 if matches!(event, Event::NetChanged) || now.mono >= self.next_observe {
                     self.observe_now(now, &mut out);
                 }
-                if self.holding && self.settings.safe_mode() {
+                if self.holding && self.settings.mode() == Mode::Sentinel {
                     self.decide(now, &mut out);
                 }
                 self.due_announcements(now, &mut out);
@@ -384,28 +419,21 @@ impl Core {
                 self.clear_fault(FaultKind::Announce, &mut out);
             }
             Event::Failed { action, error } => self.action_failed(action, error, now, &mut out),
-            Event::Identity { announce_ip, port } => {
-                self.announce_ip = announce_ip;
-                self.port = port;
-                self.update_identity();
-                if self.settings.safe_mode() {
-                    self.decide(now, &mut out);
-                }
+            Event::Identity { runid } => {
+                self.sentinels.set_runid(&runid);
+                self.sentinel_fault(now, &mut out);
+                self.decide_if_sentinel_mode(now, &mut out);
             }
-            Event::HelloRaw { payload, user } => {
-                let allowed = match (&self.settings.sentinel_user, &user) {
-                    (None, _) => true,
-                    (Some(want), Some(got)) => want == got,
-                    (Some(_), None) => {
-                        let msg = "vip.sentinel-user is set, but this server cannot tell which user sent a hello (needs Redis 7.2+ or Valkey 8+): upgrade, or unset vip.sentinel-user".to_string();
-                        self.set_fault(FaultKind::Hello, msg, now, &mut out);
-                        false
-                    }
-                };
-                match crate::sentinel::parse_hello(&payload) {
-                    Ok(hello) if allowed => self.record_hello(hello, now, &mut out),
-                    _ => self.counters.hellos_rejected += 1,
-                }
+            Event::SentinelAnswer { from, heard } => {
+                self.sentinels
+                    .record(&from, *heard, crate::config::MAX_SENTINELS);
+                self.sentinel_fault(now, &mut out);
+                self.decide_if_sentinel_mode(now, &mut out);
+            }
+            Event::SentinelFailed { from, at, error } => {
+                self.sentinels.failed(&from, at, error);
+                self.sentinel_fault(now, &mut out);
+                self.decide_if_sentinel_mode(now, &mut out);
             }
             Event::Claimed { ip, mac } => self.conflict(ip, mac, &mut out),
             Event::Shutdown => self.shutdown(now, &mut out),
@@ -413,22 +441,85 @@ impl Core {
         if self.shutting_down && !self.claim_pending {
             self.finished = true;
         }
+        self.sync_adapters(&mut out);
         // Act first, write about it after: a log line (a file write in Redis) must not
         // delay the address or the first announcement. The order among each kind stays.
         out.sort_by_key(|a| matches!(a, Action::Log { .. }));
         out
     }
 
-    fn record_hello(&mut self, hello: Hello, now: Now, out: &mut Vec<Action>) {
-        let rules = self.quorum_rules();
-        self.sentinels.record(hello, now.mono, &rules);
-        if self.settings.safe_mode() {
+    fn rules(&self) -> Rules {
+        Rules {
+            quorum: self.settings.quorum,
+            lease_ms: self.settings.lease_ms,
+        }
+    }
+
+    fn decide_if_sentinel_mode(&mut self, now: Now, out: &mut Vec<Action>) {
+        if self.settings.mode() == Mode::Sentinel {
             self.decide(now, out);
         }
     }
 
-    fn quorum_rules(&self) -> Quorum {
-        Quorum::from_settings(&self.settings)
+    /// Faults of the Sentinel-confirmed mode that only the operator can fix.
+    fn sentinel_fault(&mut self, now: Now, out: &mut Vec<Action>) {
+        let fault = if self.settings.mode() != Mode::Sentinel || !self.settings.configured() {
+            None
+        } else if self.settings.master_name.is_none() {
+            Some("vip.master-name is required when vip.sentinels is set: set it to the name the Sentinels monitor (sentinel monitor <name> ...)".to_string())
+        } else {
+            self.sentinels.fault()
+        };
+        match fault {
+            // The same fault again is no failed retry of ours: the pollers retry on their own.
+            Some(msg) if self.faults.get(&FaultKind::Sentinel) == Some(&msg) => {}
+            Some(msg) => self.set_fault(FaultKind::Sentinel, msg, now, out),
+            None => self.clear_fault(FaultKind::Sentinel, out),
+        }
+    }
+
+    /// Tell the pollers and the listener what they should be doing, when that changed.
+    fn sync_adapters(&mut self, out: &mut Vec<Action>) {
+        let s = &self.settings;
+        let plan = match (&s.master_name, s.mode()) {
+            (Some(name), Mode::Sentinel) if s.enabled && !self.finished => Some(PollPlan {
+                targets: self.sentinels.targets(),
+                master_name: name.clone(),
+                auth_user: s.auth_user.clone(),
+                auth_pass: s.auth_pass.clone(),
+            }),
+            _ => None,
+        };
+        if self.plan_sent.as_ref() != Some(&plan) {
+            out.push(Action::Sentinels(plan.clone()));
+            self.plan_sent = Some(plan);
+        }
+        let normal = Duration::from_millis(s.poll_interval_ms.max(1));
+        let interval = if self.sentinels.failover_underway() {
+            normal.min(FAILOVER_POLL)
+        } else {
+            normal
+        };
+        if self.interval_sent != Some(interval) {
+            out.push(Action::PollInterval(interval));
+            self.interval_sent = Some(interval);
+        }
+        let listen = match &self.link {
+            Some(LinkState {
+                index,
+                mac: Some(mac),
+                ..
+            }) if self.holding && !self.finished => Some(ListenSpec {
+                ifindex: *index,
+                mac: *mac,
+                addrs: s.addresses.iter().map(|v| v.addr).collect(),
+            }),
+            _ => None,
+        };
+        if self.listen_sent.as_ref() != Some(&listen) {
+            out.push(Action::Listen(listen.clone()));
+            self.listen_sent = Some(listen);
+        }
     }
 
     fn observe_now(&mut self, now: Now, out: &mut Vec<Action>) {
@@ -459,33 +550,50 @@ impl Core {
         }
     }
 
-    /// Should this node hold the VIPs now, and why (for the log and VIP.STATUS)?
-    fn want(&mut self, now: Now) -> (bool, String) {
+    /// Should this node hold the VIPs now, and why (for the log and VIP.STATUS)? A refusal
+    /// may carry a fence: the Sentinels' reason to take the VIPs away.
+    fn want(&mut self, now: Now) -> (bool, String, Option<Fence>) {
         if !self.settings.enabled {
-            return (false, "disabled by vip.enabled".into());
+            return (false, "disabled by vip.enabled".into(), None);
         }
         if !self.settings.configured() {
-            return (false, "not configured".into());
+            return (false, "not configured".into(), None);
         }
         if self.shutting_down {
-            return (false, "shutdown".into());
+            return (false, "shutdown".into(), None);
         }
         match self.role {
             Some(Role::Master) => {}
-            Some(Role::Replica) => return (false, self.reason.clone()),
-            None => return (false, "role unknown".into()),
+            Some(Role::Replica) => return (false, self.reason.clone(), None),
+            None => return (false, "role unknown".into(), None),
         }
-        if !self.settings.safe_mode() {
-            return (true, self.reason.clone());
+        if self.settings.mode() == Mode::Basic {
+            self.hold_until = None;
+            return (true, self.reason.clone(), None);
         }
-        let verdict = self
-            .sentinels
-            .verdict(now.mono, &self.quorum_rules(), self.holding);
-        if !verdict.hold && !self.holding {
-            // Show why a master is not claiming (stale start, awaiting confirmation).
-            self.reason = verdict.reason.clone();
+        if self.settings.master_name.is_none() {
+            self.hold_until = None;
+            return (false, "vip.master-name is not set".into(), None);
         }
-        (verdict.hold, verdict.reason)
+        match self.sentinels.verdict(now.mono, self.rules()) {
+            Verdict::Hold { until, why } => {
+                self.hold_until = Some(until);
+                (true, why, None)
+            }
+            Verdict::Refuse { fence, why } => {
+                self.hold_until = None;
+                let why = if fence.is_some() {
+                    format!("fenced: {why}")
+                } else {
+                    format!("waiting: {why}")
+                };
+                if !self.holding {
+                    // Show why a master is not claiming (stale start, awaiting confirmation).
+                    self.reason = why.clone();
+                }
+                (false, why, fence)
+            }
+        }
     }
 
     /// Compare what should be with what was observed, and act on the difference.
@@ -499,9 +607,9 @@ impl Core {
             }
             return;
         }
-        let (want, why) = self.want(now);
+        let (want, why, fence) = self.want(now);
         if !want {
-            self.release(&why, now, out);
+            self.release(&why, fence, now, out);
             return;
         }
         // No interface, or one without a MAC (no claim without announcements):
@@ -571,7 +679,7 @@ impl Core {
         self.due_announcements(now, out);
     }
 
-    fn release(&mut self, why: &str, now: Now, out: &mut Vec<Action>) {
+    fn release(&mut self, why: &str, fence: Option<Fence>, now: Now, out: &mut Vec<Action>) {
         let was_holding = self.holding;
         self.holding = false;
         self.claim_pending = false;
@@ -581,11 +689,9 @@ impl Core {
         self.claim_trigger = None;
         if was_holding {
             self.counters.releases += 1;
-            if why.starts_with("fenced") {
+            if let Some(f) = fence {
                 self.counters.fences += 1;
-                self.last_fence_reason = why.to_string();
-                // Claim again only when confirmed again.
-                self.sentinels.end_grace();
+                self.last_fence_reason = Some(f);
             }
             self.transition(why, now);
             out.push(Action::Log {
@@ -736,10 +842,6 @@ impl Core {
         }
         self.link = obs.link;
         self.present = obs.present;
-        if self.local_addrs != obs.local_addrs {
-            self.local_addrs = obs.local_addrs;
-            self.update_identity();
-        }
         if self.present.is_empty() && !self.holding {
             self.clear_fault(FaultKind::Address, out);
         }
@@ -751,6 +853,12 @@ impl Core {
     fn apply_settings(&mut self, new: Settings, now: Now, out: &mut Vec<Action>) {
         let old = std::mem::replace(&mut self.settings, new);
         let moved = old.interface != self.settings.interface;
+        // Another set of Sentinels, or another master name: nothing they said counts.
+        self.sentinels.set_configured(&self.settings.sentinels);
+        if old.master_name != self.settings.master_name || old.sentinels != self.settings.sentinels
+        {
+            self.sentinels.forget_answers();
+        }
         // Release what no longer applies: every old VIP when the interface changed,
         // else the VIPs dropped from the list.
         if let Some(link) = &self.link {
@@ -804,6 +912,7 @@ impl Core {
         self.faults.clear();
         self.retry_ms = 0;
         self.next_observe = now.mono;
+        self.sentinel_fault(now, out);
         if !self.settings.configured() || !self.settings.enabled {
             self.decide(now, out);
             return;
@@ -836,7 +945,7 @@ impl Core {
                 }
             }
         }
-        self.release("shutdown", now, out);
+        self.release("shutdown", None, now, out);
         self.finished = true;
     }
 
@@ -861,8 +970,13 @@ impl Core {
                 let msg = describe(&error, &format!("{vip}"), &iface);
                 self.set_fault(FaultKind::Announce, msg, now, out);
             }
-            // Observe answers with ObserveFailed, and a log line cannot fail.
-            Action::Observe | Action::Log { .. } => {}
+            // Observe answers with ObserveFailed; the others cannot fail.
+            Action::Observe
+            | Action::Log { .. }
+            | Action::Sentinels(_)
+            | Action::PollNow
+            | Action::PollInterval(_)
+            | Action::Listen(_) => {}
         }
         if self.shutting_down {
             self.finished = true;
@@ -909,22 +1023,6 @@ impl Core {
             .all(|v| self.present.contains(v))
     }
 
-    fn update_identity(&mut self) {
-        let addrs = match self.announce_ip {
-            Some(ip) => vec![ip],
-            None => self
-                .local_addrs
-                .iter()
-                .filter(|a| !self.settings.addresses.iter().any(|v| v.addr == **a))
-                .copied()
-                .collect(),
-        };
-        self.sentinels.set_identity(Identity {
-            addrs,
-            port: self.port,
-        });
-    }
-
     fn transition(&mut self, why: &str, now: Now) {
         self.reason = why.to_string();
         self.last_transition_ms = now.unix_ms;
@@ -943,15 +1041,20 @@ impl Core {
     }
 
     pub fn status(&self, now: Now) -> Status {
-        let rules = self.quorum_rules();
-        let view = self.sentinels.summary(now.mono, &rules);
+        let rules = self.rules();
+        let sentinel_mode = self.settings.mode() == Mode::Sentinel;
+        let view = if sentinel_mode {
+            self.sentinels.summary(now.mono, rules)
+        } else {
+            Default::default()
+        };
+        let lease_remaining_ms = match (self.holding, self.hold_until) {
+            (true, Some(until)) => until.saturating_sub(now.mono).as_millis() as u64,
+            _ => 0,
+        };
         Status {
             state: self.phase().as_str(),
-            mode: if self.settings.safe_mode() {
-                "safe"
-            } else {
-                "basic"
-            },
+            mode: self.settings.mode().as_str(),
             role: self.role.map_or("unknown", Role::as_str),
             addresses: self.settings.addresses_text(),
             interface: self.settings.interface.clone(),
@@ -961,12 +1064,20 @@ impl Core {
             last_claim_latency_us: self.last_claim_latency_us,
             counters: self.counters.clone(),
             last_error: self.last_error.clone(),
-            sentinels_seen: view.seen,
+            sentinels_known: view.known,
+            sentinels_reachable: view.reachable,
             sentinels_confirming: view.confirming,
-            lease_remaining_ms: view.lease_remaining_ms,
-            last_fence_reason: self.last_fence_reason.clone(),
+            quorum: view.quorum,
+            lease_ms: view.lease_ms,
+            lease_remaining_ms,
+            last_fence_reason: self.last_fence_reason.map_or("", Fence::as_str),
             last_conflict_mac: self.last_conflict_mac.clone(),
-            sentinels: self.sentinels.rows(now.mono),
+            sentinels: if sentinel_mode {
+                self.sentinels.rows(now.mono, rules)
+            } else {
+                Vec::new()
+            },
+            events_dropped: 0,
         }
     }
 
@@ -1003,21 +1114,17 @@ pub fn format_mac(mac: [u8; 6]) -> String {
 
 /// Turn an errno into a sentence with the fix in it.
 pub fn describe(error: &OsError, vip: &str, iface: &str) -> String {
-    let what = match (error.op, vip.is_empty()) {
-        (op, true) => op.to_string(),
-        (op, false) => format!("{op} {vip} on {iface}"),
+    let op = error.op.as_str();
+    let what = if vip.is_empty() {
+        op.to_string()
+    } else {
+        format!("{op} {vip} on {iface}")
     };
     match error.errno {
-        libc::EPERM | libc::EACCES => {
-            let cap = if error.op.contains("packet") || error.op.contains("announce") {
-                "CAP_NET_RAW"
-            } else {
-                "CAP_NET_ADMIN"
-            };
-            format!(
-                "{what}: permission denied: redis-server needs CAP_NET_ADMIN and CAP_NET_RAW (missing {cap}): see README#deployment"
-            )
-        }
+        libc::EPERM | libc::EACCES => format!(
+            "{what}: permission denied: redis-server needs CAP_NET_ADMIN and CAP_NET_RAW (missing {}): see README#deployment",
+            error.op.capability().as_str()
+        ),
         libc::ENODEV | libc::ENXIO => format!(
             "{what}: interface '{iface}' not found: create it or set vip.interface to an existing interface"
         ),

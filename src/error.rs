@@ -4,11 +4,73 @@
 use std::fmt;
 use std::io;
 
+/// What the module was doing when the kernel said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    OpenNetlink,
+    LookUpInterface,
+    ListAddresses,
+    AddAddress,
+    DeleteAddress,
+    WatchNetlink,
+    OpenPacketSocket,
+    FilterPacketSocket,
+    BindPacketSocket,
+    SendAnnouncement,
+    ReceiveClaim,
+}
+
+/// The capability an operation needs (what to grant when the kernel says EPERM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    NetAdmin,
+    NetRaw,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::NetAdmin => "CAP_NET_ADMIN",
+            Capability::NetRaw => "CAP_NET_RAW",
+        }
+    }
+}
+
+impl Op {
+    /// In the operator's words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::OpenNetlink => "open netlink socket",
+            Op::LookUpInterface => "look up interface",
+            Op::ListAddresses => "list addresses",
+            Op::AddAddress => "add address",
+            Op::DeleteAddress => "delete address",
+            Op::WatchNetlink => "watch netlink",
+            Op::OpenPacketSocket => "open packet socket",
+            Op::FilterPacketSocket => "filter packet socket",
+            Op::BindPacketSocket => "bind packet socket",
+            Op::SendAnnouncement => "send announcement",
+            Op::ReceiveClaim => "receive claim",
+        }
+    }
+
+    pub fn capability(self) -> Capability {
+        match self {
+            Op::OpenPacketSocket
+            | Op::FilterPacketSocket
+            | Op::BindPacketSocket
+            | Op::SendAnnouncement
+            | Op::ReceiveClaim => Capability::NetRaw,
+            _ => Capability::NetAdmin,
+        }
+    }
+}
+
 /// A failed system call or netlink request: what we tried, and the errno the kernel gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OsError {
-    /// What was attempted, in the operator's words ("add address", "open packet socket").
-    pub op: &'static str,
+    /// What was attempted.
+    pub op: Op,
     /// The raw errno (positive). 0 when the failure was not an errno (protocol error).
     pub errno: i32,
     /// Extra detail (kernel extended ack message, decode error), may be empty.
@@ -16,7 +78,7 @@ pub struct OsError {
 }
 
 impl OsError {
-    pub fn new(op: &'static str, errno: i32) -> Self {
+    pub fn new(op: Op, errno: i32) -> Self {
         OsError {
             op,
             errno,
@@ -24,7 +86,7 @@ impl OsError {
         }
     }
 
-    pub fn protocol(op: &'static str, detail: impl Into<String>) -> Self {
+    pub fn protocol(op: Op, detail: impl Into<String>) -> Self {
         OsError {
             op,
             errno: 0,
@@ -33,7 +95,7 @@ impl OsError {
     }
 
     /// Keep the errno of an `io::Error`; `ErrorKind` alone loses ENODEV and friends.
-    pub fn from_io(op: &'static str, err: &io::Error) -> Self {
+    pub fn from_io(op: Op, err: &io::Error) -> Self {
         match err.raw_os_error() {
             Some(errno) => OsError::new(op, errno),
             None => OsError::protocol(op, err.to_string()),
@@ -49,9 +111,9 @@ impl fmt::Display for OsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.errno != 0 {
             let text = io::Error::from_raw_os_error(self.errno);
-            write!(f, "{}: {}", self.op, text)?;
+            write!(f, "{}: {}", self.op.as_str(), text)?;
         } else {
-            write!(f, "{}: protocol error", self.op)?;
+            write!(f, "{}: protocol error", self.op.as_str())?;
         }
         if !self.detail.is_empty() {
             write!(f, " ({})", self.detail)?;

@@ -3,12 +3,14 @@
 //! Where things are:
 //! - `config`    parsing and validation of every `vip.*` value (pure)
 //! - `core`      the decisions: (state, event, settings, now) -> actions (pure)
-//! - `sentinel`  Sentinel hellos and the safe-mode quorum/lease view (pure)
+//! - `sentinel`  asking the Sentinels: answers (pure), the view and its rule (pure), pollers
 //! - `packet`    gratuitous ARP and unsolicited NA frames (pure)
 //! - `netlink`   addresses and links over NETLINK_ROUTE
 //! - `announce`  the AF_PACKET sender and listener
-//! - `worker`    the thread that runs the core and carries out its actions
-//! - `redis_glue` configs, events, the hello filter, VIP.STATUS, INFO (main thread)
+//! - `worker`    the thread that runs the core and carries out its actions (the loop, the
+//!   system adapter, the watcher)
+//! - `threads`   how every module thread is started (name, signal mask)
+//! - `redis_glue` configs, events, VIP.STATUS, VIP.SENTINELS, INFO (main thread)
 
 pub mod announce;
 pub mod config;
@@ -19,6 +21,7 @@ pub mod packet;
 #[cfg(not(test))]
 pub mod redis_glue;
 pub mod sentinel;
+pub mod threads;
 pub mod worker;
 
 #[cfg(not(test))]
@@ -52,15 +55,18 @@ mod module {
                 ["announce-refresh-ms", &ANNOUNCE_REFRESH_MS, 0, limits::ANNOUNCE_REFRESH_MS.0, limits::ANNOUNCE_REFRESH_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
                 ["check-interval-ms", &CHECK_INTERVAL_MS, 1000, limits::CHECK_INTERVAL_MS.0, limits::CHECK_INTERVAL_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
                 ["address-lifetime-s", &ADDRESS_LIFETIME_S, 2, limits::ADDRESS_LIFETIME_S.0, limits::ADDRESS_LIFETIME_S.1, DEFAULT, Some(Box::new(on_config_changed))],
-                ["quorum", &QUORUM, 0, limits::QUORUM.0, limits::QUORUM.1, DEFAULT, Some(Box::new(on_config_changed))],
-                ["lease-ms", &LEASE_MS, 5000, limits::LEASE_MS.0, limits::LEASE_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["quorum", &QUORUM, 0, limits::QUORUM.0, limits::QUORUM.1, PROTECTED, Some(Box::new(on_config_changed))],
+                ["lease-ms", &LEASE_MS, 0, limits::LEASE_MS.0, limits::LEASE_MS.1, PROTECTED, Some(Box::new(on_config_changed))],
+                ["poll-interval-ms", &POLL_INTERVAL_MS, 100, limits::POLL_INTERVAL_MS.0, limits::POLL_INTERVAL_MS.1, PROTECTED, Some(Box::new(on_config_changed))],
             ],
             string: [
                 ["address", &ADDRESS, "", PROTECTED, Some(Box::new(on_config_changed))],
                 ["interface", &INTERFACE, "", PROTECTED, Some(Box::new(on_config_changed))],
                 ["label", &LABEL, "", PROTECTED, Some(Box::new(on_config_changed))],
-                ["master-name", &MASTER_NAME, "", DEFAULT, Some(Box::new(on_config_changed))],
-                ["sentinel-user", &SENTINEL_USER, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinels", &SENTINELS, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["master-name", &MASTER_NAME, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-auth-user", &SENTINEL_AUTH_USER, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-auth-pass", &SENTINEL_AUTH_PASS, "", PROTECTED, Some(Box::new(on_config_changed))],
             ],
             bool: [
                 ["release-on-shutdown", &RELEASE_ON_SHUTDOWN, true, DEFAULT, Some(Box::new(on_config_changed))],

@@ -28,14 +28,14 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkHeader, LinkMessa
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
-use crate::error::OsError;
+use crate::error::{Op, OsError};
 
-const OP_OPEN: &str = "open netlink socket";
-const OP_LINK: &str = "look up interface";
-const OP_LIST: &str = "list addresses";
-const OP_ADD: &str = "add address";
-const OP_DEL: &str = "delete address";
-const OP_WATCH: &str = "watch netlink";
+const OP_OPEN: Op = Op::OpenNetlink;
+const OP_LINK: Op = Op::LookUpInterface;
+const OP_LIST: Op = Op::ListAddresses;
+const OP_ADD: Op = Op::AddAddress;
+const OP_DEL: Op = Op::DeleteAddress;
+const OP_WATCH: Op = Op::WatchNetlink;
 
 /// How long one `recv` may wait for the kernel's reply (SO_RCVTIMEO).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -288,7 +288,7 @@ impl Netlink {
     /// the dump as interrupted (NLM_F_DUMP_INTR).
     fn request(
         &mut self,
-        op: &'static str,
+        op: Op,
         msg: RouteNetlinkMessage,
         flags: u16,
         mut on_data: impl FnMut(u16, &[u8]),
@@ -340,7 +340,7 @@ impl Netlink {
     }
 
     /// Receive one datagram into `self.buf`, growing it when the datagram is bigger.
-    fn recv_datagram(&mut self, op: &'static str, deadline: Instant) -> Result<(), OsError> {
+    fn recv_datagram(&mut self, op: Op, deadline: Instant) -> Result<(), OsError> {
         loop {
             if Instant::now() >= deadline {
                 return Err(timeout_error(op));
@@ -466,7 +466,7 @@ impl Monitor {
     }
 }
 
-fn open_socket(op: &'static str) -> Result<Socket, OsError> {
+fn open_socket(op: Op) -> Result<Socket, OsError> {
     let mut socket = Socket::new(NETLINK_ROUTE).map_err(|e| OsError::from_io(op, &e))?;
     socket.bind_auto().map_err(|e| OsError::from_io(op, &e))?;
     Ok(socket)
@@ -500,7 +500,7 @@ fn poll_millis(d: Duration) -> libc::c_int {
     libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
 }
 
-fn timeout_error(op: &'static str) -> OsError {
+fn timeout_error(op: Op) -> OsError {
     let mut err = OsError::new(op, libc::ETIMEDOUT);
     err.detail = format!(
         "no reply from the kernel within {} s",
@@ -528,7 +528,7 @@ fn address_header(ifindex: u32, addr: IpAddr, prefix: u8) -> AddressHeader {
 
 /// Sort one reply message into data, completion, or error.
 fn classify<'a>(
-    op: &'static str,
+    op: Op,
     msg_type: u16,
     msg_flags: u16,
     payload: &'a [u8],
@@ -571,7 +571,7 @@ fn classify<'a>(
 }
 
 /// Build the error for a NACK: positive errno, plus the extended-ack text when present.
-fn kernel_error(op: &'static str, code: NonZeroI32, msg_flags: u16, echoed: &[u8]) -> OsError {
+fn kernel_error(op: Op, code: NonZeroI32, msg_flags: u16, echoed: &[u8]) -> OsError {
     let mut err = OsError::new(op, code.get().saturating_abs());
     if msg_flags & NLM_F_ACK_TLVS != 0 {
         // The echoed request: only its header when capped, else the whole message.
@@ -893,7 +893,7 @@ mod tests {
                 .ensure_address(idx, vip, 24, 2, Some("a:0123456789abcdef"))
                 .unwrap_err();
             assert_eq!(long.errno, libc::ERANGE, "{long}");
-            assert_eq!(long.op, "add address");
+            assert_eq!(long.op, Op::AddAddress);
             let nodev = nl.ensure_address(999_999, vip, 24, 2, None).unwrap_err();
             assert_eq!(nodev.errno, libc::ENODEV, "{nodev}");
             eprintln!("netlink: errors look like: {long} / {nodev}");
@@ -1035,16 +1035,19 @@ mod tests {
         // Attribute with a length running past the end.
         assert!(decode_addr(&[2, 24, 0, 0, 1, 0, 0, 0, 200, 0, 1, 0, 1]).is_none());
         assert!(matches!(
-            classify("t", NLMSG_ERROR, 0, &[1, 2]),
+            classify(Op::ListAddresses, NLMSG_ERROR, 0, &[1, 2]),
             Err(OsError { errno: 0, .. })
         ));
         let code = (-libc::EPERM).to_ne_bytes();
-        let e = match classify("t", NLMSG_ERROR, 0, &code) {
+        let e = match classify(Op::ListAddresses, NLMSG_ERROR, 0, &code) {
             Err(e) => e,
             Ok(_) => panic!("expected an error"),
         };
         assert_eq!(e.errno, libc::EPERM);
-        assert!(matches!(classify("t", NLMSG_DONE, 0, &[]), Ok(Reply::Done)));
+        assert!(matches!(
+            classify(Op::ListAddresses, NLMSG_DONE, 0, &[]),
+            Ok(Reply::Done)
+        ));
         assert_eq!(ext_ack_message(&[5, 0]), None);
         assert_eq!(poll_millis(Duration::from_micros(1)), 1);
         assert_eq!(poll_millis(Duration::MAX), libc::c_int::MAX);

@@ -1,10 +1,9 @@
-//! The Redis side: configs, the role event, the shutdown event, the hello filter,
-//! `VIP.STATUS` and `INFO vip`. Everything here runs on the Redis main thread (the filter
-//! too), so it only reads state or sends an event to the worker: no I/O, no waiting,
-//! except joining the worker at shutdown and unload, which is what those are for.
+//! The Redis side: configs, the role event, the shutdown event, `VIP.STATUS`,
+//! `VIP.SENTINELS` and `INFO vip`. Everything here runs on the Redis main thread, so it only
+//! reads state or hands an event to the worker: no I/O, no waiting, except joining the
+//! worker at shutdown and unload, which is what those are for.
 
-use std::ffi::{c_int, c_void, CString};
-use std::net::IpAddr;
+use std::ffi::{c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -17,7 +16,7 @@ use redis_module::{
 };
 use redis_module_macros::role_changed_event_handler;
 
-use crate::config::{self, Settings};
+use crate::config::{self, Mode, Settings};
 use crate::core::{Event, Level, Role, Status};
 use crate::worker::{self, Handle, Log};
 
@@ -74,8 +73,10 @@ pub static INTERFACE: StrConfig = StrConfig::new(|s| config::parse_interface(s).
 pub static LABEL: StrConfig = StrConfig::new(|s| config::parse_label(s).map(|_| ()));
 pub static MASTER_NAME: StrConfig =
     StrConfig::new(|s| config::parse_token("master name", s).map(|_| ()));
-pub static SENTINEL_USER: StrConfig =
-    StrConfig::new(|s| config::parse_token("sentinel user", s).map(|_| ()));
+pub static SENTINELS: StrConfig = StrConfig::new(|s| config::parse_sentinels(s).map(|_| ()));
+pub static SENTINEL_AUTH_USER: StrConfig =
+    StrConfig::new(|s| config::parse_token("Sentinel user name", s).map(|_| ()));
+pub static SENTINEL_AUTH_PASS: StrConfig = StrConfig::new(|s| config::parse_secret(s).map(|_| ()));
 
 pub static ANNOUNCE_COUNT: AtomicI64 = AtomicI64::new(5);
 pub static ANNOUNCE_INTERVAL_MS: AtomicI64 = AtomicI64::new(200);
@@ -84,7 +85,8 @@ pub static ANNOUNCE_REFRESH_MS: AtomicI64 = AtomicI64::new(0);
 pub static CHECK_INTERVAL_MS: AtomicI64 = AtomicI64::new(1000);
 pub static ADDRESS_LIFETIME_S: AtomicI64 = AtomicI64::new(2);
 pub static QUORUM: AtomicI64 = AtomicI64::new(0);
-pub static LEASE_MS: AtomicI64 = AtomicI64::new(5000);
+pub static LEASE_MS: AtomicI64 = AtomicI64::new(0);
+pub static POLL_INTERVAL_MS: AtomicI64 = AtomicI64::new(100);
 pub static RELEASE_ON_SHUTDOWN: AtomicBool = AtomicBool::new(true);
 pub static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -96,7 +98,6 @@ static WORKER: Mutex<Option<Handle>> = Mutex::new(None);
 static STATUS: LazyLock<Arc<Mutex<Status>>> = LazyLock::new(Arc::default);
 /// Our own detached context for logging from the worker (created in init, freed in deinit).
 static LOG_CTX: AtomicPtr<raw::RedisModuleCtx> = AtomicPtr::new(ptr::null_mut());
-static FILTER: AtomicPtr<raw::RedisModuleCommandFilter> = AtomicPtr::new(ptr::null_mut());
 
 fn num<T: TryFrom<i64> + Default>(v: &AtomicI64) -> T {
     T::try_from(v.load(Ordering::Relaxed)).unwrap_or_default()
@@ -116,12 +117,15 @@ pub fn settings() -> Settings {
         address_lifetime_s: num(&ADDRESS_LIFETIME_S),
         release_on_shutdown: RELEASE_ON_SHUTDOWN.load(Ordering::Relaxed),
         enabled: ENABLED.load(Ordering::Relaxed),
-        quorum: num(&QUORUM),
-        lease_ms: num(&LEASE_MS),
+        sentinels: config::parse_sentinels(&SENTINELS.get_string()).unwrap_or_default(),
         master_name: config::parse_token("master name", &MASTER_NAME.get_string())
             .unwrap_or_default(),
-        sentinel_user: config::parse_token("sentinel user", &SENTINEL_USER.get_string())
+        auth_user: config::parse_token("Sentinel user name", &SENTINEL_AUTH_USER.get_string())
             .unwrap_or_default(),
+        auth_pass: config::parse_secret(&SENTINEL_AUTH_PASS.get_string()).unwrap_or_default(),
+        quorum: num(&QUORUM),
+        lease_ms: num(&LEASE_MS),
+        poll_interval_ms: num(&POLL_INTERVAL_MS),
     }
 }
 
@@ -132,7 +136,6 @@ pub fn on_config_changed<G, T: ConfigurationValue<G>>(
     _val: &'static T,
 ) {
     send(Event::Settings(settings()));
-    update_filter(LOG_CTX.load(Ordering::SeqCst));
 }
 
 fn send(event: Event) {
@@ -177,28 +180,15 @@ fn role_event(role: Role, loaded: bool) -> Event {
     }
 }
 
-fn config_get(ctx: &Context, name: &str) -> Option<String> {
-    match ctx.call("CONFIG", &["GET", name]) {
-        Ok(RedisValue::Array(items)) => match items.get(1) {
-            Some(RedisValue::SimpleString(s)) => Some(s.clone()),
-            Some(RedisValue::BulkString(s)) => Some(s.clone()),
-            Some(RedisValue::BulkRedisString(s)) => Some(s.to_string_lossy()),
-            Some(RedisValue::StringBuffer(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// How Sentinels see this node: replica-announce-ip/-port if set, else our port.
+/// This process's run id: the Sentinels' answers name instances by it, so that an earlier
+/// process at the same address (a stale restart) is never taken for this one.
 fn identity(ctx: &Context) -> Event {
-    let announce_ip = config_get(ctx, "replica-announce-ip").and_then(|s| s.parse::<IpAddr>().ok());
-    let port = config_get(ctx, "replica-announce-port")
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|p| *p != 0)
-        .or_else(|| config_get(ctx, "port").and_then(|s| s.parse::<u16>().ok()))
-        .unwrap_or(6379);
-    Event::Identity { announce_ip, port }
+    let runid = ctx
+        .server_info("server")
+        .field("run_id")
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    Event::Identity { runid }
 }
 
 #[role_changed_event_handler]
@@ -207,8 +197,8 @@ fn on_role_changed(ctx: &Context, role: ServerRole) {
         ServerRole::Primary => Role::Master,
         ServerRole::Replica => Role::Replica,
     };
+    let _ = ctx;
     send(role_event(role, false));
-    send(identity(ctx));
 }
 
 unsafe extern "C" fn on_shutdown(
@@ -219,76 +209,6 @@ unsafe extern "C" fn on_shutdown(
 ) {
     // The process is about to exit: release now (per vip.release-on-shutdown).
     stop_worker();
-}
-
-const PUBLISH: &[u8] = b"publish";
-const HELLO_CHANNEL: &[u8] = b"__sentinel__:hello";
-
-/// # Safety
-/// `s` must be a valid RedisModuleString for the duration of the returned borrow.
-unsafe fn bytes<'a>(s: *mut raw::RedisModuleString) -> &'a [u8] {
-    if s.is_null() {
-        return &[];
-    }
-    let mut len = 0usize;
-    match raw::RedisModule_StringPtrLen {
-        Some(f) => {
-            let p = f(s, &mut len);
-            if p.is_null() {
-                &[]
-            } else {
-                std::slice::from_raw_parts(p.cast::<u8>(), len)
-            }
-        }
-        None => &[],
-    }
-}
-
-/// Runs for EVERY command the server executes: compare the name first and return; only
-/// `PUBLISH __sentinel__:hello <payload>` is copied and handed to the worker.
-unsafe extern "C" fn hello_filter(fctx: *mut raw::RedisModuleCommandFilterCtx) {
-    let (Some(count), Some(arg)) = (
-        raw::RedisModule_CommandFilterArgsCount,
-        raw::RedisModule_CommandFilterArgGet,
-    ) else {
-        return;
-    };
-    if count(fctx) != 3 {
-        return;
-    }
-    if !bytes(arg(fctx, 0)).eq_ignore_ascii_case(PUBLISH) || bytes(arg(fctx, 1)) != HELLO_CHANNEL {
-        return;
-    }
-    let payload = bytes(arg(fctx, 2)).to_vec();
-    // The user the client authenticated as (Redis 7.2+, Valkey). The replication link (the
-    // master client) and AOF loading have no user: that is the replicated copy of a hello,
-    // not a Sentinel speaking to us, so it is dropped without being counted. Redis 7.0 cannot
-    // name the client in a filter; its hellos go on without a user (the core decides).
-    let user = match (
-        raw::RedisModule_CommandFilterGetClientId,
-        raw::RedisModule_GetClientUserNameById,
-    ) {
-        (Some(client_id), Some(user_of)) => {
-            // A real context is required (Valkey dereferences it for auto-memory; a NULL
-            // one crashed valkey-server 8.1): our detached one, which has no auto-memory,
-            // so the string is ours to free.
-            let ctx = LOG_CTX.load(Ordering::SeqCst);
-            if ctx.is_null() {
-                return;
-            }
-            let s = user_of(ctx, client_id(fctx));
-            if s.is_null() {
-                return;
-            }
-            let name = String::from_utf8_lossy(bytes(s)).into_owned();
-            if let Some(free) = raw::RedisModule_FreeString {
-                free(ctx, s);
-            }
-            Some(name)
-        }
-        _ => None,
-    };
-    send(Event::HelloRaw { payload, user });
 }
 
 fn stop_worker() {
@@ -322,15 +242,15 @@ pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
     let settings = settings();
     let first = vec![identity(ctx), role_event(role, true)];
     let summary = format!(
-        "redis-vip loaded: address '{}' interface '{}' mode {} role {}",
+        "redis-vip {} loaded: address '{}' interface '{}' mode {} role {}",
+        env!("CARGO_PKG_VERSION"),
         settings.addresses_text(),
         settings.interface,
-        if settings.safe_mode() {
-            "safe"
-        } else {
-            "basic"
-        },
+        settings.mode().as_str(),
         role.as_str()
+    );
+    let basic_warning = (settings.mode() == Mode::Basic && settings.configured()).then_some(
+        "redis-vip runs in basic mode (vip.sentinels is empty): it follows the local role only and does not protect against split brain (an isolated or restarted stale master takes the VIP too); set vip.sentinels and vip.master-name",
     );
     let handle = match worker::spawn(settings, first, Box::new(RedisLog), STATUS.clone()) {
         Ok(h) => h,
@@ -354,8 +274,10 @@ pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
         Some(on_shutdown),
     );
     LOADED.store(true, Ordering::SeqCst);
-    update_filter(ctx.ctx);
     log_raw(ctx.ctx, Level::Notice, &summary);
+    if let Some(w) = basic_warning {
+        log_raw(ctx.ctx, Level::Warning, w);
+    }
     RedisStatus::Ok
 }
 
@@ -371,41 +293,9 @@ fn free_log_ctx() {
     }
 }
 
-/// The hello filter exists only in safe mode: every command the server runs passes through
-/// a registered filter (Redis' dispatch to it alone costs ~50 instructions a command), and
-/// basic mode has no use for hellos. Called at load and after every config change; `ctx`
-/// must belong to this module (the load context or our detached one).
-fn update_filter(ctx: *mut raw::RedisModuleCtx) {
-    let want = LOADED.load(Ordering::SeqCst) && QUORUM.load(Ordering::Relaxed) > 0;
-    let have = !FILTER.load(Ordering::SeqCst).is_null();
-    if ctx.is_null() || want == have {
-        return;
-    }
-    // SAFETY: main thread (load, CONFIG SET, unload); a filter list is not being walked
-    // while a command's own code runs; the filter pointer is the one we registered.
-    unsafe {
-        if want {
-            if let Some(register) = raw::RedisModule_RegisterCommandFilter {
-                let f = register(
-                    ctx,
-                    Some(hello_filter),
-                    raw::REDISMODULE_CMDFILTER_NOSELF as c_int,
-                );
-                FILTER.store(f, Ordering::SeqCst);
-            }
-        } else {
-            let f = FILTER.swap(ptr::null_mut(), Ordering::SeqCst);
-            if let Some(unregister) = raw::RedisModule_UnregisterCommandFilter {
-                unregister(ctx, f);
-            }
-        }
-    }
-}
-
 pub fn deinit(ctx: &Context) -> RedisStatus {
     stop_worker();
     LOADED.store(false, Ordering::SeqCst);
-    update_filter(ctx.ctx);
     log_raw(ctx.ctx, Level::Notice, "redis-vip unloaded");
     free_log_ctx();
     *lock(&STATUS) = Status::default();
@@ -441,14 +331,17 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("releases", int(c.releases)),
         ("errors", int(c.errors)),
         ("last_error", Text(s.last_error.clone())),
-        ("sentinels_seen", int(s.sentinels_seen)),
+        ("sentinels_known", int(s.sentinels_known)),
+        ("sentinels_reachable", int(s.sentinels_reachable)),
         ("sentinels_confirming", int(s.sentinels_confirming)),
+        ("quorum", int(s.quorum)),
+        ("lease_ms", int(s.lease_ms)),
         ("lease_remaining_ms", int(s.lease_remaining_ms)),
         ("fences", int(c.fences)),
-        ("last_fence_reason", Text(s.last_fence_reason.clone())),
+        ("last_fence_reason", Text(s.last_fence_reason.into())),
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
-        ("hellos_rejected", int(c.hellos_rejected)),
+        ("events_dropped", int(s.events_dropped)),
     ]
 }
 
@@ -464,31 +357,43 @@ pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
     Ok(RedisValue::Array(out))
 }
 
-/// `VIP.SENTINELS`: one entry per Sentinel heard (safe mode), as field/value arrays.
+/// `VIP.SENTINELS`: one entry per Sentinel asked (configured or learned), as field/value
+/// arrays. Empty in basic mode.
 pub fn vip_sentinels(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
     let rows = status().sentinels;
-    let int = |v: u64| RedisValue::Integer(i64::try_from(v).unwrap_or(i64::MAX));
+    let int = |v: i64| RedisValue::Integer(v);
+    let flag = |b: bool| RedisValue::Integer(i64::from(b));
     let text = |s: &str| RedisValue::BulkString(s.to_string());
     let out = rows
         .iter()
         .map(|r| {
             RedisValue::Array(vec![
+                text("address"),
+                text(&r.addr),
                 text("runid"),
                 text(&r.runid),
-                text("addr"),
-                text(&r.addr),
-                text("last_hello_ms_ago"),
-                int(r.last_hello_ms_ago),
-                text("current_epoch"),
-                int(r.current_epoch),
-                text("master_name"),
-                text(&r.master_name),
+                text("learned"),
+                flag(r.learned),
+                text("reachable"),
+                flag(r.reachable),
+                text("last_answer_ms_ago"),
+                int(r.last_answer_ms_ago),
                 text("master"),
                 text(&r.master),
-                text("config_epoch"),
-                int(r.config_epoch),
                 text("names_this_node"),
-                int(u64::from(r.names_this_node)),
+                flag(r.names_this_node),
+                text("config_epoch"),
+                int(i64::try_from(r.config_epoch).unwrap_or(i64::MAX)),
+                text("master_flags"),
+                text(&r.master_flags),
+                text("failover_state"),
+                text(&r.failover_state),
+                text("promoted"),
+                text(&r.promoted),
+                text("confirms"),
+                flag(r.confirms),
+                text("last_error"),
+                text(&r.last_error),
             ])
         })
         .collect();
@@ -502,9 +407,18 @@ fn info_safe(text: &str) -> String {
         .collect()
 }
 
-pub fn vip_info(ctx: &InfoContext, _for_crash_report: bool) {
+pub fn vip_info(ctx: &InfoContext, for_crash_report: bool) {
+    // A crash report must never wait: the worker may hold the lock, or be gone mid-update.
+    let snapshot = if for_crash_report {
+        match STATUS.try_lock() {
+            Ok(s) => s.clone(),
+            Err(_) => return,
+        }
+    } else {
+        status()
+    };
     raw::add_info_section(ctx.ctx, None);
-    for (name, value) in fields(&status()) {
+    for (name, value) in fields(&snapshot) {
         match value {
             Value::Text(t) => {
                 raw::add_info_field_str(ctx.ctx, name, &info_safe(&t));

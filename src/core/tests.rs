@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::parse_addresses;
+use crate::error::Op;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
@@ -25,22 +26,104 @@ fn vip(s: &str) -> Vip {
     crate::config::parse_cidr(s).unwrap()
 }
 
-/// A fake kernel: applies the core's actions to an address set and answers observations,
-/// so a test can run the same loop the worker runs.
-struct World {
-    core: Core,
-    link: Option<LinkState>,
-    present: Vec<Vip>,
+/// A fake kernel and fake adapters: they apply the core's actions to an address set and
+/// answer observations; `feed` runs the worker's own `process` with a fake clock.
+pub(crate) struct World {
+    pub core: Core,
+    pub link: Option<LinkState>,
+    pub present: Vec<Vip>,
+    pub caps: (bool, bool),
+    pub fail_add: Option<i32>,
+    pub fail_announce: Option<i32>,
+    pub announced: Vec<(u64, Vip)>,
+    pub logs: Vec<(Level, String)>,
+    pub plans: Vec<Option<PollPlan>>,
+    pub polls_now: usize,
+    pub intervals: Vec<Duration>,
+    pub listening: Option<ListenSpec>,
+    pub now: u64,
+}
+
+/// The part of the world the worker's `process` acts on (the core is borrowed apart).
+struct Effects<'a> {
+    link: &'a Option<LinkState>,
+    present: &'a mut Vec<Vip>,
     caps: (bool, bool),
     fail_add: Option<i32>,
     fail_announce: Option<i32>,
-    announced: Vec<(u64, Vip)>,
-    logs: Vec<(Level, String)>,
+    announced: &'a mut Vec<(u64, Vip)>,
+    logs: std::cell::RefCell<&'a mut Vec<(Level, String)>>,
+    plans: &'a mut Vec<Option<PollPlan>>,
+    polls_now: &'a mut usize,
+    intervals: &'a mut Vec<Duration>,
+    listening: &'a mut Option<ListenSpec>,
     now: u64,
 }
 
+impl crate::worker::System for Effects<'_> {
+    fn observe(&mut self, _interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
+        Ok(Observation {
+            link: self.link.clone(),
+            present: if self.link.is_some() {
+                vips.iter()
+                    .filter(|v| self.present.contains(v))
+                    .copied()
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            net_admin: self.caps.0,
+            net_raw: self.caps.1,
+        })
+    }
+    fn add(&mut self, _i: u32, vip: Vip, _l: u32, _label: Option<&str>) -> Result<(), OsError> {
+        if let Some(errno) = self.fail_add {
+            return Err(OsError::new(Op::AddAddress, errno));
+        }
+        if !self.present.contains(&vip) {
+            self.present.push(vip);
+        }
+        Ok(())
+    }
+    fn delete(&mut self, _i: u32, vip: Vip) -> Result<(), OsError> {
+        self.present.retain(|v| *v != vip);
+        Ok(())
+    }
+    fn announce(&mut self, _i: u32, mac: [u8; 6], vip: Vip) -> Result<(), OsError> {
+        if let Some(errno) = self.fail_announce {
+            return Err(OsError::new(Op::SendAnnouncement, errno));
+        }
+        assert_eq!(mac, MAC);
+        self.announced.push((self.now, vip));
+        Ok(())
+    }
+    fn sentinels(&mut self, plan: Option<PollPlan>) {
+        self.plans.push(plan);
+    }
+    fn poll_now(&mut self) {
+        *self.polls_now += 1;
+    }
+    fn poll_interval(&mut self, interval: Duration) {
+        self.intervals.push(interval);
+    }
+    fn listen(&mut self, spec: Option<ListenSpec>) {
+        *self.listening = spec;
+    }
+    fn log(&self, level: Level, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_string()));
+    }
+}
+
+struct FakeClock(u64);
+
+impl crate::worker::Clock for FakeClock {
+    fn now(&self) -> Now {
+        at(self.0)
+    }
+}
+
 impl World {
-    fn new(s: Settings) -> World {
+    pub fn new(s: Settings) -> World {
         World {
             core: Core::new(s),
             link: Some(LinkState {
@@ -54,6 +137,10 @@ impl World {
             fail_announce: None,
             announced: Vec::new(),
             logs: Vec::new(),
+            plans: Vec::new(),
+            polls_now: 0,
+            intervals: Vec::new(),
+            listening: None,
             now: 0,
         }
     }
@@ -68,55 +155,26 @@ impl World {
             },
             net_admin: self.caps.0,
             net_raw: self.caps.1,
-            local_addrs: vec!["192.0.2.11".parse().unwrap()],
         }
     }
 
-    /// Feed an event and run every resulting action to completion, like worker::process.
-    fn feed(&mut self, event: Event) {
-        let mut queue = std::collections::VecDeque::from([event]);
-        while let Some(ev) = queue.pop_front() {
-            for action in self.core.handle(ev, at(self.now)) {
-                let result: Result<Option<Event>, OsError> = match &action {
-                    Action::Observe => Ok(Some(Event::Observed(self.observation()))),
-                    Action::Add { vip, .. } => match self.fail_add {
-                        Some(errno) => Err(OsError::new("add address", errno)),
-                        None => {
-                            if !self.present.contains(vip) {
-                                self.present.push(*vip);
-                            }
-                            Ok(Some(Event::Added(*vip)))
-                        }
-                    },
-                    Action::Delete { vip, .. } => {
-                        self.present.retain(|v| v != vip);
-                        Ok(None)
-                    }
-                    Action::Announce { vip, mac, .. } => match self.fail_announce {
-                        Some(errno) => Err(OsError::new("send announcement", errno)),
-                        None => {
-                            assert_eq!(*mac, MAC);
-                            self.announced.push((self.now, *vip));
-                            Ok(Some(Event::Announced {
-                                at: Duration::from_millis(self.now),
-                            }))
-                        }
-                    },
-                    Action::Log { level, message } => {
-                        self.logs.push((*level, message.clone()));
-                        Ok(None)
-                    }
-                };
-                match result {
-                    Ok(Some(e)) => queue.push_back(e),
-                    Ok(None) => {}
-                    Err(error) => {
-                        queue.push_back(Event::Failed { action, error });
-                        break;
-                    }
-                }
-            }
-        }
+    /// Feed an event and run every resulting action to completion: the worker's `process`.
+    pub fn feed(&mut self, event: Event) {
+        let mut fx = Effects {
+            link: &self.link,
+            present: &mut self.present,
+            caps: self.caps,
+            fail_add: self.fail_add,
+            fail_announce: self.fail_announce,
+            announced: &mut self.announced,
+            logs: std::cell::RefCell::new(&mut self.logs),
+            plans: &mut self.plans,
+            polls_now: &mut self.polls_now,
+            intervals: &mut self.intervals,
+            listening: &mut self.listening,
+            now: self.now,
+        };
+        crate::worker::process(&mut self.core, event, &mut fx, &FakeClock(self.now));
     }
 
     /// Advance the fake clock to `ms`, delivering every Tick the core asks for on the way.
@@ -375,7 +433,6 @@ fn permanent_addresses_are_not_refreshed() {
         present: vec![vip("192.0.2.100/24")],
         net_admin: true,
         net_raw: true,
-        local_addrs: vec![],
     };
     core.handle(Event::Observed(obs.clone()), at(0));
     let acts = core.handle(Event::Observed(obs), at(5000));
@@ -605,220 +662,218 @@ fn conflicts_are_counted_and_logged_once_per_mac() {
 fn errno_descriptions_name_the_fix() {
     // (op, errno, must contain)
     let cases = [
-        ("add address", libc::EPERM, "CAP_NET_ADMIN"),
-        ("open packet socket", libc::EPERM, "missing CAP_NET_RAW"),
-        ("add address", libc::ENODEV, "not found"),
+        (Op::AddAddress, libc::EPERM, "missing CAP_NET_ADMIN"),
+        (Op::OpenPacketSocket, libc::EPERM, "missing CAP_NET_RAW"),
+        (Op::SendAnnouncement, libc::EACCES, "missing CAP_NET_RAW"),
+        (Op::AddAddress, libc::ENODEV, "not found"),
         (
-            "open netlink socket",
+            Op::OpenNetlink,
             libc::EAFNOSUPPORT,
             "RestrictAddressFamilies",
         ),
-        ("add address", libc::ERANGE, "vip.label"),
+        (Op::AddAddress, libc::ERANGE, "vip.label"),
     ];
     for (op, errno, want) in cases {
         let text = describe(&OsError::new(op, errno), "192.0.2.100/24", "eth0");
-        assert!(text.contains(want), "{op} {errno}: {text}");
+        assert!(text.contains(want), "{op:?} {errno}: {text}");
     }
 }
 
-// ---- safe mode ----
+// ---- Sentinel-confirmed mode ----
+//
+// The view's rule has its own table tests (sentinel/view/tests.rs); these show what the core
+// does with its verdicts: claim, release with a fence, ask the pollers, steer the listener.
 
-/// A hello from Sentinel `runid` (one letter, repeated), naming `master`:`port` under
-/// `epoch`, as the filter hands it over from a client authenticated as `user`.
-fn hello_from(runid: char, master: &str, port: u16, epoch: u64, user: Option<&str>) -> Event {
-    let id: String = std::iter::repeat_n(runid, 40).collect();
-    Event::HelloRaw {
-        payload: format!("192.0.2.1,26379,{id},{epoch},mymaster,{master},{port},{epoch}")
-            .into_bytes(),
-        user: user.map(String::from),
+use crate::config::SentinelAddr;
+use crate::sentinel::answer::{Answer, Endpoint, Flags, Instance, Master};
+use crate::sentinel::view::Heard;
+
+fn sentinel(i: u16) -> SentinelAddr {
+    SentinelAddr {
+        host: format!("192.0.2.2{i}"),
+        port: 26379,
     }
 }
 
-fn hello(runid: char, master: &str, epoch: u64) -> Event {
-    hello_from(runid, master, 6379, epoch, Some("default"))
+/// Sentinel `i` names 192.0.2.1`node` (run id `runid`) master under `epoch`.
+fn answer(i: u16, node: u8, runid: &str, epoch: u64) -> Answer {
+    Answer {
+        sentinel_runid: format!("s{i}"),
+        master: Master {
+            instance: Instance {
+                endpoint: Endpoint {
+                    ip: format!("192.0.2.1{node}"),
+                    port: 6379,
+                },
+                runid: runid.into(),
+                flags: Flags::parse("master"),
+                last_ping_sent_ms: 0,
+                last_ok_ping_reply_ms: 200,
+            },
+            config_epoch: epoch,
+            down_after_ms: 1000,
+            quorum: 2,
+            other_sentinels: 2,
+            failover_timeout_ms: 10_000,
+            failover_state: None,
+        },
+        replicas: vec![],
+        peers: None,
+    }
 }
 
-/// Deliver hellos twice, one second apart: what a Sentinel needs to confirm (two hellos of a
-/// run, not one burst).
-fn twice(w: &mut World, hellos: &[Event]) {
-    for h in hellos {
-        w.feed(h.clone());
-    }
-    let t = w.now + 1000;
-    w.run_until(t);
-    for h in hellos {
-        w.feed(h.clone());
+impl World {
+    fn hear(&mut self, i: u16, a: Answer) {
+        self.feed(Event::SentinelAnswer {
+            from: sentinel(i),
+            heard: Box::new(Heard {
+                sent: Duration::from_millis(self.now),
+                received: Duration::from_millis(self.now),
+                answer: a,
+            }),
+        });
     }
 }
 
-fn safe(quorum: u32) -> World {
+fn sentinel_world() -> World {
     let mut s = settings("192.0.2.100/24");
-    s.quorum = quorum;
-    s.lease_ms = 5000;
+    s.sentinels = vec![sentinel(1), sentinel(2), sentinel(3)];
+    s.master_name = Some("mymaster".into());
     let mut w = World::new(s);
-    w.feed(Event::Identity {
-        announce_ip: None,
-        port: 6379,
-    });
+    w.feed(Event::Identity { runid: "r1".into() });
     w
 }
 
 #[test]
-fn safe_stale_start_waits_for_quorum() {
-    let mut w = safe(2);
+fn sentinel_mode_starts_the_pollers_and_claims_only_when_confirmed() {
+    let mut w = sentinel_world();
+    assert_eq!(
+        w.plans.last().cloned().flatten().map(|p| p.targets.len()),
+        Some(3),
+        "the first event starts the pollers"
+    );
+    assert_eq!(w.intervals, vec![Duration::from_millis(100)]);
     w.role(Role::Master, true);
-    assert!(w.present.is_empty());
+    assert!(w.present.is_empty(), "a master waits for the Sentinels");
     assert_eq!(w.phase(), "standby");
-    assert!(w.core.status(at(0)).reason.starts_with("waiting"));
-    twice(&mut w, &[hello('a', "192.0.2.11", 1)]);
+    assert!(w.core.status(at(0)).reason.starts_with("waiting:"));
+    w.hear(1, answer(1, 1, "r1", 0));
     assert!(w.present.is_empty());
-    w.feed(hello('b', "192.0.2.11", 1));
-    assert!(w.present.is_empty(), "one hello of b is not yet a run");
-    let t = w.now + 1000;
-    w.run_until(t);
-    w.feed(hello('b', "192.0.2.11", 1));
-    assert_eq!(w.present.len(), 1);
-    assert_eq!(w.core.status(at(w.now)).sentinels_confirming, 2);
+    w.hear(2, answer(2, 1, "r1", 0));
+    assert_eq!(w.present, vec![vip("192.0.2.100/24")]);
+    let s = w.core.status(at(0));
+    assert_eq!(s.reason, "confirmed as master by 2 of 2 Sentinels");
+    assert_eq!((s.sentinels_confirming, s.quorum, s.lease_ms), (2, 2, 500));
+    assert_eq!(s.lease_remaining_ms, 500);
+    assert!(w.listening.is_some(), "the listener watches while holding");
 }
 
 #[test]
-fn safe_fences_when_hellos_stop_and_reclaims_on_confirmation() {
-    let mut w = safe(2);
+fn sentinel_mode_releases_when_the_lease_runs_out() {
+    let mut w = sentinel_world();
     w.role(Role::Master, true);
-    twice(
-        &mut w,
-        &[hello('a', "192.0.2.11", 1), hello('b', "192.0.2.11", 1)],
-    );
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
+    w.now = 100;
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
+    // Cut off: no more answers. Released by the core's own deadline, 500 ms after the last
+    // poll was sent.
+    w.run_until(599);
     assert_eq!(w.present.len(), 1);
-    // Isolated: no hellos. Released by the core's own deadline, 5 s after the last hello.
-    w.run_until(6000);
-    assert_eq!(w.present.len(), 1);
-    w.run_until(6002);
+    w.run_until(600);
     assert!(w.present.is_empty());
-    let s = w.core.status(at(6002));
-    assert!(
-        s.last_fence_reason.starts_with("fenced:"),
-        "{}",
-        s.last_fence_reason
-    );
+    let s = w.core.status(at(600));
+    assert_eq!(s.last_fence_reason, "lease_expired");
     assert_eq!(s.counters.fences, 1);
-    // Back: the queued hellos arrive in a burst; that is not a confirmation.
-    for _ in 0..3 {
-        w.feed(hello('a', "192.0.2.11", 1));
-        w.feed(hello('b', "192.0.2.11", 1));
-    }
-    assert!(w.present.is_empty(), "a burst does not confirm");
-    twice(
-        &mut w,
-        &[hello('a', "192.0.2.11", 1), hello('b', "192.0.2.11", 1)],
-    );
+    assert!(s.reason.starts_with("fenced:"), "{}", s.reason);
+    assert!(w.listening.is_none());
+    // Answers again: claimed again.
+    w.now = 700;
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
     assert_eq!(w.present.len(), 1);
 }
 
 #[test]
-fn safe_promotion_claims_at_once_and_keeps_through_failover() {
-    let mut w = safe(2);
-    w.role(Role::Replica, true);
-    for t in [0u64, 2000] {
-        w.run_until(t);
-        w.feed(hello('a', "192.0.2.12", 1));
-        w.feed(hello('b', "192.0.2.12", 1));
-    }
-    w.run_until(3000);
-    w.role(Role::Master, false);
-    assert_eq!(w.present.len(), 1, "claims at once");
-    // Stale views for a while, then confirmations under the new epoch.
-    let mut t = 3000;
-    while t < 20_000 {
-        t += 500;
-        w.run_until(t);
-        let epoch = if t < 6000 { 1 } else { 2 };
-        let named = if t < 6000 { "192.0.2.12" } else { "192.0.2.11" };
-        if t % 2000 == 0 {
-            w.feed(hello('a', named, epoch));
-            w.feed(hello('b', named, epoch));
-        }
-        assert_eq!(w.present.len(), 1, "released at {t} ms");
-    }
-    assert_eq!(w.core.status(at(t)).counters.releases, 0);
-}
-
-#[test]
-fn safe_newer_epoch_elsewhere_releases_at_once() {
-    let mut w = safe(1);
+fn sentinel_mode_a_newer_epoch_elsewhere_releases_at_once() {
+    let mut w = sentinel_world();
     w.role(Role::Master, true);
-    twice(&mut w, &[hello('a', "192.0.2.11", 3)]);
+    for i in 1..=3 {
+        w.hear(i, answer(i, 1, "r1", 3));
+    }
     assert_eq!(w.present.len(), 1);
-    w.feed(hello('b', "192.0.2.13", 4));
+    w.now = 50;
+    w.hear(3, answer(3, 2, "r2", 4));
+    assert!(w.present.is_empty());
+    assert_eq!(
+        w.core.status(at(50)).last_fence_reason,
+        "newer_config_names_other"
+    );
+}
+
+#[test]
+fn sentinel_mode_a_promotion_polls_and_claims_on_the_leaders_word() {
+    let mut w = sentinel_world();
+    w.feed(Event::Identity { runid: "r2".into() });
+    w.role(Role::Replica, true);
+    let mut leader = answer(1, 1, "r1", 0);
+    leader.master.instance.flags = Flags::parse("s_down,o_down,master,failover_in_progress");
+    leader.master.failover_state = Some("send_slaveof_noone".into());
+    leader.replicas = vec![Instance {
+        endpoint: Endpoint {
+            ip: "192.0.2.12".into(),
+            port: 6379,
+        },
+        runid: "r2".into(),
+        flags: Flags::parse("slave,promoted"),
+        last_ping_sent_ms: 0,
+        last_ok_ping_reply_ms: 10,
+    }];
+    w.hear(1, leader);
+    assert_eq!(
+        w.intervals.last(),
+        Some(&Duration::from_millis(10)),
+        "a failover underway: poll fast"
+    );
+    assert!(w.present.is_empty(), "still a replica");
+    let polls = w.polls_now;
+    w.now = 66;
+    w.role(Role::Master, false);
+    assert_eq!(w.polls_now, polls + 1, "the role change asks again");
+    assert_eq!(
+        w.present.len(),
+        1,
+        "claimed at the role event, on the answer in hand"
+    );
+    assert!(w.core.status(at(66)).reason.starts_with("promoted by"));
+}
+
+#[test]
+fn sentinel_mode_without_master_name_is_an_error_that_says_so() {
+    let mut s = settings("192.0.2.100/24");
+    s.sentinels = vec![sentinel(1)];
+    let mut w = World::new(s);
+    w.role(Role::Master, true);
+    assert_eq!(w.phase(), "error");
     assert!(w.present.is_empty());
     assert!(w
         .core
-        .status(at(w.now))
-        .last_fence_reason
-        .contains("config epoch 4"));
+        .status(at(0))
+        .last_error
+        .contains("vip.master-name is required"));
+    assert_eq!(
+        w.plans.last(),
+        Some(&None),
+        "nothing to poll without a name"
+    );
 }
 
 #[test]
-fn safe_rejects_forged_and_malformed_hellos() {
-    let mut w = safe(1);
-    let mut s = w.core.settings().clone();
-    s.sentinel_user = Some("sentinel".into());
-    w.feed(Event::Settings(s));
+fn basic_mode_polls_nothing() {
+    let mut w = World::new(settings("192.0.2.100/24"));
     w.role(Role::Master, true);
-    w.feed(hello('a', "192.0.2.11", 1)); // user "default": forged
-    w.feed(Event::HelloRaw {
-        payload: b"garbage".to_vec(),
-        user: Some("sentinel".into()),
-    });
-    assert!(w.present.is_empty());
-    assert_eq!(w.core.status(at(0)).counters.hellos_rejected, 2);
-    twice(
-        &mut w,
-        &[hello_from('c', "192.0.2.11", 6379, 1, Some("sentinel"))],
-    );
+    assert_eq!(w.plans, vec![None]);
     assert_eq!(w.present.len(), 1);
-}
-
-#[test]
-fn safe_identity_prefers_announce_ip() {
-    let mut w = safe(1);
-    w.feed(Event::Identity {
-        announce_ip: Some("198.51.100.7".parse().unwrap()),
-        port: 6380,
-    });
-    w.role(Role::Master, true);
-    w.feed(hello('a', "192.0.2.11", 1));
-    assert!(w.present.is_empty(), "6379 on the local address is not us");
-    twice(
-        &mut w,
-        &[hello_from('b', "198.51.100.7", 6380, 1, Some("default"))],
-    );
-    assert_eq!(w.present.len(), 1);
-}
-
-#[test]
-fn safe_without_sender_identity() {
-    // Redis 7.0: the filter cannot name the sender. Without vip.sentinel-user the hello
-    // counts; with it, nothing can be verified: a visible error that says what to do.
-    let anonymous = |master: &str| hello_from('a', master, 6379, 1, None);
-    let mut w = safe(1);
-    w.role(Role::Master, true);
-    twice(&mut w, &[anonymous("192.0.2.11")]);
-    assert_eq!(w.present.len(), 1);
-
-    let mut w = safe(1);
-    let mut s = w.core.settings().clone();
-    s.sentinel_user = Some("sentinel".into());
-    w.feed(Event::Settings(s));
-    w.role(Role::Master, true);
-    w.feed(anonymous("192.0.2.11"));
-    assert!(w.present.is_empty());
-    assert_eq!(w.phase(), "error");
-    let status = w.core.status(at(w.now));
-    assert!(
-        status.last_error.contains("Redis 7.2+"),
-        "{}",
-        status.last_error
-    );
-    assert_eq!(status.counters.hellos_rejected, 1);
+    assert_eq!(w.core.status(at(0)).mode, "basic");
 }

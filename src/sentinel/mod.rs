@@ -1,0 +1,25 @@
+//! The Sentinel-confirmed mode: asking the Sentinels who the master is.
+//!
+//! - `answer`: their replies, parsed into the few facts that matter (pure);
+//! - `view`: every Sentinel's latest answer, and whether this node may hold (pure);
+//! - `poller`: the threads that ask (one per Sentinel, with timeouts).
+
+pub mod answer;
+pub mod poller;
+pub mod view;
+
+pub use answer::Answer;
+
+use crate::config::{Secret, SentinelAddr};
+
+/// Which Sentinels to poll, about which master, with which credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollPlan {
+    pub targets: Vec<SentinelAddr>,
+    pub master_name: String,
+    pub auth_user: Option<String>,
+    pub auth_pass: Option<Secret>,
+}
+pub use view::{
+    Fence, Heard, PollError, PollErrorKind, Rules, SentinelRow, SentinelView, Summary, Verdict,
+};

@@ -1,0 +1,575 @@
+//! Asking the Sentinels: one thread per Sentinel, each with its own connection.
+//!
+//! ```text
+//!  worker ── Action::Sentinels / PollNow / PollInterval ──▶ Pollers (reconcile threads)
+//!                                                            │ Ctl (PollNow, Stop)
+//!                                    ┌───────────────────────┼──────────────────────┐
+//!                               vip-sentinel-0          vip-sentinel-1          vip-sentinel-2
+//!                               connect+AUTH (timeout), then every poll interval:
+//!                               SENTINEL MASTER / REPLICAS [/ SENTINELS] name, pipelined
+//!                                    │ Event::SentinelAnswer / SentinelFailed
+//!                                    └──────────────────────▶ worker channel
+//! ```
+//!
+//! A Sentinel that is dead, stopped or slow only ever holds up its own thread: every
+//! connect and read has a timeout, and the others keep polling. The decisions are not
+//! made here; answers go to the core as events.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use redis::Value;
+
+use super::answer::{self, Answer, ReplyError};
+use super::view::{Heard, PollError, PollErrorKind};
+use super::PollPlan;
+use crate::config::SentinelAddr;
+use crate::core::Event;
+use crate::threads;
+use crate::worker::{mono, Inbox};
+
+/// How often a poller also asks `SENTINEL SENTINELS` (to learn peers).
+const PEERS_EVERY: Duration = Duration::from_secs(5);
+
+enum Ctl {
+    PollNow,
+    Stop,
+}
+
+struct Poller {
+    tx: Sender<Ctl>,
+    thread: Option<JoinHandle<()>>,
+    socket: Arc<Mutex<Option<TcpStream>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// The running pollers, owned by the worker thread.
+pub struct Pollers {
+    inbox: Inbox,
+    plan: Option<PollPlan>,
+    running: BTreeMap<SentinelAddr, Poller>,
+    interval_ms: Arc<AtomicU64>,
+}
+
+impl Pollers {
+    pub fn new(inbox: Inbox) -> Pollers {
+        Pollers {
+            inbox,
+            plan: None,
+            running: BTreeMap::new(),
+            interval_ms: Arc::new(AtomicU64::new(100)),
+        }
+    }
+
+    /// Run exactly the pollers the plan names; credentials or a master name that changed
+    /// restart them all.
+    pub fn apply(&mut self, plan: Option<PollPlan>) {
+        let restart_all = match (&self.plan, &plan) {
+            (Some(old), Some(new)) => {
+                old.master_name != new.master_name
+                    || old.auth_user != new.auth_user
+                    || old.auth_pass != new.auth_pass
+            }
+            _ => true,
+        };
+        let keep: Vec<SentinelAddr> = match (&plan, restart_all) {
+            (Some(p), false) => p.targets.clone(),
+            _ => Vec::new(),
+        };
+        let gone: Vec<SentinelAddr> = self
+            .running
+            .keys()
+            .filter(|a| !keep.contains(a))
+            .cloned()
+            .collect();
+        for addr in gone {
+            if let Some(p) = self.running.remove(&addr) {
+                stop(p);
+            }
+        }
+        if let Some(p) = &plan {
+            for (i, addr) in p.targets.iter().enumerate() {
+                if self.running.contains_key(addr) {
+                    continue;
+                }
+                // Control messages are few (poll now, stop); a full queue already holds a
+                // "poll now", so dropping one more changes nothing.
+                let (tx, rx) = crossbeam_channel::bounded(4);
+                let socket = Arc::new(Mutex::new(None));
+                let stopping = Arc::new(AtomicBool::new(false));
+                let job = Job {
+                    stopping: stopping.clone(),
+                    addr: addr.clone(),
+                    plan: p.clone(),
+                    inbox: self.inbox.clone(),
+                    interval_ms: self.interval_ms.clone(),
+                    ctl: rx,
+                    socket: socket.clone(),
+                };
+                match threads::spawn(&format!("vip-sentinel-{i}"), move || job.run()) {
+                    Ok(t) => {
+                        self.running.insert(
+                            addr.clone(),
+                            Poller {
+                                tx,
+                                thread: Some(t),
+                                socket,
+                                stopping,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        self.inbox.send_feed(Event::SentinelFailed {
+                            from: addr.clone(),
+                            at: mono(),
+                            error: PollError {
+                                kind: PollErrorKind::Connect,
+                                text: format!("cannot start a poller thread: {e}"),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        self.plan = plan;
+    }
+
+    pub fn poll_now(&self) {
+        for p in self.running.values() {
+            let _ = p.tx.try_send(Ctl::PollNow);
+        }
+    }
+
+    pub fn set_interval(&self, interval: Duration) {
+        let ms = u64::try_from(interval.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.interval_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Stop every poller and wait for them: bounded by the connect and read timeouts.
+    pub fn stop_all(&mut self) {
+        let all: Vec<Poller> = std::mem::take(&mut self.running).into_values().collect();
+        for p in &all {
+            signal_stop(p);
+        }
+        for p in all {
+            join(p);
+        }
+        self.plan = None;
+    }
+}
+
+impl Drop for Pollers {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// Tell a poller to stop and unblock it: a read waiting on a stopped Sentinel returns at
+/// once when its socket is shut down.
+fn signal_stop(p: &Poller) {
+    p.stopping.store(true, Ordering::SeqCst);
+    let _ = p.tx.try_send(Ctl::Stop);
+    if let Ok(slot) = p.socket.lock() {
+        if let Some(s) = slot.as_ref() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn stop(p: Poller) {
+    signal_stop(&p);
+    join(p);
+}
+
+fn join(mut p: Poller) {
+    if let Some(t) = p.thread.take() {
+        let _ = t.join();
+    }
+}
+
+/// One poller's thread.
+struct Job {
+    addr: SentinelAddr,
+    plan: PollPlan,
+    inbox: Inbox,
+    interval_ms: Arc<AtomicU64>,
+    ctl: Receiver<Ctl>,
+    /// A clone of the connected socket, so that `stop` can shut it down under a blocked read.
+    socket: Arc<Mutex<Option<TcpStream>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Connect and read timeouts: long enough for a Sentinel across a WAN, short enough that a
+/// stopped one is given up on (and reconnected to) within a second, and that SHUTDOWN never
+/// waits long for a poller stuck in connect.
+fn timeouts(interval: Duration) -> (Duration, Duration) {
+    let connect = (interval * 3).clamp(Duration::from_millis(200), Duration::from_millis(500));
+    let read = (interval * 5).clamp(Duration::from_millis(500), Duration::from_secs(2));
+    (connect, read)
+}
+
+/// The most bytes one poll may read: a Sentinel's answer is a few KiB; anything near this
+/// is not a Sentinel, and a reply that would need more memory is refused, not buffered.
+const MAX_REPLY_BYTES: usize = 1 << 20;
+
+/// A reader that fails once more than its budget has been read.
+struct Budget<R> {
+    inner: R,
+    left: usize,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("reply larger than {MAX_REPLY_BYTES} bytes"),
+            ));
+        }
+        let n = buf.len().min(self.left);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+/// One connection to a Sentinel: the socket, and the RESP parser of the `redis` crate
+/// (which keeps any bytes read ahead between replies).
+struct Session {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    parser: redis::Parser,
+    sentinel_runid: String,
+    last_peers: Option<Duration>,
+}
+
+impl Session {
+    /// Send the commands in one write and read one reply each.
+    fn exchange(&mut self, commands: &[redis::Cmd]) -> Result<Vec<Value>, PollError> {
+        let mut packed = Vec::new();
+        for c in commands {
+            c.write_packed_command(&mut packed);
+        }
+        self.writer.write_all(&packed).map_err(io_error)?;
+        let mut budget = Budget {
+            inner: &mut self.reader,
+            left: MAX_REPLY_BYTES,
+        };
+        let mut out = Vec::with_capacity(commands.len());
+        for _ in commands {
+            let v = self
+                .parser
+                .parse_value(&mut budget)
+                .map_err(|e| classify(&e))?;
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+fn io_error(e: io::Error) -> PollError {
+    let kind = match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => PollErrorKind::Timeout,
+        io::ErrorKind::InvalidData => PollErrorKind::Reply,
+        _ => PollErrorKind::Connect,
+    };
+    let text = match kind {
+        PollErrorKind::Timeout => "no answer within the timeout".to_string(),
+        _ => e.to_string(),
+    };
+    PollError { kind, text }
+}
+
+fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::Cmd::new();
+    for a in args {
+        c.arg(*a);
+    }
+    c
+}
+
+impl Job {
+    fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.load(Ordering::Relaxed).max(1))
+    }
+
+    fn run(self) {
+        let mut session: Option<Session> = None;
+        let mut next = mono();
+        loop {
+            let wait = next.saturating_sub(mono());
+            match self.ctl.recv_timeout(wait) {
+                Ok(Ctl::PollNow) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Ctl::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            // A Sentinel that took longer than a poll period to answer is asked again at
+            // once: its late answer was already too old to count.
+            next = mono() + self.interval();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.poll_once(&mut session)
+            }));
+            let event = match outcome {
+                Ok(Ok(heard)) => Event::SentinelAnswer {
+                    from: self.addr.clone(),
+                    heard: Box::new(heard),
+                },
+                Ok(Err(error)) => {
+                    self.drop_session(&mut session);
+                    Event::SentinelFailed {
+                        from: self.addr.clone(),
+                        at: mono(),
+                        error,
+                    }
+                }
+                Err(_) => {
+                    self.drop_session(&mut session);
+                    Event::SentinelFailed {
+                        from: self.addr.clone(),
+                        at: mono(),
+                        error: PollError {
+                            kind: PollErrorKind::Reply,
+                            text: "internal error while polling".into(),
+                        },
+                    }
+                }
+            };
+            if !self.inbox.send_feed(event) {
+                return;
+            }
+        }
+    }
+
+    fn drop_session(&self, session: &mut Option<Session>) {
+        *session = None;
+        if let Ok(mut s) = self.socket.lock() {
+            *s = None;
+        }
+    }
+
+    fn connect(&self) -> Result<Session, PollError> {
+        let (connect_timeout, read_timeout) = timeouts(self.interval());
+        // Host names are resolved here, on this poller's own thread.
+        let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
+            .to_socket_addrs()
+            .map_err(|e| PollError {
+                kind: PollErrorKind::Connect,
+                text: format!("cannot resolve {}: {e}", self.addr.host),
+            })?
+            .collect();
+        let mut last = None;
+        let mut stream = None;
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, connect_timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = match (stream, last) {
+            (Some(s), _) => s,
+            (None, Some(e)) => return Err(io_error(e)),
+            (None, None) => {
+                return Err(PollError {
+                    kind: PollErrorKind::Connect,
+                    text: format!("{} resolves to no address", self.addr.host),
+                })
+            }
+        };
+        let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(read_timeout))?;
+            s.set_write_timeout(Some(read_timeout))?;
+            Ok((s.try_clone()?, s.try_clone()?))
+        };
+        let (reader, stop_handle) = setup(&stream).map_err(io_error)?;
+        if let Ok(mut slot) = self.socket.lock() {
+            *slot = Some(stop_handle);
+        }
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(PollError {
+                kind: PollErrorKind::Connect,
+                text: "stopping".into(),
+            });
+        }
+        let mut session = Session {
+            writer: stream,
+            reader: BufReader::new(reader),
+            parser: redis::Parser::new(),
+            sentinel_runid: String::new(),
+            last_peers: None,
+        };
+        let mut commands = Vec::new();
+        if let Some(pass) = &self.plan.auth_pass {
+            let mut auth = cmd(&["AUTH"]);
+            if let Some(user) = &self.plan.auth_user {
+                auth.arg(user.as_str());
+            }
+            auth.arg(pass.expose());
+            commands.push(auth);
+        }
+        commands.push(cmd(&["CLIENT", "SETNAME", "redis-vip"]));
+        commands.push(cmd(&["SENTINEL", "MYID"]));
+        let replies = session.exchange(&commands)?;
+        for (i, reply) in replies.iter().enumerate() {
+            if let Value::ServerError(e) = reply {
+                let is_auth = self.plan.auth_pass.is_some() && i == 0;
+                let text = server_text(e);
+                // CLIENT SETNAME is a courtesy; anything else failing is not.
+                if is_auth || i + 1 == replies.len() {
+                    let mut err = reply_error(ReplyError::Server(text));
+                    if is_auth {
+                        err.kind = PollErrorKind::Auth;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        let myid = replies.last().ok_or_else(|| {
+            reply_error(ReplyError::Malformed("no reply to SENTINEL MYID".into()))
+        })?;
+        session.sentinel_runid = answer::parse_myid(myid).map_err(reply_error)?;
+        Ok(session)
+    }
+
+    fn poll_once(&self, session: &mut Option<Session>) -> Result<Heard, PollError> {
+        let s = match session {
+            Some(s) => s,
+            slot => slot.insert(self.connect()?),
+        };
+        let name = self.plan.master_name.as_str();
+        let sent = mono();
+        let ask_peers = s
+            .last_peers
+            .is_none_or(|t| sent.saturating_sub(t) >= PEERS_EVERY);
+        let mut commands = vec![
+            cmd(&["SENTINEL", "MASTER", name]),
+            cmd(&["SENTINEL", "REPLICAS", name]),
+        ];
+        if ask_peers {
+            commands.push(cmd(&["SENTINEL", "SENTINELS", name]));
+        }
+        let replies = s.exchange(&commands)?;
+        let received = mono();
+        let master = answer::parse_master(&replies[0]).map_err(reply_error)?;
+        let replicas = answer::parse_replicas(&replies[1]).map_err(reply_error)?;
+        let peers = match replies.get(2) {
+            Some(v) => {
+                s.last_peers = Some(sent);
+                Some(answer::parse_peers(v).map_err(reply_error)?)
+            }
+            None => None,
+        };
+        Ok(Heard {
+            sent,
+            received,
+            answer: Answer {
+                sentinel_runid: s.sentinel_runid.clone(),
+                master,
+                replicas,
+                peers,
+            },
+        })
+    }
+}
+
+fn server_text(e: &redis::ServerError) -> String {
+    match e.details() {
+        Some(d) => format!("{} {d}", e.code()),
+        None => e.code().to_string(),
+    }
+}
+
+fn reply_error(e: ReplyError) -> PollError {
+    let kind = match &e {
+        ReplyError::Server(text) if text.contains("No such master") => PollErrorKind::NoSuchMaster,
+        ReplyError::Server(text) if is_auth_code(text) => PollErrorKind::Auth,
+        _ => PollErrorKind::Reply,
+    };
+    PollError {
+        kind,
+        text: e.to_string(),
+    }
+}
+
+fn is_auth_code(text: &str) -> bool {
+    ["NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH"]
+        .iter()
+        .any(|code| text.starts_with(code))
+}
+
+/// A failure while reading a reply: a timeout, a closed connection, or bytes that are not
+/// RESP.
+fn classify(e: &redis::RedisError) -> PollError {
+    if e.is_timeout() {
+        return PollError {
+            kind: PollErrorKind::Timeout,
+            text: "no answer within the timeout".into(),
+        };
+    }
+    let kind = if e.is_io_error() || e.is_connection_dropped() {
+        PollErrorKind::Connect
+    } else {
+        PollErrorKind::Reply
+    };
+    PollError {
+        kind,
+        text: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_stay_within_bounds() {
+        // (poll interval ms, connect ms, read ms)
+        let cases = [(10, 200, 500), (100, 300, 500), (1000, 500, 2000)];
+        for (interval, connect, read) in cases {
+            let (c, r) = timeouts(Duration::from_millis(interval));
+            assert_eq!(
+                (c.as_millis(), r.as_millis()),
+                (connect, read),
+                "{interval}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_replies_are_sorted_by_kind() {
+        // (server error text, kind)
+        let cases = [
+            (
+                "ERR No such master with that name",
+                PollErrorKind::NoSuchMaster,
+            ),
+            ("NOAUTH Authentication required.", PollErrorKind::Auth),
+            (
+                "WRONGPASS invalid username-password pair",
+                PollErrorKind::Auth,
+            ),
+            ("NOPERM this user has no permissions", PollErrorKind::Auth),
+            ("ERR unknown command", PollErrorKind::Reply),
+        ];
+        for (text, kind) in cases {
+            assert_eq!(
+                reply_error(ReplyError::Server(text.into())).kind,
+                kind,
+                "{text}"
+            );
+        }
+    }
+}

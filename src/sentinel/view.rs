@@ -1,0 +1,671 @@
+//! What the Sentinels said, and whether this node may hold the VIP now. Pure: answers and
+//! the clock come in as arguments.
+//!
+//! The rule (docs/safety.md has the reasoning):
+//! - **Quorum.** Enough distinct Sentinels *support* this node: each either names it master
+//!   (by run id) and does not report it down, or is merely behind (names another master
+//!   under an *older* config epoch than the one naming us). At least one must name us.
+//!   A Sentinel's support lasts from the moment the poll was *sent* for the lease, and never
+//!   past the moment that Sentinel could declare us down: `down-after-milliseconds` after
+//!   its oldest unanswered PING (sentinel.c, `sentinelCheckSubjectivelyDown`).
+//! - **Promotion.** A Sentinel running a failover has chosen this node as its promoted
+//!   replica, and no Sentinel names another node under a newer config epoch.
+//! - **Fences**, checked first: a failover promoting another node; another master named
+//!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
+//!   force until it answers again, however old: silence never lifts a fence.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use super::answer::{Answer, Endpoint, Instance};
+use crate::config::SentinelAddr;
+
+/// A failover older than this many failover-timeouts has ended one way or the other.
+const FAILOVER_MEMORY: u32 = 2;
+/// A node has one or two addresses as Sentinels see it; more are not kept.
+const MAX_LEARNED: usize = 8;
+
+/// The operator's overrides (0 = derive from what the Sentinels report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub quorum: u32,
+    pub lease_ms: u64,
+}
+
+/// Why this node must not hold the VIP: a fixed vocabulary for `last_fence_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// A Sentinel's failover promotes another node.
+    FailoverPromotesOther,
+    /// A Sentinel names another master under a newer config epoch.
+    NewerConfigNamesOther,
+    /// A quorum of Sentinels names another master.
+    QuorumNamesOther,
+    /// The Sentinels report this master down, or start a failover of it.
+    ReportedDown,
+    /// Too few Sentinels confirmed within the lease (cut off, Sentinels stopped).
+    LeaseExpired,
+}
+
+impl Fence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fence::FailoverPromotesOther => "failover_promotes_other",
+            Fence::NewerConfigNamesOther => "newer_config_names_other",
+            Fence::QuorumNamesOther => "quorum_names_other",
+            Fence::ReportedDown => "reported_down",
+            Fence::LeaseExpired => "lease_expired",
+        }
+    }
+}
+
+/// The decision for a node whose role is master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hold until `until` unless a new answer says otherwise.
+    Hold { until: Duration, why: String },
+    /// Do not hold. `fence` is None while simply not (yet) confirmed.
+    Refuse { fence: Option<Fence>, why: String },
+}
+
+/// What kind of failure a poll met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollErrorKind {
+    /// Connection refused, unreachable, timed out while connecting.
+    Connect,
+    /// The Sentinel refused our credentials (or wants some).
+    Auth,
+    /// No answer within the read timeout.
+    Timeout,
+    /// The Sentinel does not monitor a master of that name.
+    NoSuchMaster,
+    /// Any other error reply, or a reply that does not parse.
+    Reply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollError {
+    pub kind: PollErrorKind,
+    pub text: String,
+}
+
+impl fmt::Display for PollError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// One answer, with our own clock: `sent` is when the poll left (the lease counts from
+/// there, since the Sentinel may have formed its view any time after).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heard {
+    pub sent: Duration,
+    pub received: Duration,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    addr: SentinelAddr,
+    learned: bool,
+    heard: Option<Heard>,
+    error: Option<(Duration, PollError)>,
+}
+
+impl Target {
+    fn new(addr: SentinelAddr, learned: bool) -> Target {
+        Target {
+            addr,
+            learned,
+            heard: None,
+            error: None,
+        }
+    }
+
+    /// The last poll failed (after the last answer, if any).
+    fn failing(&self) -> bool {
+        match (&self.error, &self.heard) {
+            (Some((at, _)), Some(h)) => *at >= h.received,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One Sentinel as `VIP.SENTINELS` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentinelRow {
+    pub addr: String,
+    pub runid: String,
+    pub learned: bool,
+    pub reachable: bool,
+    /// ms since its last answer; -1 before the first.
+    pub last_answer_ms_ago: i64,
+    pub master: String,
+    pub names_this_node: bool,
+    pub config_epoch: u64,
+    pub master_flags: String,
+    pub failover_state: String,
+    pub promoted: String,
+    pub confirms: bool,
+    pub last_error: String,
+}
+
+/// Figures for `VIP.STATUS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub known: u64,
+    pub reachable: u64,
+    pub confirming: u64,
+    pub quorum: u64,
+    pub lease_ms: u64,
+}
+
+/// This node as the Sentinels know it: its run id, and the addresses under which they
+/// have reported that run id (learned, so that NAT and announce-ip need no configuration).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Identity {
+    runid: String,
+    learned: BTreeSet<Endpoint>,
+}
+
+impl Identity {
+    /// Is this instance entry this very process? A matching run id says so. An empty run id
+    /// (a Sentinel that has not sent INFO there yet, as right after a switch) counts only at
+    /// an address already learned for our run id. Another run id never does: that is an
+    /// earlier process at our address, i.e. what a stale restart looks like.
+    fn is(&self, inst: &Instance) -> bool {
+        if self.runid.is_empty() {
+            return false;
+        }
+        inst.runid == self.runid || (inst.runid.is_empty() && self.learned.contains(&inst.endpoint))
+    }
+
+    fn learn(&mut self, inst: &Instance) {
+        if !self.runid.is_empty() && inst.runid == self.runid && self.learned.len() < MAX_LEARNED {
+            self.learned.insert(inst.endpoint.clone());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SentinelView {
+    targets: Vec<Target>,
+    identity: Identity,
+}
+
+/// A latest answer and what it means for this node.
+struct Reading<'a> {
+    heard: &'a Heard,
+    addr: &'a SentinelAddr,
+    names_us: bool,
+    lease: Duration,
+}
+
+impl Reading<'_> {
+    fn master(&self) -> &Instance {
+        &self.heard.answer.master.instance
+    }
+
+    fn epoch(&self) -> u64 {
+        self.heard.answer.master.config_epoch
+    }
+
+    fn fresh_until(&self) -> Duration {
+        self.heard.sent + self.lease
+    }
+
+    /// How long this Sentinel's word that we are master holds: the lease, and never past
+    /// the moment it could declare us subjectively down. sentinel.c does so when its oldest
+    /// unanswered PING is older than down-after; while its link is broken and no PING is
+    /// pending, it counts from the last valid reply instead.
+    fn guard(&self) -> Duration {
+        let m = &self.heard.answer.master;
+        let pending = if m.instance.flags.disconnected {
+            m.instance
+                .last_ping_sent_ms
+                .max(m.instance.last_ok_ping_reply_ms)
+        } else {
+            m.instance.last_ping_sent_ms
+        };
+        let down_in = Duration::from_millis(m.down_after_ms.saturating_sub(pending));
+        self.heard.sent + self.lease.min(down_in)
+    }
+
+    /// Names us master and reports nothing against it.
+    fn confirms(&self) -> bool {
+        let f = self.master().flags;
+        self.names_us && !f.s_down && !f.o_down && !f.failover_in_progress
+    }
+}
+
+/// The lease one answer carries: the operator's, capped at down-after; by default half of
+/// down-after (isolation then releases well before any Sentinel can even declare us down).
+pub fn lease_for(rules: Rules, down_after_ms: u64) -> Duration {
+    let ms = if rules.lease_ms > 0 {
+        rules.lease_ms.min(down_after_ms)
+    } else {
+        down_after_ms / 2
+    };
+    Duration::from_millis(ms)
+}
+
+impl SentinelView {
+    /// The configured Sentinels. A changed list starts afresh (learned peers came from the
+    /// old list); an unchanged one keeps everything.
+    pub fn set_configured(&mut self, configured: &[SentinelAddr]) {
+        let current: Vec<&SentinelAddr> = self
+            .targets
+            .iter()
+            .filter(|t| !t.learned)
+            .map(|t| &t.addr)
+            .collect();
+        if current.len() == configured.len() && current.iter().zip(configured).all(|(a, b)| *a == b)
+        {
+            return;
+        }
+        self.targets = configured
+            .iter()
+            .map(|a| Target::new(a.clone(), false))
+            .collect();
+    }
+
+    /// Forget every answer (a new master name: nothing said about the old one counts).
+    pub fn forget_answers(&mut self) {
+        for t in &mut self.targets {
+            t.heard = None;
+            t.error = None;
+        }
+        self.targets.retain(|t| !t.learned);
+    }
+
+    pub fn set_runid(&mut self, runid: &str) {
+        if self.identity.runid != runid {
+            self.identity = Identity {
+                runid: runid.to_ascii_lowercase(),
+                learned: BTreeSet::new(),
+            };
+        }
+    }
+
+    pub fn targets(&self) -> Vec<SentinelAddr> {
+        self.targets.iter().map(|t| t.addr.clone()).collect()
+    }
+
+    /// Record an answer. Returns true when it taught us a new Sentinel to ask.
+    pub fn record(&mut self, addr: &SentinelAddr, heard: Heard, max_targets: usize) -> bool {
+        self.identity.learn(&heard.answer.master.instance);
+        for r in &heard.answer.replicas {
+            self.identity.learn(r);
+        }
+        let peers = heard.answer.peers.clone().unwrap_or_default();
+        if let Some(t) = self.targets.iter_mut().find(|t| &t.addr == addr) {
+            t.heard = Some(heard);
+        } else {
+            return false;
+        }
+        let mut added = false;
+        for p in peers {
+            let known_runid = !p.runid.is_empty()
+                && self.targets.iter().any(|t| {
+                    t.heard
+                        .as_ref()
+                        .is_some_and(|h| h.answer.sentinel_runid == p.runid)
+                });
+            let addr = SentinelAddr {
+                host: p.endpoint.ip.clone(),
+                port: p.endpoint.port,
+            };
+            let known_addr = self.targets.iter().any(|t| t.addr == addr);
+            if !known_runid && !known_addr && self.targets.len() < max_targets {
+                self.targets.push(Target::new(addr, true));
+                added = true;
+            }
+        }
+        added
+    }
+
+    pub fn failed(&mut self, addr: &SentinelAddr, at: Duration, error: PollError) {
+        if let Some(t) = self.targets.iter_mut().find(|t| &t.addr == addr) {
+            t.error = Some((at, error));
+        }
+    }
+
+    /// The latest answer of each distinct Sentinel (by its run id): the same Sentinel asked
+    /// under two addresses counts once.
+    fn readings(&self, rules: Rules) -> Vec<Reading<'_>> {
+        let mut out: Vec<Reading<'_>> = Vec::new();
+        for t in &self.targets {
+            let Some(h) = &t.heard else { continue };
+            let reading = Reading {
+                heard: h,
+                addr: &t.addr,
+                names_us: self.identity.is(&h.answer.master.instance),
+                lease: lease_for(rules, h.answer.master.down_after_ms),
+            };
+            match out
+                .iter_mut()
+                .find(|r| r.heard.answer.sentinel_runid == h.answer.sentinel_runid)
+            {
+                Some(r) if r.heard.sent < h.sent => *r = reading,
+                Some(_) => {}
+                None => out.push(reading),
+            }
+        }
+        out
+    }
+
+    /// How many Sentinels exist for this master: the most any of them reports, or the ones
+    /// we know ourselves (including those that never answered), whichever is larger.
+    fn known(&self, readings: &[Reading<'_>]) -> usize {
+        let never_heard = self.targets.iter().filter(|t| t.heard.is_none()).count();
+        let reported = readings
+            .iter()
+            .map(|r| r.heard.answer.master.other_sentinels as usize + 1)
+            .max()
+            .unwrap_or(0);
+        reported.max(readings.len() + never_heard).max(1)
+    }
+
+    /// Confirmations needed: the operator's quorum, else a majority of the Sentinels known,
+    /// and more when Sentinel's own quorum is small: with N Sentinels of which q must agree
+    /// that a master is down, N - q + 1 supporters leave no q-set that could agree without
+    /// one of them.
+    fn required(&self, rules: Rules, readings: &[Reading<'_>]) -> usize {
+        if rules.quorum > 0 {
+            return rules.quorum as usize;
+        }
+        let n = self.known(readings);
+        let q_s = readings
+            .iter()
+            .map(|r| r.heard.answer.master.quorum as usize)
+            .min()
+            .unwrap_or(n / 2 + 1)
+            .clamp(1, n);
+        (n / 2 + 1).max(n - q_s + 1)
+    }
+
+    /// May this node, whose role is master, hold the VIP at `now`?
+    pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
+        let readings = self.readings(rules);
+        let required = self.required(rules, &readings);
+
+        // Fence 1: a failover (recent enough to be still running) promotes another node.
+        for r in &readings {
+            let m = &r.heard.answer.master;
+            let memory = Duration::from_millis(m.failover_timeout_ms.max(1000)) * FAILOVER_MEMORY;
+            if now.saturating_sub(r.heard.sent) > memory {
+                continue;
+            }
+            if let Some(p) = r.heard.answer.promoted() {
+                if !self.identity.is(p) {
+                    return Verdict::Refuse {
+                        fence: Some(Fence::FailoverPromotesOther),
+                        why: format!(
+                            "Sentinel {} is failing over to {} (state {})",
+                            r.addr,
+                            p.endpoint,
+                            m.failover_state.as_deref().unwrap_or("?")
+                        ),
+                    };
+                }
+            }
+        }
+
+        // Fence 2: another master under a newer config epoch than any naming us.
+        let epoch_us = readings
+            .iter()
+            .filter(|r| r.names_us)
+            .map(|r| r.epoch())
+            .max();
+        let newest_other = readings
+            .iter()
+            .filter(|r| !r.names_us)
+            .max_by_key(|r| r.epoch());
+        if let (Some(us), Some(other)) = (epoch_us, &newest_other) {
+            if other.epoch() > us {
+                return Verdict::Refuse {
+                    fence: Some(Fence::NewerConfigNamesOther),
+                    why: format!(
+                        "Sentinel {} names {} master under config epoch {}, newer than {}",
+                        other.addr,
+                        other.master().endpoint,
+                        other.epoch(),
+                        us
+                    ),
+                };
+            }
+        }
+
+        // Basis 1: chosen by a running failover.
+        let promoted_until = readings
+            .iter()
+            .filter(|r| {
+                r.heard
+                    .answer
+                    .promoted()
+                    .is_some_and(|p| self.identity.is(p))
+            })
+            .filter(|r| newest_other.as_ref().is_none_or(|o| o.epoch() <= r.epoch()))
+            .map(|r| (r.fresh_until(), r.addr))
+            .filter(|(until, _)| *until > now)
+            .max_by_key(|(until, _)| *until);
+
+        // Basis 2: a quorum of supporters, at least one of them naming us.
+        let confirmer_until = readings
+            .iter()
+            .filter(|r| r.confirms())
+            .map(|r| r.guard())
+            .filter(|g| *g > now)
+            .max();
+        let mut support: Vec<Duration> = readings
+            .iter()
+            .filter_map(|r| {
+                if r.confirms() {
+                    Some(r.guard())
+                } else if !r.names_us
+                    && epoch_us.is_some_and(|us| r.epoch() < us)
+                    && !r.master().flags.failover_in_progress
+                {
+                    Some(r.fresh_until())
+                } else {
+                    None
+                }
+            })
+            .filter(|t| *t > now)
+            .collect();
+        support.sort_unstable_by(|a, b| b.cmp(a));
+        let quorum_until = match (confirmer_until, support.get(required.saturating_sub(1))) {
+            (Some(c), Some(q)) if required > 0 => Some(c.min(*q)),
+            _ => None,
+        };
+        let confirming = readings
+            .iter()
+            .filter(|r| r.confirms() && r.guard() > now)
+            .count();
+
+        match (quorum_until, promoted_until) {
+            (Some(q), p) if p.is_none_or(|(p, _)| q >= p) => {
+                return Verdict::Hold {
+                    until: q,
+                    why: format!("confirmed as master by {confirming} of {required} Sentinels"),
+                }
+            }
+            (_, Some((until, by))) => {
+                return Verdict::Hold {
+                    until,
+                    why: format!("promoted by the failover of Sentinel {by}"),
+                }
+            }
+            _ => {}
+        }
+
+        // Not holding: say why, most specific first.
+        let fresh: Vec<&Reading<'_>> = readings.iter().filter(|r| r.fresh_until() > now).collect();
+        if let Some(r) = fresh.iter().find(|r| r.names_us && !r.confirms()) {
+            let f = r.master().flags;
+            let what = if f.failover_in_progress {
+                "is failing over this master"
+            } else if f.o_down {
+                "reports this master objectively down"
+            } else {
+                "reports this master subjectively down"
+            };
+            return Verdict::Refuse {
+                fence: Some(Fence::ReportedDown),
+                why: format!("Sentinel {} {what}", r.addr),
+            };
+        }
+        let naming_other = fresh.iter().filter(|r| !r.names_us).count();
+        if naming_other >= required {
+            let other = fresh
+                .iter()
+                .find(|r| !r.names_us)
+                .map(|r| r.master().endpoint.to_string())
+                .unwrap_or_default();
+            return Verdict::Refuse {
+                fence: Some(Fence::QuorumNamesOther),
+                why: format!("{naming_other} of {required} Sentinels name {other} master"),
+            };
+        }
+        let ever_named_us = readings.iter().any(|r| r.names_us);
+        Verdict::Refuse {
+            fence: ever_named_us.then_some(Fence::LeaseExpired),
+            why: format!(
+                "{confirming} of {required} Sentinels confirm this node as master within the lease"
+            ),
+        }
+    }
+
+    /// While a failover is running somewhere, or the master is reported down, poll fast:
+    /// the old master must see the leader's choice, the new one its promotion, at once.
+    pub fn failover_underway(&self) -> bool {
+        self.targets
+            .iter()
+            .filter_map(|t| t.heard.as_ref())
+            .any(|h| {
+                let f = h.answer.master.instance.flags;
+                f.failover_in_progress || f.s_down || f.o_down
+            })
+    }
+
+    /// A configuration problem that only the operator can fix, worded with the fix.
+    pub fn fault(&self) -> Option<String> {
+        if let Some((t, e)) = self.targets.iter().find_map(|t| {
+            t.error
+                .as_ref()
+                .filter(|(_, e)| {
+                    matches!(e.kind, PollErrorKind::Auth | PollErrorKind::NoSuchMaster)
+                })
+                .filter(|_| t.failing())
+                .map(|(_, e)| (t, e))
+        }) {
+            let fix = match e.kind {
+                PollErrorKind::Auth => {
+                    "authentication failed: check vip.sentinel-auth-user and vip.sentinel-auth-pass"
+                }
+                _ => "it monitors no master of that name: check vip.master-name",
+            };
+            return Some(format!("Sentinel {}: {fix} ({})", t.addr, e.text));
+        }
+        if !self.targets.is_empty() && self.targets.iter().all(Target::failing) {
+            let first = self
+                .targets
+                .iter()
+                .find_map(|t| t.error.as_ref().map(|(_, e)| format!("{}: {e}", t.addr)))
+                .unwrap_or_default();
+            return Some(format!(
+                "none of the {} Sentinels answers ({first}): check vip.sentinels and the network",
+                self.targets.len()
+            ));
+        }
+        None
+    }
+
+    pub fn summary(&self, now: Duration, rules: Rules) -> Summary {
+        let readings = self.readings(rules);
+        let lease = readings
+            .iter()
+            .map(|r| r.lease)
+            .min()
+            .unwrap_or(Duration::from_millis(rules.lease_ms));
+        Summary {
+            known: self.known(&readings) as u64,
+            reachable: self
+                .targets
+                .iter()
+                .filter(|t| t.heard.is_some() && !t.failing())
+                .count() as u64,
+            confirming: readings
+                .iter()
+                .filter(|r| r.confirms() && r.guard() > now)
+                .count() as u64,
+            quorum: self.required(rules, &readings) as u64,
+            lease_ms: lease.as_millis() as u64,
+        }
+    }
+
+    pub fn rows(&self, now: Duration, rules: Rules) -> Vec<SentinelRow> {
+        self.targets
+            .iter()
+            .map(|t| {
+                let mut row = SentinelRow {
+                    addr: t.addr.to_string(),
+                    learned: t.learned,
+                    reachable: t.heard.is_some() && !t.failing(),
+                    last_answer_ms_ago: -1,
+                    last_error: t
+                        .error
+                        .as_ref()
+                        .filter(|_| t.failing())
+                        .map(|(_, e)| e.text.clone())
+                        .unwrap_or_default(),
+                    ..SentinelRow::default()
+                };
+                if let Some(h) = &t.heard {
+                    let r = Reading {
+                        heard: h,
+                        addr: &t.addr,
+                        names_us: self.identity.is(&h.answer.master.instance),
+                        lease: lease_for(rules, h.answer.master.down_after_ms),
+                    };
+                    let m = &h.answer.master;
+                    row.runid = h.answer.sentinel_runid.clone();
+                    row.last_answer_ms_ago =
+                        i64::try_from(now.saturating_sub(h.received).as_millis()).unwrap_or(-1);
+                    row.master = m.instance.endpoint.to_string();
+                    row.names_this_node = r.names_us;
+                    row.config_epoch = m.config_epoch;
+                    row.master_flags = flags_text(&m.instance);
+                    row.failover_state = m.failover_state.clone().unwrap_or_default();
+                    row.promoted = h
+                        .answer
+                        .promoted()
+                        .map(|p| p.endpoint.to_string())
+                        .unwrap_or_default();
+                    row.confirms = r.confirms() && r.guard() > now;
+                }
+                row
+            })
+            .collect()
+    }
+}
+
+fn flags_text(inst: &Instance) -> String {
+    let f = inst.flags;
+    [
+        (f.s_down, "s_down"),
+        (f.o_down, "o_down"),
+        (f.disconnected, "disconnected"),
+        (f.failover_in_progress, "failover_in_progress"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+#[cfg(test)]
+mod tests;

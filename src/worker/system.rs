@@ -1,0 +1,206 @@
+//! The live side effects: the kernel (netlink, the packet socket), the Sentinel pollers,
+//! the watcher's listener, and the Redis log. Everything `worker::process` asks for lands
+//! here, on the worker thread.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::watch::WatchControl;
+use super::{Inbox, Log, System};
+use crate::announce::Announcer;
+use crate::config::Vip;
+use crate::core::{Level, LinkState, ListenSpec, Observation};
+use crate::error::OsError;
+use crate::netlink::Netlink;
+use crate::sentinel::poller::Pollers;
+use crate::sentinel::PollPlan;
+
+/// The kernel, via netlink and an AF_PACKET socket, each opened on first use and reopened
+/// after a failure (so a capability granted later is picked up).
+#[derive(Default)]
+pub struct Kernel {
+    netlink: Option<Netlink>,
+    announcer: Option<Announcer>,
+}
+
+impl Kernel {
+    fn netlink(&mut self) -> Result<&mut Netlink, OsError> {
+        match &mut self.netlink {
+            Some(nl) => Ok(nl),
+            slot => Ok(slot.insert(Netlink::open()?)),
+        }
+    }
+
+    fn with_netlink<T>(
+        &mut self,
+        f: impl FnOnce(&mut Netlink) -> Result<T, OsError>,
+    ) -> Result<T, OsError> {
+        let result = f(self.netlink()?);
+        if let Err(e) = &result {
+            // A timed-out or broken socket may hold a stale reply: start afresh.
+            if e.errno == libc::EAGAIN || e.errno == libc::ETIMEDOUT || e.errno == 0 {
+                self.netlink = None;
+            }
+        }
+        result
+    }
+
+    pub fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
+        let (net_admin, net_raw) = capabilities();
+        if self.announcer.is_none() && net_raw {
+            // Open the packet socket ahead of the first claim, so that claim pays only
+            // for the send. A failure here is reported by the first real announcement.
+            self.announcer = Announcer::open().ok();
+        }
+        self.with_netlink(|nl| {
+            let link = nl.link_by_name(interface)?;
+            let present = match &link {
+                Some(l) => {
+                    let all = nl.all_addresses()?;
+                    vips.iter()
+                        .filter(|v| {
+                            all.iter().any(|(index, a)| {
+                                *index == l.index && a.addr == v.addr && a.prefix == v.prefix
+                            })
+                        })
+                        .copied()
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            Ok(Observation {
+                link: link.map(|l| LinkState {
+                    index: l.index,
+                    up: l.up && l.running,
+                    mac: l.mac,
+                }),
+                present,
+                net_admin,
+                net_raw,
+            })
+        })
+    }
+
+    pub fn add(
+        &mut self,
+        ifindex: u32,
+        vip: Vip,
+        lifetime_s: u32,
+        label: Option<&str>,
+    ) -> Result<(), OsError> {
+        self.with_netlink(|nl| nl.ensure_address(ifindex, vip.addr, vip.prefix, lifetime_s, label))
+    }
+
+    pub fn delete(&mut self, ifindex: u32, vip: Vip) -> Result<(), OsError> {
+        self.with_netlink(|nl| nl.delete_address(ifindex, vip.addr, vip.prefix).map(|_| ()))
+    }
+
+    pub fn announce(&mut self, ifindex: u32, mac: [u8; 6], vip: Vip) -> Result<(), OsError> {
+        let announcer = match &mut self.announcer {
+            Some(a) => a,
+            slot => slot.insert(Announcer::open()?),
+        };
+        announcer.announce(ifindex, mac, vip.addr)
+    }
+}
+
+/// CAP_NET_ADMIN (12) and CAP_NET_RAW (13) in the effective set, from /proc/self/status.
+/// Unknown (file unreadable) counts as present: the kernel will tell us soon enough.
+pub fn capabilities() -> (bool, bool) {
+    let text = match std::fs::read_to_string("/proc/self/status") {
+        Ok(t) => t,
+        Err(_) => return (true, true),
+    };
+    let eff = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
+    match eff {
+        Some(bits) => (bits & (1 << 12) != 0, bits & (1 << 13) != 0),
+        None => (true, true),
+    }
+}
+
+/// The real thing, as the worker thread runs it.
+pub struct Live {
+    pub kernel: Kernel,
+    pub pollers: Pollers,
+    pub watch: Option<Arc<WatchControl>>,
+    pub log: Box<dyn Log>,
+}
+
+impl Live {
+    pub fn new(inbox: Inbox, watch: Option<Arc<WatchControl>>, log: Box<dyn Log>) -> Live {
+        Live {
+            kernel: Kernel::default(),
+            pollers: Pollers::new(inbox),
+            watch,
+            log,
+        }
+    }
+}
+
+impl System for Live {
+    fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
+        self.kernel.observe(interface, vips)
+    }
+
+    fn add(
+        &mut self,
+        ifindex: u32,
+        vip: Vip,
+        lifetime_s: u32,
+        label: Option<&str>,
+    ) -> Result<(), OsError> {
+        self.kernel.add(ifindex, vip, lifetime_s, label)
+    }
+
+    fn delete(&mut self, ifindex: u32, vip: Vip) -> Result<(), OsError> {
+        self.kernel.delete(ifindex, vip)
+    }
+
+    fn announce(&mut self, ifindex: u32, mac: [u8; 6], vip: Vip) -> Result<(), OsError> {
+        self.kernel.announce(ifindex, mac, vip)
+    }
+
+    fn sentinels(&mut self, plan: Option<PollPlan>) {
+        self.pollers.apply(plan);
+    }
+
+    fn poll_now(&mut self) {
+        self.pollers.poll_now();
+    }
+
+    fn poll_interval(&mut self, interval: Duration) {
+        self.pollers.set_interval(interval);
+    }
+
+    fn listen(&mut self, spec: Option<ListenSpec>) {
+        if let Some(w) = &self.watch {
+            w.listen(spec);
+        }
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        self.log.log(level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_read_from_proc() {
+        // Whatever this process has, the answer is consistent with /proc/self/status.
+        let (admin, raw) = capabilities();
+        let text = std::fs::read_to_string("/proc/self/status").unwrap();
+        let eff = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(admin, eff & (1 << 12) != 0);
+        assert_eq!(raw, eff & (1 << 13) != 0);
+    }
+}
