@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic vs safe mode.
+"""Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic mode vs the
+Sentinel-confirmed mode.
 
-    python3 chaos/run.py ROUNDS [--seed S] [--modes basic,safe] [--flavor redis|valkey]
+    python3 chaos/run.py ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
                                 [--module PATH] [--json FILE] [--keep]
 
 (`make chaos ROUNDS=N` runs `python3 chaos/run.py N`; the seed also comes from $SEED. The
@@ -10,22 +11,25 @@ network namespaces made by tests/integration/topology.py (vt-<tag>-<pid>-*), add
 192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
 end, on Ctrl-C and on SIGTERM.
 
-For each mode (basic: vip.quorum 0; safe: vip.quorum 2, vip.lease-ms 3000) a fresh topology
-runs 3 Redis nodes with the module, 3 Sentinels (quorum 2, down-after-milliseconds 5000,
-failover-timeout 10000) and, in the observer namespace:
-- a writer that sends `SET chaos:<n> <n>` through the VIP (one connection at a time,
-  0.5 s timeouts, reconnecting after any error) and records which node acknowledged each
-  write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
-- a holder sampler (safe_helpers.HolderSampler) recording which nodes hold the VIP every
-  15 ms (one netlink dump per node namespace).
+For each mode (basic: vip.sentinels empty; sentinel: vip.sentinels = the three Sentinels,
+vip.master-name mymaster, every other setting default) a fresh topology runs 3 Redis nodes with
+the module, 3 Sentinels (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) and, in
+the observer namespace:
+- a writer (helpers.VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
+  at a time, 0.5 s timeouts, reconnecting after any error) and records which node acknowledged
+  each write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
+- a holder sampler (helpers.HolderSampler) recording which nodes hold the VIP every 15 ms (one
+  netlink dump per node namespace).
 The same seeded plan of faults is applied in both modes, each round to whichever node is the
 master at that moment:
 - kill9: kill -9 the master, wait for the Sentinel failover, wait 0-5 s, restart it from its
   config file as it is on disk (no `replicaof`: a stale master) - the "stale restart";
 - sigstop: SIGSTOP the master for 2-10 s, then SIGCONT;
 - link: the master's link down (its veth in the bridge namespace) for 2-10 s, then up;
+- busy: DEBUG SLEEP 2-6 s on the master (its main thread blocked, its module thread running);
+- planned: SENTINEL FAILOVER on a random Sentinel (every node healthy);
 - sentinel: kill -9 one Sentinel for 3-10 s, then restart it;
-and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link round
+and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
 (restarted at the end of the fault). After each fault the run waits until the topology has
 settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP).
 
@@ -59,13 +63,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import redis  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
 
-from safe_helpers import (DOWN_AFTER_MS, LEASE_MS, VIP_IP, HolderSampler, majority_master,  # noqa: E402
-                          module_args, promotions, start_sentinels, statuses, wait_failover)
-from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, NetnsConnection, RedisGroup, Topology,  # noqa: E402
-                      pairs_to_dict, sweep_stale_namespaces, wait_until)
+from helpers import (DOWN_AFTER_MS, HolderSampler, VipWriter, majority_master, module_args,  # noqa: E402
+                     promotions, start_sentinels, statuses, wait_failover)
+from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, RedisGroup, Topology, pairs_to_dict,  # noqa: E402
+                      sweep_stale_namespaces, wait_until)
 
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
@@ -82,7 +84,7 @@ def log(msg: str) -> None:
 
 @dataclass
 class Fault:
-    kind: str  # kill9 | sigstop | link | sentinel
+    kind: str  # kill9 | sigstop | link | busy | planned | sentinel
     duration: float  # sigstop/link/sentinel: seconds; kill9: delay between failover and restart
     sentinel_loss: bool  # also kill one Sentinel during the fault
     sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
@@ -94,96 +96,20 @@ def make_plan(rounds: int, seed: int) -> list[Fault]:
     rng = random.Random(seed)
     plan = []
     for _ in range(rounds):
-        kind = rng.choices(["kill9", "sigstop", "link", "sentinel"], weights=[3, 3, 3, 1.5])[0]
+        kind = rng.choices(["kill9", "sigstop", "link", "busy", "planned", "sentinel"],
+                           weights=[3, 3, 3, 1.5, 1.5, 1.5])[0]
         if kind == "kill9":
             duration = round(rng.uniform(0, 5), 2)
         elif kind == "sentinel":
             duration = round(rng.uniform(3, 10), 2)
+        elif kind == "busy":
+            duration = round(rng.uniform(2, 6), 2)
         else:
             duration = round(rng.uniform(2, 10), 2)
-        loss = kind != "sentinel" and rng.random() < 0.25
+        loss = kind not in ("sentinel", "planned") and rng.random() < 0.25
         plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
                           rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
     return plan
-
-
-# ----------------------------------------------------------------------------------------------
-# the writer
-
-
-@dataclass
-class Ack:
-    seq: int
-    node: str
-    t_send: float  # time.time() just before the request was sent
-    t_ack: float
-
-
-class Writer:
-    """SET chaos:<n> <n> through the VIP from the observer namespace, one connection at a time."""
-
-    def __init__(self, topo: Topology):
-        self.topo = topo
-        self.acks: list[Ack] = []
-        self.errors = 0
-        self.connects = 0
-        self.seq = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="chaos-writer", daemon=True)
-
-    def _connect(self) -> tuple[NetnsConnection, str]:
-        conn = NetnsConnection(netns=self.topo.ns("obs"), host=VIP_IP, port=6379, socket_timeout=0.5,
-                               socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
-        try:
-            conn.connect()
-            conn.send_command("CONFIG", "GET", "dir")
-            reply = conn.read_response()
-            m = re.search(r"redis-(n\d+)", str(reply))
-            if not m:
-                raise RuntimeError(f"cannot tell the node from {reply!r}")
-            self.connects += 1
-            return conn, m.group(1)
-        except BaseException:
-            conn.disconnect()
-            raise
-
-    def _run(self) -> None:
-        conn: Optional[NetnsConnection] = None
-        node = ""
-        while not self._stop.is_set():
-            try:
-                if conn is None:
-                    conn, node = self._connect()
-                self.seq += 1
-                n = self.seq
-                t_send = time.time()
-                conn.send_command("SET", f"chaos:{n}", str(n))
-                reply = conn.read_response()
-                t_ack = time.time()
-                if reply in (b"OK", "OK", True):
-                    self.acks.append(Ack(n, node, t_send, t_ack))
-                else:
-                    self.errors += 1
-                time.sleep(WRITE_PAUSE)
-            except Exception:  # noqa: BLE001 - any failure: new connection after a short pause
-                self.errors += 1
-                if conn is not None:
-                    try:
-                        conn.disconnect()
-                    except Exception:  # noqa: BLE001
-                        pass
-                conn = None
-                self._stop.wait(0.02)
-        if conn is not None:
-            conn.disconnect()
-
-    def start(self) -> "Writer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,11 +197,12 @@ def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
 
 def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool) -> ModeResult:
     res = ModeResult(mode)
-    quorum = 0 if mode == "basic" else 2
     t_mode = time.monotonic()
     with Topology(f"chaos{mode}", keep_workdir=keep) as topo:
         log(f"[{mode}] topology in {topo.workdir}")
-        g = topo.redis(flavor=flavor, module=module, vip=VIP4, module_args=module_args(quorum, LEASE_MS))
+        args = [] if mode == "basic" else module_args(topo)
+        g = topo.redis(flavor=flavor, module=module, vip=VIP4, module_args=args,
+                       extra_conf=["enable-debug-command yes"])
         g.start()
         start_sentinels(g, down_after_ms=DOWN_AFTER_MS)
         try:
@@ -287,7 +214,7 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
             log(f"[{mode}] SETUP FAILED: {res.setup_error}")
             return res
         smp = HolderSampler(topo, interval=SAMPLE_INTERVAL).start()
-        writer = Writer(topo).start()
+        writer = VipWriter(topo, prefix="chaos", pause=WRITE_PAUSE).start()
         t_start = time.monotonic()
         try:
             for i, fault in enumerate(plan, 1):
@@ -343,6 +270,17 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
     return res
 
 
+def debug_sleep(node, seconds: float) -> None:
+    """DEBUG SLEEP on its own connection (the call blocks until the server wakes)."""
+    c = node.client(socket_timeout=seconds + 30)
+    try:
+        c.execute_command("DEBUG", "SLEEP", f"{seconds:.2f}")
+    except redis.RedisError:
+        pass
+    finally:
+        c.connection_pool.disconnect()
+
+
 def pick_sentinel(g: RedisGroup, master: str, fault: Fault) -> str:
     if fault.sentinel_on_master:
         return master
@@ -393,6 +331,20 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
             finally:
                 topo.link_up(master)
             detail += f"link of {master} down {fault.duration:.1f}s"
+        elif fault.kind == "busy":
+            sleeper = threading.Thread(target=debug_sleep, args=(node, fault.duration), daemon=True)
+            sleeper.start()
+            sleeper.join(fault.duration + 30)
+            detail += f"DEBUG SLEEP {fault.duration:.1f}s on {master}"
+        elif fault.kind == "planned":
+            alive = sorted(n for n in g.sentinels if g.sentinels[n].alive())
+            asked = alive[fault.other_pick % len(alive)]
+            try:
+                g.sentinels[asked].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+                new = wait_failover(g, master, timeout=60)
+                detail += f"SENTINEL FAILOVER via {asked}: {master} -> {new}"
+            except (redis.RedisError, AssertionError) as exc:
+                detail += f"SENTINEL FAILOVER via {asked} failed: {str(exc)[:80]}"
         elif fault.kind == "sentinel":
             time.sleep(fault.duration)
             detail += f"for {fault.duration:.1f}s"
@@ -448,7 +400,7 @@ def main() -> int:
     ap.add_argument("rounds", type=int, nargs="?", default=int(os.environ.get("ROUNDS", "10")))
     ap.add_argument("--seed", type=int, default=int(os.environ["SEED"]) if os.environ.get("SEED") else None,
                     help="seed of the fault plan (default: $SEED, else random; printed either way)")
-    ap.add_argument("--modes", default="basic,safe")
+    ap.add_argument("--modes", default="basic,sentinel")
     ap.add_argument("--flavor", default="redis", choices=["redis", "valkey"])
     ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
     ap.add_argument("--json", help="write the full results (per round) to this file")
@@ -469,7 +421,7 @@ def main() -> int:
     plan = make_plan(args.rounds, seed)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     log(f"chaos run: {args.rounds} rounds, seed {seed}, modes {modes}, flavor {args.flavor}, module {args.module}")
-    log(f"lease-ms {LEASE_MS}, Sentinel down-after-milliseconds {DOWN_AFTER_MS}, quorum 2 of 3; "
+    log(f"Sentinel down-after-milliseconds {DOWN_AFTER_MS}, quorum 2 of 3; "
         f"plan: " + ", ".join(f.kind + ("+S" if f.sentinel_loss and f.kind != "sentinel" else "") for f in plan))
     swept = sweep_stale_namespaces()
     if swept:
@@ -478,7 +430,7 @@ def main() -> int:
     for mode in modes:
         results.append(run_mode(mode, plan, args.flavor, args.module, args.keep))
     print()
-    print(f"seed {seed}, {args.rounds} rounds, flavor {args.flavor}, lease-ms {LEASE_MS}, "
+    print(f"seed {seed}, {args.rounds} rounds, flavor {args.flavor}, "
           f"down-after-milliseconds {DOWN_AFTER_MS}")
     print(table(results))
     for r in results:

@@ -127,7 +127,7 @@ impl Default for Settings {
             announce_repeat_delay_ms: 5000,
             announce_refresh_ms: 0,
             check_interval_ms: 1000,
-            address_lifetime_s: 2,
+            address_lifetime_s: 1,
             release_on_shutdown: true,
             enabled: true,
             sentinels: Vec::new(),

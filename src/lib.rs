@@ -54,7 +54,7 @@ mod module {
                 ["announce-repeat-delay-ms", &ANNOUNCE_REPEAT_DELAY_MS, 5000, limits::ANNOUNCE_REPEAT_DELAY_MS.0, limits::ANNOUNCE_REPEAT_DELAY_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
                 ["announce-refresh-ms", &ANNOUNCE_REFRESH_MS, 0, limits::ANNOUNCE_REFRESH_MS.0, limits::ANNOUNCE_REFRESH_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
                 ["check-interval-ms", &CHECK_INTERVAL_MS, 1000, limits::CHECK_INTERVAL_MS.0, limits::CHECK_INTERVAL_MS.1, DEFAULT, Some(Box::new(on_config_changed))],
-                ["address-lifetime-s", &ADDRESS_LIFETIME_S, 2, limits::ADDRESS_LIFETIME_S.0, limits::ADDRESS_LIFETIME_S.1, DEFAULT, Some(Box::new(on_config_changed))],
+                ["address-lifetime-s", &ADDRESS_LIFETIME_S, 1, limits::ADDRESS_LIFETIME_S.0, limits::ADDRESS_LIFETIME_S.1, DEFAULT, Some(Box::new(on_config_changed))],
                 ["quorum", &QUORUM, 0, limits::QUORUM.0, limits::QUORUM.1, PROTECTED, Some(Box::new(on_config_changed))],
                 ["lease-ms", &LEASE_MS, 0, limits::LEASE_MS.0, limits::LEASE_MS.1, PROTECTED, Some(Box::new(on_config_changed))],
                 ["poll-interval-ms", &POLL_INTERVAL_MS, 100, limits::POLL_INTERVAL_MS.0, limits::POLL_INTERVAL_MS.1, PROTECTED, Some(Box::new(on_config_changed))],

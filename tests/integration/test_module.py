@@ -122,9 +122,9 @@ def test_startup_vip_on_master_only(topo, module_path, flavor):
     # a burst of vip.announce-count (default 5) announcements
     cap.wait_for(lambda p: p.announces(VIP_IP) and p.src_mac == mac1, count=5, msg="5 GARPs from n1")
     assert not cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac != mac1), cap.summary()
-    # added with a finite lifetime (default vip.address-lifetime-s 2), not permanent
+    # added with a finite lifetime (default vip.address-lifetime-s 1), not permanent
     det = [a for a in topo.address_details("n1") if a.get("local") == VIP_IP]
-    assert det and det[0]["valid_life_time"] <= 2, det
+    assert det and det[0]["valid_life_time"] <= 1, det
 
     # a client in the observer namespace reaches the master through the VIP
     c = vip_client(topo)
@@ -262,8 +262,12 @@ def test_config_set_protected_refused(topo, module_path):
     g = start_group(topo, module_path, nodes=["n1"], protected_configs=False)
     n1 = g["n1"]
     wait_holders(topo, VIP4, ["n1"])
+    # everything that can move or take away the VIP
     for key, value in (("vip.address", "192.0.2.101/24"), ("vip.interface", "lo"), ("vip.label", "eth0:v"),
-                       ("vip.enabled", "no"), ("vip.sentinel-user", "mallory")):
+                       ("vip.enabled", "no"), ("vip.sentinels", "192.0.2.66:26379"),
+                       ("vip.master-name", "other"), ("vip.sentinel-auth-user", "mallory"),
+                       ("vip.sentinel-auth-pass", "x"), ("vip.quorum", "3"), ("vip.lease-ms", "1"),
+                       ("vip.poll-interval-ms", "1000")):
         err = n1.config_set(key, value)
         assert err is not None, f"CONFIG SET {key} {value} accepted without enable-protected-configs"
         assert "protected" in err.lower(), f"CONFIG SET {key}: {err}"

@@ -683,6 +683,8 @@ class _ServerProc:
         self.stdout_file = self.dir / "stdout.log"
         self.proc: subprocess.Popen | None = None
         self._client: redis.Redis | None = None
+        # what the harness's own client authenticates with (a Sentinel with requirepass)
+        self.password: str | None = None
 
     @property
     def pid(self) -> int:
@@ -706,10 +708,14 @@ class _ServerProc:
 
     def client(self, **kwargs: Any) -> redis.Redis:
         """Client connected from inside the node's namespace to 127.0.0.1 (works with links down)."""
+        if self.password is not None and "password" not in kwargs and "username" not in kwargs:
+            if kwargs:
+                kwargs["password"] = self.password
         if kwargs:
             return self.topo.client(self.name, "127.0.0.1", self.port, **kwargs)
         if self._client is None:
-            self._client = self.topo.client(self.name, "127.0.0.1", self.port)
+            extra = {"password": self.password} if self.password is not None else {}
+            self._client = self.topo.client(self.name, "127.0.0.1", self.port, **extra)
         return self._client
 
     def execute(self, *args: Any) -> Any:
@@ -918,8 +924,10 @@ class SentinelNode(_ServerProc):
 
     def __init__(self, topo: Topology, name: str, flavor: str = "redis", master_addr: str = NODE_ADDR4["n1"],
                  quorum: int = 2, down_after_ms: int = 1000, failover_timeout_ms: int = 10000,
-                 parallel_syncs: int = 1, port: int = SENTINEL_PORT, extra_conf: Iterable[str] = ()):
+                 parallel_syncs: int = 1, port: int = SENTINEL_PORT, extra_conf: Iterable[str] = (),
+                 password: str | None = None):
         super().__init__(topo, name, flavor, port)
+        self.password = password
         lines = [
             f"port {port}",
             "bind 0.0.0.0",

@@ -1,4 +1,5 @@
-"""Helpers for the safe-mode tests (test_safe.py) and the chaos run (chaos/run.py).
+"""Helpers for the Sentinel-mode tests (test_sentinel.py), the chaos run (chaos/run.py) and the
+benchmarks (bench/).
 
 Built on topology.py (namespaces, Redis/Sentinel processes); nothing here touches the root
 namespace. The main pieces:
@@ -7,8 +8,10 @@ namespace. The main pieces:
   netlink RTM_GETADDR dump per node namespace (a NETLINK_ROUTE socket opened inside each
   namespace, no subprocess per sample). The sampler records (time, holders) so that properties
   are checked over the whole history: "no sample shows two holders", "n2 never released".
-- ``start_safe_group``: 3 Redis nodes with the module in safe mode plus 3 Sentinels, optionally
-  with an ACL user for the Sentinels (``sentinel auth-user`` / ``auth-pass``).
+- ``VipWriter``: a client in the observer namespace writing through the VIP, recording which
+  node acknowledged each write (one TCP connection = one server, asked once per connection).
+- ``start_sentinel_group``: 3 Redis nodes with the module in the Sentinel-confirmed mode plus 3
+  Sentinels (optionally with requirepass or an ACL user on the Sentinels).
 - ``promotions``: when each node logged "MASTER MODE enabled" (REPLICAOF NO ONE), from the
   Redis logs (millisecond wall-clock timestamps of the server itself).
 - ``status``: VIP.STATUS with string values.
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import ipaddress
 import re
 import socket
 import struct
@@ -28,19 +30,19 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from topology import (MASTER_NAME, REDIS_PORT, RedisGroup, RedisNode, SentinelNode, Topology, VIP4,
-                      addr_only, pairs_to_dict, wait_until)
+from topology import (MASTER_NAME, REDIS_PORT, SENTINEL_PORT, NetnsConnection, RedisGroup, RedisNode,
+                      SentinelNode, Topology, VIP4, addr_only, pairs_to_dict, wait_until)
 
 VIP_IP = addr_only(VIP4)  # 192.0.2.100
 
-SENTINEL_USER = "vipsentinel"
-SENTINEL_PASS = "vipsentinel-secret"
+SENTINEL_USER = "vipmodule"
+SENTINEL_PASS = "vip-sentinel-secret"
 
-# safe-mode timings used by the tests and the chaos run: lease < down-after (the safety condition)
-LEASE_MS = 3000
-DOWN_AFTER_MS = 5000
-HELLO_PERIOD_MS = 2000
+# Sentinel's usual setting, which the Sentinel-confirmed mode is built for.
+DOWN_AFTER_MS = 1000
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,10 +62,10 @@ def try_status(node: RedisNode) -> dict[str, str]:
 
 
 def statuses(g: RedisGroup) -> str:
-    """One line per live node: the VIP.STATUS fields that matter for safe mode."""
-    keys = ("state", "role", "holding", "reason", "claims", "releases", "fences", "sentinels_seen",
-            "sentinels_confirming", "lease_remaining_ms", "last_fence_reason", "hellos_rejected",
-            "conflicts", "last_conflict_mac")
+    """One line per live node: the VIP.STATUS fields that matter for the Sentinel mode."""
+    keys = ("state", "role", "holding", "reason", "claims", "releases", "fences", "sentinels_reachable",
+            "sentinels_confirming", "quorum", "lease_remaining_ms", "last_fence_reason", "last_error",
+            "conflicts")
     out = []
     for name, n in g.nodes.items():
         if not n.alive():
@@ -73,6 +75,11 @@ def statuses(g: RedisGroup) -> str:
         out.append(f"{name}: " + ", ".join(f"{k}={s.get(k)!r}" for k in keys if k in s) +
                    (f" error={s['error']}" if "error" in s else ""))
     return "\n".join(out)
+
+
+def sentinel_rows(node: RedisNode) -> list[dict]:
+    """VIP.SENTINELS as a list of dicts."""
+    return [pairs_to_dict(r) for r in node.execute("VIP.SENTINELS")]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,34 +319,155 @@ class HolderSampler:
 
 
 # ----------------------------------------------------------------------------------------------
-# Redis + Sentinel groups in safe mode
+# a client writing through the VIP
 
 
-def module_args(quorum: int = 2, lease_ms: int = LEASE_MS, sentinel_user: Optional[str] = None,
+@dataclass
+class Ack:
+    seq: int
+    node: str  # which node acknowledged it (n1, n2, ...)
+    t_send: float  # time.time() when the SET was sent
+    t_ack: float  # time.time() when OK arrived
+
+
+class VipWriter:
+    """``SET <prefix>:<n> <n>`` through the VIP from the observer namespace, one connection at a
+    time, every ``pause`` seconds. Each new connection asks ``CONFIG GET dir`` once, which names
+    the node (its directory is redis-<node>), so every acknowledged write is attributed to the
+    server that executed it. Any error closes the connection; the next attempt reconnects."""
+
+    def __init__(self, topo: Topology, prefix: str = "w", pause: float = 0.01, timeout: float = 0.5):
+        self.topo = topo
+        self.prefix = prefix
+        self.pause = pause
+        self.timeout = timeout
+        self.acks: list[Ack] = []
+        self.errors = 0
+        self.connects = 0
+        self.seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
+
+    def _connect(self) -> tuple[NetnsConnection, str]:
+        conn = NetnsConnection(netns=self.topo.ns("obs"), host=VIP_IP, port=REDIS_PORT,
+                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                               retry=Retry(NoBackoff(), 0))
+        try:
+            conn.connect()
+            conn.send_command("CONFIG", "GET", "dir")
+            reply = conn.read_response()
+            m = re.search(r"redis-(n\d+)", str(reply))
+            if not m:
+                raise RuntimeError(f"cannot tell the node from {reply!r}")
+            self.connects += 1
+            return conn, m.group(1)
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def _run(self) -> None:
+        conn: Optional[NetnsConnection] = None
+        node = ""
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn, node = self._connect()
+                self.seq += 1
+                n = self.seq
+                t_send = time.time()
+                conn.send_command("SET", f"{self.prefix}:{n}", str(n))
+                reply = conn.read_response()
+                t_ack = time.time()
+                if reply in (b"OK", "OK", True):
+                    self.acks.append(Ack(n, node, t_send, t_ack))
+                else:
+                    self.errors += 1
+                self._stop.wait(self.pause)
+            except Exception:  # noqa: BLE001 - any failure: new connection after a short pause
+                self.errors += 1
+                if conn is not None:
+                    try:
+                        conn.disconnect()
+                    except Exception:  # noqa: BLE001
+                        pass
+                conn = None
+                self._stop.wait(0.02)
+        if conn is not None:
+            conn.disconnect()
+
+    def start(self) -> "VipWriter":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> "VipWriter":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def acked_by(self, node: str, sent_after: float = float("-inf")) -> list[Ack]:
+        """Writes acknowledged by ``node`` that were sent after ``sent_after`` (time.time())."""
+        return [a for a in self.acks if a.node == node and a.t_send > sent_after]
+
+    def missing_from(self, master: RedisNode) -> list[int]:
+        """Acknowledged writes absent from ``master`` (lost)."""
+        c = master.client()
+        keys = [f"{self.prefix}:{a.seq}" for a in self.acks]
+        present: list = []
+        for i in range(0, len(keys), 500):
+            present += c.mget(keys[i:i + 500])
+        return [a.seq for a, v in zip(self.acks, present) if v is None]
+
+
+# ----------------------------------------------------------------------------------------------
+# Redis + Sentinel groups in the Sentinel-confirmed mode
+
+
+def sentinel_list(g_or_topo: RedisGroup | Topology, nodes: Iterable[str] = ("n1", "n2", "n3")) -> str:
+    """The vip.sentinels value: one Sentinel per node namespace, on the node's address."""
+    topo = g_or_topo.topo if isinstance(g_or_topo, RedisGroup) else g_or_topo
+    return ",".join(f"{topo.addr4(n)}:{SENTINEL_PORT}" for n in nodes)
+
+
+def module_args(topo: Topology, auth: Optional[tuple[Optional[str], str]] = None,
                 extra: Iterable[str] = ()) -> list[str]:
-    args = ["quorum", str(quorum), "lease-ms", str(lease_ms)]
-    if sentinel_user:
-        args += ["sentinel-user", sentinel_user]
+    """loadmodule arguments of the Sentinel-confirmed mode (after address/interface)."""
+    args = ["sentinels", sentinel_list(topo), "master-name", MASTER_NAME]
+    if auth:
+        user, password = auth
+        if user:
+            args += ["sentinel-auth-user", user]
+        args += ["sentinel-auth-pass", password]
     return args + list(extra)
 
 
-def acl_conf(user: str = SENTINEL_USER, password: str = SENTINEL_PASS) -> list[str]:
-    """redis.conf line creating the ACL user the Sentinels authenticate as."""
-    return [f"user {user} on >{password} ~* &* +@all"]
+def sentinel_auth_conf(auth: Optional[tuple[Optional[str], str]]) -> list[str]:
+    """sentinel.conf lines protecting the Sentinel itself: requirepass (which the Sentinels
+    also use among themselves, sentinel-pass), or an ACL user for the module that may run only
+    what it polls with (the default user stays open for the harness and the peers)."""
+    if not auth:
+        return []
+    user, password = auth
+    if user is None:
+        return [f"requirepass {password}", f"sentinel sentinel-pass {password}"]
+    return [f"user {user} on >{password} +client|setname +sentinel|master +sentinel|replicas "
+            f"+sentinel|sentinels +sentinel|myid +ping"]
 
 
 def start_sentinels(g: RedisGroup, down_after_ms: int = DOWN_AFTER_MS, failover_timeout_ms: int = 10000,
-                    quorum: int = 2, auth: Optional[tuple[str, str]] = None, timeout: float = 40) -> dict[str, SentinelNode]:
+                    quorum: int = 2, extra_conf: Iterable[str] = (), password: Optional[str] = None,
+                    timeout: float = 40) -> dict[str, SentinelNode]:
     """Like RedisGroup.start_sentinels (one Sentinel per node namespace, started once the
-    replicas are online), with optional `sentinel auth-user/auth-pass`."""
+    replicas are online), with extra sentinel.conf lines (and the requirepass they set)."""
     master = next(iter(g.nodes.values()))
-    extra: list[str] = []
-    if auth:
-        extra = [f"sentinel auth-user {MASTER_NAME} {auth[0]}", f"sentinel auth-pass {MASTER_NAME} {auth[1]}"]
     for name in g.nodes:
         s = SentinelNode(g.topo, name, flavor=g.flavor, master_addr=master.address, quorum=quorum,
                          down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms,
-                         extra_conf=extra)
+                         extra_conf=list(extra_conf), password=password)
         g.sentinels[name] = s
         s.start()
     for s in g.sentinels.values():
@@ -347,7 +475,7 @@ def start_sentinels(g: RedisGroup, down_after_ms: int = DOWN_AFTER_MS, failover_
     n_rep, n_sen = len(g.nodes) - 1, len(g.sentinels) - 1
 
     def ready() -> bool:
-        if any_dead(g):  # a Redis node crashed (e.g. on a hello): stop waiting, report it below
+        if any_dead(g):  # a Redis node crashed: stop waiting, report it below
             return True
         return all(len(s.replicas()) >= n_rep and len(s.sentinels()) >= n_sen for s in g.sentinels.values())
 
@@ -361,26 +489,29 @@ def start_sentinels(g: RedisGroup, down_after_ms: int = DOWN_AFTER_MS, failover_
     return g.sentinels
 
 
-def start_safe_group(topo: Topology, module_path: str, flavor: str = "redis", quorum: int = 2,
-                     lease_ms: int = LEASE_MS, down_after_ms: int = DOWN_AFTER_MS,
-                     sentinel_user: Optional[str] = None, extra_module_args: Iterable[str] = (),
-                     wait_holder: bool = True) -> RedisGroup:
-    """n1 master + n2, n3 replicas with the module (quorum, lease) and one Sentinel per node.
-    With sentinel_user, the nodes get that ACL user and the Sentinels authenticate as it.
-    Returns once n1 holds the VIP (confirmed by the Sentinels) unless wait_holder is False."""
-    conf = acl_conf(sentinel_user) if sentinel_user else []
+def start_sentinel_group(topo: Topology, module_path: str, flavor: str = "redis",
+                         down_after_ms: int = DOWN_AFTER_MS, auth: Optional[tuple[Optional[str], str]] = None,
+                         sentinel_auth: Optional[tuple[Optional[str], str]] = None,
+                         extra_module_args: Iterable[str] = (), wait_holder: bool = True,
+                         protected_configs: bool = False) -> RedisGroup:
+    """n1 master + n2, n3 replicas with the module in the Sentinel-confirmed mode, and one
+    Sentinel per node. ``sentinel_auth`` protects the Sentinels ((None, pass): requirepass;
+    (user, pass): an ACL user); ``auth`` is what the module is given (default: the same).
+    Returns once n1 holds the VIP unless wait_holder is False."""
+    module_auth = auth if auth is not None else sentinel_auth
     g = topo.redis(flavor=flavor, module=module_path, vip=VIP4,
-                   module_args=module_args(quorum, lease_ms, sentinel_user, extra_module_args),
-                   extra_conf=conf)
+                   module_args=module_args(topo, module_auth, extra_module_args),
+                   protected_configs=protected_configs)
     g.start()
     try:
-        start_sentinels(g, down_after_ms=down_after_ms,
-                        auth=(sentinel_user, SENTINEL_PASS) if sentinel_user else None)
-        if wait_holder and quorum > 0:
+        requirepass = sentinel_auth[1] if sentinel_auth and sentinel_auth[0] is None else None
+        start_sentinels(g, down_after_ms=down_after_ms, extra_conf=sentinel_auth_conf(sentinel_auth),
+                        password=requirepass)
+        if wait_holder:
             def confirmed() -> bool:
                 return any_dead(g) or topo.holders(VIP4) == ["n1"]
 
-            wait_until(confirmed, 30, 0.05, msg=lambda: f"n1 confirmed and holding the VIP\n{statuses(g)}")
+            wait_until(confirmed, 30, 0.02, msg=lambda: f"n1 confirmed and holding the VIP\n{statuses(g)}")
             assert_alive(g)
     except AssertionError:
         assert_alive(g)
@@ -434,6 +565,50 @@ def wait_failover(g: RedisGroup, old: str, timeout: float = 60) -> str:
                                                       f"{g.sentinel_masters()}\n{statuses(g)}")
 
 
+def wait_settled(g: RedisGroup, timeout: float = 60, stable: float = 2.0,
+                 ignore: Iterable[str] = ()) -> str:
+    """Wait until the Sentinels (but those in ``ignore``) all name one master, none shows a
+    failover under way or the master down, and that node reports role master, unchanged for
+    ``stable`` seconds; return its name. At down-after-milliseconds 1000 a Sentinel sometimes
+    fails the NEW master over again about a second after +switch-master (its reconnect to the new
+    master waits out a 1 s throttle; field notes): tests wait for the outcome, not the first
+    promotion."""
+    since: list = [None, None]
+
+    def current() -> Optional[str]:
+        named = set()
+        for name, s in g.sentinels.items():
+            if name in ignore or not s.alive():
+                continue
+            m = pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME))
+            flags = set(str(m.get("flags", "")).split(","))
+            if flags != {"master"}:
+                return None
+            named.add(m.get("ip"))
+        if len(named) != 1:
+            return None
+        node = g.by_addr(named.pop())
+        return node.name if node.alive() and node.role() == "master" else None
+
+    def ok() -> Optional[str]:
+        m = current()
+        now = time.monotonic()
+        if m is None or m != since[0]:
+            since[0], since[1] = m, now
+            return None
+        return m if now - since[1] >= stable else None
+
+    return wait_until(ok, timeout, 0.1, msg=lambda: f"settled master (Sentinels say {g.sentinel_masters()})\n"
+                                                    f"{statuses(g)}")
+
+
+def first_promotion(g: RedisGroup, after: float) -> tuple[float, str]:
+    """(wall time, node) of the first REPLICAOF NO ONE after ``after`` (time.time())."""
+    later = [(t, n) for t, n in promotions(g) if t >= after - 0.01]
+    assert later, f"no promotion in the logs after {after}"
+    return later[0]
+
+
 # ----------------------------------------------------------------------------------------------
 # Redis log timestamps
 
@@ -462,12 +637,13 @@ def log_events(node: RedisNode, needle: str) -> list[tuple[float, str]]:
 
 
 def promotions(g: RedisGroup) -> list[tuple[float, str]]:
-    """(unix time, node) of every REPLICAOF NO ONE ("MASTER MODE enabled") in the group's logs,
-    sorted by time."""
+    """(unix time, node) of every REPLICAOF NO ONE in the group's logs, sorted by time: Redis logs
+    "MASTER MODE enabled", Valkey "PRIMARY MODE enabled"."""
     out = []
     for name, n in g.nodes.items():
-        for ts, _msg in log_events(n, "MASTER MODE enabled"):
-            out.append((ts, name))
+        for ts, _msg in log_events(n, " MODE enabled"):
+            if _msg.startswith(("MASTER MODE enabled", "PRIMARY MODE enabled")):
+                out.append((ts, name))
     return sorted(out)
 
 
@@ -477,42 +653,38 @@ def module_log(node: RedisNode, needles: Iterable[str] = ("claiming", "releasing
     return "\n".join(lines[-30:])
 
 
-def publish(node: RedisNode, payload: str | bytes, user: Optional[str] = None,
-            password: Optional[str] = None) -> int:
-    """PUBLISH __sentinel__:hello payload on node from a fresh local client (optionally
-    authenticated as user)."""
-    kw = {}
-    if user:
-        kw = {"username": user, "password": password}
-    c = node.client(**kw)
+def publish_forged_hellos(node: RedisNode, count: int, batch: int = 1000) -> float:
+    """PUBLISH ``count`` forged hellos (random Sentinel run ids, a high epoch, naming another
+    master) on ``node`` from an ordinary client, pipelined; returns the seconds it took."""
+    import secrets
+
+    c = node.client()
+    t0 = time.monotonic()
     try:
-        return int(c.execute_command("PUBLISH", "__sentinel__:hello", payload))
+        for start in range(0, count, batch):
+            p = c.pipeline(transaction=False)
+            for _ in range(min(batch, count - start)):
+                runid = secrets.token_hex(20)
+                p.execute_command("PUBLISH", "__sentinel__:hello",
+                                  f"192.0.2.77,26379,{runid},999,notmonitored,192.0.2.77,6379,999")
+            p.execute()
     finally:
         c.close()
         c.connection_pool.disconnect()
+    return time.monotonic() - t0
 
 
-def sentinel_runids(g: RedisGroup) -> dict[str, str]:
-    out = {}
-    for name, s in g.sentinels.items():
-        if s.alive():
-            try:
-                out[name] = s.client().info("server")["run_id"]
-            except redis.RedisError:
-                pass
-    return out
+def thread_cpu_ticks(node: RedisNode, name: str) -> int:
+    """utime + stime (clock ticks) of the node's thread called ``name`` (e.g. vip-worker)."""
+    from pathlib import Path
 
-
-def hello_payload(sentinel_ip: str, runid: str, current_epoch: int, master_ip: str,
-                  config_epoch: int, master_name: str = MASTER_NAME, sentinel_port: int = 26379,
-                  master_port: int = REDIS_PORT) -> str:
-    return (f"{sentinel_ip},{sentinel_port},{runid},{current_epoch},{master_name},{master_ip},"
-            f"{master_port},{config_epoch}")
-
-
-def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
+    total = 0
+    for task in Path(f"/proc/{node.pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() != name:
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return total
