@@ -173,7 +173,11 @@ cleanup() {
     local pid
     if [ -n "$WORK" ] && [ -f "$WORK/pids" ]; then
         while read -r pid; do
-            [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+            case "$pid" in
+                group:*) pid=${pid#group:}
+                         kill -0 "$pid" 2>/dev/null && kill -TERM -- "-$pid" 2>/dev/null ;;
+                ?*) kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null ;;
+            esac
         done < "$WORK/pids"
     fi
     if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi
@@ -185,6 +189,15 @@ trap 'exit 143' TERM
 
 ensure_ns() {
     [ -n "$NS" ] && return 0
+    # namespaces left by runs of this script that were killed (-9): their pid is dead
+    local old pid
+    for old in $(ip netns list 2>/dev/null | awk '$1 ~ /^vtsrv-[0-9]+$/ { print $1 }'); do
+        pid=${old#vtsrv-}
+        if [ ! -e "/proc/$pid" ]; then
+            log "deleting stale network namespace $old (its run, pid $pid, is gone)"
+            ip netns del "$old" 2>/dev/null || true
+        fi
+    done
     NS="vtsrv-$$"
     ip netns add "$NS" || { NS=""; log "cannot create network namespace vtsrv-$$"; return 1; }
     ip -n "$NS" link set lo up
@@ -245,7 +258,7 @@ smoke() { # NAME BINARY
     ensure_ns || return 1
     t=$(mktemp -d "$WORK/smoke-$name.XXXX")
     ip netns exec "$NS" "$bin" --port 6390 --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$t" --logfile "$t/server.log" --daemonize no >/dev/null 2>&1 &
+        --dir "$t" --logfile "$t/server.log" --daemonize no >/dev/null 2>&1 9>&- &
     spid=$!
     echo "$spid" >> "$WORK/pids"
     if wait_pong 6390 "$spid"; then
@@ -258,7 +271,7 @@ logfile $t/sentinel.log
 sentinel monitor mymaster 127.0.0.1 6390 1
 sentinel down-after-milliseconds mymaster 1000
 EOF
-        ip netns exec "$NS" "$bin" "$t/sentinel.conf" --sentinel >/dev/null 2>&1 &
+        ip netns exec "$NS" "$bin" "$t/sentinel.conf" --sentinel >/dev/null 2>&1 9>&- &
         tpid=$!
         echo "$tpid" >> "$WORK/pids"
         if wait_pong 26390 "$tpid"; then
@@ -406,7 +419,7 @@ install_backports() { # valkey-8.0
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror) $suite main" \
         > "$a/etc/sources.list"
     log "$name: apt-get update ($suite, private state in $a)"
-    apt_private "$suite" apt-get -q update > "$CACHE/logs/$suite.log" 2>&1 ||
+    apt_private "$suite" apt-get -q --error-on=any update > "$CACHE/logs/$suite.log" 2>&1 ||
         { log "$name: apt-get update of $suite failed:"; tail -n 5 "$CACHE/logs/$suite.log" >&2; return 1; }
     pkgver=$(apt_private "$suite" apt-cache policy valkey-tools 2>/dev/null | awk '/Candidate:/ { print $2 }')
     if [ -z "$pkgver" ] || [ "$pkgver" = "(none)" ]; then log "$name: $suite has no valkey-tools"; return 1; fi
@@ -472,9 +485,15 @@ ensure_chroot() { # RELEASE
     mkdir -p "$part" "$CACHE/logs"
     t0=$(date +%s)
     log "$rel: debootstrap --variant=minbase --include=redis-server,valkey-server $rel $(mirror) (log: $CACHE/logs/debootstrap-$rel.log)"
+    # `timeout` puts debootstrap in a process group of its own: the cleanup trap kills that group
+    # on INT/TERM. (After a kill -9 of this script the orphan keeps the inherited lock on fd 9
+    # until it ends, so the next run cannot race it, and then finds *.partial and rebuilds.)
     timeout "$DEBOOTSTRAP_TIMEOUT" unshare --mount --propagation private \
         debootstrap --variant=minbase --include=redis-server,valkey-server "$rel" "$part" "$(mirror)" \
-        > "$CACHE/logs/debootstrap-$rel.log" 2>&1
+        > "$CACHE/logs/debootstrap-$rel.log" 2>&1 &
+    local dpid=$!
+    echo "group:$dpid" >> "$WORK/pids"
+    wait "$dpid"
     rc=$?
     if [ $rc -ne 0 ] || [ ! -e "$part/usr/bin/redis-server" ] || [ ! -e "$part/usr/bin/valkey-server" ]; then
         log "$rel: debootstrap failed (exit $rc); last lines of $CACHE/logs/debootstrap-$rel.log:"
