@@ -305,7 +305,7 @@ finish_name() {
     check_libs "$part/$file" "$loader" || return 1
     v=$(check_version "$name" "$part/$file") || return 1
     line=$(version_line "$part/$file")
-    # stamp first inside partial, then rename the directory; the binary path is the final one
+    # into place without a stamp (= not installed) until the smoke test passed at its final path
     safe_rm "$final"
     mv "$part" "$final" || return 1
     smoke "$name" "$final/$file" || { safe_rm "$final"; return 1; }
