@@ -22,7 +22,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
 import topology as T  # noqa: E402  (the shared namespace harness)
-from safe_helpers import AddrDumper  # noqa: E402  (netlink address dumps, one socket per ns)
+from helpers import AddrDumper  # noqa: E402  (netlink address dumps, one socket per ns)
 from topology import (  # noqa: E402,F401
     DEFAULT_MODULE, NODE_ADDR4, OBS_ADDR4, REDIS_PORT, VIP4, RedisGroup, RedisNode, SentinelNode,
     Topology, addr_only, wait_until,
@@ -183,8 +183,8 @@ def log_times(text: str, needle: str) -> list[float]:
 
 
 # ----------------------------------------------------------------------------------------------
-# holder sampling: one netlink socket per node namespace (safe_helpers.AddrDumper, shared with the
-# safe-mode tests and the chaos run)
+# holder sampling: one netlink socket per node namespace (helpers.AddrDumper, shared with the
+# Sentinel-mode tests and the chaos run)
 
 
 class HolderSampler:
