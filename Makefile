@@ -4,7 +4,7 @@
 #   make test                  deps + build + fmt + clippy + unit tests + integration tests (root)
 #   make demo                  deps + build + a live failover in network namespaces (root)
 #   make bench ARGS="..."      benchmarks (bench/run.py)
-#   make chaos ROUNDS=10       random faults, basic vs safe mode (chaos/run.py)
+#   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
 #   make clean
 #
 # test, demo, bench and chaos need root: they build network namespaces (and only touch those).

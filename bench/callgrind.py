@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Instruction counts of the module's per-command cost, free of the machine's load:
-redis-server under `valgrind --tool=callgrind` in a namespace, without and with the module
-(basic and safe mode), the same redis-benchmark SET/GET load; then the total instructions per
-request and the inclusive cost of the module's command filter (`hello_filter`).
+redis-server under `valgrind --tool=callgrind` in a namespace, without the module, with it in
+basic mode and in the Sentinel-confirmed mode (confirmed by a Sentinel in the same namespace,
+so that it holds the VIP and polls as in production; the same Sentinel watches the server in
+every configuration), the same redis-benchmark SET/GET load. Per request, on the main thread:
+all instructions, the instructions executed inside the module's own code (its object file),
+and the inclusive cost of Redis' module command-filter dispatch (the module registers no
+filter: expected 0 more than without the module).
 
     python3 bench/callgrind.py [--requests 20000]
 
@@ -22,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import VIP4, Topology, log  # noqa: E402
-from mechanisms import SAFE_ARGS, module_path  # noqa: E402
+from common import VIP4, SentinelNode, Topology, log, wait_until  # noqa: E402
+from mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args  # noqa: E402
 
-FILTER_FN = "hello_filter"
+CONFIGS = ("none", "basic", "sentinel")
 
 
 def annotate(outfile: Path) -> tuple[int, dict[str, int]]:
@@ -42,25 +46,74 @@ def annotate(outfile: Path) -> tuple[int, dict[str, int]]:
         m = re.match(r"^\s*([\d,]+)\s+(?:\([\d.]+%\)\s+)?(\S.*?)\s*$", line)
         if m:
             name = m.group(2)
-            for key in (FILTER_FN, "call(client", "processCommand", "moduleCallCommandFilters",
-                        "aeProcessEvents"):
+            for key in ("call(client", "processCommand", "moduleCallCommandFilters", "aeProcessEvents"):
                 if key in name and key not in fns:
                     fns[key] = int(m.group(1).replace(",", ""))
     return total, fns
 
 
+def object_ir(outfile: Path, needle: str) -> int:
+    """Self instructions executed in code of the object files whose path contains ``needle``,
+    read from a callgrind output file (ob= sets the object of the cost lines that follow; the
+    line after a calls= line is the inclusive cost of that call, counted where it is spent)."""
+    names: dict[str, str] = {}
+    total = 0
+    current = ""
+    after_call = False
+    with open(outfile, errors="replace") as f:
+        for line in f:
+            if line.startswith("ob="):
+                ref = line[3:].strip()
+                m = re.match(r"\((\d+)\)(?:\s+(.*))?$", ref)
+                if m:
+                    if m.group(2):
+                        names[m.group(1)] = m.group(2)
+                    current = names.get(m.group(1), "")
+                else:
+                    current = ref
+                continue
+            if line.startswith("calls="):
+                after_call = True
+                continue
+            c = line[:1]
+            if c.isdigit() or c in "+-*":
+                if after_call:
+                    after_call = False
+                    continue
+                if needle in current:
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[1].isdigit():
+                        total += int(parts[1])
+            else:
+                after_call = False
+    return total
+
+
 def run_one(cfg: str, requests: int, workdir: Path, pipeline: int = 16) -> dict:
     with Topology("bprof", nodes=1, workdir=workdir / f"{cfg}-{requests}-{pipeline}") as topo:
         out = topo.workdir / "callgrind.out"
-        args = None if cfg == "none" else (SAFE_ARGS if cfg == "safe" else [])
-        kw = {} if args is None else {"module": module_path(), "vip": VIP4, "module_args": args}
+        kw: dict = {}
+        if cfg != "none":
+            kw = {"module": module_path(), "vip": VIP4,
+                  "module_args": sentinel_mode_args(topo, ["n1"]) if cfg == "sentinel" else []}
         g = topo.redis(nodes=["n1"], wrapper=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                                               "--separate-threads=yes"], **kw)
         g.start(wait_replication=False, timeout=120)
         node = g["n1"]
+        sentinel = SentinelNode(topo, "n1", master_addr=node.address, quorum=1, down_after_ms=DOWN_AFTER_MS)
+        g.sentinels["n1"] = sentinel
+        sentinel.start()
+        sentinel.wait_ready()
+        state = None
+        if cfg == "sentinel":
+            wait_until(lambda: str(node.vip_status().get("holding")) == "1", 60, 0.2,
+                       msg=lambda: f"the Sentinel-mode module holding under valgrind: {node.vip_status()}")
         time.sleep(1.0)
         topo.run("n1", "redis-benchmark", "-h", "127.0.0.1", "-c", "50", "-P", str(pipeline), "-n", str(requests),
                  "-t", "set,get", "-q", timeout=900)
+        if cfg != "none":
+            st = node.vip_status()
+            state = {k: st.get(k) for k in ("state", "mode", "holding", "reason")}
         try:
             node.execute("SHUTDOWN", "NOSAVE")
         except Exception:  # noqa: BLE001 - the connection closes as the server exits
@@ -71,7 +124,11 @@ def run_one(cfg: str, requests: int, workdir: Path, pipeline: int = 16) -> dict:
         main = out.parent / (out.name + "-01")
         total, fns = annotate(main)
         all_ir = sum(annotate(f)[0] for f in files)
-    return {"cfg": cfg, "requests": requests, "total_ir": total, "all_threads_ir": all_ir, "functions": fns}
+        mod = Path(module_path()).name
+        module_main = object_ir(main, mod) if cfg != "none" else 0
+        module_all = sum(object_ir(f, mod) for f in files) if cfg != "none" else 0
+    return {"cfg": cfg, "requests": requests, "total_ir": total, "all_threads_ir": all_ir, "functions": fns,
+            "module_main_ir": module_main, "module_all_threads_ir": module_all, "status": state}
 
 
 def available() -> bool:
@@ -92,7 +149,7 @@ def measure(requests: int, pipelines: tuple[int, ...] = (16, 1)) -> dict:
 def _measure(requests: int, work: Path, pipeline: int = 16) -> dict:
     rows = []
     n1, n2 = requests, 3 * requests
-    for cfg in ("none", "basic", "safe"):
+    for cfg in CONFIGS:
         log(f"callgrind: {cfg}, -P {pipeline}, -n {n1} and -n {n2}")
         r1, r2 = run_one(cfg, n1, work / "a", pipeline), run_one(cfg, n2, work / "b", pipeline)
         # marginal cost: the difference of two runs cancels start-up, module load and shutdown
@@ -101,16 +158,21 @@ def _measure(requests: int, work: Path, pipeline: int = 16) -> dict:
                      "all_threads_ir_per_request": (r2["all_threads_ir"] - r1["all_threads_ir"]) / per,
                      "filters_ir": (r2["functions"].get("moduleCallCommandFilters", 0)
                                     - r1["functions"].get("moduleCallCommandFilters", 0)) / per,
-                     "hello_ir": (r2["functions"].get(FILTER_FN, 0) - r1["functions"].get(FILTER_FN, 0)) / per})
+                     "module_main_ir": (r2["module_main_ir"] - r1["module_main_ir"]) / per,
+                     "module_all_threads_ir": (r2["module_all_threads_ir"] - r1["module_all_threads_ir"]) / per,
+                     "status": r2["status"]})
     base = rows[0]["ir_per_request"]
     lines = [f"callgrind, redis-benchmark -c 50 -P {pipeline} -t set,get, marginal instructions per request "
              f"(runs of -n {n1} and -n {n2} differenced: start-up and shutdown cancel out)", "",
-             "| server | main thread Ir/request | ratio to without | all threads Ir/request "
-             "| moduleCallCommandFilters Ir/request (incl.) | hello_filter Ir/request (incl.) |",
-             "|---|---|---|---|---|---|"]
+             "| server | main thread Ir/request | ratio to without | in the module's code, main thread "
+             "| in the module's code, all threads | moduleCallCommandFilters (incl.) | all threads Ir/request |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['cfg']} | {r['ir_per_request']:.0f} | {r['ir_per_request'] / base:.4f} | "
-                     f"{r['all_threads_ir_per_request']:.0f} | {r['filters_ir']:.1f} | {r['hello_ir']:.1f} |")
+        st = r.get("status") or {}
+        name = r["cfg"] + (f" ({st.get('state')})" if st.get("state") else "")
+        lines.append(f"| {name} | {r['ir_per_request']:.0f} | {r['ir_per_request'] / base:.4f} | "
+                     f"{r['module_main_ir']:.2f} | {r['module_all_threads_ir']:.2f} | {r['filters_ir']:.1f} | "
+                     f"{r['all_threads_ir_per_request']:.0f} |")
     return {"rows": rows, "text": "\n".join(lines)}
 
 

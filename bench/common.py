@@ -22,6 +22,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
 import topology as T  # noqa: E402  (the shared namespace harness)
+import helpers  # noqa: E402  (the Sentinel-mode tests' helpers: writer, settling, promotions)
 from helpers import AddrDumper  # noqa: E402  (netlink address dumps, one socket per ns)
 from topology import (  # noqa: E402,F401
     DEFAULT_MODULE, NODE_ADDR4, OBS_ADDR4, REDIS_PORT, VIP4, RedisGroup, RedisNode, SentinelNode,
@@ -125,15 +126,19 @@ def threads_by_name(pid: int) -> dict[str, int]:
 
 
 class ThreadSnapshot:
-    """CPU time (schedstat ns), context switches of named threads, process CPU and RSS."""
+    """CPU time (schedstat ns), context switches of named threads (default: every `vip-*` thread
+    of the module: vip-worker, vip-watch, one vip-sentinel-<i> per Sentinel asked), process CPU
+    and RSS."""
 
-    def __init__(self, pid: int, names: Iterable[str] = ("vip-worker", "vip-watch")):
+    def __init__(self, pid: int, names: Optional[Iterable[str]] = None):
         self.pid = pid
         self.t = time.monotonic()
         self.proc_cpu = cpu_seconds(pid)
         self.rss_kib = rss_kib(pid)
         self.threads: dict[str, dict] = {}
         tids = threads_by_name(pid)
+        if names is None:
+            names = sorted(n for n in tids if n.startswith("vip-"))
         main_tid = pid
         for name in list(names) + ["<main>"]:
             tid = main_tid if name == "<main>" else tids.get(name)
@@ -144,6 +149,8 @@ class ThreadSnapshot:
                                   "cpu_s": cpu_seconds(pid, tid), "vol": vol, "nonvol": nonvol}
 
     def delta(self, later: "ThreadSnapshot") -> dict:
+        """Per thread: CPU ms, wake-ups (voluntary switches); the Sentinel pollers also summed
+        as `vip-sentinel-*`."""
         dt = later.t - self.t
         out = {"seconds": dt, "proc_cpu_ms": (later.proc_cpu - self.proc_cpu) * 1000,
                "rss_kib_before": self.rss_kib, "rss_kib_after": later.rss_kib, "threads": {}}
@@ -160,6 +167,13 @@ class ThreadSnapshot:
                 "involuntary": b["nonvol"] - a["nonvol"],
                 "wakeups_per_s": (b["vol"] - a["vol"]) / dt if dt > 0 else None,
             }
+        pollers = [v for k, v in out["threads"].items() if k.startswith("vip-sentinel-")]
+        if pollers:
+            w = sum(v["wakeups"] for v in pollers)
+            out["threads"]["vip-sentinel-*"] = {
+                "cpu_ms": sum(v["cpu_ms"] for v in pollers), "wakeups": w,
+                "involuntary": sum(v["involuntary"] for v in pollers),
+                "wakeups_per_s": w / dt if dt > 0 else None, "threads": len(pollers)}
         return out
 
 
@@ -261,6 +275,24 @@ class HolderSampler:
         return {"two_holders_ms": two * 1000, "no_holder_ms": none * 1000, "samples": len(s),
                 "sample_interval_ms_median": (statistics.median(gaps) * 1000) if gaps else None,
                 "sample_interval_ms_max": (gaps[-1] * 1000) if gaps else None}
+
+    def left_at(self, node: str, after: float, until: float = float("inf")) -> Optional[float]:
+        """When ``node`` stopped having the VIP (raw presence, whatever its link) after
+        ``after``: the midpoint of the last sample with it and the first without. None when it
+        kept it until ``until`` or did not have it at ``after``."""
+        s = [x for x in list(self.samples) if after - self.interval <= x[0] <= until]
+        for (_ta, _c, raw_a), (tb, _c2, raw_b) in zip(s, s[1:]):
+            if node in raw_a and node not in raw_b:
+                return (_ta + tb) / 2
+            if node not in raw_a:
+                return None
+        return None
+
+    def came_back(self, node: str, after: float, until: float = float("inf")) -> list[float]:
+        """Times (midpoints) at which ``node`` got the VIP again after ``after`` (raw presence)."""
+        s = [x for x in list(self.samples) if after <= x[0] <= until]
+        return [(ta + tb) / 2 for (ta, _c, raw_a), (tb, _c2, raw_b) in zip(s, s[1:])
+                if node not in raw_a and node in raw_b]
 
     def stable_for(self, want: tuple[str, ...], seconds: float) -> bool:
         """The connected holders have been exactly `want` for the last `seconds`."""

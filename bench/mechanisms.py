@@ -1,15 +1,19 @@
 """The four ways of keeping a VIP on the Redis master, each deployed on a fresh Topology:
 
-- ``vip-basic``        redis-vip, basic mode (vip.quorum 0), defaults otherwise
-- ``vip-safe``         redis-vip, safe mode (vip.quorum 2, vip.lease-ms 3000)
+- ``vip-basic``        redis-vip, basic mode (no vip.sentinels), defaults otherwise
+- ``vip-sentinel``     redis-vip, Sentinel-confirmed mode: vip.sentinels = the three Sentinels,
+                       vip.master-name mymaster, defaults otherwise (lease = half of down-after,
+                       polls every 100 ms)
 - ``sentinel-script``  Sentinel client-reconfig-script: ip addr add/del + arping -c 3 -A
                        (bench/peers/sentinel-reconfig-vip.sh)
 - ``keepalived``       keepalived VRRP on every node, vrrp_script on the local Redis role
                        (bench/peers/keepalived.conf.in, keepalived-check-redis-master.sh)
 
 Every deployment: n1 master, n2 and n3 replicas, one Sentinel per node (quorum 2,
-failover-timeout 10000, parallel-syncs 1), observer/client in ``obs``. All processes are
-started through the Topology (``ip netns exec``) and killed by pid when it closes.
+down-after-milliseconds 1000 for every mechanism, failover-timeout 10000, parallel-syncs 1),
+observer/client in ``obs``; `enable-debug-command yes` on every Redis (the busy-master figure
+sends DEBUG SLEEP). All processes are started through the Topology (``ip netns exec``) and
+killed by pid when it closes.
 """
 
 from __future__ import annotations
@@ -21,21 +25,37 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, DEFAULT_MODULE, NODE_ADDR4, VIP4, VIP_IP, VIP_PREFIX, SentinelNode, Topology
+from common import (BENCH_DIR, DEFAULT_MODULE, NODE_ADDR4, VIP4, VIP_IP, VIP_PREFIX, SentinelNode, Topology,
+                    helpers)
 
-MECHANISMS = ["vip-basic", "vip-safe", "sentinel-script", "keepalived"]
+MECHANISMS = ["vip-basic", "vip-sentinel", "sentinel-script", "keepalived"]
 LABELS = {
     "vip-basic": "redis-vip basic",
-    "vip-safe": "redis-vip safe",
+    "vip-sentinel": "redis-vip sentinel",
     "sentinel-script": "Sentinel script",
     "keepalived": "keepalived",
 }
-SAFE_ARGS = ["quorum", "2", "lease-ms", "3000"]
+# short codes for namespace tags and work directories
+TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka"}
+# Sentinel's usual setting, the same for every mechanism (tests/integration/helpers.py)
+DOWN_AFTER_MS = helpers.DOWN_AFTER_MS
+REDIS_EXTRA_CONF = ["enable-debug-command yes"]
 PEERS = BENCH_DIR / "peers"
 
 
 def module_path() -> str:
     return os.environ.get("VIP_MODULE", str(DEFAULT_MODULE))
+
+
+def sentinel_mode_args(topo: Topology, nodes=("n1", "n2", "n3")) -> list[str]:
+    """loadmodule arguments of the Sentinel-confirmed mode: one Sentinel per named node
+    namespace, on the node's address (helpers.module_args for the three of a group)."""
+    return ["sentinels", helpers.sentinel_list(topo, nodes), "master-name", helpers.MASTER_NAME]
+
+
+def mode_args(topo: Topology, mech: str) -> list[str]:
+    """The module's mode arguments for a mechanism (after address/interface)."""
+    return sentinel_mode_args(topo) if mech == "vip-sentinel" else []
 
 
 def fill(template: Path, dest: Path, values: dict[str, str], mode: int = 0o644) -> Path:
@@ -57,34 +77,47 @@ class NotReady(RuntimeError):
 
 class Deployment:
     """One mechanism on one topology. ``start()`` returns once n1 is master, the Sentinels
-    see every replica and peer, and the VIP is on n1 only."""
+    see every replica and peer, and the VIP is on n1 only.
 
-    def __init__(self, topo: Topology, mech: str, down_after_ms: int):
+    With ``module_at_start=False`` the Redis servers start without the module and
+    ``start(wait_vip=False)`` returns with the Sentinels ready; ``load_module()`` then sends
+    MODULE LOAD to n1 (the start-up figure). keepalived is not started either until
+    ``start_keepalived()``."""
+
+    def __init__(self, topo: Topology, mech: str, down_after_ms: int = DOWN_AFTER_MS,
+                 module_at_start: bool = True):
         if mech not in MECHANISMS:
             raise ValueError(f"unknown mechanism {mech!r}")
         self.topo = topo
         self.mech = mech
         self.down_after_ms = down_after_ms
-        module = module_path() if mech.startswith("vip-") else None
-        args = SAFE_ARGS if mech == "vip-safe" else []
-        self.group = topo.redis(module=module, vip=VIP4 if module else None, module_args=args)
+        self.module_at_start = module_at_start
+        module = module_path() if (mech.startswith("vip-") and module_at_start) else None
+        self.group = topo.redis(module=module, vip=VIP4 if module else None, module_args=mode_args(topo, mech),
+                                extra_conf=REDIS_EXTRA_CONF)
         self.keepalived: dict[str, subprocess.Popen] = {}
 
     # -- setup ----------------------------------------------------------------------------
-    def start(self, timeout: float | None = None) -> "Deployment":
-        # the module claims within ~1 s (safe mode: once 2 Sentinels' hellos confirm, 2-4 s);
-        # keepalived needs its 3-4 s master-down timer and a settled election
+    def start(self, timeout: float | None = None, wait_vip: bool = True) -> "Deployment":
+        # the module claims within ~1 s (the Sentinel-confirmed mode: once the Sentinels,
+        # started last, confirm n1); keepalived needs its 3-4 s master-down timer and a
+        # settled election
         timeout = timeout or (20.0 if self.mech.startswith("vip-") else 40.0)
         g = self.group
         g.start()
-        if self.mech == "keepalived":
-            self._start_keepalived()
+        if self.mech == "keepalived" and self.module_at_start:
+            self.start_keepalived()
         self._start_sentinels()
         if self.mech == "sentinel-script":
             # the recipe's install step: put the VIP on the current master by hand
             self.topo.ipcmd("n1", "addr", "add", f"{VIP_IP}/{VIP_PREFIX}", "dev", "eth0")
             self.topo.run("n1", shutil.which("arping") or "arping", "-q", "-c", "1", "-A", VIP_IP,
                           "-I", "eth0", check=False, timeout=10)
+        if wait_vip:
+            self.wait_vip_on_n1(timeout)
+        return self
+
+    def wait_vip_on_n1(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.topo.holders(VIP4) != ["n1"]:
             if time.monotonic() > deadline:
@@ -101,7 +134,18 @@ class Deployment:
                 if time.monotonic() > deadline:
                     raise NotReady(f"keepalived: VIP not stable on n1: {self.topo.holders(VIP4)}")
                 time.sleep(0.1)
-        return self
+
+    def load_args(self) -> list[str]:
+        """MODULE LOAD arguments for n1 (the loadmodule line's, for this mechanism)."""
+        return [module_path(), "address", VIP4, "interface", "eth0", *mode_args(self.topo, self.mech)]
+
+    def load_module(self) -> tuple[float, float]:
+        """MODULE LOAD on n1 (a running master); (wall time sent, wall time answered)."""
+        node = self.group["n1"]
+        node.ping()  # the connection exists before the clock starts
+        t0 = time.time()
+        node.execute("MODULE", "LOAD", *self.load_args())
+        return t0, time.time()
 
     def _start_sentinels(self) -> None:
         g = self.group
@@ -126,7 +170,7 @@ class Deployment:
             s.wait_ready()
         g.wait_sentinels_ready(40)
 
-    def _start_keepalived(self) -> None:
+    def start_keepalived(self) -> None:
         for n in self.group.nodes:
             d = self.topo.workdir / f"keepalived-{n}"
             d.mkdir(exist_ok=True)
@@ -153,7 +197,8 @@ class Deployment:
             return ""
         try:
             st = self.group["n1"].vip_status()
-            keep = ("state", "reason", "sentinels_seen", "sentinels_confirming", "hellos_rejected")
+            keep = ("state", "mode", "reason", "sentinels_reachable", "sentinels_confirming", "quorum",
+                    "last_error")
             return "; n1 VIP.STATUS: " + ", ".join(f"{k}={st.get(k)!r}" for k in keep)
         except Exception as exc:  # noqa: BLE001
             return f"; n1 VIP.STATUS failed: {exc}"
@@ -187,3 +232,24 @@ class Deployment:
             if p.poll() is not None:
                 raise RuntimeError(f"keepalived in {n} exited ({p.returncode}):\n"
                                    + "\n".join(self.keepalived_log(n).splitlines()[-20:]))
+
+    def settled(self, timeout: float = 60, ignore: tuple[str, ...] = (), stable: float = 3.0) -> str | None:
+        """The master once the Sentinels (but those in ``ignore``) all name it, none shows a
+        failover under way or the master down, and it reports role master, unchanged for
+        ``stable`` seconds (helpers.wait_settled); None at the timeout. At down-after 1000 a
+        Sentinel sometimes fails the NEW master over again about a second after
+        +switch-master: the settled master is the outcome, not the first promotion."""
+        try:
+            return helpers.wait_settled(self.group, timeout=timeout, stable=stable, ignore=ignore)
+        except AssertionError:
+            return None
+
+    def promotions(self, after: float) -> list[tuple[float, str]]:
+        """(wall time, node) of every REPLICAOF NO ONE logged after ``after`` (time.time())."""
+        return [(t, n) for t, n in helpers.promotions(self.group) if t >= after - 0.001]
+
+    def status(self, node: str) -> dict:
+        """VIP.STATUS of a node (strings), or {} for the peers / a dead node."""
+        if not self.mech.startswith("vip-") or not self.group[node].alive():
+            return {}
+        return helpers.try_status(self.group[node])

@@ -1,13 +1,18 @@
 """Figures 4-6: what the module costs the server.
 
 4. throughput: redis-benchmark SET/GET (50 clients, pipeline 16) against servers without the
-   module, with it in basic mode and in safe mode, runs alternating in rotated order;
+   module, with it in basic mode and in the Sentinel-confirmed mode, runs alternating in
+   rotated order;
 5. cost at rest: CPU time and wake-ups of the module's threads, server RSS with and without;
 6. main-thread effect: PING round trips while REPLICAOF flips the role every 50 ms (a claim
    and a release per 100 ms with the module), with and without the module.
 
 Servers are pinned to CPU 0 and the load generators to CPU 1 (when there are 2+ CPUs), so
 the module's worker shares the core of the server's main thread: the worst case for figure 6.
+In figures 4 and 5 every server is monitored by Sentinels (as in production, and so that the
+Sentinel-confirmed mode is confirmed and holds): the same Sentinel traffic reaches every
+configuration. The Sentinel-mode server uses its own VIP (192.0.2.101) so that two holders on
+one bridge do not announce the same address.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import subprocess
 import sys
 import time
 
-from common import (BENCH_DIR, VIP4, ThreadSnapshot, Topology, log, percentile, summary)
-from mechanisms import SAFE_ARGS, module_path
+from common import BENCH_DIR, VIP4, SentinelNode, ThreadSnapshot, Topology, log, percentile, summary, wait_until
+from mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args
 
 PINGER = BENCH_DIR / "pinger.py"
 FLIPPER = BENCH_DIR / "flipper.py"
@@ -26,19 +31,39 @@ NCPU = os.cpu_count() or 1
 SERVER_PIN = ["taskset", "-c", "0"] if NCPU >= 2 else []
 LOAD_PIN = ["taskset", "-c", "1"] if NCPU >= 2 else []
 
-CONFIGS = {  # name -> (module args or None for no module)
-    "none": None,
-    "basic": [],
-    "safe": SAFE_ARGS,
-}
+CONFIGS = ["none", "basic", "sentinel"]  # without the module, basic mode, Sentinel-confirmed mode
+MODULE_CONFIGS = ["basic", "sentinel"]
+VIP4_SENTINEL = "192.0.2.101/24"
 
 
-def _group(topo: Topology, node: str, cfg: str, **kw):
-    args = CONFIGS[cfg]
-    if args is None:
-        return topo.redis(nodes=[node], wrapper=SERVER_PIN, **kw)
-    return topo.redis(nodes=[node], module=module_path(), vip=VIP4, module_args=args,
-                      wrapper=SERVER_PIN, **kw)
+def _group(topo: Topology, nodes: list[str], cfg: str, **kw):
+    """A group (first node master) in one configuration; the Sentinel mode asks the Sentinels
+    that ``_sentinels`` starts in the same node namespaces."""
+    if cfg == "none":
+        return topo.redis(nodes=nodes, **kw)
+    if cfg == "basic":
+        return topo.redis(nodes=nodes, module=module_path(), vip=VIP4, **kw)
+    return topo.redis(nodes=nodes, module=module_path(), vip=VIP4_SENTINEL,
+                      module_args=sentinel_mode_args(topo, nodes), **kw)
+
+
+def _sentinels(g, quorum: int) -> None:
+    """One Sentinel per node of the group, monitoring its first node (started once the replicas
+    are online: field notes)."""
+    master = next(iter(g.nodes.values()))
+    for name in g.nodes:
+        s = SentinelNode(g.topo, name, master_addr=master.address, quorum=quorum, down_after_ms=DOWN_AFTER_MS)
+        g.sentinels[name] = s
+        s.start()
+    for s in g.sentinels.values():
+        s.wait_ready()
+    if len(g.nodes) > 1:
+        g.wait_sentinels_ready(40)
+
+
+def _wait_holding(node, timeout: float = 30) -> None:
+    wait_until(lambda: str(node.vip_status().get("holding")) == "1", timeout, 0.1,
+               msg=lambda: f"{node.name} holding the VIP (VIP.STATUS {node.vip_status()})")
 
 
 def _rotated(items: list, k: int) -> list:
@@ -68,9 +93,12 @@ def throughput(reps: int, requests: int, keep: bool) -> dict:
     runs: dict[str, list[dict]] = {c: [] for c in cfgs}
     with Topology("bthr", nodes=len(cfgs), keep_workdir=keep) as topo:
         nodes = {c: f"n{i + 1}" for i, c in enumerate(cfgs)}
-        groups = {c: _group(topo, nodes[c], c) for c in cfgs}
+        groups = {c: _group(topo, [nodes[c]], c, wrapper=SERVER_PIN) for c in cfgs}
         for g in groups.values():
             g.start(wait_replication=False)
+        for g in groups.values():
+            _sentinels(g, quorum=1)
+        _wait_holding(groups["sentinel"][nodes["sentinel"]])
         for c in cfgs:  # warm-up (allocator, page cache, CPU frequency)
             _redis_benchmark(topo, nodes[c], max(50_000, requests // 10))
         for rep in range(reps):
@@ -89,7 +117,7 @@ def throughput(reps: int, requests: int, keep: bool) -> dict:
             log(f"  throughput rep {rep + 1}/{reps}: " + ", ".join(
                 f"{c} SET {runs[c][-1]['SET']:.0f} GET {runs[c][-1]['GET']:.0f}" for c in cfgs))
         status = {}
-        for c in ("basic", "safe"):
+        for c in MODULE_CONFIGS:
             try:
                 st = groups[c][nodes[c]].vip_status()
                 status[c] = {k: st.get(k) for k in ("state", "mode", "holding", "reason")}
@@ -98,14 +126,14 @@ def throughput(reps: int, requests: int, keep: bool) -> dict:
     res: dict = {"requests": requests, "reps": reps, "runs": runs, "module_status": status}
     for c in cfgs:
         res[f"{c}_main_cpu_ns_per_req"] = summary([r["main_cpu_ns_per_req"] for r in runs[c]])
-    for c in ("basic", "safe"):
+    for c in MODULE_CONFIGS:
         res[f"ratio_{c}_main_cpu"] = summary([ (a["main_cpu_ns_per_req"] / b["main_cpu_ns_per_req"])
                                                if a["main_cpu_ns_per_req"] and b["main_cpu_ns_per_req"] else None
                                                for a, b in zip(runs[c], runs["none"])])
     for test in ("SET", "GET"):
         for c in cfgs:
             res[f"{c}_{test}"] = summary([r[test] for r in runs[c]])
-        for c in ("basic", "safe"):
+        for c in MODULE_CONFIGS:
             # ratio within each repetition (the runs of one repetition are back to back)
             res[f"ratio_{c}_{test}"] = summary([a[test] / b[test] for a, b in zip(runs[c], runs["none"])])
     return res
@@ -116,20 +144,17 @@ def throughput(reps: int, requests: int, keep: bool) -> dict:
 
 
 def at_rest(window_s: float, keep: bool) -> dict:
-    """Module-less and module pairs (master + replica) side by side, idle for window_s."""
+    """Module-less and module pairs (master + replica, one Sentinel per node) side by side,
+    idle for window_s."""
     res: dict = {"window_s": window_s}
     with Topology("brst", nodes=6, keep_workdir=keep) as topo:
-        pairs = {"none": ["n1", "n2"], "basic": ["n3", "n4"], "safe": ["n5", "n6"]}
-        groups = {}
-        for cfg, nodes in pairs.items():
-            args = CONFIGS[cfg]
-            if args is None:
-                groups[cfg] = topo.redis(nodes=nodes)
-            else:
-                groups[cfg] = topo.redis(nodes=nodes, module=module_path(), vip=VIP4, module_args=args)
-            groups[cfg].start()
-        # safe mode needs Sentinels; down-after 5000 > lease-ms 3000 (the safety condition)
-        groups["safe"].start_sentinels(down_after_ms=5000, quorum=2)
+        pairs = {"none": ["n1", "n2"], "basic": ["n3", "n4"], "sentinel": ["n5", "n6"]}
+        groups = {cfg: _group(topo, nodes, cfg) for cfg, nodes in pairs.items()}
+        for g in groups.values():
+            g.start()
+        for g in groups.values():
+            _sentinels(g, quorum=2)
+        _wait_holding(groups["sentinel"]["n5"])
         time.sleep(2.0)  # let the claims and the first announcement bursts finish
         first = {}
         for cfg, nodes in pairs.items():
@@ -140,7 +165,7 @@ def at_rest(window_s: float, keep: bool) -> dict:
             for role, n in zip(("master", "replica"), nodes):
                 node = groups[cfg][n]
                 d = first[(cfg, role)].delta(ThreadSnapshot(node.pid))
-                if CONFIGS[cfg] is not None:
+                if cfg != "none":
                     try:
                         st = node.vip_status()
                         d["vip_state"] = st.get("state")
@@ -172,7 +197,7 @@ def main_thread(reps: int, duration_s: float, keep: bool) -> dict:
     runs: dict[str, list[dict]] = {f"{c}_{load}": [] for c in cfgs for load in ("rest", "flap")}
     with Topology("bmt", nodes=2, keep_workdir=keep) as topo:
         nodes = {"none": "n1", "basic": "n2"}
-        groups = {c: _group(topo, nodes[c], c) for c in cfgs}
+        groups = {c: _group(topo, [nodes[c]], c, wrapper=SERVER_PIN) for c in cfgs}
         for g in groups.values():
             g.start(wait_replication=False)
         time.sleep(1.0)

@@ -1,15 +1,17 @@
-"""Render the benchmark results as the markdown of docs/benchmarks.md (also printed)."""
+"""Render the benchmark results as the markdown of docs/benchmarks.md (also printed).
+
+Every figure is printed as numbers: median [min–max] over the repetitions, and ratios against
+the peers where both sides are measured and non-zero. Issue 7's targets are listed with the
+measured number beside each; nothing here decides a pass or a failure of the run.
+"""
 
 from __future__ import annotations
 
-import time
-
 from common import summary
-from mechanisms import LABELS, MECHANISMS
+from mechanisms import DOWN_AFTER_MS, LABELS, MECHANISMS
 
-
-def down_after(mech: str) -> int:
-    return 5000 if mech == "vip-safe" else 1000
+POLL_MS = 100  # vip.poll-interval-ms default
+FAST_POLL_MS = 10  # while any Sentinel shows a failover under way
 
 
 def cell(s: dict | None, nd: int = 1, unit: str = "") -> str:
@@ -19,7 +21,10 @@ def cell(s: dict | None, nd: int = 1, unit: str = "") -> str:
             return f"— ({s['missing']} runs: none)"
         return "—"
     f = f"{{:.{nd}f}}"
-    out = f"{f.format(s['median'])}{unit} [{f.format(s['min'])}–{f.format(s['max'])}]"
+    if s["n"] == 1:
+        out = f"{f.format(s['median'])}{unit}"
+    else:
+        out = f"{f.format(s['median'])}{unit} [{f.format(s['min'])}–{f.format(s['max'])}]"
     if s.get("missing"):
         out += f" ({s['missing']} of {s['n'] + s['missing']} runs: none)"
     return out
@@ -29,8 +34,8 @@ def num(v, nd: int = 1) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
 
 
-def _reps(results: dict, key: str, mech: str) -> list[dict]:
-    return [r for r in results.get(key, {}).get(mech, []) if "not_ready" not in r and "harness_error" not in r]
+def ok_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "not_ready" not in r and "harness_error" not in r]
 
 
 def _status(rows: list[dict]) -> str | None:
@@ -42,56 +47,35 @@ def _status(rows: list[dict]) -> str | None:
     return None
 
 
-def failover_stats(results: dict) -> dict:
-    out = {}
-    for m, rows in results.get("failover", {}).items():
-        ok = [r for r in rows if "not_ready" not in r and "harness_error" not in r]
-        out[m] = {
-            "promo_garp": summary([r.get("promotion_to_garp_ms") for r in ok]),
-            "log_promo_garp": summary([r.get("log_promotion_to_garp_ms") for r in ok]),
-            "claim_us": summary([r.get("module_claim_latency_us") for r in ok]),
-            "outage": summary([r.get("outage_ms") for r in ok]),
-            "promotion": summary([r.get("sentinel_promotion_ms") for r in ok]),
-            "switch": summary([r.get("switch_master_ms") for r in ok]),
-            "excess": summary([r.get("outage_minus_promotion_ms") for r in ok]),
-            "rate": summary([r.get("writer_rate_per_s") for r in ok]),
-            "interval": summary([r.get("writer_interval_ms_median") for r in ok]),
-            "interval_max": summary([r.get("writer_interval_ms_max") for r in ok]),
-            "status": _status(rows),
-            "runs": len(ok),
-        }
-    return out
+def stat(rows: list[dict], get) -> dict:
+    """summary() of get(row) over the rows (a key name or a function)."""
+    f = (lambda r: r.get(get)) if isinstance(get, str) else get
+    vals = []
+    for r in rows:
+        try:
+            vals.append(f(r))
+        except (KeyError, TypeError):
+            vals.append(None)
+    return summary(vals)
 
 
-def scenario_stats(results: dict) -> dict:
-    out: dict = {}
-    for sc, per in results.get("scenarios", {}).items():
-        out[sc] = {}
-        for m, rows in per.items():
-            ok = [r for r in rows if "total" in r]
-            d = {"status": _status(rows), "runs": len(ok),
-                 "converged": sum(1 for r in ok if r.get("converged"))}
-            for phase in ("failover", "after_restart", "total"):
-                for k in ("two_holders_ms", "no_holder_ms"):
-                    d[f"{phase}_{k}"] = summary([r[phase][k] for r in ok])
-            d["interval"] = summary([r["total"]["sample_interval_ms_median"] for r in ok])
-            d["interval_max"] = summary([r["total"]["sample_interval_ms_max"] for r in ok])
-            out[sc][m] = d
-    return out
+def med(s: dict | None):
+    return (s or {}).get("median")
 
 
-def ratio_matrix(stats: dict, key: str, mechs: list[str]) -> list[str]:
+def ratio_matrix(get, mechs: list[str]) -> list[str]:
     """Rows: mechanism; columns: each peer; value = median(row) / median(column)."""
-    lines = ["| ÷ | " + " | ".join(LABELS[m] for m in mechs) + " |",
-             "|---|" + "---|" * len(mechs)]
-    for a in mechs:
+    have = [m for m in mechs if get(m) is not None]
+    if len(have) < 2:
+        return []
+    lines = ["| ÷ | " + " | ".join(LABELS[m] for m in have) + " |", "|---|" + "---|" * len(have)]
+    for a in have:
         row = []
-        for b in mechs:
-            ma = (stats.get(a, {}).get(key) or {}).get("median")
-            mb = (stats.get(b, {}).get(key) or {}).get("median")
+        for b in have:
+            ma, mb = get(a), get(b)
             if a == b:
                 row.append("1")
-            elif ma is None or mb is None or mb == 0:
+            elif mb == 0 or ma == 0:
                 row.append("—")
             else:
                 r = ma / mb
@@ -100,16 +84,79 @@ def ratio_matrix(stats: dict, key: str, mechs: list[str]) -> list[str]:
     return lines
 
 
+def count_cell(rows: list[dict], key: str) -> str:
+    """'median [min–max], total N' of a count."""
+    s = stat(rows, key)
+    if s["median"] is None:
+        return cell(s, 0)
+    return f"{cell(s, 0)}, total {sum(s['values']):.0f}"
+
+
+def runs_with(rows: list[dict], key: str) -> str:
+    n = sum(1 for r in rows if r.get(key))
+    return f"{n} of {len(rows)}"
+
+
+# ----------------------------------------------------------------------------------------------
+# statistics per figure
+
+
+def failover_stats(results: dict) -> dict:
+    out = {}
+    for m, rows in results.get("failover", {}).items():
+        ok = ok_rows(rows)
+        out[m] = {
+            "promo_garp": stat(ok, "promotion_to_garp_ms"),
+            "claim_ms": stat(ok, lambda r: r["module_claim_latency_us"] / 1000),
+            "rtt": stat(ok, "sentinel_rtt_ms"),
+            "outage": stat(ok, "outage_ms"),
+            "promotion": stat(ok, "sentinel_promotion_ms"),
+            "switch": stat(ok, "switch_master_ms"),
+            "excess": stat(ok, "outage_minus_promotion_ms"),
+            "later_gap": stat(ok, "later_gap_ms"),
+            "rate": stat(ok, "writer_rate_per_s"),
+            "second": sum(1 for r in ok if r.get("second_failover")),
+            "status": _status(rows),
+            "runs": len(ok),
+            "rows": ok,
+        }
+    return out
+
+
+def scen(results: dict, name: str, m: str) -> list[dict]:
+    return ok_rows(results.get("scenarios", {}).get(name, {}).get(m, []))
+
+
+def scen_status(results: dict, name: str, m: str) -> str | None:
+    return _status(results.get("scenarios", {}).get(name, {}).get(m, []))
+
+
+def scen_mechs(results: dict, name: str, mechs: list[str]) -> list[str]:
+    per = results.get("scenarios", {}).get(name, {})
+    return [m for m in mechs if m in per]
+
+
+def two(r: dict, phase: str = "total") -> float:
+    return r[phase]["two_holders_ms"]
+
+
+def none_(r: dict, phase: str = "total") -> float:
+    return r[phase]["no_holder_ms"]
+
+
+# ----------------------------------------------------------------------------------------------
+# the document
+
+
 def render(results: dict, json_path: str) -> str:
     meta = results.get("meta", {})
     mc = meta.get("machine", {})
     args = meta.get("args", {})
     mechs = [m for m in MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
     fs = failover_stats(results)
-    ss = scenario_stats(results)
     L: list[str] = []
     add = L.append
-    add("# Benchmarks: redis-vip vs a Sentinel reconfig script vs keepalived")
+    add("# Benchmarks: redis-vip (basic and Sentinel-confirmed) vs a Sentinel reconfig script vs keepalived")
     add("")
     add(f"Generated by `bench/run.py` on {meta.get('started', '?')}; the run took "
         f"{meta.get('duration_s', 0) / 60:.1f} min. Reproduce (as root, from the repository root):")
@@ -119,11 +166,12 @@ def render(results: dict, json_path: str) -> str:
     add(f"{meta.get('command', 'python3 bench/run.py')}")
     add("```")
     add("")
-    add("`python3 bench/run.py --quick` is a smoke run (2 failover repetitions, 1 per scenario, short "
-        "throughput and probe runs; about 6 minutes) that prints the table without writing this file. "
-        "`--figures 4,5`, `--mechanisms vip-basic,keepalived`, `--keep` (keep logs and captures) narrow "
-        "a run; raw results of every run go to `target/bench/results-<time>.json` "
-        f"(this one: `{json_path}`).")
+    add(f"Every mechanism runs with Sentinel `down-after-milliseconds {DOWN_AFTER_MS}` (Sentinel's usual "
+        "setting), three Sentinels, quorum 2. `python3 bench/run.py --quick` is a smoke run (2 kill -9 "
+        "repetitions, 1 of every other scenario, short throughput and probe runs, no callgrind) that "
+        "prints the tables without writing this file. `--figures 7,8`, `--mechanisms vip-sentinel,keepalived`, "
+        "`--keep` (keep logs and captures) narrow a run; raw results of every run go to "
+        f"`target/bench/results-<time>.json` (this one: `{json_path}`).")
     add("")
     add("## Machine")
     add("")
@@ -137,190 +185,495 @@ def render(results: dict, json_path: str) -> str:
     samples = meta.get("load_samples", [])
     busy = max([int(x[2]) for x in samples] + [int(meta.get("other_netns_at_start", 0))])
     add(f"- load average at start {meta.get('load_at_start', '?')}, at end {meta.get('load_at_end', '?')}; "
-        f"up to {busy} network namespaces of other test runs existed during the run.")
+        f"up to {busy} network namespaces of other test runs existed at the sample points.")
     add("")
-    add("**The machine was shared.** Other engineers ran their test suites on these 2 cores while "
-        "this was measured, so every figure carries that noise: most visible in the throughput "
-        "(figure 4) and latency (figure 6) spreads. The failover figures are timed from packet "
-        "captures and are affected less. Compare medians and look at the [min–max] ranges before "
-        "reading anything into differences of a few percent.")
+    add("**The machine is shared** (2 cores): other engineers' test suites may run beside the "
+        "benchmark, and every figure carries that noise, most visibly the throughput (figure 4) and "
+        "latency (figure 6) spreads. The failover figures are timed from packet captures and logs "
+        "and are affected less. Compare medians and look at the [min–max] ranges before reading "
+        "anything into differences of a few percent.")
     add("")
 
-    glance = at_a_glance(fs, ss, mechs)
+    glance = at_a_glance(results, fs, mechs)
     if glance:
         add("## At a glance")
         add("")
         L.extend(glance)
         add("")
+    tl = targets(results, fs)
+    if tl:
+        add("## Issue 7's targets, measured")
+        add("")
+        add("Each target of issue 7 (\"What it must show\") that a benchmark can measure, with what this run "
+            "measured for the Sentinel-confirmed mode (median [min–max] over the repetitions). Targets 7 "
+            "(authentication), 8 (a stopped Sentinel delays nothing) and 9 (forged hellos) are checked by "
+            "tests/integration/test_sentinel.py, not here.")
+        add("")
+        L.extend(tl)
+        add("")
 
-    # -- summary table -----------------------------------------------------------------------
-    add("## Failover: the table")
+    failover_section(L, results, fs, mechs)
+    stale_isolation_section(L, results, mechs)
+    planned_section(L, results, mechs)
+    busy_section(L, results, mechs)
+    stopped_section(L, results, mechs)
+    startup_section(L, results, mechs)
+    second_failover_section(L, results, fs, mechs)
+    overhead_section(L, results)
+
+    errs = meta.get("harness_errors") or []
+    notes = auto_notes(results, fs, mechs)
+    if notes or errs:
+        add("## Notes from this run")
+        add("")
+        for n in notes:
+            add(f"- {n}")
+        for e in errs:
+            add(f"- harness error: `{e.splitlines()[0]}`")
+        add("")
+    L.append(METHOD)
+    return "\n".join(L) + "\n"
+
+
+def table(L: list[str], mechs: list[str], rows: list[tuple[str, object]]) -> None:
+    """A figure-by-mechanism table; each row is (label, fn(mech) -> text)."""
+    L.append("| | " + " | ".join(LABELS[m] for m in mechs) + " |")
+    L.append("|---|" + "---|" * len(mechs))
+    for label, fn in rows:
+        L.append(f"| {label} | " + " | ".join(fn(m) for m in mechs) + " |")
+
+
+def runs_cell(n: int, status: str | None) -> str:
+    return str(n) if not status else f"{n} ({status[:80]}…)"
+
+
+# ----------------------------------------------------------------------------------------------
+# figures 1-2
+
+
+def failover_section(L: list[str], results: dict, fs: dict, mechs: list[str]) -> None:
+    if not fs:
+        return
+    add = L.append
+    ms = [m for m in mechs if m in fs]
+    add("## Figures 1-2: kill -9 of the master")
     add("")
-    add("Values: median [min–max] over the repetitions, in ms. Sentinel down-after-milliseconds: "
-        + ", ".join(f"{LABELS[m]} {'5000' if m == 'vip-safe' else '1000'}" for m in mechs) + ".")
+    add("Values: median [min–max] over the repetitions, in ms.")
     add("")
-    add("| figure | " + " | ".join(LABELS[m] for m in mechs) + " |")
-    add("|---|" + "---|" * len(mechs))
+    man = (results.get("manual") or {}).get("vip-basic")
 
-    def row(name: str, get) -> None:
-        add(f"| {name} | " + " | ".join(get(m) for m in mechs) + " |")
+    def man_cell(m: str, key: str, scale: float = 1.0) -> str:
+        if m != "vip-basic":
+            return "n/a"
+        if not man or key not in man:
+            return "—"
+        return cell(summary([None if v is None else v * scale for v in man[key]]), 2) + f" (n={len(man[key])})"
 
+    rows = [
+        ("runs", lambda m: runs_cell(fs[m]["runs"], fs[m]["status"])),
+        ("**1** promotion → first GARP in the client ns", lambda m: cell(fs[m]["promo_garp"], 2)),
+        ("1 (module's own: role event → first GARP sent)",
+         lambda m: cell(fs[m]["claim_ms"], 2) if m.startswith("vip-") else "n/a"),
+        ("1 one Sentinel round trip (SENTINEL MASTER, n2 → n3's Sentinel)", lambda m: cell(fs[m]["rtt"], 2)),
+    ]
+    if man:
+        rows += [("1b REPLICAOF NO ONE by a local client → first GARP in the client ns",
+                  lambda m: man_cell(m, "latency_ms")),
+                 ("1b (module's own: role event → first GARP sent)", lambda m: man_cell(m, "module_claim_us", 0.001))]
+    rows += [
+        ("**2** client outage through the VIP", lambda m: cell(fs[m]["outage"], 0)),
+        ("2 Sentinel's own promotion (kill → SLAVEOF NO ONE)", lambda m: cell(fs[m]["promotion"], 0)),
+        ("2 outage − Sentinel's promotion", lambda m: cell(fs[m]["excess"], 0)),
+        ("2 Sentinel +switch-master (kill →)", lambda m: cell(fs[m]["switch"], 0)),
+        ("2 longest gap between writes after the client was back", lambda m: cell(fs[m]["later_gap"], 0)),
+        ("runs in which Sentinel promoted a second time", lambda m: f"{fs[m]['second']} of {fs[m]['runs']}"),
+        ("2 client writes per second achieved", lambda m: cell(fs[m]["rate"], 0)),
+    ]
+    table(L, ms, rows)
+    add("")
+    add("### Ratios against each peer (median of the row ÷ median of the column)")
+    add("")
+    for title, key in (("Figure 1, promotion → first GARP:", "promo_garp"), ("Figure 2, client outage:", "outage"),
+                       ("Figure 2, outage beyond Sentinel's own promotion time (outage − promotion):", "excess")):
+        mat = ratio_matrix(lambda m, k=key: med(fs.get(m, {}).get(k)), ms)
+        if mat:
+            add(title)
+            add("")
+            L.extend(mat)
+            add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 3
+
+
+def stale_isolation_section(L: list[str], results: dict, mechs: list[str]) -> None:
+    names = [n for n in ("stale-restart", "isolation") if n in results.get("scenarios", {})]
+    if not names:
+        return
+    add = L.append
+    add("## Figure 3: stale restart and isolation")
+    add("")
+    add("Stale restart: kill -9 of the master, failover, then the old master restarted from its config "
+        "file (a master, empty data set) until Sentinel converts it. Isolation: the master's link down for "
+        "8 s, then up until Sentinel converts it. Holders sampled every 10 ms; writes through the VIP "
+        "every 10 ms, each attributed to the node that acknowledged it. Phase 1: fault → restart / link "
+        "up; phase 2: then until the old master is a replica and the settled master alone has held the "
+        "VIP for 3 s. Values: median [min–max] in ms, counts per run.")
+    add("")
+    for name in names:
+        ms = scen_mechs(results, name, mechs)
+        title = "Stale restart" if name == "stale-restart" else "Isolation (link down 8 s)"
+        add(f"### {title}")
+        add("")
+        rows = [
+            ("runs", lambda m: runs_cell(len(scen(results, name, m)), scen_status(results, name, m))),
+            ("**ms with two holders**", lambda m: cell(stat(scen(results, name, m), two), 0)),
+            ("ms with two holders, phase 1 / phase 2",
+             lambda m: f"{cell(stat(scen(results, name, m), lambda r: two(r, 'failover')), 0)} / "
+                       f"{cell(stat(scen(results, name, m), lambda r: two(r, 'after_restart')), 0)}"),
+            ("ms with no holder", lambda m: cell(stat(scen(results, name, m), none_), 0)),
+            ("**writes acknowledged by the old master after the promotion**",
+             lambda m: count_cell(scen(results, name, m), "acked_by_old_after_promotion")),
+            ("acknowledged writes missing from the settled master at the end",
+             lambda m: count_cell(scen(results, name, m), "writes_lost")),
+            ("client's longest gap between acknowledged writes", lambda m: cell(stat(scen(results, name, m),
+                                                                                    "client_gap_ms"), 0)),
+        ]
+        if name == "isolation":
+            rows[1:1] = [
+                ("**old master's release after link down**",
+                 lambda m: cell(stat(scen(results, name, m), "release_ms"), 0)),
+                ("release − first promotion (negative: before)",
+                 lambda m: cell(stat(scen(results, name, m), "release_minus_promotion_ms"), 0)),
+            ]
+        else:
+            rows.append(("runs in which the restarted master had the VIP",
+                         lambda m: runs_with(scen(results, name, m), "stale_held")))
+        rows += [
+            ("first promotion after the fault", lambda m: cell(stat(scen(results, name, m), "promotion_ms"), 0)),
+            ("runs with a second promotion", lambda m: runs_with(scen(results, name, m), "second_failover")),
+            ("converged", lambda m: runs_with(scen(results, name, m), "converged")),
+        ]
+        table(L, ms, rows)
+        add("")
+        if name == "isolation":
+            add("\"—\" as release: the old master kept the VIP for the whole time it was cut off. Taking the "
+                "bridge port down also takes the carrier away from n1's eth0: keepalived enters its FAULT "
+                "state and drops the VIP itself; a partition that leaves the carrier up (a fault further "
+                "away) is not measured here.")
+            add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 7
+
+
+def planned_section(L: list[str], results: dict, mechs: list[str]) -> None:
+    ms = scen_mechs(results, "planned", mechs)
+    if not ms:
+        return
+    add = L.append
+    add("## Figure 7: planned failover (`SENTINEL FAILOVER`)")
+    add("")
+    add("`SENTINEL FAILOVER mymaster` sent to n2's Sentinel (which then runs the failover) with every node "
+        "healthy. Times in ms after the command: the leader's choice (`+failover-state-send-slaveof-noone` "
+        "in its log), the promoted node's \"MASTER MODE enabled\" line, its first GARP (capture in the client "
+        "namespace), and the old master's release (redis-vip: its own \"releasing\" log line; the peers: "
+        "the holder samples, ±5 ms). Negative differences: the release came first.")
+    add("")
+
+    def s(key):
+        return lambda m: cell(stat(scen(results, "planned", m), key), 0)
+
+    table(L, ms, [
+        ("runs", lambda m: runs_cell(len(scen(results, "planned", m)), scen_status(results, "planned", m))),
+        ("leader's choice", s("choice_ms")),
+        ("promotion (MASTER MODE enabled)", s("promotion_ms")),
+        ("new master's first GARP", s("first_garp_ms")),
+        ("old master's release", s("release_ms")),
+        ("**release − leader's choice**", s("release_minus_choice_ms")),
+        ("**release − new master's first GARP**", s("release_minus_garp_ms")),
+        ("release − promotion", s("release_minus_promotion_ms")),
+        ("**writes acknowledged by the old master after the promotion**",
+         lambda m: count_cell(scen(results, "planned", m), "acked_by_old_after_promotion")),
+        ("ms with two holders", lambda m: cell(stat(scen(results, "planned", m), two), 0)),
+        ("ms with no holder", lambda m: cell(stat(scen(results, "planned", m), none_), 0)),
+        ("client's longest gap between acknowledged writes", s("client_gap_ms")),
+        ("acknowledged writes missing from the settled master",
+         lambda m: count_cell(scen(results, "planned", m), "writes_lost")),
+        ("runs with a second promotion", lambda m: runs_with(scen(results, "planned", m), "second_failover")),
+        ("converged", lambda m: runs_with(scen(results, "planned", m), "converged")),
+    ])
+    add("")
+    add("What bounds the old master's acknowledged writes in the Sentinel-confirmed mode: a write is "
+        "counted when it was *sent* after the promotion and the old master acknowledged it. The old master "
+        "releases when its poll (every 10 ms while a Sentinel shows a failover under way) sees the leader "
+        "flag another replica `promoted`, which the leader does when it sends `REPLICAOF NO ONE`, before "
+        "the replica's role changes; so the count is bounded by how long the release may trail the "
+        "promotion (the row \"release − promotion\": positive values are that window) times the write rate, "
+        "plus writes on a TCP connection that reaches the old master after the release until the client "
+        "follows the new master's GARP.")
+    add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 8
+
+
+def busy_section(L: list[str], results: dict, mechs: list[str]) -> None:
+    ms = scen_mechs(results, "busy", mechs)
+    if not ms:
+        return
+    add = L.append
+    add("## Figure 8: busy master (`DEBUG SLEEP 5`)")
+    add("")
+    add("`DEBUG SLEEP 5` on the master blocks its main thread (a module's own threads keep running); the "
+        "Sentinels fail over while it sleeps; after waking it is still a master until Sentinel converts it. "
+        "Times in ms after DEBUG SLEEP was sent. Re-claims: how often the old master had the VIP again "
+        "after its first release. Phase 1: the sleep; phase 2: after waking, until converged.")
+    add("")
+
+    def s(key, nd=0):
+        return lambda m: cell(stat(scen(results, "busy", m), key), nd)
+
+    table(L, ms, [
+        ("runs", lambda m: runs_cell(len(scen(results, "busy", m)), scen_status(results, "busy", m))),
+        ("old master's release", s("release_ms")),
+        ("release − first promotion (negative: before)", s("release_minus_promotion_ms")),
+        ("promotion", s("promotion_ms")),
+        ("runs in which it released before the promotion",
+         lambda m: runs_with(scen(results, "busy", m), "released_before_promotion")),
+        ("**re-claims after its release**", lambda m: count_cell(scen(results, "busy", m), "reclaims_after_release")),
+        ("**ms with two holders**", lambda m: cell(stat(scen(results, "busy", m), two), 0)),
+        ("ms with two holders, phase 1 / phase 2",
+         lambda m: f"{cell(stat(scen(results, 'busy', m), lambda r: two(r, 'failover')), 0)} / "
+                   f"{cell(stat(scen(results, 'busy', m), lambda r: two(r, 'after_restart')), 0)}"),
+        ("ms with no holder", lambda m: cell(stat(scen(results, "busy", m), none_), 0)),
+        ("writes acknowledged by the old master after the promotion",
+         lambda m: count_cell(scen(results, "busy", m), "acked_by_old_after_promotion")),
+        ("client's longest gap between acknowledged writes", s("client_gap_ms")),
+        ("acknowledged writes missing from the settled master",
+         lambda m: count_cell(scen(results, "busy", m), "writes_lost")),
+        ("runs with a second promotion", lambda m: runs_with(scen(results, "busy", m), "second_failover")),
+        ("converged", lambda m: runs_with(scen(results, "busy", m), "converged")),
+    ])
+    add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 9
+
+
+def stopped_section(L: list[str], results: dict, mechs: list[str]) -> None:
+    ms = scen_mechs(results, "sentinels-stopped", mechs)
+    if not ms:
+        return
+    add = L.append
+    name = "sentinels-stopped"
+    add("## Figure 9: two of three Sentinels stopped for 10 s")
+    add("")
+    add("SIGSTOP of n2's and n3's Sentinels for 10 s (each accepts TCP and never answers), every Redis node "
+        "healthy, then SIGCONT, until n1 has held the VIP alone for 2 s. VIP outage = ms with no holder "
+        "(holder samples); the client's longest gap is the same seen through the writer.")
+    add("")
+
+    def s(key):
+        return lambda m: cell(stat(scen(results, name, m), key), 0)
+
+    table(L, ms, [
+        ("runs", lambda m: runs_cell(len(scen(results, name, m)), scen_status(results, name, m))),
+        ("**VIP outage: ms with no holder**", lambda m: cell(stat(scen(results, name, m), none_), 0)),
+        ("client's longest gap between acknowledged writes", s("client_gap_ms")),
+        ("n1's release after the stop (— : kept it)", s("release_ms")),
+        ("n1's re-claim after SIGCONT", s("reclaim_ms_after_resume")),
+        ("ms with two holders", lambda m: cell(stat(scen(results, name, m), two), 0)),
+        ("promotions", lambda m: count_cell(scen(results, name, m), "promotions")),
+    ])
+    add("")
+    base = {m: med(stat(scen(results, name, m), none_)) for m in ms}
+    diffs = []
+    for m in ms:
+        for p in ms:
+            if m == p or not m.startswith("vip-") or p.startswith("vip-") or base[m] is None or base[p] is None:
+                continue
+            diffs.append(f"{LABELS[m]} {base[m]:.0f} ms vs {LABELS[p]} {base[p]:.0f} ms "
+                         f"({base[m] - base[p]:+.0f} ms)")
+    if diffs:
+        add("Against the peers (median outage): " + "; ".join(diffs) + ". A ratio is not given: the peers' "
+            "outage is 0 when they keep the VIP.")
+        add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# figure 10
+
+
+def startup_section(L: list[str], results: dict, mechs: list[str]) -> None:
+    su = results.get("startup") or {}
+    ms = [m for m in mechs if m in su]
+    if not ms:
+        return
+    add = L.append
+    add("## Figure 10: start-up")
+    add("")
+    add("Redis (n1 master, n2 and n3 replicas) and the three Sentinels already running and settled. "
+        "redis-vip: `MODULE LOAD` on n1 with the loadmodule line's arguments → first GARP for the VIP from "
+        "n1 in the client namespace (the Sentinel-confirmed mode claims only once the Sentinels confirm "
+        "n1). keepalived: started on the three nodes at once → first GARP from n1. The Sentinel script is "
+        "not measured: its recipe puts the VIP on the first master by hand. Values in ms.")
+    add("")
+    all_ms = [m for m in mechs]
+    rows_of = {m: ok_rows(su.get(m, [])) for m in all_ms}
+    table(L, all_ms, [
+        ("runs", lambda m: runs_cell(len(rows_of[m]), _status(su.get(m, []))) if m in su else "n/a"),
+        ("**start → VIP claimed (first GARP from n1)**",
+         lambda m: cell(stat(rows_of[m], "vip_ms"), 1) if m in su else "n/a (installed by hand)"),
+        ("MODULE LOAD reply", lambda m: cell(stat(rows_of[m], "module_load_reply_ms"), 1)
+         if m.startswith("vip-") and m in su else "n/a"),
+        ("module's \"claiming\" log line", lambda m: cell(stat(rows_of[m], "claim_log_ms"), 0)
+         if m.startswith("vip-") and m in su else "n/a"),
+        ("runs in which another node announced the VIP first",
+         lambda m: f"{sum(1 for r in rows_of[m] if r.get('first_garp_node') not in (None, 'n1'))} of "
+                   f"{len(rows_of[m])}" if m in su else "n/a"),
+    ])
+    add("")
+    mat = ratio_matrix(lambda m: med(stat(rows_of.get(m, []), "vip_ms")) if m in su else None, ms)
+    if mat:
+        add("Ratios (median of the row ÷ median of the column):")
+        add("")
+        L.extend(mat)
+        add("")
+
+
+# ----------------------------------------------------------------------------------------------
+# second failovers
+
+
+def second_failover_section(L: list[str], results: dict, fs: dict, mechs: list[str]) -> None:
+    cols = []
     if fs:
-        row("runs", lambda m: str(fs.get(m, {}).get("runs", 0)) if not fs.get(m, {}).get("status")
-            else f"{fs[m]['runs']} ({fs[m]['status'][:60]}…)")
-        row("**1** promotion → first GARP in the client ns", lambda m: cell(fs.get(m, {}).get("promo_garp"), 2))
-        row("1 (module's own: role event → first GARP sent)",
-            lambda m: cell(summary([v / 1000 for v in fs[m]["claim_us"]["values"]]), 2)
-            if m.startswith("vip-") and m in fs and fs[m]["claim_us"]["values"] else "n/a")
-        man = results.get("manual") or {}
-
-        def man_cell(m: str, key: str, scale: float = 1.0) -> str:
-            r = man.get(m)
-            if not m.startswith("vip-"):
-                return "n/a"
-            if not r or key not in r:
-                return "—"
-            if r.get("note") and not any(v for v in r[key] if v):
-                return "— (" + r["note"][:60] + "…)"
-            return cell(summary([None if v is None else v * scale for v in r[key]]), 2) + f" (n={len(r[key])})"
-
-        if man:
-            row("1b REPLICAOF NO ONE by a local client → first GARP in the client ns",
-                lambda m: man_cell(m, "latency_ms"))
-            row("1b (module's own: role event → first GARP sent)", lambda m: man_cell(m, "module_claim_us", 0.001))
-        row("**2** client outage through the VIP", lambda m: cell(fs.get(m, {}).get("outage"), 0))
-        row("2 Sentinel's own promotion (kill → SLAVEOF NO ONE)", lambda m: cell(fs.get(m, {}).get("promotion"), 0))
-        row("2 outage − Sentinel's promotion", lambda m: cell(fs.get(m, {}).get("excess"), 0))
-        row("2 Sentinel +switch-master (kill →)", lambda m: cell(fs.get(m, {}).get("switch"), 0))
-        row("2 client writes per second achieved", lambda m: cell(fs.get(m, {}).get("rate"), 0))
-    for sc, title in (("stale-restart", "stale restart"), ("isolation", "isolation")):
-        if sc in ss:
-            st = ss[sc]
-            row(f"**3** {title}: ms with two holders", lambda m: cell(st.get(m, {}).get("total_two_holders_ms"), 0))
-            row(f"3 {title}: ms with no holder", lambda m: cell(st.get(m, {}).get("total_no_holder_ms"), 0))
+        cols.append(("kill -9", lambda m: (fs[m]["second"], fs[m]["runs"]) if m in fs else None))
+    for name, title in (("stale-restart", "stale restart"), ("isolation", "isolation"), ("planned", "planned"),
+                        ("busy", "busy")):
+        if name in results.get("scenarios", {}):
+            cols.append((title, lambda m, n=name: (sum(1 for r in scen(results, n, m) if r.get("second_failover")),
+                                                   len(scen(results, n, m)))))
+    if not cols:
+        return
+    add = L.append
+    add("## Second failovers by Sentinel")
     add("")
-    if fs:
-        add("### Ratios against each peer (median of the row ÷ median of the column)")
-        add("")
-        add("Figure 1, promotion → first GARP:")
-        add("")
-        L.extend(ratio_matrix(fs, "promo_garp", mechs))
-        add("")
-        add("Figure 2, client outage:")
-        add("")
-        L.extend(ratio_matrix(fs, "outage", mechs))
-        add("")
-        add("Figure 2, outage beyond Sentinel's own promotion time (outage − promotion):")
-        add("")
-        L.extend(ratio_matrix(fs, "excess", mechs))
-        add("")
-    if ss:
-        add("### Figure 3 by phase")
-        add("")
-        iv = summary([v for per in ss.values() for d in per.values() for v in d["interval"]["values"]])
-        ivmax = summary([v for per in ss.values() for d in per.values() for v in d["interval_max"]["values"]])
-        add("Holders sampled every 10 ms (rtnetlink address dumps in each node namespace; achieved "
-            f"interval: median {num(iv.get('median'), 1)} ms, longest gap {num(ivmax.get('max'), 1)} ms). A node counts as a holder while the VIP is on its interface and its link is up (an "
-            "isolated node cannot take client traffic), whether or not its Redis runs: after kill -9 "
-            "the dead node's kernel still answers ARP for the address until it is deleted or, with "
-            "redis-vip, its 2 s lifetime runs out. Phase 1: from the fault (kill -9 / link down) "
-            "to the restart / link up; phase 2: from then until the old master is a replica and one "
-            "node alone has held the VIP for 3 s.")
-        add("")
-        add("| scenario | mechanism | two holders, phase 1 | no holder, phase 1 | two holders, phase 2 | "
-            "no holder, phase 2 | converged |")
-        add("|---|---|---|---|---|---|---|")
-        for sc, per in ss.items():
-            for m in mechs:
-                d = per.get(m)
-                if not d:
-                    continue
-                if d["status"] and not d["runs"]:
-                    add(f"| {sc} | {LABELS[m]} | {d['status'][:120]} | | | | |")
-                    continue
-                add(f"| {sc} | {LABELS[m]} | {cell(d['failover_two_holders_ms'], 0)} | "
-                    f"{cell(d['failover_no_holder_ms'], 0)} | {cell(d['after_restart_two_holders_ms'], 0)} | "
-                    f"{cell(d['after_restart_no_holder_ms'], 0)} | {d['converged']}/{d['runs']} |")
-        add("")
+    add(f"At down-after-milliseconds {DOWN_AFTER_MS} a Sentinel sometimes fails the NEW master over again "
+        "about a second after +switch-master (its reconnect to the new master waits out a 1 s throttle; "
+        "field notes). Runs with more than one promotion after the fault, out of the runs; every figure "
+        "above waits for the settled master and measures against it.")
+    add("")
+    add("| scenario | " + " | ".join(LABELS[m] for m in mechs) + " | all |")
+    add("|---|" + "---|" * (len(mechs) + 1))
+    for title, fn in cols:
+        vals = [fn(m) for m in mechs]
+        tot = [v for v in vals if v]
+        add(f"| {title} | " + " | ".join(f"{v[0]} of {v[1]}" if v else "—" for v in vals)
+            + f" | {sum(v[0] for v in tot)} of {sum(v[1] for v in tot)} |")
+    add("")
 
-    # -- overhead ------------------------------------------------------------------------------
+
+# ----------------------------------------------------------------------------------------------
+# overhead (figures 4-6)
+
+
+def overhead_section(L: list[str], results: dict) -> None:
+    add = L.append
     thr = results.get("throughput")
     rest = results.get("at_rest")
     mt = results.get("main_thread")
-    if thr or rest or mt:
-        add("## Overhead: the table")
-        add("")
+    cg = results.get("callgrind")
+    if not (thr or rest or mt or cg):
+        return
+    add("## Overhead")
+    add("")
     if thr and "runs" in thr:
         add(f"### Figure 4: throughput (redis-benchmark -c 50 -P 16 -n {thr['requests']}, SET and GET, "
             f"{thr['reps']} alternating rounds)")
         add("")
-        add("Three servers, one per namespace, pinned to CPU 0; redis-benchmark on CPU 1 against "
-            "127.0.0.1. Each round runs the three back to back in a rotated order; the ratio is taken "
-            "within a round. Basic mode holds the VIP during the runs; safe mode has no Sentinels here "
-            "(it stays in standby), but its command filter sees every command all the same. "
-            "Main-thread CPU per request is the server thread's run time (schedstat) divided by the "
-            "requests: unlike requests/s it does not move when other load takes the CPU away.")
+        add("Three servers, one per namespace, pinned to CPU 0, each watched by its own Sentinel; "
+            "redis-benchmark on CPU 1 against 127.0.0.1. Each round runs the three back to back in a rotated "
+            "order; the ratio is taken within a round. Both modes hold their VIP during the runs (the "
+            "Sentinel-confirmed mode confirmed by its Sentinel). Main-thread CPU per request is the server "
+            "thread's run time (schedstat) divided by the requests: unlike requests/s it does not move when "
+            "other load takes the CPU away.")
         add("")
-        add("| | without module | basic mode | safe mode | ratio basic/without | ratio safe/without |")
+        add("| | without module | basic mode | Sentinel mode | ratio basic/without | ratio Sentinel/without |")
         add("|---|---|---|---|---|---|")
         for t in ("SET", "GET"):
             add(f"| {t} requests/s | {cell(thr.get(f'none_{t}'), 0)} | {cell(thr.get(f'basic_{t}'), 0)} | "
-                f"{cell(thr.get(f'safe_{t}'), 0)} | {cell(thr.get(f'ratio_basic_{t}'), 3)} | "
-                f"{cell(thr.get(f'ratio_safe_{t}'), 3)} |")
+                f"{cell(thr.get(f'sentinel_{t}'), 0)} | {cell(thr.get(f'ratio_basic_{t}'), 3)} | "
+                f"{cell(thr.get(f'ratio_sentinel_{t}'), 3)} |")
         if thr.get("none_main_cpu_ns_per_req"):
             add(f"| main-thread CPU ns/request | {cell(thr.get('none_main_cpu_ns_per_req'), 0)} | "
-                f"{cell(thr.get('basic_main_cpu_ns_per_req'), 0)} | {cell(thr.get('safe_main_cpu_ns_per_req'), 0)} | "
-                f"{cell(thr.get('ratio_basic_main_cpu'), 3)} | {cell(thr.get('ratio_safe_main_cpu'), 3)} |")
+                f"{cell(thr.get('basic_main_cpu_ns_per_req'), 0)} | "
+                f"{cell(thr.get('sentinel_main_cpu_ns_per_req'), 0)} | "
+                f"{cell(thr.get('ratio_basic_main_cpu'), 3)} | {cell(thr.get('ratio_sentinel_main_cpu'), 3)} |")
+        st = thr.get("module_status") or {}
+        add("")
+        add("Module state during the runs: " + ", ".join(f"{c} mode {v.get('state', v.get('error'))}"
+                                                         for c, v in st.items()) + ".")
         add("")
     elif thr:
         add(f"Figure 4: {thr}")
         add("")
-    cg = results.get("callgrind")
     if cg and "text" in cg:
-        add("### Figure 4b: instructions per request (callgrind; independent of the machine's load)")
+        add("### Figure 4b: cost per command (callgrind; independent of the machine's load)")
         add("")
-        add("`bench/callgrind.py`: redis-server under valgrind --tool=callgrind, the same redis-benchmark "
-            "load (SET+GET, 50 clients, pipeline 16). Inclusive costs: `moduleCallCommandFilters` is "
-            "Redis' loop over module command filters (with the module: Redis' own share plus "
-            "`hello_filter`, the module's filter). Only user-space instructions are counted: the "
-            "kernel side of each read/write system call, which dominates without pipelining, is not, "
-            "so the unpipelined ratio overstates the module's share there.")
+        add("`bench/callgrind.py`: redis-server under valgrind --tool=callgrind, the same redis-benchmark load "
+            "(SET+GET, 50 clients), without the module, in basic mode, and in the Sentinel-confirmed mode "
+            "(confirmed by one Sentinel in the namespace, holding; the same Sentinel watches every "
+            "configuration). Two runs of different lengths are differenced, so start-up and shutdown cancel "
+            "out. \"In the module's code\": instructions executed in the module's object file itself (self "
+            "cost, read from the callgrind output), per request — what the module adds to each command. "
+            "`moduleCallCommandFilters` is Redis' loop over module command filters (inclusive). The whole "
+            "main-thread difference also holds time-proportional work (cron, the Sentinel's PINGs and "
+            "hellos, the module's timers) and noise. Only user-space instructions are counted.")
         add("")
         add(cg["text"])
         add("")
     if rest and "window_s" in rest:
         add(f"### Figure 5: cost at rest ({rest['window_s']:.0f} s idle window)")
         add("")
-        add("Master + replica pairs without the module, with it in basic mode, and in safe mode (with two "
-            "Sentinels). CPU from /proc/<pid>/task/<tid>/schedstat; wake-ups = voluntary context "
-            "switches of the thread (a netlink round trip also counts as one).")
+        add("Master + replica pairs without the module, in basic mode, and in the Sentinel-confirmed mode, "
+            "each pair watched by two Sentinels (one per node). CPU from /proc/<pid>/task/<tid>/schedstat; "
+            "wake-ups = voluntary context switches of the thread (a netlink round trip also counts as one). "
+            "`vip-sentinel-*`: the Sentinel-mode pollers together (one thread per Sentinel asked, 10 polls "
+            "a second each).")
         add("")
         add("| server | state | vip-worker CPU ms/min | vip-worker wake-ups/s | vip-watch CPU ms/min | "
-            "vip-watch wake-ups/s | RSS KiB |")
-        add("|---|---|---|---|---|---|---|")
-        for cfg in ("none", "basic", "safe"):
+            "vip-watch wake-ups/s | vip-sentinel-* CPU ms/min | vip-sentinel-* wake-ups/s | RSS KiB |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for cfg in ("none", "basic", "sentinel"):
             for role in ("master", "replica"):
                 d = rest.get(f"{cfg}_{role}")
                 if not d:
                     continue
                 th = d["threads"]
                 per_min = 60.0 / d["seconds"]
-                w, wa = th.get("vip-worker"), th.get("vip-watch")
-                add(f"| {cfg} {role} | {d.get('vip_state', 'no module')} | "
-                    f"{num(w['cpu_ms'] * per_min, 2) if w else '—'} | {num(w['wakeups_per_s'], 2) if w else '—'} | "
-                    f"{num(wa['cpu_ms'] * per_min, 2) if wa else '—'} | {num(wa['wakeups_per_s'], 2) if wa else '—'} | "
-                    f"{d['rss_kib_after']} |")
+                cells = []
+                for name in ("vip-worker", "vip-watch", "vip-sentinel-*"):
+                    t = th.get(name)
+                    cells += [num(t["cpu_ms"] * per_min, 2) if t else "—", num(t["wakeups_per_s"], 2) if t else "—"]
+                add(f"| {cfg} {role} | {d.get('vip_state', 'no module')} | " + " | ".join(cells)
+                    + f" | {d['rss_kib_after']} |")
         add("")
     if mt and "runs" in mt:
         add(f"### Figures 5 and 6: role flapping (REPLICAOF every 50 ms) and PING latency "
             f"({mt['reps']} alternating rounds of {mt['duration_s']:.0f} s)")
         add("")
-        add("One server without and one with the module (basic mode), each pinned to CPU 0 with its "
-            "worker thread: the worst case for the main thread. A probe on CPU 1 sends a PING every "
-            "1 ms; in the `flapping` runs a second process flips the role every 50 ms (REPLICAOF to "
-            "an address nobody has, then REPLICAOF NO ONE: with the module, a release and a claim with "
-            "its announcements every 100 ms). p50/p99/max are per run; the table gives median "
-            "[min–max] over the rounds, in µs.")
+        add("One server without and one with the module (basic mode: in the Sentinel-confirmed mode a "
+            "promotion no Sentinel asked for never claims), each pinned to CPU 0 with its worker thread: "
+            "the worst case for the main thread. A probe on CPU 1 sends a PING every 1 ms; in the "
+            "`flapping` runs a second process flips the role every 50 ms (REPLICAOF to an address nobody "
+            "has, then REPLICAOF NO ONE: with the module, a release and a claim with its announcements every "
+            "100 ms). p50/p99/max are per run; the table gives median [min–max] over the rounds, in µs.")
         add("")
         add("| load | module | PING p50 µs | PING p99 µs | PING max µs | REPLICAOF p99 µs | server CPU ms per run |")
         add("|---|---|---|---|---|---|---|")
@@ -339,143 +692,148 @@ def render(results: dict, json_path: str) -> str:
             f"server RSS grew by {cell(mt.get('basic_flap_rss_growth_kib'), 0)} KiB per run.")
         add("")
 
-    # -- targets -------------------------------------------------------------------------------
-    add("## Targets (issue 4)")
-    add("")
-    L.extend(targets(fs, thr, rest, mechs, results.get("manual") or {}, results.get("callgrind") or {}))
-    add("")
 
-    errs = meta.get("harness_errors") or []
-    notes = auto_notes(results, fs, ss)
-    if notes or errs:
-        add("## Notes from this run")
-        add("")
-        for n in notes:
-            add(f"- {n}")
-        for e in errs:
-            add(f"- harness error: `{e.splitlines()[0]}`")
-        add("")
-    L.append(METHOD)
-    return "\n".join(L) + "\n"
+# ----------------------------------------------------------------------------------------------
+# at a glance and targets
 
 
-def at_a_glance(fs: dict, ss: dict, mechs: list[str]) -> list[str]:
+def at_a_glance(results: dict, fs: dict, mechs: list[str]) -> list[str]:
     """A few sentences computed from the medians (nothing here is typed in by hand)."""
     out = []
 
-    def med(m: str, key: str):
-        return (fs.get(m, {}).get(key) or {}).get("median")
+    def m_(rows, get):
+        return med(stat(rows, get))
 
     for m in mechs:
-        if m not in fs or med(m, "outage") is None:
-            continue
-        parts = [f"the VIP's first GARP {med(m, 'promo_garp'):.1f} ms after the promotion" if med(m, "promo_garp") is not None else "",
-                 f"clients back {med(m, 'excess'):.0f} ms after Sentinel's own promotion "
-                 f"(outage {med(m, 'outage'):.0f} ms with down-after {down_after(m)} ms)"]
-        for sc, title in (("stale-restart", "stale restart"), ("isolation", "isolation")):
-            d = ss.get(sc, {}).get(m)
-            if d and d["total_two_holders_ms"].get("median") is not None:
-                parts.append(f"{title}: two holders {d['total_two_holders_ms']['median']:.0f} ms, "
-                             f"no holder {d['total_no_holder_ms']['median']:.0f} ms")
-        out.append(f"- **{LABELS[m]}**: " + "; ".join(p for p in parts if p) + ".")
+        parts = []
+        f = fs.get(m)
+        if f and med(f["outage"]) is not None:
+            parts.append(f"kill -9: outage {med(f['outage']):.0f} ms, {med(f['excess']):.0f} ms beyond "
+                         f"Sentinel's own promotion" + (f", first GARP {med(f['promo_garp']):.1f} ms after the "
+                                                        f"promotion" if med(f["promo_garp"]) is not None else ""))
+        st = scen(results, "stale-restart", m)
+        if st:
+            parts.append(f"stale restart: two holders {m_(st, two):.0f} ms, "
+                         f"{sum(stat(st, 'acked_by_old_after_promotion')['values']):.0f} writes acknowledged by the "
+                         f"stale master")
+        iso = scen(results, "isolation", m)
+        if iso:
+            rel = m_(iso, "release_ms")
+            parts.append("isolation: " + (f"released {rel:.0f} ms after link down" if rel is not None
+                                           else "kept the VIP while cut off")
+                         + f", two holders {m_(iso, two):.0f} ms, "
+                         f"{sum(stat(iso, 'acked_by_old_after_promotion')['values']):.0f} late writes")
+        pl = scen(results, "planned", m)
+        if pl:
+            parts.append(f"planned failover: {sum(stat(pl, 'acked_by_old_after_promotion')['values']):.0f} writes "
+                         f"acknowledged by the old master after the promotion in {len(pl)} runs, two holders "
+                         f"{m_(pl, two):.0f} ms")
+        bu = scen(results, "busy", m)
+        if bu:
+            parts.append(f"busy master: two holders {m_(bu, two):.0f} ms, "
+                         f"{sum(stat(bu, 'reclaims_after_release')['values']):.0f} re-claims")
+        sx = scen(results, "sentinels-stopped", m)
+        if sx:
+            parts.append(f"two Sentinels stopped 10 s: VIP outage {m_(sx, none_):.0f} ms")
+        su = ok_rows((results.get("startup") or {}).get(m, []))
+        if su and m_(su, "vip_ms") is not None:
+            parts.append(f"start-up {m_(su, 'vip_ms'):.0f} ms")
+        if parts:
+            out.append(f"- **{LABELS[m]}**: " + "; ".join(parts) + ".")
+    if out:
+        out.append("")
+        out.append("Medians over the repetitions; counts are totals over the repetitions.")
     return out
 
 
-def targets(fs: dict, thr: dict | None, rest: dict | None, mechs: list[str], man: dict, cg: dict) -> list[str]:
+def _vs(value: float | None, target: float, unit: str = "ms", nd: int = 0) -> str:
+    if value is None:
+        return "not measured"
+    if value <= target:
+        return f"within the target ({value:.{nd}f} {unit} ≤ {target:g} {unit})"
+    return f"**misses the target**: {value:.{nd}f} {unit} > {target:g} {unit}"
+
+
+def targets(results: dict, fs: dict) -> list[str]:
+    m = "vip-sentinel"
     out = []
-
-    def verdict(ok: bool | None) -> str:
-        return "—" if ok is None else ("**met**" if ok else "**missed**")
-
-    for m in ("vip-basic", "vip-safe"):
-        if m not in fs:
-            continue
-        s = fs[m]["promo_garp"]
-        med = s.get("median")
-        out.append(f"- Promotion → first announcement, median ≤ 1 ms, {LABELS[m]}: {verdict(None if med is None else med <= 1.0)} "
-                   f"— median {num(med, 2)} ms [{num(s.get('min'), 2)}–{num(s.get('max'), 2)}] "
-                   f"(module's own role event → sent: {cell(summary([v / 1000 for v in fs[m]['claim_us']['values']]), 2)} ms)"
-                   + (f"; {fs[m]['status']}" if fs[m].get("status") else ""))
-        mr = man.get(m) or {}
-        if mr.get("latency_ms"):
-            s1 = summary(mr["latency_ms"])
-            if s1.get("median") is not None:
-                out.append(f"  - by hand (figure 1b, n={s1['n']}): {verdict(s1['median'] <= 1.0)} — median "
-                           f"{s1['median']:.2f} ms [{s1['min']:.2f}–{s1['max']:.2f}], "
-                           f"{sum(1 for v in s1['values'] if v <= 1.0)} of {s1['n']} within 1 ms")
-    for m in ("vip-basic", "vip-safe"):
-        if m not in fs:
-            continue
-        e = fs[m]["excess"]
-        med = e.get("median")
-        peers = []
-        for p in mechs:
-            if p.startswith("vip-") or p not in fs:
-                continue
-            a, b = fs[m]["outage"].get("median"), fs[p]["outage"].get("median")
-            ea, eb = fs[m]["excess"].get("median"), fs[p]["excess"].get("median")
-            if a is None or b is None:
-                continue
-            if down_after(m) == down_after(p):
-                peers.append(f"{b - a:.0f} ms {'shorter' if b >= a else 'longer'} than {LABELS[p]} "
-                             f"({a:.0f} vs {b:.0f} ms, ×{b / a:.2f})")
-            elif ea is not None and eb is not None:
-                peers.append(f"beyond Sentinel's own promotion {eb - ea:.0f} ms {'less' if eb >= ea else 'more'} "
-                             f"than {LABELS[p]} ({ea:.0f} vs {eb:.0f} ms; the raw outages, {a:.0f} vs {b:.0f} ms, "
-                             f"differ mostly by down-after {down_after(m)} vs {down_after(p)} ms)")
-        out.append(f"- Outage ≤ Sentinel's promotion + 20 ms, {LABELS[m]}: {verdict(None if med is None else med <= 20)} "
-                   f"— outage − promotion median {num(med, 1)} ms [{num(e.get('min'), 1)}–{num(e.get('max'), 1)}]"
-                   + (f"; {'; '.join(peers)}" if peers else "")
-                   + (f"; {fs[m]['status']}" if fs[m].get("status") else ""))
-    cgrows = {(r["cfg"], r.get("pipeline", 16)): r for r in cg.get("rows", [])}
-    if thr and "runs" in thr:
-        for m in ("basic", "safe"):
-            parts = []
-            oks = []
-            spread = 0.0
-            for t in ("SET", "GET"):
-                s = thr.get(f"ratio_{m}_{t}", {})
-                r = s.get("median")
-                if r is not None:
-                    oks.append(r >= 0.99)
-                    spread = max(spread, s["max"] - s["min"])
-                    parts.append(f"{t} {r:.3f} [{s['min']:.3f}–{s['max']:.3f}]")
-            c = thr.get(f"ratio_{m}_main_cpu", {}).get("median")
-            wall = ("measured with redis-benchmark, median ratios " + ", ".join(parts)
-                    + (f"; main-thread CPU per request ×{c:.3f}" if c else ""))
-            a, b = cgrows.get((m, 16)), cgrows.get(("none", 16))
-            if a and b:
-                # per-request cost the module adds for certain: the command-filter call
-                # (Redis' loop + hello_filter); the rest of the Ir difference between the two
-                # differenced runs is time-proportional work (cron ticks, worker) and noise
-                filt = a["filters_ir"] - b["filters_ir"]
-                ir = (b["ir_per_request"] + filt) / b["ir_per_request"]
-                whole = a["ir_per_request"] / b["ir_per_request"]
-                p1a, p1b = cgrows.get((m, 1)), cgrows.get(("none", 1))
-                p1 = (f"; without pipelining the filter is ×{(p1b['ir_per_request'] + p1a['filters_ir'] - p1b['filters_ir']) / p1b['ir_per_request']:.4f}"
-                      if p1a and p1b else "")
-                noisy = spread > 0.05
-                out.append(f"- Throughput ratio ≥ 0.99, {m} mode: {verdict(ir <= 1 / 0.99)} by instruction count — "
-                           f"the command filter adds {filt:.0f} instructions to every request, ×{ir:.4f} the "
-                           f"main thread's {b['ir_per_request']:.0f} per pipelined SET/GET (expected throughput "
-                           f"ratio ≈ {1 / ir:.3f}; the whole main-thread difference of the callgrind runs, which "
-                           f"also holds time-proportional work, is ×{whole:.4f}){p1}. The wall-clock figure "
-                           + ("cannot decide it on this shared machine (run-to-run spread "
-                              f"{spread * 100:.0f}%): " if noisy else "agrees within its noise: ")
-                           + wall)
-            else:
-                out.append(f"- Throughput ratio ≥ 0.99, {m} mode: {verdict(all(oks) if oks else None)} — {wall}")
-    if rest and "window_s" in rest:
-        w = [(k, d["threads"]["vip-worker"]["wakeups_per_s"]) for k, d in rest.items()
-             if isinstance(d, dict) and "vip-worker" in d.get("threads", {})]
-        if w:
-            worst = max(v for _, v in w)
-            out.append(f"- Idle, no busy loop (a few wake-ups/s at most): {verdict(worst <= 10)} — vip-worker "
-                       + ", ".join(f"{k.replace('_', ' ')} {v:.1f}/s" for k, v in w))
+    add = out.append
+    f = fs.get(m)
+    if f and f["runs"]:
+        pg, rtt = f["promo_garp"], f["rtt"]
+        bound = 1.0 + (med(rtt) or 0.0)
+        add(f"1. **kill -9, promoted node's role event → first GARP on the wire ≤ 1 ms + one Sentinel round "
+            f"trip**: {cell(pg, 2)} ms (SLAVEOF NO ONE reaching the node → GARP in the client namespace); one "
+            f"round trip measured {cell(rtt, 2)} ms, so the bound is {bound:.2f} ms: median "
+            f"{_vs(med(pg), round(bound, 2), nd=2)}; {sum(1 for v in pg['values'] if v <= bound)} of "
+            f"{pg['n']} runs within it. The module's own role event → GARP sent: {cell(f['claim_ms'], 2)} ms.")
+        add(f"   **Client outage ≤ Sentinel's own promotion + 20 ms**: outage − promotion {cell(f['excess'], 0)} ms: "
+            f"median {_vs(med(f['excess']), 20)}; outage {cell(f['outage'], 0)} ms"
+            + "".join(f"; {LABELS[p]} {med(fs[p]['outage']):.0f} ms (×{med(fs[p]['outage']) / med(f['outage']):.2f})"
+                      for p in fs if p != m and med(fs[p]["outage"]) and med(f["outage"])) + ".")
+    st = scen(results, "stale-restart", m)
+    if st:
+        held = sum(1 for r in st if r.get("stale_held"))
+        add(f"2. **Stale restart: 0 ms with two holders, 0 writes acknowledged by the stale master**: "
+            f"{cell(stat(st, two), 0)} ms with two holders, {count_cell(st, 'acked_by_old_after_promotion')} "
+            f"writes; the restarted master had the VIP in {held} of {len(st)} runs.")
+    iso = scen(results, "isolation", m)
+    if iso:
+        rel = stat(iso, "release_ms")
+        add(f"3. **Isolation: release ≤ 700 ms after link down**: {cell(rel, 0)} ms: median {_vs(med(rel), 700)}; "
+            f"max {num(rel.get('max'), 0)} ms. **After link-up 0 ms with two holders and 0 late writes**: "
+            f"{cell(stat(iso, lambda r: two(r, 'after_restart')), 0)} ms with two holders after link-up "
+            f"({cell(stat(iso, two), 0)} ms in all), {count_cell(iso, 'acked_by_old_after_promotion')} writes "
+            f"acknowledged by the old master after the promotion.")
+    pl = scen(results, "planned", m)
+    if pl:
+        rc, rg = stat(pl, "release_minus_choice_ms"), stat(pl, "release_minus_garp_ms")
+        add(f"4. **Planned failover: release within one poll period of the leader's choice**: release − choice "
+            f"{cell(rc, 0)} ms: median {_vs(med(rc), POLL_MS)} (poll period {POLL_MS} ms; {FAST_POLL_MS} ms while "
+            f"a failover is under way: {_vs(med(rc), FAST_POLL_MS)}). **No later than 100 ms after the new "
+            f"master's first GARP**: release − first GARP {cell(rg, 0)} ms: median {_vs(med(rg), 100)}. **Writes "
+            f"acknowledged by the old master after the promotion (target 0)**: "
+            f"{count_cell(pl, 'acked_by_old_after_promotion')} over {len(pl)} runs.")
+    bu = scen(results, "busy", m)
+    if bu:
+        add(f"5. **Busy master: releases once a Sentinel reports a failover promoting another node, never "
+            f"re-claims after waking**: released before the promotion in "
+            f"{runs_with(bu, 'released_before_promotion')} runs (release − promotion "
+            f"{cell(stat(bu, 'release_minus_promotion_ms'), 0)} ms), re-claims "
+            f"{count_cell(bu, 'reclaims_after_release')}, two holders {cell(stat(bu, two), 0)} ms.")
+    sx = scen(results, "sentinels-stopped", m)
+    if sx:
+        peers = [p for p in results.get("scenarios", {}).get("sentinels-stopped", {}) if p != m]
+        add(f"6. **Two of three Sentinels stopped for 10 s** (the price of safety, to be reported): VIP outage "
+            f"{cell(stat(sx, none_), 0)} ms, release {cell(stat(sx, 'release_ms'), 0)} ms after the stop, "
+            f"re-claim {cell(stat(sx, 'reclaim_ms_after_resume'), 0)} ms after SIGCONT (one poll period is "
+            f"{POLL_MS} ms: {_vs(med(stat(sx, 'reclaim_ms_after_resume')), POLL_MS)}); "
+            + ", ".join(f"{LABELS[p]} {cell(stat(scen(results, 'sentinels-stopped', p), none_), 0)} ms"
+                        for p in peers) + ".")
+    su = ok_rows((results.get("startup") or {}).get(m, []))
+    if su:
+        s = stat(su, "vip_ms")
+        add(f"- **Start-up: claims within 300 ms when the Sentinels confirm**: MODULE LOAD → first GARP {cell(s, 1)} "
+            f"ms: median {_vs(med(s), 300, nd=1)}; max {num(s.get('max'), 1)} ms.")
+    cg = results.get("callgrind") or {}
+    rows = {(r["cfg"], r.get("pipeline", 16)): r for r in cg.get("rows", [])}
+    if ("none", 16) in rows:
+        parts = []
+        for cfg in ("sentinel", "basic"):
+            for p in (16, 1):
+                a, b = rows.get((cfg, p)), rows.get(("none", p))
+                if a and b:
+                    parts.append(f"{cfg} mode, pipeline {p}: {a['module_main_ir']:.2f} instructions per request in the "
+                                 f"module's code on the main thread, {a['filters_ir'] - b['filters_ir']:.1f} more in "
+                                 f"Redis' command-filter dispatch (whole main thread "
+                                 f"×{a['ir_per_request'] / b['ir_per_request']:.4f}, which includes time-proportional "
+                                 "work)")
+        if parts:
+            add("10. **Cost per command: 0 instructions added in the Sentinel-confirmed mode**: " + "; ".join(parts) + ".")
     return out
 
 
-def auto_notes(results: dict, fs: dict, ss: dict) -> list[str]:
+def auto_notes(results: dict, fs: dict, mechs: list[str]) -> list[str]:
     notes = []
     for m, d in fs.items():
         if d.get("status"):
@@ -484,47 +842,26 @@ def auto_notes(results: dict, fs: dict, ss: dict) -> list[str]:
         if r.get("min") is not None and r["min"] < 100:
             notes.append(f"{LABELS[m]}: the writer reached only {r['min']:.0f} writes/s in some run "
                          "(target 100–200/s): the machine was busy.")
-    for sc, per in ss.items():
-        for m, d in per.items():
-            if d.get("status"):
-                notes.append(f"{LABELS[m]}, {sc}: {d['status']}")
-            if d["runs"] and d["converged"] < d["runs"]:
-                notes.append(f"{LABELS[m]}, {sc}: {d['runs'] - d['converged']} of {d['runs']} runs did not converge "
-                             "within 45 s (old master not a replica, or VIP not on one node for 3 s).")
-    mc = results.get("meta", {}).get("machine", {})
-    unseen = any("sentinels_seen=0" in (d.get("status") or "") for d in
-                 list(fs.values()) + [x for per in ss.values() for x in per.values()])
-    if unseen:
-        notes.append(
-            "Safe mode never counted a Sentinel hello (VIP.STATUS sentinels_seen=0, hellos_rejected=0), so "
-            "it never claimed at start-up and figures 1–3 could not be taken for it. redis-server "
-            f"{mc.get('redis', '?')} "
-            + ("does not export `RedisModule_CommandFilterGetClientId` (added in Redis 7.2); the module's "
-               "`hello_filter` (src/redis_glue.rs) returns before forwarding or counting the hello when "
-               "that API is missing. "
-               if mc.get("redis_has_CommandFilterGetClientId") is False else "")
-            + "This is a module defect to fix, not a benchmark result.")
-    cg = results.get("callgrind") or {}
-    rows = {r["cfg"]: r for r in cg.get("rows", []) if r.get("pipeline", 16) == 16}
-    if "none" in rows:
-        n = rows["none"]
-        for cfg in ("basic", "safe"):
-            if cfg not in rows:
-                continue
-            b = rows[cfg]
-            filt = b["filters_ir"] - n["filters_ir"]
-            notes.append(
-                f"Per-request cost in {cfg} mode (figure 4b): {filt:.0f} more instructions per request "
-                f"in Redis' module command-filter dispatch ({b['hello_ir']:.0f} of them in the module's "
-                f"`hello_filter`, the rest Redis' own dispatch to a filter), "
-                f"{filt / n['ir_per_request'] * 100:.1f}% of a pipelined SET/GET on the main thread. "
-                "The module registers its filter only while vip.quorum > 0 (safe mode), so basic mode "
-                "pays nothing; in safe mode only a way of receiving hellos other than a command filter "
-                "could remove Redis' share.")
+    for name, per in (results.get("scenarios") or {}).items():
+        for m, rows in per.items():
+            st = _status(rows)
+            if st:
+                notes.append(f"{LABELS[m]}, {name}: {st}")
+            ok = ok_rows(rows)
+            bad = sum(1 for r in ok if not r.get("converged"))
+            if bad:
+                notes.append(f"{LABELS[m]}, {name}: {bad} of {len(ok)} runs did not converge within the wait "
+                             "(old master not a replica, Sentinels not settled, or the VIP not on the settled "
+                             "master alone for 3 s).")
+    for m, rows in (results.get("startup") or {}).items():
+        st = _status(rows)
+        if st:
+            notes.append(f"{LABELS[m]}, start-up: {st}")
     thr = results.get("throughput") or {}
-    st = (thr.get("module_status") or {}).get("safe") or {}
+    st = (thr.get("module_status") or {}).get("sentinel") or {}
     if st.get("state") and st.get("state") != "holding":
-        notes.append(f"Figure 4, safe mode server state: {st.get('state')} ({st.get('reason')}).")
+        notes.append(f"Figure 4, Sentinel-mode server state: {st.get('state')} ({st.get('reason')}): it was not "
+                     "confirmed during the runs.")
     return notes
 
 
@@ -533,15 +870,16 @@ METHOD = """## How each figure is measured
 Topology (tests/integration/topology.py): a bridge namespace and namespaces n1, n2, n3 (Redis
 7.0 + Sentinel each, 192.0.2.11-13) and obs (the client, 192.0.2.50); VIP 192.0.2.100/24.
 n1 starts as master, n2 and n3 replicate it; one Sentinel per node (quorum 2,
-failover-timeout 10000). Every repetition of figures 1-3 builds a fresh topology, so no
-Sentinel state carries over. Mechanisms:
+down-after-milliseconds 1000 for every mechanism, failover-timeout 10000). Every repetition
+builds a fresh topology, so no Sentinel state carries over. Mechanisms:
 
 - **redis-vip basic**: `loadmodule libredis_vip.so address 192.0.2.100/24 interface eth0`,
-  defaults (address lifetime 2 s, check interval 1000 ms, 5 GARPs 200 ms apart).
-- **redis-vip safe**: the same plus `quorum 2 lease-ms 3000`. Its safety condition
-  (Sentinel down-after-milliseconds > vip.lease-ms, and lease-ms is at least 3000) rules out
-  down-after 1000, so the safe-mode Sentinels use down-after 5000 in every figure; compare
-  its outage through "outage − Sentinel's promotion", which does not depend on down-after.
+  defaults (address lifetime 1 s, check interval 1000 ms, 5 GARPs 200 ms apart).
+- **redis-vip sentinel**: the same plus `sentinels 192.0.2.11:26379,192.0.2.12:26379,192.0.2.13:26379
+  master-name mymaster`, defaults otherwise: polls every 100 ms (10 ms while a Sentinel shows a
+  failover under way), quorum = the larger of a majority of the Sentinels and N − q + 1 (2),
+  lease = half of down-after (500 ms). It holds only while the Sentinels confirm it
+  (docs/safety.md).
 - **Sentinel script**: `sentinel client-reconfig-script mymaster bench/peers/sentinel-reconfig-vip.sh`
   on every Sentinel, the widely circulated recipe (new master: `ip addr add` + `arping -q -c 3 -A`;
   every other host: `ip addr del`); the VIP is put on n1 by hand at setup, as the recipe says.
@@ -557,31 +895,55 @@ starts a new non-blocking connect on every tick while earlier ones stay pending 
 so a SYN lost while no node answered for the VIP does not hold it back until TCP's 1 s
 retransmission; the first connect to complete carries the next SET. The rate it achieved in
 the second before the fault is printed per run. Then `kill -9` of the n1 redis-server; its
-Sentinel stays up.
+Sentinel stays up. Each run ends once the Sentinels have settled on a master (all name it,
+none shows a failover or the master down, unchanged for 3 s).
 
 1. **Promotion → first GARP**: promotion = the moment the Sentinel leader's `SLAVEOF NO ONE`
-   reaches the promoted node (tcpdump on all interfaces of each node namespace, µs
+   reaches the first promoted node (tcpdump on all interfaces of each node namespace, µs
    timestamps; the role event follows within microseconds). First GARP = first ARP with
-   sender IP = target IP = the VIP from the new master's MAC, captured by tcpdump in obs.
-   Same machine, same clock. The "MASTER MODE enabled" log line is not used: it has only
-   millisecond resolution and Redis prints it after the role event has already reached
-   the module, so with redis-vip the GARP can be on the wire before the line is written.
-   The module's own figure (VIP.STATUS `last_claim_latency_us`: role event → first
-   announcement sent) is shown beside it. 1b: the same path without Sentinel, for a tighter
-   distribution: a client in n1 sends `REPLICAOF NO ONE` (after `REPLICAOF <nobody>`), from
-   its send time to the first GARP in obs. In safe mode a promotion is only trusted while
-   Sentinels are in contact, and 1b has no Sentinels, so safe mode does not claim there.
-2. **Client outage**: last successful SET answered before the killed process was reaped
-   to the first successful SET sent after that (reply times). Sentinel's own promotion time = kill → `SLAVEOF NO ONE` at the
-   new master (as above); the difference is what the VIP mechanism adds.
-3. **Two holders / no holder**: stale restart = kill -9 of the master, failover, then the old
-   master restarted with its original configuration (a master, empty data set), until
-   Sentinel converts it; isolation = the master's bridge port down until the majority has
-   failed over and the new master holds the VIP for 1 s (longer than down-after), then up
-   again, until Sentinel converts the old master. Taking the bridge port down also takes
-   the carrier away from n1's eth0: keepalived then enters its FAULT state and drops the
-   VIP itself, which is why it shows no second holder when the link returns. A partition
-   that leaves the carrier up (a fault further away) is not measured here.
+   sender IP = target IP = the VIP from that node's MAC, captured by tcpdump in obs. Same
+   machine, same clock. The module's own figure (VIP.STATUS `last_claim_latency_us`: role
+   event → first announcement sent) is shown beside it. One Sentinel round trip: `SENTINEL
+   MASTER mymaster` from n2 to n3's Sentinel with redis-py, median of 20 before the fault (an
+   upper bound: the client's own time is included). 1b: the same path without Sentinel, basic
+   mode only: a client in n1 sends `REPLICAOF NO ONE` (after `REPLICAOF <nobody>`), from its
+   send time to the first GARP in obs.
+2. **Client outage**: last successful SET answered before the killed process was reaped to
+   the first successful SET sent after that (reply times). Sentinel's own promotion time =
+   kill → `SLAVEOF NO ONE` at the new master (as above); the difference is what the VIP
+   mechanism adds. "Longest gap after the client was back": a second failover shows there.
+
+Figures 3 and 7-9 (bench/scenarios.py) share one harness: holders sampled every 10 ms
+(rtnetlink address dumps in each node namespace); a node counts as a holder while the VIP is
+on its interface and its link is up (an isolated node cannot take client traffic), whether or
+not its Redis runs: after kill -9 the dead node's kernel keeps the address until its
+lifetime (1 s with redis-vip) runs out or someone deletes it. A client in obs
+(tests/integration/helpers.py `VipWriter`, redis-py) writes through the VIP every 10 ms on
+one connection at a time and asks `CONFIG GET dir` once per connection, so each acknowledged
+write is attributed to the node that executed it. **Writes acknowledged by the old master
+after the promotion** = writes n1 acknowledged that were *sent* after the first promotion's
+"MASTER MODE enabled" log line (so n1 certainly executed them after it): split-brain writes.
+"Missing from the settled master" also counts what asynchronous replication loses at a kill.
+Release times: redis-vip's own "releasing" log line (ms) when it falls within the samples'
+bracket, else the midpoint of the last sample with the VIP and the first without (±5 ms).
+Each run ends once the old master is a replica, the Sentinels have settled, and the settled
+master alone has held the VIP for 3 s.
+
+3. **Stale restart**: kill -9 of the master; once the new master has held the VIP for 1 s, the
+   old one restarts from its config file (a master, empty data set) until Sentinel converts
+   it. **Isolation**: the master's bridge port down for 8 s, then up. Taking the bridge port
+   down also takes the carrier away from n1's eth0: keepalived then enters its FAULT state
+   and drops the VIP itself.
+7. **Planned failover**: `SENTINEL FAILOVER mymaster` sent to n2's Sentinel, every node
+   healthy; the leader's choice is `+failover-state-send-slaveof-noone` in its log.
+8. **Busy master**: `DEBUG SLEEP 5` on n1 (`enable-debug-command yes`), sent on its own
+   connection.
+9. **Stopped Sentinels**: SIGSTOP of n2's and n3's Sentinels for 10 s, then SIGCONT; the run
+   ends when n1 has held the VIP alone for 2 s.
+
+10. **Start-up** (bench/startup.py): Redis and the Sentinels running and settled, then
+   `MODULE LOAD` on n1 (redis-vip) or keepalived started on the three nodes; to the first GARP
+   from n1 in obs.
 
 4-6 are described with their tables. Timeouts in the harness are upper bounds against hangs;
 nothing here asserts on a timing.

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""redis-vip benchmarks, side by side with a Sentinel reconfig script and keepalived.
+"""redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
+reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000.
 
-    python3 bench/run.py            # full run (~25 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~5 min), prints the table only
+    python3 bench/run.py            # full run (~60 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~15 min), prints the table only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
@@ -10,10 +11,16 @@ Everything runs inside network namespaces built by tests/integration/topology.py
 addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md):
   1  promotion -> first gratuitous ARP from the new master, seen by the client namespace
   2  client outage through the VIP in a Sentinel failover after kill -9 of the master
-  3  ms with two holders / no holder: stale restart of the old master, isolation of the master
-  4  redis-benchmark throughput with vs without the module (basic, safe)
+  3  stale restart of the old master, isolation of the master (link down 8 s): ms with two
+     holders / no holder, writes the old master acknowledged after the promotion, release time
+  4  redis-benchmark throughput with vs without the module (basic, Sentinel mode); 4b callgrind
   5  cost at rest (thread CPU, wake-ups, RSS) and under role flapping
   6  PING latency on the main thread during a burst of claims and releases
+  7  planned SENTINEL FAILOVER: the old master's release against the leader's choice and the
+     new master's first GARP; writes the old master acknowledged after the promotion
+  8  busy master (DEBUG SLEEP 5): two holders, re-claims after waking
+  9  two of three Sentinels stopped for 10 s: VIP outage
+ 10  start-up: module load (keepalived start) -> VIP claimed
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -36,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REPO_ROOT, T, log  # noqa: E402
+from mechanisms import DOWN_AFTER_MS  # noqa: E402
 
 TOOLS = {  # command -> Debian package
     "ip": "iproute2", "tcpdump": "tcpdump", "redis-server": "redis-server", "redis-benchmark": "redis-tools",
@@ -110,11 +118,6 @@ def machine() -> dict:
     from mechanisms import module_path
     so = Path(module_path())
     sha = hashlib.sha256(so.read_bytes()).hexdigest()[:12] if so.exists() else "?"
-    # the API safe mode's hello filter needs to know who published (Redis 7.2+, Valkey)
-    try:
-        has_client_id = b"RedisModule_CommandFilterGetClientId" in Path(shutil.which("redis-server") or "").read_bytes()
-    except OSError:
-        has_client_id = None
     mem_kib = 0
     for line in open("/proc/meminfo"):
         if line.startswith("MemTotal:"):
@@ -126,7 +129,6 @@ def machine() -> dict:
         "keepalived": (cmd("keepalived", "--version") or "?").splitlines()[0] if shutil.which("keepalived") else "?",
         "arping": (cmd("arping", "-V") or "?").splitlines()[0],
         "python": platform.python_version(),
-        "redis_has_CommandFilterGetClientId": has_client_id,
         "git_commit": cmd("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"),
         "git_dirty_src": bool(cmd("git", "-C", str(REPO_ROOT), "status", "--porcelain", "src")),
         "module": str(so), "module_sha256": sha,
@@ -189,7 +191,7 @@ class Runner:
                 if m in skip:
                     continue
                 t0 = time.time()
-                r = self.attempt(f"failover {m} rep {rep + 1}", failover.failover_rep, m, down_after(m),
+                r = self.attempt(f"failover {m} rep {rep + 1}", failover.failover_rep, m, DOWN_AFTER_MS,
                                  self.args.writer_interval_ms, self.args.keep)
                 out[m].append(r)
                 if "not_ready" in r:
@@ -198,40 +200,54 @@ class Runner:
                     log(f"  failover {m} rep {rep + 1}/{reps}: promotion->GARP "
                         f"{fmt(r.get('promotion_to_garp_ms'))} ms, outage {fmt(r.get('outage_ms'))} ms "
                         f"(promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
+                        f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
                         f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s  [{time.time() - t0:.0f} s]")
             self.sample_load(f"failover rep {rep + 1}")
         return out
 
-    def scenarios(self, mechs: list[str], reps: int) -> dict:
-        import failover
-        out: dict = {}
-        for name, fn in (("stale-restart", failover.stale_restart_rep), ("isolation", failover.isolation_rep)):
-            out[name] = {m: [] for m in mechs}
+    def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict) -> None:
+        """Repetitions of the named scenarios (scenarios.SCENARIOS) into results["scenarios"],
+        mechanisms interleaved within a repetition."""
+        import scenarios
+        per = results.setdefault("scenarios", {})
+        for name in names:
+            fn = scenarios.SCENARIOS[name][1]
+            per[name] = {m: [] for m in mechs}
             skip: set[str] = set()
             for rep in range(reps):
                 for m in mechs:
                     if m in skip:
                         continue
                     t0 = time.time()
-                    r = self.attempt(f"{name} {m} rep {rep + 1}", fn, m, down_after(m), self.args.keep)
-                    out[name][m].append(r)
+                    r = self.attempt(f"{name} {m} rep {rep + 1}", fn, m, DOWN_AFTER_MS, self.args.keep)
+                    per[name][m].append(r)
                     if "not_ready" in r:
                         skip.add(m)
                     elif "total" in r:
                         log(f"  {name} {m} rep {rep + 1}/{reps}: two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
-                            f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms  [{time.time() - t0:.0f} s]")
+                            f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, release {fmt(r.get('release_ms'), 0)} ms, "
+                            f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
+                            f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms"
+                            f"  [{time.time() - t0:.0f} s]")
                 self.sample_load(f"{name} rep {rep + 1}")
+
+    def startups(self, mechs: list[str], reps: int) -> dict:
+        import startup
+        out: dict = {m: [] for m in mechs if m in startup.MEASURED}
+        for rep in range(reps):
+            for m in out:
+                t0 = time.time()
+                r = self.attempt(f"start-up {m} rep {rep + 1}", startup.startup_rep, m, DOWN_AFTER_MS, self.args.keep)
+                out[m].append(r)
+                log(f"  start-up {m} rep {rep + 1}/{reps}: VIP {fmt(r.get('vip_ms'))} ms after the start "
+                    f"(first GARP from {r.get('first_garp_node')})  [{time.time() - t0:.0f} s]")
+            self.sample_load(f"start-up rep {rep + 1}")
         return out
 
 
 def failover_manual(mech: str, count: int, keep: bool) -> dict:
     import failover
     return failover.manual_promotions(mech, count, keep)
-
-
-def down_after(mech: str) -> int:
-    # safe mode's condition: Sentinel down-after-milliseconds > vip.lease-ms (3000, the minimum)
-    return 5000 if mech == "vip-safe" else 1000
 
 
 def fmt(v, nd: int = 1) -> str:
@@ -249,13 +265,16 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
     ap.add_argument("--reps", type=int, help="repetitions for figures 1-2 (default 7, quick 2)")
     ap.add_argument("--manual-count", type=int, help="promotions by hand for figure 1b (default 30, quick 10)")
-    ap.add_argument("--scenario-reps", type=int, help="repetitions for figure 3 (default 5, quick 1)")
+    ap.add_argument("--scenario-reps", type=int, help="repetitions for figures 3, 7, 8 (default 5, quick 1)")
+    ap.add_argument("--stop-reps", type=int, help="repetitions for figure 9 (default 3, quick 1)")
+    ap.add_argument("--startup-reps", type=int, help="repetitions for figure 10 (default 5, quick 1)")
     ap.add_argument("--throughput-reps", type=int, help="alternating rounds for figure 4 (default 12, quick 2)")
     ap.add_argument("--requests", type=int, help="redis-benchmark -n (default 1000000, quick 200000)")
     ap.add_argument("--idle-s", type=float, help="idle window of figure 5 (default 30, quick 5)")
     ap.add_argument("--flap-s", type=float, help="length of each probe run of figure 6 (default 5, quick 2)")
     ap.add_argument("--flap-reps", type=int, help="alternating rounds for figure 6 (default 5, quick 2)")
-    ap.add_argument("--figures", default="1,2,3,4,5,6", help="comma-separated subset (1 and 2 run together)")
+    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10",
+                    help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
     ap.add_argument("--no-callgrind", action="store_true", help="skip figure 4b (valgrind) in a full run")
@@ -271,6 +290,8 @@ def parse_args(argv=None):
     q = a.quick
     a.reps = a.reps or (2 if q else 7)
     a.scenario_reps = a.scenario_reps or (1 if q else 5)
+    a.stop_reps = a.stop_reps or (1 if q else 3)
+    a.startup_reps = a.startup_reps or (1 if q else 5)
     a.manual_count = a.manual_count or (10 if q else 30)
     a.throughput_reps = a.throughput_reps or (2 if q else 12)
     a.requests = a.requests or (200_000 if q else 1_000_000)
@@ -345,15 +366,22 @@ def _run(args, argv, src_so: Path) -> int:
             log(f"figures 1-2: Sentinel failover with a writer through the VIP, {args.reps} reps x "
                 f"{', '.join(args.mech_list)}")
             results["failover"] = run.failovers(args.mech_list, args.reps)
-        if 1 in args.figure_set:
-            results["manual"] = {}
-            for m in [m for m in args.mech_list if m.startswith("vip-")]:
-                log(f"figure 1b: {args.manual_count} promotions by REPLICAOF NO ONE, {m}")
-                results["manual"][m] = run.attempt(f"manual promotions {m}", failover_manual, m,
-                                                   args.manual_count, args.keep)
-        if 3 in args.figure_set:
-            log(f"figure 3: stale restart and isolation, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
-            results["scenarios"] = run.scenarios(args.mech_list, args.scenario_reps)
+        if 1 in args.figure_set and "vip-basic" in args.mech_list:
+            # in the Sentinel-confirmed mode a promotion no Sentinel asked for never claims
+            log(f"figure 1b: {args.manual_count} promotions by REPLICAOF NO ONE, vip-basic")
+            results["manual"] = {"vip-basic": run.attempt("manual promotions vip-basic", failover_manual, "vip-basic",
+                                                          args.manual_count, args.keep)}
+        if 10 in args.figure_set:
+            log(f"figure 10: start-up, {args.startup_reps} reps x {', '.join(args.mech_list)}")
+            results["startup"] = run.startups(args.mech_list, args.startup_reps)
+        names = [n for n, f in (("stale-restart", 3), ("isolation", 3), ("planned", 7), ("busy", 8))
+                 if f in args.figure_set]
+        if names:
+            log(f"figures 3, 7, 8: {', '.join(names)}, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
+            run.scenarios(names, args.mech_list, args.scenario_reps, results)
+        if 9 in args.figure_set:
+            log(f"figure 9: two of three Sentinels stopped for 10 s, {args.stop_reps} reps x {', '.join(args.mech_list)}")
+            run.scenarios(["sentinels-stopped"], args.mech_list, args.stop_reps, results)
         import overhead
         if 4 in args.figure_set:
             log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")

@@ -50,7 +50,6 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
 import sys
 import threading

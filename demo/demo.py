@@ -8,11 +8,12 @@ What it does, all inside network namespaces it creates and removes (addresses fr
 192.0.2.0/24 only, nothing in the root namespace; see tests/integration/topology.py):
 
   1. three redis-server nodes n1 (master), n2, n3 (replicas), each loading the module with
-     `address 192.0.2.100/24 interface eth0`, and an observer namespace `obs` for the client;
-  2. shows the VIP on the master (`ip -br addr`), writes through the VIP from `obs`;
-  3. starts three Sentinels (down-after-milliseconds 1000), a writer thread in `obs` that
-     SETs through 192.0.2.100:6379 every 10 ms, a packet capture in `obs` and a netlink
-     address monitor in every node namespace;
+     `address 192.0.2.100/24 interface eth0 sentinels <the three Sentinels> master-name
+     mymaster` (the Sentinel-confirmed mode), and an observer namespace `obs` for the client;
+  2. starts three Sentinels (down-after-milliseconds 1000): the master claims the VIP once
+     they confirm it; shows the VIP on the master (`ip -br addr`), writes through it from `obs`;
+  3. starts a writer thread in `obs` that SETs through 192.0.2.100:6379 every 10 ms, a packet
+     capture in `obs` and a netlink address monitor in every node namespace;
   4. kill -9 of the master, then prints a timeline in milliseconds from the kill: Sentinel's
      +sdown/+odown/+switch-master (from the Sentinel logs), the promotion ("MASTER MODE
      enabled" and the module's "claiming" line in the new master's log), the VIP added on the
@@ -51,9 +52,10 @@ import redis  # noqa: E402
 from redis.backoff import NoBackoff  # noqa: E402
 from redis.retry import Retry  # noqa: E402
 
+from helpers import module_args, wait_settled  # noqa: E402
 from topology import (  # noqa: E402
     DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, VIP4, Topology, WaitTimeout,
-    addr_only, flavor_available, pairs_to_dict, server_binary, wait_until,
+    addr_only, flavor_available, server_binary, wait_until,
 )
 
 VIP_IP = addr_only(VIP4)
@@ -333,43 +335,6 @@ def sentinel_events(g, t0: float, node_of: dict[str, str]) -> list[Event]:
     return out
 
 
-def settled_master(g):
-    """The one live master, if every live node agrees, every Sentinel names it and none sees it
-    down or is failing over; else None."""
-    masters = [n for n in g.nodes.values() if n.alive() and n.role() == "master"]
-    if len(masters) != 1 or g.sentinel_master() != masters[0].address:
-        return None
-    for s in g.sentinels.values():
-        flags = str(pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME)).get("flags", ""))
-        if any(f in flags for f in ("s_down", "o_down", "failover_in_progress")):
-            return None
-    return masters[0]
-
-
-def wait_settled(g, hold_s: float, timeout: float):
-    """Wait until settled_master() names the same node for hold_s seconds in a row.
-
-    With down-after-milliseconds 1000 a Sentinel can mark the NEW master down right after
-    +switch-master (its reconnect to the new address waits for its 1 s reconnect period) and
-    start a second failover; waiting out that second keeps the demo's verdict honest."""
-    deadline = time.monotonic() + timeout
-    cand, since = None, time.monotonic()
-    while True:
-        try:
-            m = settled_master(g)
-        except redis.RedisError:
-            m = None
-        now = time.monotonic()
-        if m is None or m is not cand:
-            cand, since = m, now
-        elif now - since >= hold_s:
-            return m
-        if now > deadline:
-            raise WaitTimeout(f"no stable master after {timeout}s (Sentinels: {g.sentinel_masters()}, "
-                              f"masters: {g.masters()})")
-        time.sleep(0.05)
-
-
 # ----------------------------------------------------------------------------------------------
 # the demo
 
@@ -398,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  nodes    n1 {NODE_ADDR4['n1']} (master), n2 {NODE_ADDR4['n2']}, n3 {NODE_ADDR4['n3']} (replicas)"
           f" — one network namespace each")
     print(f"  client   obs {OBS_ADDR4}, talks to the VIP {VIP_IP}:6379 only")
-    print(f"  module   loadmodule ... address {VIP4} interface eth0")
+    print(f"  module   loadmodule ... address {VIP4} interface eth0 sentinels <n1..n3>:26379 master-name {MASTER_NAME}")
 
     workdir = Path(tempfile.mkdtemp(prefix="redis-vip-demo-"))
     run_failed = False
@@ -407,18 +372,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         header("1. Start three Redis nodes with the module")
         t = step(f"{args.flavor}-server n1 (master), n2, n3 (replicas), replication online")
-        g = topo.redis(flavor=args.flavor, module=str(module), vip=VIP4)
+        g = topo.redis(flavor=args.flavor, module=str(module), vip=VIP4, module_args=module_args(topo))
         g.start()
         done(t)
+        st = g["n1"].vip_status()
+        print(f"    n1 VIP.STATUS: state {st.get('state')}, holding {st.get('holding')} — "
+              f"no Sentinel confirms it yet: {st.get('last_error') or st.get('reason')}")
+
+        header("2. Start three Sentinels: the master claims the VIP once they confirm it")
+        t = step(f"Sentinel on n1, n2, n3: monitor {MASTER_NAME}, quorum 2, down-after-milliseconds {args.down_after_ms}")
+        g.start_sentinels(down_after_ms=args.down_after_ms)
+        done(t, dim("every Sentinel sees 2 replicas and 2 peers"))
         t = step("VIP on the master")
         wait_until(lambda: topo.holders(VIP4) == ["n1"], 10, 0.02,
                    msg=lambda: f"VIP on n1 only (now on {topo.holders(VIP4)})")
-        done(t)
+        st = g["n1"].vip_status()
+        done(t, dim(f"{st.get('reason')}; lease {st.get('lease_ms')} ms"))
         print()
         print(dim("    ip -br addr show dev eth0, in each namespace:"))
         show_addresses(topo, nodes, VIP_IP)
 
-        header("2. A client writes through the VIP")
+        header("3. A client writes through the VIP")
         c = topo.client("obs", VIP_IP)
         c.set("demo:hello", "written through the VIP")
         run_ids = {n: g[n].client().info("server")["run_id"] for n in nodes}
@@ -432,10 +406,7 @@ def run(args: argparse.Namespace) -> int:
             raise DemoFailed(f"the VIP answered from {served}, expected the master n1")
         c.close()
 
-        header("3. Start three Sentinels")
-        t = step(f"Sentinel on n1, n2, n3: monitor {MASTER_NAME}, quorum 2, down-after-milliseconds {args.down_after_ms}")
-        g.start_sentinels(down_after_ms=args.down_after_ms)
-        done(t, dim("every Sentinel sees 2 replicas and 2 peers"))
+        print()
         t = step("packet capture (arp) in obs, netlink address monitor in n1..n3, writer in obs every 10 ms")
         cap = topo.capture("obs", filter="arp")
         monitor = AddressMonitor(topo, nodes, VIP_IP).start()
@@ -463,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
                        msg="+switch-master in every Sentinel log")
         except WaitTimeout:
             pass  # shown as n/3 in the timeline
-        new = wait_settled(g, hold_s=1.5, timeout=30)
+        new = g[wait_settled(g, timeout=30, stable=1.5)]
         if new is not first_new:
             print(yellow(f"    Sentinel failed over a second time: {first_new.name} → {new.name} (see the timeline)"))
         wait_until(lambda: topo.holders(VIP4) == [new.name], 15, 0.05,
@@ -547,10 +518,9 @@ def run(args: argparse.Namespace) -> int:
                 f"connection to",
                 "the new address can wait out Sentinel's 1 s reconnect period: a Sentinel race, not a fault of "
                 f"{first_new.name}.",
-                f"{first_new.name} stayed a master{until}, when Sentinel's periodic INFO check turned it into a "
-                "replica; basic",
-                "mode follows the role, so both held the VIP meanwhile. Safe mode (vip.quorum) ties the VIP to the",
-                "Sentinels' view instead; a larger down-after-milliseconds avoids the race.",
+                f"{first_new.name} released the VIP{until}, as soon as a Sentinel reported the failover "
+                f"promoting {new.name};",
+                "the VIP followed the Sentinels. A larger down-after-milliseconds avoids the race.",
             ):
                 print(yellow("    " + line))
 

@@ -146,11 +146,16 @@ impl Pollers {
         }
     }
 
+    /// Poll this often from now on. A shorter interval starts at once: a poller asleep until
+    /// its next slow poll is woken (a failover has begun: every millisecond counts).
     pub fn set_interval(&self, interval: Duration) {
         let ms = u64::try_from(interval.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        self.interval_ms.store(ms, Ordering::Relaxed);
+        let old = self.interval_ms.swap(ms, Ordering::Relaxed);
+        if ms < old {
+            self.poll_now();
+        }
     }
 
     /// Stop every poller and wait for them: bounded by the connect and read timeouts.

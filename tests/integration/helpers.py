@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 

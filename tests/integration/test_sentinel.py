@@ -231,7 +231,7 @@ def test_busy_master_releases_and_never_reclaims(make_topology, module_path, fla
           f"at {(promoted - wall0) * 1000:.0f} ms; fence {s1['last_fence_reason']}")
     assert rel is not None and rel.wall < promoted, report(topo, g, smp, t0)
     again = [s for s in smp.snapshot(since=rel.t) if "n1" in s.holders]
-    assert not again, f"n1 claimed again after waking\n" + report(topo, g, smp, t0)
+    assert not again, "n1 claimed again after waking\n" + report(topo, g, smp, t0)
     assert_never_two_holders(topo, g, smp, t0)
     assert s1["claims"] == "1" and s1["holding"] == "0", s1
 
