@@ -1012,6 +1012,10 @@ impl Core {
             if self.faults.is_empty() {
                 self.retry_ms = 0;
             }
+            // `last_error` names a fault in force: the history is in the log.
+            if self.last_error == msg {
+                self.last_error = self.faults.values().next().cloned().unwrap_or_default();
+            }
         }
     }
 

@@ -383,7 +383,9 @@ fn lifetime_is_refreshed_four_times_per_lifetime() {
         w.run_until(t);
     }
     // Count Add actions by replaying a tick at each refresh point.
-    let mut core = Core::new(settings("192.0.2.100/24"));
+    let mut s = settings("192.0.2.100/24");
+    s.address_lifetime_s = 2;
+    let mut core = Core::new(s);
     core.handle(
         Event::Role {
             role: Role::Master,
@@ -557,6 +559,9 @@ fn missing_capability_says_what_to_do() {
     w.fail_add = None;
     w.run_until(10_000);
     assert_eq!(w.phase(), "holding");
+    let s = w.core.status(at(10_000));
+    assert_eq!(s.last_error, "", "a recovered fault is history (the log keeps it)");
+    assert_eq!(s.counters.errors, 2);
 }
 
 #[test]
