@@ -218,7 +218,64 @@ fn stop_worker() {
     }
 }
 
-pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
+/// The value in force of a config, as text, by its loadmodule name.
+fn current_value(name: &str) -> Option<String> {
+    let text = |c: &StrConfig| Some(c.get_string());
+    let number = |v: &AtomicI64| Some(v.load(Ordering::Relaxed).to_string());
+    let boolean = |v: &AtomicBool| {
+        Some(
+            if v.load(Ordering::Relaxed) {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_string(),
+        )
+    };
+    match name {
+        "address" => text(&ADDRESS),
+        "interface" => text(&INTERFACE),
+        "label" => text(&LABEL),
+        "sentinels" => text(&SENTINELS),
+        "master-name" => text(&MASTER_NAME),
+        "sentinel-auth-user" => text(&SENTINEL_AUTH_USER),
+        "sentinel-auth-pass" => text(&SENTINEL_AUTH_PASS),
+        "quorum" => number(&QUORUM),
+        "lease-ms" => number(&LEASE_MS),
+        "poll-interval-ms" => number(&POLL_INTERVAL_MS),
+        "announce-count" => number(&ANNOUNCE_COUNT),
+        "announce-interval-ms" => number(&ANNOUNCE_INTERVAL_MS),
+        "announce-repeat-delay-ms" => number(&ANNOUNCE_REPEAT_DELAY_MS),
+        "announce-refresh-ms" => number(&ANNOUNCE_REFRESH_MS),
+        "check-interval-ms" => number(&CHECK_INTERVAL_MS),
+        "address-lifetime-s" => number(&ADDRESS_LIFETIME_S),
+        "release-on-shutdown" => boolean(&RELEASE_ON_SHUTDOWN),
+        "enabled" => boolean(&ENABLED),
+        _ => None,
+    }
+}
+
+/// A `vip.<name>` line of the configuration file wins over the loadmodule argument (Redis
+/// applies the file after the arguments): say so when they differ.
+fn overridden(name: &str, arg: &str) -> Option<String> {
+    let current = current_value(name)?;
+    let same = match config::parse_bool(arg) {
+        Some(b) => current == if b { "yes" } else { "no" },
+        None => current.trim() == arg.trim(),
+    };
+    if same {
+        return None;
+    }
+    Some(if name == "sentinel-auth-pass" {
+        format!("vip.{name} from the configuration file overrides the loadmodule argument")
+    } else {
+        format!(
+            "vip.{name} '{current}' from the configuration file overrides the loadmodule argument '{arg}'"
+        )
+    })
+}
+
+pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     if let Some(why) = lock(&LOAD_REFUSED).take() {
         // Redis refuses the load after this (the configs were not set); start nothing.
         log_raw(
@@ -227,6 +284,24 @@ pub fn init(ctx: &Context, _args: &[RedisString]) -> RedisStatus {
             &format!("redis-vip not loaded: invalid configuration: {why}"),
         );
         return RedisStatus::Err;
+    }
+    let texts: Vec<String> = args.iter().map(|a| a.to_string_lossy()).collect();
+    match config::check_module_args(&texts) {
+        Err(why) => {
+            log_raw(
+                ctx.ctx,
+                Level::Warning,
+                &format!("redis-vip not loaded: {why}"),
+            );
+            return RedisStatus::Err;
+        }
+        Ok(pairs) => {
+            for (name, arg) in pairs {
+                if let Some(note) = overridden(&name, &arg) {
+                    log_raw(ctx.ctx, Level::Notice, &note);
+                }
+            }
+        }
     }
     // SAFETY: ctx is the valid load context; the detached context lives until deinit.
     unsafe {

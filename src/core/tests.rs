@@ -560,7 +560,10 @@ fn missing_capability_says_what_to_do() {
     w.run_until(10_000);
     assert_eq!(w.phase(), "holding");
     let s = w.core.status(at(10_000));
-    assert_eq!(s.last_error, "", "a recovered fault is history (the log keeps it)");
+    assert_eq!(
+        s.last_error, "",
+        "a recovered fault is history (the log keeps it)"
+    );
     assert_eq!(s.counters.errors, 2);
 }
 

@@ -1,0 +1,102 @@
+"""Arguments and configs (issue 8): every mistake a clear error, at load and at CONFIG SET.
+
+Each test runs one redis-server in a namespace of its own and loads the module with MODULE LOAD
+(or at start-up), then reads what the load answered and what the Redis log says.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from conftest import FLAVORS
+from topology import VIP4, RedisNode, Topology, addr_only, wait_until
+
+VIP_IP = addr_only(VIP4)
+BASE = ["address", VIP4, "interface", "eth0"]
+
+
+def bare_node(topo: Topology, flavor: str = "redis", **kw) -> RedisNode:
+    g = topo.redis(flavor=flavor, nodes=["n1"], **kw)
+    g.start()
+    return g["n1"]
+
+
+def load_fails(node: RedisNode, module_path: str, *args: str) -> str:
+    """MODULE LOAD that must fail; returns the module's log line explaining why."""
+    before = len(node.log_text())
+    with pytest.raises(redis.ResponseError):
+        node.execute("MODULE", "LOAD", module_path, *args)
+    assert node.ping(), "the server went down"
+    assert "vip" not in node.module_list()
+    new = node.log_text()[before:]
+    lines = [ln for ln in new.splitlines() if "redis-vip not loaded" in ln]
+    assert lines, f"no log line says why the load failed:\n{new}"
+    return lines[-1]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_mistyped_or_incomplete_arguments_fail_the_load(make_topology, module_path, flavor):
+    """A typo, a vip. prefix, a missing value or a repeated argument: the load fails, the server
+    stays up, and the log line names the argument (and the config meant, where one is close)."""
+    n1 = bare_node(make_topology(nodes=1), flavor)
+    # (arguments, text the log line must contain)
+    cases = [
+        (["adress", VIP4, "interface", "eth0"], "unknown argument 'adress'; did you mean 'address'?"),
+        ([*BASE, "vip.enabled", "yes"], "without the vip. prefix: 'enabled'"),
+        ([*BASE, "master-name"], "argument 'master-name' has no value"),
+        ([*BASE, "address", "192.0.2.101/24"], "argument 'address' is given twice"),
+        ([*BASE, "release-on-shutdown", "true"], "'release-on-shutdown' is 'true': expected yes or no"),
+    ]
+    for args, want in cases:
+        line = load_fails(n1, module_path, *args)
+        assert want in line, f"{args}: {line}"
+    # and a valid load still works afterwards
+    n1.execute("MODULE", "LOAD", module_path, *BASE, "release-on-shutdown", "NO")
+    assert n1.config_get("vip.release-on-shutdown") == "no"
+
+
+def test_server_with_a_mistyped_argument_does_not_start(make_topology, module_path):
+    """The same typo in redis.conf's loadmodule line: the server refuses to start and says why."""
+    topo = make_topology(nodes=1)
+    g = topo.redis(nodes=["n1"], module=module_path, vip=None, interface="",
+                   module_args=["address", VIP4, "interfac", "eth0"])
+    n1 = g["n1"]
+    n1.start()
+    code = n1.wait_exit(15)
+    assert code != 0
+    assert "unknown argument 'interfac'; did you mean 'interface'?" in n1.log_text(), n1.log_tail(20)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_config_file_line_wins_and_says_so(make_topology, module_path, flavor):
+    """`loadmodule ... address A` and a later `vip.address B` line: B is in force (Redis applies
+    the file after the arguments), and the log says which value overrode which."""
+    topo = make_topology(nodes=1)
+    g = topo.redis(flavor=flavor, nodes=["n1"], module=module_path, vip=VIP4,
+                   extra_conf=["vip.address 192.0.2.101/24"])
+    n1 = g["n1"]
+    n1.start()
+    n1.wait_ready()
+    assert n1.config_get("vip.address") == "192.0.2.101/24"
+    wait_until(lambda: topo.holders("192.0.2.101") == ["n1"], 10, 0.05, msg="n1 holds 192.0.2.101")
+    assert topo.holders(VIP_IP) == []
+    assert ("vip.address '192.0.2.101/24' from the configuration file overrides the loadmodule argument "
+            f"'{VIP4}'") in n1.log_text()
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_every_config_is_accepted_as_an_argument(make_topology, module_path, flavor):
+    """The argument checker knows every config the module registers: MODULE LOAD with every
+    `vip.*` name (as CONFIG GET lists them) and its current value loads."""
+    topo = make_topology(nodes=1)
+    n1 = bare_node(topo, flavor, protected_configs=True)
+    n1.execute("MODULE", "LOAD", module_path, *BASE)
+    configs = n1.client().config_get("vip.*")
+    assert len(configs) >= 18, configs
+    n1.execute("MODULE", "UNLOAD", "vip")
+    args: list[str] = []
+    for name, value in sorted(configs.items()):
+        args += [name.removeprefix("vip."), value]
+    n1.execute("MODULE", "LOAD", module_path, *args)
+    assert n1.client().config_get("vip.*") == configs
