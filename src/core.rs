@@ -275,6 +275,9 @@ pub struct Core {
     /// Until when the Sentinels' answers allow holding (Sentinel mode, while holding).
     hold_until: Option<Duration>,
     last_fence_reason: Option<Fence>,
+    /// A `vip.quorum` that cannot work or weakens the guarantee (logged once, shown in
+    /// `reason`).
+    quorum_warning: Option<String>,
     last_conflict_mac: String,
     /// What the pollers and the listener were last told, so that only changes go out.
     plan_sent: Option<Option<PollPlan>>,
@@ -312,6 +315,7 @@ impl Core {
             sentinels,
             hold_until: None,
             last_fence_reason: None,
+            quorum_warning: None,
             last_conflict_mac: String::new(),
             plan_sent: None,
             interval_sent: None,
@@ -470,6 +474,18 @@ impl Core {
         } else {
             self.sentinels.fault()
         };
+        let warning = (self.settings.mode() == Mode::Sentinel)
+            .then(|| self.sentinels.quorum_warning(self.rules()))
+            .flatten();
+        if warning != self.quorum_warning {
+            if let Some(w) = &warning {
+                out.push(Action::Log {
+                    level: Level::Warning,
+                    message: w.clone(),
+                });
+            }
+            self.quorum_warning = warning;
+        }
         match fault {
             // The same fault again is no failed retry of ours: the pollers retry on their own.
             Some(msg) if self.faults.get(&FaultKind::Sentinel) == Some(&msg) => {}
@@ -1063,7 +1079,10 @@ impl Core {
             addresses: self.settings.addresses_text(),
             interface: self.settings.interface.clone(),
             holding: self.holding,
-            reason: self.reason.clone(),
+            reason: match &self.quorum_warning {
+                Some(w) => format!("{} (warning: {w})", self.reason),
+                None => self.reason.clone(),
+            },
             last_transition_ms: self.last_transition_ms,
             last_claim_latency_us: self.last_claim_latency_us,
             counters: self.counters.clone(),

@@ -885,3 +885,32 @@ fn basic_mode_polls_nothing() {
     assert_eq!(w.present.len(), 1);
     assert_eq!(w.core.status(at(0)).mode, "basic");
 }
+
+#[test]
+fn a_quorum_below_a_majority_is_warned_once_and_shown() {
+    let mut s = settings("192.0.2.100/24");
+    s.sentinels = vec![sentinel(1), sentinel(2), sentinel(3)];
+    s.master_name = Some("mymaster".into());
+    s.quorum = 1;
+    let mut w = World::new(s);
+    w.feed(Event::Identity { runid: "r1".into() });
+    w.role(Role::Master, true);
+    for _ in 0..3 {
+        w.hear(1, answer(1, 1, "r1", 0));
+    }
+    let warnings = w
+        .logs
+        .iter()
+        .filter(|(l, m)| *l == Level::Warning && m.contains("below a majority"))
+        .count();
+    assert_eq!(warnings, 1, "{:?}", w.logs);
+    let status = w.core.status(at(0));
+    assert!(status.holding, "the operator's quorum is obeyed");
+    assert!(
+        status
+            .reason
+            .contains("(warning: vip.quorum 1 is below a majority"),
+        "{}",
+        status.reason
+    );
+}

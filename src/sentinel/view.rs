@@ -386,6 +386,30 @@ impl SentinelView {
         (n / 2 + 1).max(n - q_s + 1)
     }
 
+    /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
+    pub fn quorum_warning(&self, rules: Rules) -> Option<String> {
+        if rules.quorum == 0 {
+            return None;
+        }
+        let readings = self.readings(rules);
+        if readings.is_empty() {
+            return None;
+        }
+        let n = self.known(&readings);
+        let q = rules.quorum as usize;
+        if q > n {
+            Some(format!(
+                "vip.quorum {q} is more than the {n} Sentinels known: no node can ever be confirmed"
+            ))
+        } else if q < n / 2 + 1 {
+            Some(format!(
+                "vip.quorum {q} is below a majority of the {n} Sentinels known: a master cut off with a minority of them keeps the VIP (docs/safety.md); set vip.quorum 0"
+            ))
+        } else {
+            None
+        }
+    }
+
     /// May this node, whose role is master, hold the VIP at `now`?
     pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
         let readings = self.readings(rules);

@@ -100,3 +100,34 @@ def test_every_config_is_accepted_as_an_argument(make_topology, module_path, fla
         args += [name.removeprefix("vip."), value]
     n1.execute("MODULE", "LOAD", module_path, *args)
     assert n1.client().config_get("vip.*") == configs
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_read_only_user_can_read_the_status(make_topology, module_path, flavor):
+    """An ACL user with +@read +info: where the server lets modules give their commands ACL
+    categories (a `vip` category shows in ACL CAT: Redis 7.2+, Valkey), VIP.STATUS and
+    VIP.SENTINELS are in @read and @vip and it may run them; on a server that cannot (Redis 7.0),
+    it gets NOPERM, and the documented grant +vip.status +vip.sentinels works."""
+    topo = make_topology(nodes=1)
+    n1 = bare_node(topo, flavor)
+    n1.execute("MODULE", "LOAD", module_path, *BASE)
+    categories = [c.decode() if isinstance(c, bytes) else c for c in n1.execute("ACL", "CAT")]
+    n1.execute("ACL", "SETUSER", "monitor", "on", ">pw", "+@read", "+info")
+    mon = n1.client(username="monitor", password="pw")
+    try:
+        if "vip" in categories:
+            assert "vip.status" in [c.decode() if isinstance(c, bytes) else c
+                                    for c in n1.execute("ACL", "CAT", "vip")]
+            assert mon.execute_command("VIP.STATUS")
+            assert mon.execute_command("VIP.SENTINELS") == []
+            n1.execute("ACL", "SETUSER", "vipreader", "on", ">pw", "+@vip")
+            reader = n1.client(username="vipreader", password="pw")
+            assert reader.execute_command("VIP.STATUS")
+            reader.close()
+        else:
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                mon.execute_command("VIP.STATUS")
+            n1.execute("ACL", "SETUSER", "monitor", "+vip.status", "+vip.sentinels")
+            assert mon.execute_command("VIP.STATUS")
+    finally:
+        mon.close()

@@ -385,3 +385,31 @@ fn fast_polling_while_a_failover_is_underway() {
     hear(&mut v, 2, 0, failing_over(2, 1, US, 0, 2, "r2"));
     assert!(v.failover_underway());
 }
+
+#[test]
+fn an_operators_quorum_that_cannot_work_is_named() {
+    // (vip.quorum, warning contains)
+    let cases = [
+        (0, None),
+        (2, None),
+        (3, None),
+        (4, Some("more than the 3 Sentinels known")),
+        (1, Some("below a majority of the 3 Sentinels known")),
+    ];
+    for (quorum, want) in cases {
+        let mut v = view();
+        hear(&mut v, 1, 0, says(1, 1, US, 0));
+        let rules = Rules {
+            quorum,
+            lease_ms: 0,
+        };
+        let got = v.quorum_warning(rules);
+        match want {
+            None => assert_eq!(got, None, "{quorum}"),
+            Some(text) => assert!(
+                got.as_deref().is_some_and(|g| g.contains(text)),
+                "{quorum}: {got:?}"
+            ),
+        }
+    }
+}
