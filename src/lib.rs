@@ -24,7 +24,7 @@ pub mod sentinel;
 pub mod threads;
 pub mod worker;
 
-#[cfg(not(test))]
+#[cfg(all(feature = "module", not(test)))]
 mod module {
     use redis_module::configuration::ConfigurationFlags;
     use redis_module::{redis_module, AclCategory, InfoContext, RedisResult};

@@ -98,7 +98,7 @@ impl std::fmt::Debug for Netlink {
 }
 
 /// What one decoded reply message was.
-enum Reply<'a> {
+pub enum Reply<'a> {
     /// RTM_* payload for the caller, with its netlink message type.
     Data(u16, &'a [u8]),
     /// ACK (`NLMSG_ERROR` with code 0) or `NLMSG_DONE`: the request is complete.
@@ -527,7 +527,7 @@ fn address_header(ifindex: u32, addr: IpAddr, prefix: u8) -> AddressHeader {
 }
 
 /// Sort one reply message into data, completion, or error.
-fn classify<'a>(
+pub fn classify<'a>(
     op: Op,
     msg_type: u16,
     msg_flags: u16,
@@ -606,7 +606,7 @@ fn ext_ack_message(tlvs: &[u8]) -> Option<String> {
 }
 
 /// Decode an RTM_NEWLINK payload; attributes the crate cannot parse are skipped.
-fn decode_link(payload: &[u8]) -> Option<Link> {
+pub fn decode_link(payload: &[u8]) -> Option<Link> {
     let header = LinkHeader::parse(payload).ok()?;
     let attrs = payload.get(16..).unwrap_or(&[]);
     let mut name = None;
@@ -640,7 +640,7 @@ fn decode_link(payload: &[u8]) -> Option<Link> {
 }
 
 /// Decode an RTM_NEWADDR payload into (ifindex, entry).
-fn decode_addr(payload: &[u8]) -> Option<(u32, AddrEntry)> {
+pub fn decode_addr(payload: &[u8]) -> Option<(u32, AddrEntry)> {
     let header = AddressHeader::parse(payload).ok()?;
     let attrs = payload.get(8..).unwrap_or(&[]);
     let mut local = None;

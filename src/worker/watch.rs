@@ -102,7 +102,7 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
     let timeout: libc::c_int = if wake_fd < 0 { 1000 } else { -1 };
     while !control.stopping() {
         if let Some(spec) = control.take_spec() {
-            listener = spec.and_then(|s| Listener::open(s.ifindex).ok().map(|l| (s, l)));
+            listener = spec.and_then(|s| Listener::open(s.ifindex, &s.addrs).ok().map(|l| (s, l)));
         }
         if monitor.is_none() {
             monitor = Monitor::open().ok();
