@@ -27,7 +27,7 @@ pub mod worker;
 #[cfg(all(feature = "module", not(test)))]
 mod module {
     use redis_module::configuration::ConfigurationFlags;
-    use redis_module::{redis_module, AclCategory, InfoContext, RedisResult};
+    use redis_module::{redis_module, InfoContext, RedisResult};
 
     use crate::config::limits;
     use crate::redis_glue::*;
@@ -40,17 +40,13 @@ mod module {
         version: 1,
         allocator: (redis_module::alloc::RedisAlloc, redis_module::alloc::RedisAlloc),
         data_types: [],
-        // Redis 7.2+ / Valkey: a module ACL category `@vip`; Redis 7.0 has none (it logs that).
-        acl_categories: ["vip",],
         init: init,
         deinit: deinit,
         info: vip_info,
         commands: [
-            // ACL categories where the server can set them (7.2+): read and fast, so that a
-            // monitoring user with +@read may run them, and @vip. Redis 7.0 cannot give module
-            // commands categories: grant +vip.status +vip.sentinels there.
-            ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, "", "read fast vip"],
-            ["vip.sentinels", vip_sentinels, "readonly fast allow-stale allow-loading", 0, 0, 0, "", "read fast vip"],
+            // ACL categories are set in init, where the server supports them (acl_categories).
+            ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
+            ["vip.sentinels", vip_sentinels, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
         ],
         configurations: [
             i64: [

@@ -348,12 +348,42 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
         },
         Some(on_shutdown),
     );
+    acl_categories(ctx.ctx);
     LOADED.store(true, Ordering::SeqCst);
     log_raw(ctx.ctx, Level::Notice, &summary);
     if let Some(w) = basic_warning {
         log_raw(ctx.ctx, Level::Warning, w);
     }
     RedisStatus::Ok
+}
+
+/// Put VIP.STATUS and VIP.SENTINELS in the ACL categories read and fast (a monitoring user
+/// with +@read may run them) and in a module category vip, where the server can do that
+/// (Redis 7.2+, Valkey). A category outlives MODULE UNLOAD on those servers, so after a reload
+/// adding it again fails: that is fine, it is there. Redis 7.0 cannot give module commands
+/// any category: there, grant +vip.status +vip.sentinels (README).
+fn acl_categories(ctx: *mut raw::RedisModuleCtx) {
+    // SAFETY: called from init (OnLoad) with the load context; the names are NUL-terminated
+    // constants and the command pointers come from the server.
+    unsafe {
+        let (Some(add), Some(get), Some(set)) = (
+            raw::RedisModule_AddACLCategory,
+            raw::RedisModule_GetCommand,
+            raw::RedisModule_SetCommandACLCategories,
+        ) else {
+            return;
+        };
+        let _ = add(ctx, c"vip".as_ptr());
+        for name in [c"vip.status", c"vip.sentinels"] {
+            let cmd = get(ctx, name.as_ptr());
+            if cmd.is_null() {
+                continue;
+            }
+            if set(cmd, c"read fast vip".as_ptr()) != raw::REDISMODULE_OK as i32 {
+                let _ = set(cmd, c"read fast".as_ptr());
+            }
+        }
+    }
 }
 
 fn free_log_ctx() {

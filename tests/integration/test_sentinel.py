@@ -445,3 +445,47 @@ def test_second_holder_reported_as_conflict(topo, module_path, flavor):
     assert s1["holding"] == "1", s1
     assert "conflict" in g["n1"].log_text(), module_log(g["n1"])
     assert status(g["n3"])["conflicts"] == "0", statuses(g)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_unload_and_shutdown_jump_a_backlog(topo, module_path, flavor):
+    """While another host floods the wire with claims of our VIP (each one an event for the
+    worker, more than its bounded queue holds: the surplus is dropped and counted), MODULE
+    UNLOAD and then SHUTDOWN complete: they jump the queue. Their durations are printed."""
+    g = start_sentinel_group(topo, module_path, flavor)
+    n1 = g["n1"]
+
+    def flood(seconds: float) -> threading.Thread:
+        def run():
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                topo.send_garp("n2", VIP_IP, count=2000)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    f = flood(3)
+    time.sleep(1.5)
+    mid = status(n1)
+    t = time.monotonic()
+    assert n1.execute("MODULE", "UNLOAD", "vip") in ("OK", b"OK", True)
+    unload_ms = (time.monotonic() - t) * 1000
+    f.join()
+    assert topo.holders(VIP_IP) == [], "the unload released the VIP"
+    n1.execute("MODULE", "LOAD", module_path, "address", f"{VIP_IP}/24", "interface", "eth0",
+               *module_args(topo))
+    wait_until(lambda: topo.holders(VIP_IP) == ["n1"], 10, 0.02, msg=lambda: statuses(g))
+    f = flood(3)
+    time.sleep(1.5)
+    t = time.monotonic()
+    try:
+        n1.execute("SHUTDOWN", "NOSAVE")
+    except Exception:  # noqa: BLE001 - the connection closes
+        pass
+    n1.wait_exit(30)
+    shutdown_ms = (time.monotonic() - t) * 1000
+    f.join()
+    print(f"\n[{flavor}] under a flood of claims (conflicts {mid['conflicts']}, events dropped "
+          f"{mid['events_dropped']}): MODULE UNLOAD took {unload_ms:.0f} ms, SHUTDOWN {shutdown_ms:.0f} ms")
+    assert int(mid["conflicts"]) > 0, mid
+    assert topo.holders(VIP_IP) == []
