@@ -55,22 +55,23 @@ def annotate(outfile: Path) -> tuple[int, dict[str, int]]:
 def object_ir(outfile: Path, needle: str) -> int:
     """Self instructions executed in code of the object files whose path contains ``needle``,
     read from a callgrind output file (ob= sets the object of the cost lines that follow; the
-    line after a calls= line is the inclusive cost of that call, counted where it is spent)."""
+    line after a calls= line is the inclusive cost of that call, counted where it is spent, so
+    it is skipped)."""
     names: dict[str, str] = {}
     total = 0
     current = ""
     after_call = False
     with open(outfile, errors="replace") as f:
         for line in f:
-            if line.startswith("ob="):
-                ref = line[3:].strip()
+            if line.startswith(("ob=", "cob=")):
+                # object names are compressed: "(id) name" the first time, in an ob= or a
+                # cob= line, "(id)" after that
+                ref = line.split("=", 1)[1].strip()
                 m = re.match(r"\((\d+)\)(?:\s+(.*))?$", ref)
-                if m:
-                    if m.group(2):
-                        names[m.group(1)] = m.group(2)
-                    current = names.get(m.group(1), "")
-                else:
-                    current = ref
+                if m and m.group(2):
+                    names[m.group(1)] = m.group(2)
+                if line.startswith("ob="):
+                    current = names.get(m.group(1), "") if m else ref
                 continue
             if line.startswith("calls="):
                 after_call = True
