@@ -184,6 +184,33 @@ pub enum Action {
     PollInterval(Duration),
     /// Watch the wire for other hosts claiming our addresses (None: stop watching).
     Listen(Option<ListenSpec>),
+    /// Tell subscribers of `__vip__:events` (one line, see `Notice`).
+    Publish(String),
+}
+
+/// What the module tells subscribers of its Pub/Sub channel, one line each:
+/// `<event> <addresses> <epoch> <time_ms> <reason>` — the event word, the addresses
+/// comma-separated, the config epoch under which the Sentinels name this node master (`-`
+/// when unknown, or in basic mode), unix milliseconds, and the reason to the end of the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Claim,
+    Release,
+    Fence,
+    Conflict,
+    Error,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Claim => "claim",
+            Notice::Release => "release",
+            Notice::Fence => "fence",
+            Notice::Conflict => "conflict",
+            Notice::Error => "error",
+        }
+    }
 }
 
 /// What failed, so that each kind clears on its own kind of success.
@@ -240,7 +267,9 @@ pub struct Status {
     pub last_fence_reason: &'static str,
     pub last_conflict_mac: String,
     pub sentinels: Vec<SentinelRow>,
-    /// Events from the main thread or the pollers that did not fit the worker's queues.
+    /// Events from the pollers or the watcher that did not fit the worker's queue.
+    pub inbox_dropped: u64,
+    /// Lines for `__vip__:events` dropped while the server could not take them.
     pub events_dropped: u64,
 }
 
@@ -439,7 +468,7 @@ impl Core {
                 self.sentinel_fault(now, &mut out);
                 self.decide_if_sentinel_mode(now, &mut out);
             }
-            Event::Claimed { ip, mac } => self.conflict(ip, mac, &mut out),
+            Event::Claimed { ip, mac } => self.conflict(ip, mac, now, &mut out),
             Event::Shutdown => self.shutdown(now, &mut out),
         }
         if self.shutting_down && !self.claim_pending {
@@ -638,6 +667,7 @@ impl Core {
             self.holding = true;
             self.counters.claims += 1;
             self.transition(&why, now);
+            self.notify(Notice::Claim, &why, now, out);
             out.push(Action::Log {
                 level: Level::Notice,
                 message: format!(
@@ -710,6 +740,12 @@ impl Core {
                 self.last_fence_reason = Some(f);
             }
             self.transition(why, now);
+            let notice = if fence.is_some() {
+                Notice::Fence
+            } else {
+                Notice::Release
+            };
+            self.notify(notice, why, now, out);
             out.push(Action::Log {
                 level: Level::Notice,
                 message: format!(
@@ -992,7 +1028,8 @@ impl Core {
             | Action::Sentinels(_)
             | Action::PollNow
             | Action::PollInterval(_)
-            | Action::Listen(_) => {}
+            | Action::Listen(_)
+            | Action::Publish(_) => {}
         }
         if self.shutting_down {
             self.finished = true;
@@ -1007,6 +1044,7 @@ impl Core {
                 level: Level::Warning,
                 message: msg.clone(),
             });
+            self.notify(Notice::Error, &msg, now, out);
             self.last_error = msg.clone();
             self.faults.insert(kind, msg);
             if self.retry_ms == 0 {
@@ -1041,6 +1079,27 @@ impl Core {
             .addresses
             .iter()
             .all(|v| self.present.contains(v))
+    }
+
+    /// One line for `__vip__:events` (format: `Notice`).
+    fn notify(&self, notice: Notice, reason: &str, now: Now, out: &mut Vec<Action>) {
+        let epoch = match self.sentinels.epoch_naming_us(self.rules()) {
+            Some(e) if self.settings.mode() == Mode::Sentinel => e.to_string(),
+            _ => "-".to_string(),
+        };
+        let addresses = match self.settings.addresses_text() {
+            a if a.is_empty() => "-".to_string(),
+            a => a,
+        };
+        let reason: String = reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        out.push(Action::Publish(format!(
+            "{} {addresses} {epoch} {} {reason}",
+            notice.as_str(),
+            now.unix_ms
+        )));
     }
 
     fn transition(&mut self, why: &str, now: Now) {
@@ -1100,12 +1159,13 @@ impl Core {
             } else {
                 Vec::new()
             },
+            inbox_dropped: 0,
             events_dropped: 0,
         }
     }
 
     /// Another host claimed one of our VIPs on the wire while we hold it.
-    fn conflict(&mut self, ip: IpAddr, mac: [u8; 6], out: &mut Vec<Action>) {
+    fn conflict(&mut self, ip: IpAddr, mac: [u8; 6], now: Now, out: &mut Vec<Action>) {
         let ours = self.link.as_ref().and_then(|l| l.mac);
         if !self.holding
             || ours == Some(mac)
@@ -1116,12 +1176,14 @@ impl Core {
         self.counters.conflicts += 1;
         let mac_text = format_mac(mac);
         if self.last_conflict_mac != mac_text {
+            let message = format!(
+                "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP",
+                self.settings.interface
+            );
+            self.notify(Notice::Conflict, &message, now, out);
             out.push(Action::Log {
                 level: Level::Warning,
-                message: format!(
-                    "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP",
-                    self.settings.interface
-                ),
+                message,
             });
         }
         self.last_conflict_mac = mac_text;

@@ -47,6 +47,7 @@ mod module {
             // ACL categories are set in init, where the server supports them (acl_categories).
             ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
             ["vip.sentinels", vip_sentinels, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
+            ["vip.events", vip_events, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
         ],
         configurations: [
             i64: [

@@ -3,6 +3,7 @@
 //! reads state or hands an event to the worker: no I/O, no waiting, except joining the
 //! worker at shutdown and unload, which is what those are for.
 
+use std::collections::VecDeque;
 use std::ffi::{c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
@@ -159,6 +160,83 @@ fn log_raw(ctx: *mut raw::RedisModuleCtx, level: Level, message: &str) {
             log(ctx, level.as_ptr(), c"%s".as_ptr(), text.as_ptr());
         }
     }
+}
+
+/// The channel every transition is published on (format: `core::Notice`).
+const EVENTS_CHANNEL: &str = "__vip__:events";
+/// The last lines published, for `VIP.EVENTS`: a subscriber that was disconnected (Sentinel's
+/// promotion runs CLIENT KILL TYPE normal and TYPE pubsub on the promoted replica, just when
+/// its claim is published) reads what it missed.
+const HISTORY_LEN: usize = 64;
+static HISTORY: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+/// Publish lines on `__vip__:events`, from the worker thread. Publishing needs the server's
+/// lock; it is only *tried*, so a busy main thread (a long command, DEBUG SLEEP) never holds
+/// the worker up: the lines wait and are offered again (false). Lines published here reach
+/// this node's subscribers only (no replication, no cluster bus: every node speaks for itself).
+fn publish_events(lines: &[String]) -> bool {
+    let ctx = LOG_CTX.load(Ordering::SeqCst);
+    if ctx.is_null() {
+        return true;
+    }
+    // SAFETY: ctx is our detached thread-safe context (valid until deinit, which joins this
+    // worker first); the server's lock is held between TryLock and Unlock, which is what
+    // PublishMessage and the string calls require off the main thread; every string created
+    // is freed before unlocking.
+    unsafe {
+        let (Some(try_lock), Some(unlock), Some(publish), Some(create), Some(free)) = (
+            raw::RedisModule_ThreadSafeContextTryLock,
+            raw::RedisModule_ThreadSafeContextUnlock,
+            raw::RedisModule_PublishMessage,
+            raw::RedisModule_CreateString,
+            raw::RedisModule_FreeString,
+        ) else {
+            return true;
+        };
+        if try_lock(ctx) != raw::REDISMODULE_OK as i32 {
+            return false;
+        }
+        let channel = create(ctx, EVENTS_CHANNEL.as_ptr().cast(), EVENTS_CHANNEL.len());
+        for line in lines {
+            let message = create(ctx, line.as_ptr().cast(), line.len());
+            publish(ctx, channel, message);
+            free(ctx, message);
+        }
+        free(ctx, channel);
+        unlock(ctx);
+    }
+    let mut history = lock(&HISTORY);
+    for line in lines {
+        if history.len() >= HISTORY_LEN {
+            history.pop_front();
+        }
+        history.push_back(line.clone());
+    }
+    true
+}
+
+/// `VIP.EVENTS [count]`: the last lines published on `__vip__:events`, oldest first (at most
+/// 64 are kept; default all).
+pub fn vip_events(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let count =
+        match args.get(1) {
+            None => HISTORY_LEN,
+            Some(a) => match a.to_string_lossy().parse::<usize>() {
+                Ok(n) if args.len() == 2 => n,
+                _ => return Err(RedisError::Str(
+                    "ERR usage: VIP.EVENTS [count], count a number of lines (at most 64 are kept)",
+                )),
+            },
+        };
+    let history = lock(&HISTORY);
+    let skip = history.len().saturating_sub(count);
+    Ok(RedisValue::Array(
+        history
+            .iter()
+            .skip(skip)
+            .map(|l| RedisValue::BulkString(l.clone()))
+            .collect(),
+    ))
 }
 
 struct RedisLog;
@@ -327,7 +405,13 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     let basic_warning = (settings.mode() == Mode::Basic && settings.configured()).then_some(
         "redis-vip runs in basic mode (vip.sentinels is empty): it follows the local role only and does not protect against split brain (an isolated or restarted stale master takes the VIP too); set vip.sentinels and vip.master-name",
     );
-    let handle = match worker::spawn(settings, first, Box::new(RedisLog), STATUS.clone()) {
+    let handle = match worker::spawn(
+        settings,
+        first,
+        Box::new(RedisLog),
+        Box::new(publish_events),
+        STATUS.clone(),
+    ) {
         Ok(h) => h,
         Err(e) => {
             log_raw(
@@ -374,7 +458,7 @@ fn acl_categories(ctx: *mut raw::RedisModuleCtx) {
             return;
         };
         let _ = add(ctx, c"vip".as_ptr());
-        for name in [c"vip.status", c"vip.sentinels"] {
+        for name in [c"vip.status", c"vip.sentinels", c"vip.events"] {
             let cmd = get(ctx, name.as_ptr());
             if cmd.is_null() {
                 continue;
@@ -404,6 +488,7 @@ pub fn deinit(ctx: &Context) -> RedisStatus {
     log_raw(ctx.ctx, Level::Notice, "redis-vip unloaded");
     free_log_ctx();
     *lock(&STATUS) = Status::default();
+    lock(&HISTORY).clear();
     RedisStatus::Ok
 }
 
@@ -422,8 +507,12 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
     let int = |v: u64| Int(i64::try_from(v).unwrap_or(i64::MAX));
     let c = &s.counters;
     vec![
+        ("version", Text(env!("CARGO_PKG_VERSION").into())),
+        ("version_num", Int(version_num())),
         ("state", Text(s.state.into())),
+        ("state_code", Int(state_code(s.state))),
         ("mode", Text(s.mode.into())),
+        ("mode_code", Int(i64::from(s.mode == "sentinel"))),
         ("role", Text(s.role.into())),
         ("addresses", Text(s.addresses.clone())),
         ("interface", Text(s.interface.clone())),
@@ -446,8 +535,27 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("last_fence_reason", Text(s.last_fence_reason.into())),
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
+        ("inbox_dropped", int(s.inbox_dropped)),
         ("events_dropped", int(s.events_dropped)),
     ]
+}
+
+/// The module version as one number for alerts and dashboards: 0.2.0 -> 200, 1.4.12 -> 10412.
+fn version_num() -> i64 {
+    let part = |s: &str| s.parse::<i64>().unwrap_or(0);
+    part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
+        + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
+        + part(env!("CARGO_PKG_VERSION_PATCH"))
+}
+
+/// `state` as a number (Prometheus keeps numbers only): 0 idle, 1 standby, 2 holding, 3 error.
+fn state_code(state: &str) -> i64 {
+    match state {
+        "standby" => 1,
+        "holding" => 2,
+        "error" => 3,
+        _ => 0,
+    }
 }
 
 pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {

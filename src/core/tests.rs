@@ -41,6 +41,7 @@ pub(crate) struct World {
     pub polls_now: usize,
     pub intervals: Vec<Duration>,
     pub listening: Option<ListenSpec>,
+    pub published: Vec<String>,
     pub now: u64,
 }
 
@@ -57,6 +58,7 @@ struct Effects<'a> {
     polls_now: &'a mut usize,
     intervals: &'a mut Vec<Duration>,
     listening: &'a mut Option<ListenSpec>,
+    published: &'a mut Vec<String>,
     now: u64,
 }
 
@@ -109,6 +111,9 @@ impl crate::worker::System for Effects<'_> {
     fn listen(&mut self, spec: Option<ListenSpec>) {
         *self.listening = spec;
     }
+    fn publish(&mut self, line: String) {
+        self.published.push(line);
+    }
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_string()));
     }
@@ -141,6 +146,7 @@ impl World {
             polls_now: 0,
             intervals: Vec::new(),
             listening: None,
+            published: Vec::new(),
             now: 0,
         }
     }
@@ -172,6 +178,7 @@ impl World {
             polls_now: &mut self.polls_now,
             intervals: &mut self.intervals,
             listening: &mut self.listening,
+            published: &mut self.published,
             now: self.now,
         };
         crate::worker::process(&mut self.core, event, &mut fx, &FakeClock(self.now));
@@ -913,4 +920,43 @@ fn a_quorum_below_a_majority_is_warned_once_and_shown() {
         "{}",
         status.reason
     );
+}
+
+#[test]
+fn transitions_are_published_one_line_each() {
+    let mut w = sentinel_world();
+    w.role(Role::Master, true);
+    w.feed(Event::SentinelFailed {
+        from: sentinel(1),
+        at: Duration::ZERO,
+        error: PollError {
+            kind: crate::sentinel::PollErrorKind::Auth,
+            text: "WRONGPASS".into(),
+        },
+    });
+    w.hear(1, answer(1, 1, "r1", 4));
+    w.hear(2, answer(2, 1, "r1", 4));
+    w.now = 50;
+    w.hear(3, answer(3, 2, "r2", 5));
+    w.feed(Event::Claimed {
+        ip: "192.0.2.100".parse().unwrap(),
+        mac: OTHER_MAC,
+    });
+    let lines: Vec<&str> = w.published.iter().map(String::as_str).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "error 192.0.2.100/24 - 1700000000000 Sentinel 192.0.2.21:26379: authentication failed"
+        ),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "claim 192.0.2.100/24 4 1700000000000 confirmed as master by 2 of 2 Sentinels"
+    );
+    assert!(
+        lines[2].starts_with("fence 192.0.2.100/24 4 1700000000050 fenced: Sentinel 192.0.2.23:26379 names 192.0.2.12:6379"),
+        "{lines:?}"
+    );
+    // not holding any more: a claim on the wire is no conflict
 }

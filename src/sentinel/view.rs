@@ -386,6 +386,15 @@ impl SentinelView {
         (n / 2 + 1).max(n - q_s + 1)
     }
 
+    /// The newest config epoch under which a Sentinel names this node master.
+    pub fn epoch_naming_us(&self, rules: Rules) -> Option<u64> {
+        self.readings(rules)
+            .iter()
+            .filter(|r| r.names_us)
+            .map(|r| r.epoch())
+            .max()
+    }
+
     /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
     pub fn quorum_warning(&self, rules: Rules) -> Option<String> {
         if rules.quorum == 0 {

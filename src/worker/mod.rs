@@ -61,6 +61,7 @@ pub trait System {
     fn poll_now(&mut self);
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
+    fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
 }
 
@@ -145,6 +146,10 @@ fn perform(
             sys.listen(spec.clone());
             Ok(None)
         }
+        Action::Publish(line) => {
+            sys.publish(line.clone());
+            Ok(None)
+        }
     }
 }
 
@@ -209,6 +214,9 @@ struct Mailbox {
     feed: Receiver<Event>,
     dropped: Arc<AtomicU64>,
 }
+
+/// How soon lines for subscribers are offered again while the server is busy.
+const NOTICE_RETRY: Duration = Duration::from_millis(10);
 
 /// Pollers answer 10-100 times a second each; the worker takes microseconds per answer.
 /// A worker stuck this far behind drops the surplus: the next answer carries the same news.
@@ -352,6 +360,7 @@ pub fn spawn(
     settings: Settings,
     first: Vec<Event>,
     log: Box<dyn Log>,
+    sink: system::Sink,
     status: Arc<Mutex<Status>>,
 ) -> io::Result<Handle> {
     let (inbox, mailbox) = inbox();
@@ -366,7 +375,12 @@ pub fn spawn(
             .ok()
             .map(|t| (t, control))
     };
-    let live = system::Live::new(inbox.clone(), watcher.as_ref().map(|(_, c)| c.clone()), log);
+    let live = system::Live::new(
+        inbox.clone(),
+        watcher.as_ref().map(|(_, c)| c.clone()),
+        log,
+        sink,
+    );
     let thread = match threads::spawn("vip-worker", move || {
         run(Core::new(settings), mailbox, live, status)
     }) {
@@ -399,6 +413,11 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         } else {
             spins = 0;
         }
+        if !live.notifier.flush() {
+            // Lines for subscribers wait for the server: try again soon.
+            let soon = mono() + NOTICE_RETRY;
+            deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
+        }
         for event in mailbox.next(deadline) {
             // A bug must not kill the thread silently (or, worse, unwind into Redis): log
             // it and carry on with the next event.
@@ -419,7 +438,8 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         }
         if let Ok(mut s) = status.lock() {
             *s = core.status(now());
-            s.events_dropped = mailbox.dropped.load(Ordering::Relaxed);
+            s.inbox_dropped = mailbox.dropped.load(Ordering::Relaxed);
+            s.events_dropped = live.notifier.dropped;
         }
         if core.finished() {
             live.pollers.stop_all();

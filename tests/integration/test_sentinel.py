@@ -489,3 +489,58 @@ def test_unload_and_shutdown_jump_a_backlog(topo, module_path, flavor):
           f"{mid['events_dropped']}): MODULE UNLOAD took {unload_ms:.0f} ms, SHUTDOWN {shutdown_ms:.0f} ms")
     assert int(mid["conflicts"]) > 0, mid
     assert topo.holders(VIP_IP) == []
+
+
+def subscribe_events(node):
+    """A subscriber of the node's __vip__:events (a connection of its own); returns a function
+    giving the lines received so far. RESP2: Sentinel's promotion sends CLIENT KILL TYPE normal
+    to the promoted replica, and a RESP3 subscriber counts as a normal client there."""
+    c = node.client(socket_timeout=5, protocol=2)
+    ps = c.pubsub(ignore_subscribe_messages=True)
+    ps.subscribe("__vip__:events")
+    lines: list[str] = []
+
+    def received() -> list[str]:
+        while True:
+            m = ps.get_message(timeout=0.01)
+            if m is None:
+                return lines
+            data = m["data"]
+            lines.append(data.decode() if isinstance(data, bytes) else data)
+
+    received()
+    return received
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_transitions_are_published_in_order(topo, module_path, flavor):
+    """Subscribers of every node's `__vip__:events` follow a planned failover: the old master's
+    fence, then the new master's claim, each one line `<event> <addresses> <epoch> <time_ms>
+    <reason>`. Sentinel's promotion disconnects every client of the promoted replica (CLIENT
+    KILL TYPE normal and pubsub) just as it claims: its subscriber reconnects and reads what it
+    missed with VIP.EVENTS, as the README's example does."""
+    g = start_sentinel_group(topo, module_path, flavor)
+    subs = {n: subscribe_events(g[n]) for n in ("n1", "n2", "n3")}
+    g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+    _, new = first_promotion_wait(g, time.time() - 5)
+
+    def seen(node: str) -> list[str]:
+        lines = list(subs[node]())
+        for line in g[node].execute("VIP.EVENTS"):
+            if line not in lines:
+                lines.append(line)
+        return lines
+
+    wait_until(lambda: any(l.startswith("claim ") for l in seen(new)), 10, 0.05,
+               msg=lambda: f"{new} published its claim: {seen(new)}")
+    wait_until(lambda: any(l.startswith("fence ") for l in subs["n1"]()), 10, 0.05,
+               msg=lambda: f"n1's subscriber saw its fence: {subs['n1']()}")
+    old = [l.split(" ", 4) for l in subs["n1"]() if l.startswith("fence ")][0]
+    claim = [l.split(" ", 4) for l in seen(new) if l.startswith("claim ")][-1]
+    print(f"\n[{flavor}] n1: {' '.join(old)}\n[{flavor}] {new}: {' '.join(claim)}")
+    assert old[1] == claim[1] == f"{VIP_IP}/24"
+    assert old[2] == "0" and claim[2] in ("-", "0", "1"), (old, claim)
+    assert int(old[3]) <= int(claim[3]) + 50, "the fence came first (50 ms of clock slack)"
+    assert old[4].startswith("fenced: "), old
+    assert claim[4].startswith(("promoted by", "confirmed")), claim
+    assert len(g[new].execute("VIP.EVENTS", "1")) == 1
