@@ -18,7 +18,7 @@ def cell(s: dict | None, nd: int = 1, unit: str = "") -> str:
     """'median [min–max]' (+ how many runs gave no value)."""
     if not s or s.get("median") is None:
         if s and s.get("missing"):
-            return f"— ({s['missing']} runs: none)"
+            return f"— (none in {s['missing']} runs)" if s["missing"] > 1 else "—"
         return "—"
     f = f"{{:.{nd}f}}"
     if s["n"] == 1:
@@ -84,10 +84,28 @@ def ratio_matrix(get, mechs: list[str]) -> list[str]:
     return lines
 
 
+def ratio_block(L: list[str], title: str, get, mechs: list[str]) -> None:
+    """A ratio matrix of the mechanisms whose median is measured and non-zero, with the ones at
+    0 named (a ratio to 0 has no meaning)."""
+    vals = {m: get(m) for m in mechs}
+    zero = [m for m, v in vals.items() if v == 0]
+    nonzero = [m for m, v in vals.items() if v]
+    at_zero = f"0 for {', '.join(LABELS[m] for m in zero)}" if zero else ""
+    if len(nonzero) < 2:
+        if zero and nonzero:
+            L.append(f"{title}: no ratio ({at_zero}).")
+            L.append("")
+        return
+    L.append(f"{title} (median of the row ÷ median of the column)" + (f"; {at_zero}" if zero else "") + ":")
+    L.append("")
+    L.extend(ratio_matrix(get, nonzero))
+    L.append("")
+
+
 def count_cell(rows: list[dict], key: str) -> str:
     """'median [min–max], total N' of a count."""
     s = stat(rows, key)
-    if s["median"] is None:
+    if s["median"] is None or s["n"] == 1:
         return cell(s, 0)
     return f"{cell(s, 0)}, total {sum(s['values']):.0f}"
 
@@ -357,7 +375,11 @@ def stale_isolation_section(L: list[str], results: dict, mechs: list[str]) -> No
         ]
         table(L, ms, rows)
         add("")
+        ratio_block(L, "Ratios, ms with two holders", lambda m: med(stat(scen(results, name, m), two)), ms)
+        ratio_block(L, "Ratios, client's longest gap", lambda m: med(stat(scen(results, name, m), "client_gap_ms")), ms)
         if name == "isolation":
+            ratio_block(L, "Ratios, release after link down",
+                        lambda m: med(stat(scen(results, name, m), "release_ms")), ms)
             add("\"—\" as release: the old master kept the VIP for the whole time it was cut off. Taking the "
                 "bridge port down also takes the carrier away from n1's eth0: keepalived enters its FAULT "
                 "state and drops the VIP itself; a partition that leaves the carrier up (a fault further "
@@ -406,6 +428,10 @@ def planned_section(L: list[str], results: dict, mechs: list[str]) -> None:
         ("converged", lambda m: runs_with(scen(results, "planned", m), "converged")),
     ])
     add("")
+    ratio_block(L, "Ratios, writes acknowledged by the old master after the promotion (totals)",
+                lambda m: sum(stat(scen(results, "planned", m), "acked_by_old_after_promotion")["values"])
+                if scen(results, "planned", m) else None, ms)
+    ratio_block(L, "Ratios, ms with two holders", lambda m: med(stat(scen(results, "planned", m), two)), ms)
     add("What bounds the old master's acknowledged writes in the Sentinel-confirmed mode: a write is "
         "counted when it was *sent* after the promotion and the old master acknowledged it. The old master "
         "releases when its poll (every 10 ms while a Sentinel shows a failover under way) sees the leader "
@@ -459,6 +485,8 @@ def busy_section(L: list[str], results: dict, mechs: list[str]) -> None:
         ("converged", lambda m: runs_with(scen(results, "busy", m), "converged")),
     ])
     add("")
+    ratio_block(L, "Ratios, ms with two holders", lambda m: med(stat(scen(results, "busy", m), two)), ms)
+    ratio_block(L, "Ratios, client's longest gap", lambda m: med(stat(scen(results, "busy", m), "client_gap_ms")), ms)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -495,14 +523,15 @@ def stopped_section(L: list[str], results: dict, mechs: list[str]) -> None:
     diffs = []
     for m in ms:
         for p in ms:
-            if m == p or not m.startswith("vip-") or p.startswith("vip-") or base[m] is None or base[p] is None:
+            if m == p or not m.startswith("vip-") or p.startswith("vip-") or not base[m] or base[p] is None:
                 continue
             diffs.append(f"{LABELS[m]} {base[m]:.0f} ms vs {LABELS[p]} {base[p]:.0f} ms "
                          f"({base[m] - base[p]:+.0f} ms)")
     if diffs:
-        add("Against the peers (median outage): " + "; ".join(diffs) + ". A ratio is not given: the peers' "
-            "outage is 0 when they keep the VIP.")
+        add("Against the peers (median VIP outage): " + "; ".join(diffs) + ".")
         add("")
+    ratio_block(L, "Ratios, VIP outage", lambda m: base[m], ms)
+    ratio_block(L, "Ratios, client's longest gap", lambda m: med(stat(scen(results, name, m), "client_gap_ms")), ms)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -425,9 +426,16 @@ def main() -> int:
     swept = sweep_stale_namespaces()
     if swept:
         log(f"swept {len(swept)} stale namespaces of dead runs")
+    # a private copy of the module: a rebuild during the run must not mix builds (a stale
+    # restart loads the .so again from disk)
+    private = Path(f"/tmp/redis-vip-chaos-{os.getpid()}.so")
+    shutil.copy2(args.module, private)
     results = []
-    for mode in modes:
-        results.append(run_mode(mode, plan, args.flavor, args.module, args.keep))
+    try:
+        for mode in modes:
+            results.append(run_mode(mode, plan, args.flavor, str(private), args.keep))
+    finally:
+        private.unlink(missing_ok=True)
     print()
     print(f"seed {seed}, {args.rounds} rounds, flavor {args.flavor}, "
           f"down-after-milliseconds {DOWN_AFTER_MS}")
