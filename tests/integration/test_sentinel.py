@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -521,6 +522,13 @@ def test_transitions_are_published_in_order(topo, module_path, flavor):
     missed with VIP.EVENTS, as the README's example does."""
     g = start_sentinel_group(topo, module_path, flavor)
     subs = {n: subscribe_events(g[n]) for n in ("n1", "n2", "n3")}
+    # the README's example, on every node: append each claim it handles to a file
+    example = str(Path(__file__).resolve().parents[2] / "examples" / "on-claim.sh")
+    handled = {n: topo.workdir / f"claims-{n}.txt" for n in ("n1", "n2", "n3")}
+    for n, path in handled.items():
+        topo.popen(n, "sh", example, "-p", "6379", "--", "sh", "-c",
+                   f'echo "$VIP_EVENT $VIP_TIME_MS $VIP_ADDRESSES" >> {path}')
+    wait_until(lambda: handled["n1"].exists(), 10, 0.05, msg="the example handled n1's claim at start")
     g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
     _, new = first_promotion_wait(g, time.time() - 5)
 
@@ -544,3 +552,6 @@ def test_transitions_are_published_in_order(topo, module_path, flavor):
     assert old[4].startswith("fenced: "), old
     assert claim[4].startswith(("promoted by", "confirmed")), claim
     assert len(g[new].execute("VIP.EVENTS", "1")) == 1
+    wait_until(lambda: handled[new].exists(), 10, 0.05, msg=f"the example handled {new}'s claim")
+    lines = handled[new].read_text().splitlines()
+    assert lines == [f"claim {claim[3]} {VIP_IP}/24"], lines
