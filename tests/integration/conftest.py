@@ -84,13 +84,18 @@ def make_topology(request: pytest.FixtureRequest, tmp_path: Path):
         yield make
     finally:
         errors = []
+        crashed = []
         for t in made:
             try:
+                crashed += t.crashes()
                 t.close()
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
         if errors:
             raise errors[0]
+        # not one server crash across the suite (issue 8): a crash fails the test that saw it
+        if crashed:
+            raise AssertionError("a server crashed during this test:\n" + "\n\n".join(crashed))
 
 
 @pytest.fixture

@@ -294,6 +294,14 @@ def test_config_set_applied_when_protected_enabled(topo, module_path):
     cap.wait_for(lambda p: p.announces("192.0.2.101") and p.src_mac == topo.mac("n1"),
                  msg="GARP for the new address")
     write_via(topo, "192.0.2.101", "moved", "yes")
+    # the listener followed: another host's claim of the new address is a conflict, of the
+    # old one (no longer ours) is not
+    topo.send_garp("obs", VIP_IP, count=3)
+    time.sleep(0.3)
+    assert status(n1)["conflicts"] == "0", status(n1)
+    topo.send_garp("obs", "192.0.2.101", count=3)
+    wait_until(lambda: status(n1)["conflicts"] != "0", 5, 0.05, msg="conflict on the new address")
+    assert status(n1)["last_conflict_mac"] == topo.mac("obs")
 
     # enabled no releases, yes claims again
     assert n1.config_set("vip.enabled", "no") is None
@@ -304,11 +312,14 @@ def test_config_set_applied_when_protected_enabled(topo, module_path):
     wait_holders(topo, "192.0.2.101/24", ["n1"])
     wait_state(n1, "holding")
 
-    # move to another interface (a veth made inside n1's namespace)
+    # move to another interface (a veth made inside n1's namespace): the listener moves too
     topo.add_veth("n1", "eth1")
     assert n1.config_set("vip.interface", "eth1") is None
     wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth1")
     wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth0"), 10, msg="address left eth0")
+    before = int(status(n1)["conflicts"])
+    topo.send_garp("n1", "192.0.2.101", dev="eth1p", count=3)
+    wait_until(lambda: int(status(n1)["conflicts"]) > before, 5, 0.05, msg="conflict heard on eth1")
     assert n1.config_set("vip.interface", "eth0") is None
     wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth0")
     wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth1"), 10, msg="address left eth1")

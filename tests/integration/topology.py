@@ -629,6 +629,22 @@ class Topology:
                 parts.append(proc.log_tail(tail))
         return "\n".join(parts)
 
+    def crashes(self) -> list[str]:
+        """Crash reports in any Redis / Sentinel log of this topology: 'crashed by signal', a
+        bug report, a failed assertion. Every test fails on one (conftest.py)."""
+        signs = ("crashed by signal", "BUG REPORT START", "ASSERTION FAILED", "Guru Meditation",
+                 "panicked at")
+        found = []
+        for g in self.groups:
+            for proc in list(g.nodes.values()) + list(g.sentinels.values()):
+                text = proc.log_text()
+                for sign in signs:
+                    i = text.find(sign)
+                    if i >= 0:
+                        found.append(f"{proc.kind} {proc.name}: {text[max(0, i - 300):i + 1500]}")
+                        break
+        return found
+
     # -- teardown -----------------------------------------------------------------------------
     def close(self) -> None:
         """Kill every process started here (SIGTERM, short grace, SIGKILL), delete namespaces."""
