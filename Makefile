@@ -1,7 +1,8 @@
-# redis-vip: build, test, demo.  Targets: build test demo bench chaos deps clean help
+# redis-vip: build, test, demo.  Targets: build test rules demo bench chaos soak deps clean help
 #
 #   make build                 cargo build --release -> target/release/libredis_vip.so
-#   make test                  deps + build + fmt + clippy + unit tests + integration tests (root)
+#   make test                  deps + build + fmt + clippy + unit tests + alert rules + integration tests (root)
+#   make rules                 promtool check + unit tests of monitoring/redis-vip-rules.yml
 #   make demo                  deps + build + a live failover in network namespaces (root)
 #   make bench ARGS="..."      benchmarks (bench/run.py)
 #   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
@@ -30,10 +31,10 @@ ARGS   ?=
 # the slowest tests, and per-test timing in failure reports
 PYTEST_ARGS ?= -q -rfEs --durations=5
 
-.PHONY: help deps build test lint unit integration demo bench chaos soak clean
+.PHONY: help deps build test lint unit rules integration demo bench chaos soak clean
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,13p' Makefile
 
 deps:
 	bash scripts/install-deps.sh
@@ -43,7 +44,7 @@ build:
 	@ls -l $(MODULE)
 
 # the whole check, as CI runs it (.ci/run)
-test: deps build lint unit integration
+test: deps build lint unit rules integration
 
 lint:
 	$(CARGO) fmt --check
@@ -51,6 +52,11 @@ lint:
 
 unit:
 	$(CARGO) test --lib
+
+# the Prometheus alert rules: syntax, then their unit tests (promtool from Debian's prometheus)
+rules:
+	promtool check rules monitoring/redis-vip-rules.yml
+	cd monitoring && promtool test rules redis-vip-rules.test.yml
 
 integration:
 	$(PYTHON) -m pytest tests/integration $(PYTEST_ARGS)

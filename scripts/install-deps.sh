@@ -52,7 +52,8 @@ python_has_pip() { python3 -m pip --version >/dev/null 2>&1; }
 # 1. Debian packages
 
 PKGS=(build-essential gcc pkg-config libclang-dev clang redis-server redis-tools iproute2 tcpdump keepalived
-      iputils-arping iputils-ping procps util-linux ca-certificates curl)
+      iputils-arping iputils-ping procps util-linux ca-certificates curl
+      prometheus prometheus-redis-exporter)
 OPTIONAL_PKGS=(redis-sentinel)   # a separate package on Debian 12 / Ubuntu; absent on some releases
 
 apt_step() {
@@ -81,7 +82,8 @@ apt_step() {
     done
     [ ${#want[@]} -gt 0 ] || return 0
 
-    # keep maintainer scripts from starting services (redis-server, redis-sentinel, keepalived)
+    # keep maintainer scripts from starting services (redis-server, redis-sentinel, keepalived,
+    # prometheus, prometheus-redis-exporter)
     local policy=/usr/sbin/policy-rc.d made_policy=0
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\n# temporary, from redis-vip scripts/install-deps.sh\nexit 101\n' > "$policy"
@@ -99,7 +101,7 @@ apt_step() {
     # belt and braces: a redis unit installed by this run that systemd started anyway
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         local unit
-        for p in redis-server redis-sentinel; do
+        for p in redis-server redis-sentinel prometheus prometheus-redis-exporter; do
             [[ " ${want[*]} " == *" $p "* ]] || continue
             unit="$p.service"
             if systemctl is-active --quiet "$unit" 2>/dev/null; then
