@@ -102,6 +102,9 @@ pub struct Settings {
     pub address_lifetime_s: u32,
     pub release_on_shutdown: bool,
     pub enabled: bool,
+    /// Announce the VIPs on the wire (gratuitous ARP / unsolicited NA) and watch for other
+    /// claimants. `false`: routed mode — the host's routing daemon announces the address.
+    pub announce: bool,
     /// The Sentinels to ask; empty = basic mode.
     pub sentinels: Vec<SentinelAddr>,
     /// The Sentinel master name (required with `sentinels`).
@@ -130,6 +133,7 @@ impl Default for Settings {
             address_lifetime_s: 1,
             release_on_shutdown: true,
             enabled: true,
+            announce: true,
             sentinels: Vec::new(),
             master_name: None,
             auth_user: None,
@@ -455,6 +459,7 @@ pub const CONFIG_NAMES: &[(&str, Kind)] = &[
     ("address-lifetime-s", Kind::Number),
     ("release-on-shutdown", Kind::Bool),
     ("enabled", Kind::Bool),
+    ("announce", Kind::Bool),
 ];
 
 /// Redis' own booleans: yes or no, in any case.

@@ -253,6 +253,7 @@ pub struct Status {
     pub addresses: String,
     pub interface: String,
     pub holding: bool,
+    pub announce: bool,
     pub reason: String,
     pub last_transition_ms: u64,
     pub last_claim_latency_us: u64,
@@ -439,6 +440,16 @@ impl Core {
                 if !self.present.contains(&vip) {
                     self.present.push(vip);
                 }
+                if !self.settings.announce {
+                    // Routed: the address on the interface is the claim.
+                    if let Some(at) = self.claim_trigger.take() {
+                        self.last_claim_latency_us =
+                            now.mono
+                                .saturating_sub(at)
+                                .as_micros()
+                                .min(u64::MAX as u128) as u64;
+                    }
+                }
                 if self.holding && self.all_present() {
                     self.clear_fault(FaultKind::Address, &mut out);
                 }
@@ -496,7 +507,11 @@ impl Core {
 
     /// Faults of the Sentinel-confirmed mode that only the operator can fix.
     fn sentinel_fault(&mut self, now: Now, out: &mut Vec<Action>) {
-        let fault = if self.settings.mode() != Mode::Sentinel || !self.settings.configured() {
+        let fault = if !self.settings.configured() {
+            None
+        } else if !self.settings.announce && self.settings.address_lifetime_s == 0 {
+            Some("vip.address-lifetime-s 0 (permanent) is refused with vip.announce no: a node that crashes would keep announcing the route forever; set a lifetime (the default is 1)".to_string())
+        } else if self.settings.mode() != Mode::Sentinel {
             None
         } else if self.settings.master_name.is_none() {
             Some("vip.master-name is required when vip.sentinels is set: set it to the name the Sentinels monitor (sentinel monitor <name> ...)".to_string())
@@ -554,7 +569,7 @@ impl Core {
                 index,
                 mac: Some(mac),
                 ..
-            }) if self.holding && !self.finished => Some(ListenSpec {
+            }) if self.holding && !self.finished && s.announce => Some(ListenSpec {
                 ifindex: *index,
                 mac: *mac,
                 addrs: s.addresses.iter().map(|v| v.addr).collect(),
@@ -612,6 +627,14 @@ impl Core {
             Some(Role::Replica) => return (false, self.reason.clone(), None),
             None => return (false, "role unknown".into(), None),
         }
+        if !self.settings.announce && self.settings.address_lifetime_s == 0 {
+            self.hold_until = None;
+            return (
+                false,
+                "a permanent address is refused in routed mode".into(),
+                None,
+            );
+        }
         if self.settings.mode() == Mode::Basic {
             self.hold_until = None;
             return (true, self.reason.clone(), None);
@@ -657,9 +680,13 @@ impl Core {
             self.release(&why, fence, now, out);
             return;
         }
-        // No interface, or one without a MAC (no claim without announcements):
-        // apply_observation has already raised the link fault.
-        let Some(link @ LinkState { mac: Some(_), .. }) = self.link.clone() else {
+        // No interface, or one without a MAC where we must announce: apply_observation has
+        // already raised the link fault.
+        let Some(link) = self
+            .link
+            .clone()
+            .filter(|l| l.mac.is_some() || !self.settings.announce)
+        else {
             return;
         };
         let fresh_claim = !self.holding;
@@ -778,6 +805,9 @@ impl Core {
 
     fn schedule_burst(&mut self, vip: Vip, start: Duration) {
         let s = &self.settings;
+        if !s.announce {
+            return;
+        }
         let step = Duration::from_millis(s.announce_interval_ms);
         for i in 0..s.announce_count {
             self.announces.push((start + step * i, vip));
@@ -843,16 +873,22 @@ impl Core {
         self.claim_pending = false;
         self.observed = true;
         self.clear_fault(FaultKind::Observe, out);
-        if self.settings.configured() && !(obs.net_admin && obs.net_raw) {
+        let raw_needed = self.settings.announce;
+        if self.settings.configured() && !(obs.net_admin && (obs.net_raw || !raw_needed)) {
             let mut missing = Vec::new();
             if !obs.net_admin {
                 missing.push("CAP_NET_ADMIN");
             }
-            if !obs.net_raw {
+            if !obs.net_raw && raw_needed {
                 missing.push("CAP_NET_RAW");
             }
+            let needs = if raw_needed {
+                "CAP_NET_ADMIN and CAP_NET_RAW"
+            } else {
+                "CAP_NET_ADMIN"
+            };
             let msg = format!(
-                "redis-server lacks {}: it needs CAP_NET_ADMIN and CAP_NET_RAW to manage the VIP (see README#deployment)",
+                "redis-server lacks {}: it needs {needs} to manage the VIP (see README#deployment)",
                 missing.join(" and ")
             );
             self.set_fault(FaultKind::Capability, msg, now, out);
@@ -868,16 +904,22 @@ impl Core {
                 );
                 self.set_fault(FaultKind::Link, msg, now, out);
             }
-            Some(link) if link.mac.is_none() && self.settings.configured() => {
+            Some(link)
+                if link.mac.is_none() && self.settings.configured() && self.settings.announce =>
+            {
                 let msg = format!(
-                    "interface '{}' has no MAC address: gratuitous ARP and neighbour advertisements need an Ethernet interface",
+                    "interface '{}' has no MAC address: gratuitous ARP and neighbour advertisements need an Ethernet interface (or set vip.announce no, for a routed VIP)",
                     self.settings.interface
                 );
                 self.set_fault(FaultKind::Link, msg, now, out);
             }
             _ => self.clear_fault(FaultKind::Link, out),
         }
-        if self.holding && !was_up && obs.link.as_ref().is_some_and(|l| l.up) && self.link.is_some()
+        if self.holding
+            && self.settings.announce
+            && !was_up
+            && obs.link.as_ref().is_some_and(|l| l.up)
+            && self.link.is_some()
         {
             // The link came back: neighbours may have flushed their entries.
             out.push(Action::Log {
@@ -1138,6 +1180,7 @@ impl Core {
             addresses: self.settings.addresses_text(),
             interface: self.settings.interface.clone(),
             holding: self.holding,
+            announce: self.settings.announce,
             reason: match &self.quorum_warning {
                 Some(w) => format!("{} (warning: {w})", self.reason),
                 None => self.reason.clone(),

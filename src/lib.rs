@@ -73,6 +73,7 @@ mod module {
             bool: [
                 ["release-on-shutdown", &RELEASE_ON_SHUTDOWN, true, DEFAULT, Some(Box::new(on_config_changed))],
                 ["enabled", &ENABLED, true, PROTECTED, Some(Box::new(on_config_changed))],
+                ["announce", &ANNOUNCE, true, PROTECTED, Some(Box::new(on_config_changed))],
             ],
             enum: [],
             module_args_as_configuration: true,

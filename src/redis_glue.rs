@@ -90,6 +90,7 @@ pub static LEASE_MS: AtomicI64 = AtomicI64::new(0);
 pub static POLL_INTERVAL_MS: AtomicI64 = AtomicI64::new(100);
 pub static RELEASE_ON_SHUTDOWN: AtomicBool = AtomicBool::new(true);
 pub static ENABLED: AtomicBool = AtomicBool::new(true);
+pub static ANNOUNCE: AtomicBool = AtomicBool::new(true);
 
 /// Set once `init` finished; reset by `deinit` (statics outlive MODULE UNLOAD).
 static LOADED: AtomicBool = AtomicBool::new(false);
@@ -118,6 +119,7 @@ pub fn settings() -> Settings {
         address_lifetime_s: num(&ADDRESS_LIFETIME_S),
         release_on_shutdown: RELEASE_ON_SHUTDOWN.load(Ordering::Relaxed),
         enabled: ENABLED.load(Ordering::Relaxed),
+        announce: ANNOUNCE.load(Ordering::Relaxed),
         sentinels: config::parse_sentinels(&SENTINELS.get_string()).unwrap_or_default(),
         master_name: config::parse_token("master name", &MASTER_NAME.get_string())
             .unwrap_or_default(),
@@ -329,6 +331,7 @@ fn current_value(name: &str) -> Option<String> {
         "address-lifetime-s" => number(&ADDRESS_LIFETIME_S),
         "release-on-shutdown" => boolean(&RELEASE_ON_SHUTDOWN),
         "enabled" => boolean(&ENABLED),
+        "announce" => boolean(&ANNOUNCE),
         _ => None,
     }
 }
@@ -517,6 +520,14 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("addresses", Text(s.addresses.clone())),
         ("interface", Text(s.interface.clone())),
         ("holding", Int(i64::from(s.holding))),
+        (
+            "announce",
+            Text(if s.announce { "yes" } else { "no" }.into()),
+        ),
+        (
+            "conflict_detection",
+            Text(if s.announce { "on" } else { "off" }.into()),
+        ),
         ("reason", Text(s.reason.clone())),
         ("last_transition_ms", int(s.last_transition_ms)),
         ("last_claim_latency_us", int(s.last_claim_latency_us)),

@@ -47,7 +47,13 @@ pub trait Log: Send {
 /// Every side effect the core can ask for. `system::Live` does them for real; the tests
 /// use a fake kernel and run this very `process`.
 pub trait System {
-    fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError>;
+    /// Look at the interface; `announce`: the packet socket will be needed (open it ahead).
+    fn observe(
+        &mut self,
+        interface: &str,
+        vips: &[Vip],
+        announce: bool,
+    ) -> Result<Observation, OsError>;
     fn add(
         &mut self,
         ifindex: u32,
@@ -107,7 +113,7 @@ fn perform(
     match action {
         Action::Observe => {
             let s = core.settings();
-            match sys.observe(&s.interface, &s.addresses) {
+            match sys.observe(&s.interface, &s.addresses, s.announce) {
                 Ok(obs) => Ok(Some(Event::Observed(obs))),
                 Err(e) => Ok(Some(Event::ObserveFailed(e))),
             }

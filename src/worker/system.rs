@@ -46,9 +46,17 @@ impl Kernel {
         result
     }
 
-    pub fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
+    pub fn observe(
+        &mut self,
+        interface: &str,
+        vips: &[Vip],
+        announce: bool,
+    ) -> Result<Observation, OsError> {
         let (net_admin, net_raw) = capabilities();
-        if self.announcer.is_none() && net_raw {
+        if !announce {
+            // Routed mode: no packet socket at all (and no CAP_NET_RAW needed).
+            self.announcer = None;
+        } else if self.announcer.is_none() && net_raw {
             // Open the packet socket ahead of the first claim, so that claim pays only
             // for the send. A failure here is reported by the first real announcement.
             self.announcer = Announcer::open().ok();
@@ -194,8 +202,13 @@ impl Live {
 }
 
 impl System for Live {
-    fn observe(&mut self, interface: &str, vips: &[Vip]) -> Result<Observation, OsError> {
-        self.kernel.observe(interface, vips)
+    fn observe(
+        &mut self,
+        interface: &str,
+        vips: &[Vip],
+        announce: bool,
+    ) -> Result<Observation, OsError> {
+        self.kernel.observe(interface, vips, announce)
     }
 
     fn add(

@@ -6,6 +6,7 @@ Timeouts in wait_until are upper bounds against hangs only; no test asserts on s
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -490,3 +491,58 @@ def test_ipv6_vip_and_manual_failover(topo6, module_path):
     write_via(topo, VIP6_IP, "v6", "after")
     assert_consistent(g, "n2", VIP6)
     assert_consistent(g, "n2", VIP4)
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. routed mode (vip.announce no)
+
+
+def packet_sockets(topo: Topology, node: RedisNode) -> set[str]:
+    """Inodes of the AF_PACKET sockets the node's process holds (/proc/net/packet of its
+    namespace against the process's socket descriptors)."""
+    mine = set()
+    for fd in os.listdir(f"/proc/{node.pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{node.pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[8:-1])
+    table = topo.run(node.name, "cat", "/proc/net/packet").stdout.splitlines()[1:]
+    return mine & {line.split()[-1] for line in table if line.split()}
+
+
+def test_announcing_mode_holds_a_packet_socket(make_topology, module_path):
+    """The control for the routed-mode check below: announcing, the module keeps one."""
+    topo = make_topology(nodes=1)
+    g = start_group(topo, module_path, nodes=["n1"])
+    wait_state(g["n1"], "holding")
+    assert packet_sockets(topo, g["n1"])
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_routed_mode_on_lo_without_cap_net_raw(make_topology, module_path, flavor):
+    """vip.announce no: a /32 and a /128 on `lo` (no MAC), claimed and released by the role,
+    nothing announced on the wire, no packet socket and no CAP_NET_RAW needed; VIP.STATUS says
+    announcements and conflict detection are off. A permanent lifetime is refused."""
+    topo = make_topology(nodes=1)
+    g = topo.redis(flavor=flavor, nodes=["n1"], module=module_path, vip="198.51.100.10/32,2001:db8::10/128",
+                   interface="lo", module_args=["announce", "no"], protected_configs=True,
+                   wrapper=["setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw", "--"])
+    g.start()
+    n1 = g["n1"]
+    cap = topo.capture("n1", dev="lo", filter="arp or icmp6")
+    s = wait_state(n1, "holding")
+    assert (s["announce"], s["conflict_detection"]) == ("no", "off"), s
+    assert topo.has_address("n1", "198.51.100.10", "lo") and topo.has_address("n1", "2001:db8::10", "lo")
+    assert not packet_sockets(topo, n1), "a packet socket is open in routed mode"
+    n1.replicaof("192.0.2.99")
+    wait_until(lambda: not topo.has_address("n1", "198.51.100.10", "lo"), 5, 0.05, msg="released")
+    n1.replicaof(None)
+    wait_state(n1, "holding")
+    time.sleep(0.5)
+    assert not cap.matching(lambda p: p.announces("198.51.100.10") or p.announces("2001:db8::10")), cap.summary()
+    assert n1.config_set("vip.address-lifetime-s", "0") is None
+    s = wait_state(n1, "error")
+    assert "refused with vip.announce no" in s["last_error"], s
+    wait_until(lambda: not topo.has_address("n1", "198.51.100.10", "lo"), 5, 0.05, msg="released")
