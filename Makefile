@@ -1,4 +1,4 @@
-# redis-vip: build, test, demo.  Targets: build test rules demo bench chaos soak deps clean help
+# redis-vip: build, test, demo.  Targets: build test rules demo bench chaos fuzz soak deps clean help
 #
 #   make build                 cargo build --release -> target/release/libredis_vip.so
 #   make test                  deps + build + fmt + clippy + unit tests + alert rules + integration tests (root)
@@ -6,6 +6,7 @@
 #   make demo                  deps + build + a live failover in network namespaces (root)
 #   make bench ARGS="..."      benchmarks (bench/run.py)
 #   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
+#   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~7 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
 #   make clean
 #
@@ -26,15 +27,16 @@ PYTHON ?= python3
 CARGO  ?= cargo
 MODULE := target/release/libredis_vip.so
 ROUNDS ?= 10
+FUZZ_SECONDS ?= 60
 ARGS   ?=
 # integration test flags (tests/integration/README.md): -q, reasons for failures/errors/skips,
 # the slowest tests, and per-test timing in failure reports
 PYTEST_ARGS ?= -q -rfEs --durations=5
 
-.PHONY: help deps build test lint unit rules integration demo bench chaos soak clean
+.PHONY: help deps build test lint unit rules integration demo bench chaos fuzz soak clean
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 deps:
 	bash scripts/install-deps.sh
@@ -70,6 +72,10 @@ bench: deps build
 
 chaos: deps build
 	$(PYTHON) chaos/run.py $(ROUNDS)
+
+# not part of `test` (CI time is limited): five targets x FUZZ_SECONDS, one at a time, niced
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 # the soak at full size (the test suite runs a tenth of it); figures in docs/safety.md
 soak: deps build
