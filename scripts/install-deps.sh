@@ -9,11 +9,12 @@
 #      (bindgen in the redis-module crate), redis-server + redis-tools (redis-cli, redis-benchmark;
 #      bench/) (+ redis-sentinel where it is a separate
 #      package), iproute2, tcpdump, keepalived, iputils-arping, iputils-ping, procps, util-linux
-#      (setpriv), python3-pip when there is no pip.
+#      (setpriv), prometheus + prometheus-redis-exporter, bird2 + frr (the routed-mode tests run
+#      them per namespace: tests/integration/routed.py), python3-pip when there is no pip.
 #      Package maintainer scripts are not allowed to start services during the install (a
 #      temporary /usr/sbin/policy-rc.d, only if none exists), so no redis-server / Sentinel /
-#      keepalived from the packages ends up running. If systemd is running and a redis service
-#      that THIS run installed is active anyway, it is stopped and disabled with systemctl
+#      keepalived / bird / frr from the packages ends up running. If systemd is running and a
+#      service that THIS run installed is active anyway, it is stopped and disabled with systemctl
 #      (only those units; no other process is touched).
 #   2. Rust, only if `cargo` is missing: an existing rustup gets the stable toolchain; else the
 #      rustup installer from sh.rustup.rs is tried (short time-out: it is not reachable on every
@@ -53,7 +54,7 @@ python_has_pip() { python3 -m pip --version >/dev/null 2>&1; }
 
 PKGS=(build-essential gcc pkg-config libclang-dev clang redis-server redis-tools iproute2 tcpdump keepalived
       iputils-arping iputils-ping procps util-linux ca-certificates curl
-      prometheus prometheus-redis-exporter)
+      prometheus prometheus-redis-exporter bird2 frr)
 OPTIONAL_PKGS=(redis-sentinel)   # a separate package on Debian 12 / Ubuntu; absent on some releases
 
 apt_step() {
@@ -83,7 +84,7 @@ apt_step() {
     [ ${#want[@]} -gt 0 ] || return 0
 
     # keep maintainer scripts from starting services (redis-server, redis-sentinel, keepalived,
-    # prometheus, prometheus-redis-exporter)
+    # prometheus, prometheus-redis-exporter, bird, frr)
     local policy=/usr/sbin/policy-rc.d made_policy=0
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\n# temporary, from redis-vip scripts/install-deps.sh\nexit 101\n' > "$policy"
@@ -101,9 +102,10 @@ apt_step() {
     # belt and braces: a redis unit installed by this run that systemd started anyway
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         local unit
-        for p in redis-server redis-sentinel prometheus prometheus-redis-exporter; do
+        for p in redis-server redis-sentinel prometheus prometheus-redis-exporter bird2 frr; do
             [[ " ${want[*]} " == *" $p "* ]] || continue
             unit="$p.service"
+            [ "$p" = bird2 ] && unit=bird.service
             if systemctl is-active --quiet "$unit" 2>/dev/null; then
                 log "stopping $unit started by the package install (systemctl stop/disable $unit)"
                 systemctl stop "$unit" || true
