@@ -1,19 +1,37 @@
-# redis-vip in a container: the official Redis image plus the module.
+# redis-vip in a container: the official Redis 7.0.15 image (Debian bookworm) plus the module.
+#
+# Base: redis:7.0.15-bookworm, the server version that the whole integration suite runs
+# against (Debian 12's redis-server 7.0.15; docs/servers.md lists the rest of the matrix:
+# Redis 8.0, Valkey 8.0/8.1/9.1). No Docker engine is available where this project is
+# tested: the image itself is not built by CI; its entry point (deploy/docker-entrypoint.sh)
+# is, by tests/integration/test_ops.py.
 #
 #   docker build -t redis-vip .
-#   docker run -d --name redis --network host --cap-add NET_ADMIN --cap-add NET_RAW redis-vip
+#   docker run -d --name redis --network host --cap-add NET_ADMIN --cap-add NET_RAW \
+#       -v redis-data:/data \
+#       -e VIP_ADDRESS=192.0.2.100/24 -e VIP_INTERFACE=eth0 \
+#       -e VIP_SENTINELS=192.0.2.11:26379,192.0.2.12:26379,192.0.2.13:26379 \
+#       -e VIP_MASTER_NAME=mymaster \
+#       redis-vip
+#   (replicas: the same, plus -e REDIS_REPLICAOF="192.0.2.11 6379")
+#
+# There is no VIP in the default command: without VIP_ADDRESS and VIP_INTERFACE (or a
+# /data/redis.conf that sets vip.address and vip.interface) the container exits at once and
+# says how to give them. On the first start the entry point writes /data/redis.conf from the
+# VIP_* variables; from then on that file is redis-server's configuration, writable and kept
+# in the volume, so Sentinel's CONFIG REWRITE (replicaof after a failover) persists across
+# restarts. Details, and why rootless runtimes and Kubernetes' baseline policy cannot run
+# it: deploy/README.md#containers.
 #
 # It NEEDS:
 #   --network host                        the VIP goes on the host's interface (in a bridge
 #                                         network it would sit inside the container, unreachable)
 #   --cap-add NET_ADMIN --cap-add NET_RAW  add/refresh/delete the VIP over netlink, send
 #                                         gratuitous ARP / unsolicited NA on a packet socket
-# Without them VIP.STATUS shows state "error" and names the missing capability; Redis keeps
-# serving. Override the address/interface by giving your own command, e.g.
-#   docker run ... redis-vip redis-server /etc/redis/redis.conf
-# with a loadmodule line as in redis.conf.example. Details: deploy/README.md.
+#                                         (the entry point refuses to start without them)
 
 # ---- build ---------------------------------------------------------------------------------
+# Rust 1.88 or newer (Cargo.toml rust-version; the redis crate needs it)
 FROM rust:1-bookworm AS builder
 # bindgen (redis-module crate) needs libclang
 RUN apt-get update \
@@ -25,17 +43,16 @@ COPY src ./src
 RUN cargo build --release --locked
 
 # ---- run -----------------------------------------------------------------------------------
-FROM redis:7.2-bookworm
+FROM redis:7.0.15-bookworm
+# Both keep their mode 0755 (cargo's output, the script's mode in git): Redis 7 refuses to
+# load a module file that has no execute bit.
 COPY --from=builder /build/target/release/libredis_vip.so /usr/local/lib/redis/modules/libredis_vip.so
+COPY deploy/docker-entrypoint.sh /usr/local/bin/redis-vip-entrypoint.sh
 
-# The image's own entrypoint switches to the redis user with gosu, which clears every
-# capability. Instead, setpriv (util-linux, in every Debian image) switches to redis and keeps
-# exactly NET_ADMIN and NET_RAW as ambient capabilities, so redis-server has them after exec.
-# (They must also be granted to the container with --cap-add, see above.)
-ENTRYPOINT ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", \
-            "--inh-caps=+net_admin,+net_raw", "--ambient-caps=+net_admin,+net_raw", "--"]
-# Example: VIP 192.0.2.100/24 on eth0 (documentation range: replace with yours). Every node,
-# master and replicas, runs the same module settings; Sentinel decides who is master.
-CMD ["redis-server", \
-     "--loadmodule", "/usr/local/lib/redis/modules/libredis_vip.so", \
-     "address", "192.0.2.100/24", "interface", "eth0"]
+# The official entry point (docker-entrypoint.sh) switches to the redis user with gosu, which
+# clears every capability. Ours does the same work (chown of /data, umask 0077) and switches
+# with setpriv (util-linux, in every Debian image), keeping exactly NET_ADMIN and NET_RAW as
+# ambient capabilities, so redis-server has them after exec.
+ENTRYPOINT ["redis-vip-entrypoint.sh"]
+WORKDIR /data
+CMD ["redis-server", "/data/redis.conf"]
