@@ -270,8 +270,6 @@ pub struct Status {
     pub sentinels: Vec<SentinelRow>,
     /// Events from the pollers or the watcher that did not fit the worker's queue.
     pub inbox_dropped: u64,
-    /// Lines for `__vip__:events` dropped while the server could not take them.
-    pub events_dropped: u64,
 }
 
 /// The decision core. One instance lives on the worker thread.
@@ -1203,7 +1201,6 @@ impl Core {
                 Vec::new()
             },
             inbox_dropped: 0,
-            events_dropped: 0,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::{c_void, CString};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use redis_module::configuration::{ConfigurationContext, ConfigurationValue};
@@ -15,7 +15,7 @@ use redis_module::{
     raw, Context, ContextFlags, InfoContext, RedisError, RedisResult, RedisString, RedisValue,
     Status as RedisStatus,
 };
-use redis_module_macros::role_changed_event_handler;
+use redis_module_macros::{cron_event_handler, role_changed_event_handler};
 
 use crate::config::{self, Mode, Settings};
 use crate::core::{Event, Level, Role, Status};
@@ -172,49 +172,65 @@ const EVENTS_CHANNEL: &str = "__vip__:events";
 const HISTORY_LEN: usize = 64;
 static HISTORY: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 
-/// Publish lines on `__vip__:events`, from the worker thread. Publishing needs the server's
-/// lock; it is only *tried*, so a busy main thread (a long command, DEBUG SLEEP) never holds
-/// the worker up: the lines wait and are offered again (false). Lines published here reach
-/// this node's subscribers only (no replication, no cluster bus: every node speaks for itself).
-fn publish_events(lines: &[String]) -> bool {
-    let ctx = LOG_CTX.load(Ordering::SeqCst);
-    if ctx.is_null() {
-        return true;
+/// Lines waiting for the main thread, which alone may publish (Redis 8 asserts it: a
+/// subscriber's memory accounting runs on the main thread). Bounded: when the server is too busy
+/// to drain it for long, the oldest are dropped and counted.
+const PENDING_LEN: usize = 256;
+static PENDING: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static EVENTS_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// From the worker: queue a line for `__vip__:events`. Never blocks on the main thread.
+fn queue_event(line: String) {
+    let mut pending = lock(&PENDING);
+    if pending.len() >= PENDING_LEN {
+        pending.pop_front();
+        EVENTS_DROPPED.fetch_add(1, Ordering::Relaxed);
     }
-    // SAFETY: ctx is our detached thread-safe context (valid until deinit, which joins this
-    // worker first); the server's lock is held between TryLock and Unlock, which is what
-    // PublishMessage and the string calls require off the main thread; every string created
-    // is freed before unlocking.
+    pending.push_back(line);
+}
+
+/// Every server cron (hz, 10 a second by default), on the main thread: publish what the worker
+/// queued. A cron callback is torn down with the module, unlike a one-shot or a timer, which
+/// would either outlive MODULE UNLOAD or block it. Lines reach this node's subscribers only (a
+/// module's PUBLISH is not replicated): every node speaks for itself.
+#[cron_event_handler]
+fn on_cron(ctx: &Context, _hz: u64) {
+    let lines: Vec<String> = {
+        let mut pending = lock(&PENDING);
+        if pending.is_empty() {
+            return;
+        }
+        pending.drain(..).collect()
+    };
+    // SAFETY: main thread, inside a server event callback with a valid context; every string
+    // created here is freed before returning.
     unsafe {
-        let (Some(try_lock), Some(unlock), Some(publish), Some(create), Some(free)) = (
-            raw::RedisModule_ThreadSafeContextTryLock,
-            raw::RedisModule_ThreadSafeContextUnlock,
+        let (Some(publish), Some(create), Some(free)) = (
             raw::RedisModule_PublishMessage,
             raw::RedisModule_CreateString,
             raw::RedisModule_FreeString,
         ) else {
-            return true;
+            return;
         };
-        if try_lock(ctx) != raw::REDISMODULE_OK as i32 {
-            return false;
+        let channel = create(
+            ctx.ctx,
+            EVENTS_CHANNEL.as_ptr().cast(),
+            EVENTS_CHANNEL.len(),
+        );
+        for line in &lines {
+            let message = create(ctx.ctx, line.as_ptr().cast(), line.len());
+            publish(ctx.ctx, channel, message);
+            free(ctx.ctx, message);
         }
-        let channel = create(ctx, EVENTS_CHANNEL.as_ptr().cast(), EVENTS_CHANNEL.len());
-        for line in lines {
-            let message = create(ctx, line.as_ptr().cast(), line.len());
-            publish(ctx, channel, message);
-            free(ctx, message);
-        }
-        free(ctx, channel);
-        unlock(ctx);
+        free(ctx.ctx, channel);
     }
     let mut history = lock(&HISTORY);
     for line in lines {
         if history.len() >= HISTORY_LEN {
             history.pop_front();
         }
-        history.push_back(line.clone());
+        history.push_back(line);
     }
-    true
 }
 
 /// `VIP.EVENTS [count]`: the last lines published on `__vip__:events`, oldest first (at most
@@ -412,7 +428,7 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
         settings,
         first,
         Box::new(RedisLog),
-        Box::new(publish_events),
+        Box::new(queue_event),
         STATUS.clone(),
     ) {
         Ok(h) => h,
@@ -492,6 +508,8 @@ pub fn deinit(ctx: &Context) -> RedisStatus {
     free_log_ctx();
     *lock(&STATUS) = Status::default();
     lock(&HISTORY).clear();
+    lock(&PENDING).clear();
+    EVENTS_DROPPED.store(0, Ordering::Relaxed);
     RedisStatus::Ok
 }
 
@@ -547,7 +565,10 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
         ("inbox_dropped", int(s.inbox_dropped)),
-        ("events_dropped", int(s.events_dropped)),
+        (
+            "events_dropped",
+            int(EVENTS_DROPPED.load(Ordering::Relaxed)),
+        ),
     ]
 }
 

@@ -221,9 +221,6 @@ struct Mailbox {
     dropped: Arc<AtomicU64>,
 }
 
-/// How soon lines for subscribers are offered again while the server is busy.
-const NOTICE_RETRY: Duration = Duration::from_millis(10);
-
 /// Pollers answer 10-100 times a second each; the worker takes microseconds per answer.
 /// A worker stuck this far behind drops the surplus: the next answer carries the same news.
 const FEED_CAPACITY: usize = 1024;
@@ -419,11 +416,6 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         } else {
             spins = 0;
         }
-        if !live.notifier.flush() {
-            // Lines for subscribers wait for the server: try again soon.
-            let soon = mono() + NOTICE_RETRY;
-            deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
-        }
         for event in mailbox.next(deadline) {
             // A bug must not kill the thread silently (or, worse, unwind into Redis): log
             // it and carry on with the next event.
@@ -445,7 +437,6 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         if let Ok(mut s) = status.lock() {
             *s = core.status(now());
             s.inbox_dropped = mailbox.dropped.load(Ordering::Relaxed);
-            s.events_dropped = live.notifier.dropped;
         }
         if core.finished() {
             live.pollers.stop_all();

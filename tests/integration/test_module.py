@@ -98,6 +98,7 @@ def start_group(topo: Topology, module_path: str, flavor: str = "redis", vip: st
 # 1. start-up
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_startup_vip_on_master_only(topo, module_path, flavor):
     cap = topo.capture("obs")
@@ -279,8 +280,10 @@ def test_config_set_protected_refused(topo, module_path):
     assert status(n1)["state"] == "holding"
 
 
-def test_config_set_applied_when_protected_enabled(topo, module_path):
-    g = start_group(topo, module_path, nodes=["n1"], protected_configs=True)
+@pytest.mark.smoke
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_config_set_applied_when_protected_enabled(topo, module_path, flavor):
+    g = start_group(topo, module_path, flavor, nodes=["n1"], protected_configs=True)
     n1 = g["n1"]
     wait_holders(topo, VIP4, ["n1"])
     cap = topo.capture("obs")
@@ -350,9 +353,11 @@ def test_config_set_applied_when_protected_enabled(topo, module_path):
 # 6. SHUTDOWN, MODULE UNLOAD / LOAD
 
 
-def test_shutdown_releases(topo, module_path):
+@pytest.mark.smoke
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_shutdown_releases(topo, module_path, flavor):
     # lifetime 0 = permanent address: only the module's release can remove it
-    g = start_group(topo, module_path, module_args=["address-lifetime-s", "0"])
+    g = start_group(topo, module_path, flavor, module_args=["address-lifetime-s", "0"])
     wait_holders(topo, VIP4, ["n1"])
     wait_state(g["n1"], "holding")
     lft = [a for a in topo.address_details("n1") if a.get("local") == VIP_IP]
@@ -372,6 +377,7 @@ def test_shutdown_releases(topo, module_path):
     assert topo.holders(VIP4) == []
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_module_unload_and_reload(make_topology, module_path, flavor):
     topo = make_topology(nodes=1)

