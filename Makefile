@@ -32,8 +32,15 @@ ARGS   ?=
 # integration test flags (tests/integration/README.md): -q, reasons for failures/errors/skips,
 # the slowest tests, and per-test timing in failure reports
 PYTEST_ARGS ?= -q -rfEs --durations=5
+# The server matrix (scripts/servers.sh, docs/compatibility.md): the whole suite on the oldest
+# and the newest of each family, the smoke subset on the others. Three pytest workers: the tests
+# mostly wait for Sentinels and timers.
+FULL_SERVERS  ?= redis-7.0,redis-8.0-sid,valkey-8.0,valkey-9.1
+SMOKE_SERVERS ?= redis-8.0,valkey-8.1
+XDIST   ?= -n 3
+RESULTS := target/test-results
 
-.PHONY: help deps build test lint unit rules integration demo bench chaos fuzz soak clean
+.PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak clean
 
 help:
 	@sed -n '1,14p' Makefile
@@ -60,8 +67,20 @@ rules:
 	promtool check rules monitoring/redis-vip-rules.yml
 	cd monitoring && promtool test rules redis-vip-rules.test.yml
 
-integration:
-	$(PYTHON) -m pytest tests/integration $(PYTEST_ARGS)
+# every server of the matrix, cached under /var/cache/redis-vip/servers: a server that cannot be
+# installed here (no registry) is reported, and its tests skip with the reason
+servers:
+	bash scripts/servers.sh install || echo "WARNING: some servers could not be installed: their tests skip (see the summary above)"
+
+integration: servers
+	mkdir -p $(RESULTS) && rm -f target/compat/*.json
+	VT_SERVERS=$(FULL_SERVERS) $(PYTHON) -m pytest tests/integration $(PYTEST_ARGS) $(XDIST) --junitxml=$(RESULTS)/full.xml
+	VT_SERVERS=$(SMOKE_SERVERS) $(PYTHON) -m pytest tests/integration -m smoke $(PYTEST_ARGS) $(XDIST) --junitxml=$(RESULTS)/smoke.xml
+	$(PYTHON) scripts/compat.py $(RESULTS)/full.xml $(RESULTS)/smoke.xml --out $(RESULTS)/compatibility.md
+
+# docs/compatibility.md from the last `make integration` (commit it after a release run)
+compat:
+	$(PYTHON) scripts/compat.py $(RESULTS)/full.xml $(RESULTS)/smoke.xml
 
 demo: deps build
 	$(PYTHON) demo/demo.py
