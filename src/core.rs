@@ -553,7 +553,7 @@ impl Core {
             self.plan_sent = Some(plan);
         }
         let normal = Duration::from_millis(s.poll_interval_ms.max(1));
-        let interval = if self.sentinels.failover_underway() {
+        let interval = if self.sentinels.failover_underway(self.now) {
             normal.min(FAILOVER_POLL)
         } else {
             normal

@@ -23,6 +23,8 @@ use crate::config::SentinelAddr;
 
 /// A failover older than this many failover-timeouts has ended one way or the other.
 const FAILOVER_MEMORY: u32 = 2;
+/// How long an answer showing a failover (or the master down) keeps the fast poll rate.
+const UNDERWAY_MEMORY: Duration = Duration::from_secs(5);
 /// A node has one or two addresses as Sentinels see it; more are not kept.
 const MAX_LEARNED: usize = 8;
 
@@ -573,10 +575,13 @@ impl SentinelView {
 
     /// While a failover is running somewhere, or the master is reported down, poll fast:
     /// the old master must see the leader's choice, the new one its promotion, at once.
-    pub fn failover_underway(&self) -> bool {
+    /// Only recent answers count: a Sentinel that went silent in the middle of a failover
+    /// must not keep every poller at the fast rate for ever.
+    pub fn failover_underway(&self, now: Duration) -> bool {
         self.targets
             .iter()
             .filter_map(|t| t.heard.as_ref())
+            .filter(|h| now.saturating_sub(h.received) <= UNDERWAY_MEMORY)
             .any(|h| {
                 let f = h.answer.master.instance.flags;
                 f.failover_in_progress || f.s_down || f.o_down

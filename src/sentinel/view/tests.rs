@@ -381,9 +381,13 @@ fn faults_name_the_sentinel_and_the_fix() {
 fn fast_polling_while_a_failover_is_underway() {
     let mut v = view();
     hear(&mut v, 1, 0, says(1, 1, US, 0));
-    assert!(!v.failover_underway());
+    assert!(!v.failover_underway(ms(10)));
     hear(&mut v, 2, 0, failing_over(2, 1, US, 0, 2, "r2"));
-    assert!(v.failover_underway());
+    assert!(v.failover_underway(ms(10)));
+    assert!(
+        !v.failover_underway(ms(6000)),
+        "a silent Sentinel does not keep the fast rate"
+    );
 }
 
 #[test]
