@@ -79,7 +79,7 @@ def ratio_matrix(get, mechs: list[str]) -> list[str]:
                 row.append("—")
             else:
                 r = ma / mb
-                row.append(f"{r:.3f}" if r < 0.1 else f"{r:.2f}")
+                row.append(f"1/{1 / r:.0f}" if r < 0.01 else (f"{r:.3f}" if r < 0.1 else f"{r:.2f}"))
         lines.append(f"| **{LABELS[a]}** | " + " | ".join(row) + " |")
     return lines
 
@@ -796,10 +796,11 @@ def targets(results: dict, fs: dict) -> list[str]:
             f"round trip measured {cell(rtt, 2)} ms, so the bound is {bound:.2f} ms: median "
             f"{_vs(med(pg), round(bound, 2), nd=2)}; {sum(1 for v in pg['values'] if v <= bound)} of "
             f"{pg['n']} runs within it. The module's own role event → GARP sent: {cell(f['claim_ms'], 2)} ms.")
+        peers = [f"{LABELS[p]} {med(fs[p]['outage']):.0f} ms (×{med(fs[p]['outage']) / med(f['outage']):.2f})"
+                 for p in fs if p != m and med(fs[p]["outage"]) and med(f["outage"])]
         add(f"   **Client outage ≤ Sentinel's own promotion + 20 ms**: outage − promotion {cell(f['excess'], 0)} ms: "
             f"median {_vs(med(f['excess']), 20)}; outage {cell(f['outage'], 0)} ms"
-            + "".join(f"; {LABELS[p]} {med(fs[p]['outage']):.0f} ms (×{med(fs[p]['outage']) / med(f['outage']):.2f})"
-                      for p in fs if p != m and med(fs[p]["outage"]) and med(f["outage"])) + ".")
+            + (f"; the others' outages (× this mode's): {', '.join(peers)}" if peers else "") + ".")
     st = scen(results, "stale-restart", m)
     if st:
         held = sum(1 for r in st if r.get("stale_held"))
