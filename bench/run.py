@@ -2,8 +2,8 @@
 """redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000.
 
-    python3 bench/run.py            # full run (~60 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~15 min), prints the table only
+    python3 bench/run.py            # full run (~55 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~10 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
