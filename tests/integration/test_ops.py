@@ -22,6 +22,7 @@ Run: python3 -m pytest tests/integration/test_ops.py -q -s   (about a minute)
 from __future__ import annotations
 
 import json
+import re
 import os
 import pwd
 import shutil
@@ -191,7 +192,8 @@ def test_rolling_upgrade_one_holder(make_topology, module_path):
     and without ever putting the VIP on two nodes: reload the replicas (the holder is untouched),
     SENTINEL FAILOVER to an upgraded replica (the only VIP gap: printed), reload the old master.
     Every node then runs the new file, and the loadmodule line of its configuration file names
-    it (CONFIG REWRITE)."""
+    it (CONFIG REWRITE). Then, for comparison, the master is reloaded in place (no failover):
+    that gap is printed too."""
     need("redis-cli")
     topo = make_topology()
     old = private_copy(module_path, topo, "libredis_vip-old.so")
@@ -218,26 +220,44 @@ def test_rolling_upgrade_one_holder(make_topology, module_path):
         wait_until(lambda: status(g["n1"])["state"] == "standby", 15, 0.05, msg=lambda: statuses(g))
         time.sleep(1.0)
         t3 = time.monotonic()
+        # (the alternative without a failover, measured for docs/operations.md: reload the
+        # master in place; it releases at MODULE UNLOAD and claims again once confirmed)
+        newer = private_copy(module_path, topo, "libredis_vip-newer.so")
+        reload_module(topo, master, newer)
+        smp.wait_for(lambda s: s.holders == (master,), 30, f"{master} holding again", since=t3)
+        time.sleep(0.5)
+        t4 = time.monotonic()
     multi = smp.multi_holder_samples(since=t0)
     assert not multi, f"two holders: {multi[:3]}\n{smp.describe(t0=t0)}"
     assert all(s.holders == (master,) for s in smp.snapshot(since=t2, until=t3)), smp.describe(t0=t0)
-    # the VIP gap: the longest run of samples with no holder (there is only the failover's)
-    gaps = [b - a for a, b, h in smp.segments(since=t0) if not h]
-    gap_ms = max(gaps, default=0.0) * 1000
-    acks = sorted(w.acks, key=lambda a: a.t_ack)
-    write_gap_ms = max((b.t_send - a.t_ack for a, b in zip(acks, acks[1:])), default=0.0) * 1000
+
+    def longest_gap(since: float, until: float) -> float:
+        """ms: the longest run of samples with no holder."""
+        return max((b - a for a, b, h in smp.segments(since, until) if not h), default=0.0) * 1000
+
+    def longest_write_pause(since: float, until: float) -> float:
+        """ms: the longest time between two writes acknowledged through the VIP."""
+        acks = sorted((a for a in w.acks if since <= a.t_send - wall_offset <= until), key=lambda a: a.t_ack)
+        return max((b.t_ack - a.t_ack for a, b in zip(acks, acks[1:])), default=0.0) * 1000
+
+    wall_offset = time.time() - time.monotonic()
+    gap_ms, in_place_ms = longest_gap(t0, t3), longest_gap(t3, t4)
+    write_gap_ms, in_place_write_ms = longest_write_pause(t0, t3), longest_write_pause(t3, t4)
     for name, n in g.nodes.items():
+        latest = newer if name == master else new
         files = mapped_files(n.pid)
-        assert str(new) in files, f"{name} maps {files}"
+        assert str(latest) in files, f"{name} maps {files}"
         lines = [ln for ln in n.conf.read_text().splitlines() if ln.startswith("loadmodule")]
-        assert lines and str(new) in lines[0] and str(old) not in lines[0], lines
+        assert lines and str(latest) in lines[0] and str(old) not in lines[0], lines
         s = status(n)
         assert s["mode"] == "sentinel" and s["last_error"] == "", s
     fences = {name: status(n)["fences"] for name, n in g.nodes.items()}
     print(f"\nrolling upgrade: {len(smp.snapshot(since=t0))} samples every {smp.interval * 1000:.0f} ms "
           f"(largest sampling gap {smp.max_gap() * 1000:.0f} ms), never two holders; VIP gap of the "
-          f"failover n1 -> {master}: {gap_ms:.0f} ms; longest pause between acknowledged writes "
-          f"through the VIP: {write_gap_ms:.0f} ms; fences {fences}; holders: {smp.describe(t0=t0)}")
+          f"failover n1 -> {master}: {gap_ms:.0f} ms, longest pause between acknowledged writes "
+          f"through the VIP: {write_gap_ms:.0f} ms; in-place reload of the master instead: VIP gap "
+          f"{in_place_ms:.0f} ms, writes {in_place_write_ms:.0f} ms; fences {fences}; "
+          f"holders: {smp.describe(t0=t0)}")
 
 
 def test_reload_same_path_keeps_old_code(topo, module_path):
@@ -393,3 +413,65 @@ def test_container_entrypoint(topo, module_path):
         p.wait(10)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the troubleshooting tables and the code
+
+
+# Where the messages of `reason`, `last_error` and VIP.SENTINELS' `last_error` are made:
+# (file, function). Every string literal in them is a message or a piece of one.
+MESSAGE_SOURCES = [
+    ("src/core.rs", "handle"), ("src/core.rs", "sentinel_fault"), ("src/core.rs", "want"),
+    ("src/core.rs", "apply_observation"), ("src/core.rs", "apply_settings"), ("src/core.rs", "describe"),
+    ("src/sentinel/view.rs", "quorum_warning"), ("src/sentinel/view.rs", "verdict"),
+    ("src/sentinel/view.rs", "fault"),
+    ("src/sentinel/poller.rs", "apply"), ("src/sentinel/poller.rs", "run"), ("src/sentinel/poller.rs", "connect"),
+    ("src/sentinel/poller.rs", "io_error"), ("src/sentinel/poller.rs", "classify"),
+]
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_TRIM = " ()[]:;,.'…"
+
+
+def _function_body(text: str, name: str) -> str:
+    m = re.search(rf"\bfn {name}\b[^{{;]*\{{", text)
+    assert m, f"fn {name} not found"
+    depth, i = 1, m.end()
+    while depth and i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return text[m.end():i]
+
+
+def _chunks(message: str, placeholder: str) -> list[str]:
+    """The fixed pieces of a message (between placeholders), long enough to mean something."""
+    return [c.strip(_TRIM) for c in re.split(placeholder, message) if len(c.strip(_TRIM)) >= 12 and " " in c.strip()]
+
+
+def test_troubleshooting_names_every_message():
+    """docs/operations.md#troubleshooting keeps up with the code, both ways: every fixed piece
+    of every message the code can put in `reason` / `last_error` (and a Sentinel's
+    `last_error`) is in the doc, and every message the doc's `reason` / `last_error` tables
+    quote is still made by the code (placeholders are {..} in the code, <..> in the doc)."""
+    doc = (REPO_ROOT / "docs" / "operations.md").read_text()
+    flat = re.sub(r"\s+", " ", doc)  # a message may wrap across lines in the doc
+    src = {f: (REPO_ROOT / f).read_text() for f, _ in MESSAGE_SOURCES}
+    missing = []
+    for f, fn in MESSAGE_SOURCES:
+        for lit in _LITERAL.findall(_function_body(src[f], fn)):
+            missing += [f"{f} {fn}: {c!r}" for c in _chunks(lit, r"\{[^}]*\}") if c not in flat]
+    answer = (REPO_ROOT / "src" / "sentinel" / "answer.rs").read_text()
+    for lit in re.findall(r'malformed\(\s*(?:format!\(\s*)?"((?:[^"\\]|\\.)*)"', answer):
+        missing += [f"answer.rs malformed: {c!r}" for c in _chunks(lit, r"\{[^}]*\}") if c not in flat]
+    assert not missing, "messages missing from docs/operations.md#troubleshooting:\n" + "\n".join(missing)
+
+    code = "".join(p.read_text() for p in (REPO_ROOT / "src").rglob("*.rs"))
+    section = doc[doc.index("## Troubleshooting"):doc.index("### `VIP.SENTINELS` `last_error`")]
+    stale = []
+    for row in section.splitlines():
+        m = re.match(r"\| `([^`]+)`", row)
+        if not m:
+            continue
+        quoted = re.sub(r"^(fenced|waiting): |\(warning: ", "", m.group(1))
+        stale += [f"{m.group(1)!r}: {c!r}" for c in _chunks(quoted, r"<[^>]*>|\.\.\.") if c not in code]
+    assert not stale, "docs/operations.md quotes messages the code no longer makes:\n" + "\n".join(stale)
