@@ -86,7 +86,8 @@ def http_get_json(topo: Topology, ns: str, url: str) -> dict:
     return topo.in_ns(ns, get)
 
 
-def test_metrics_reach_prometheus(make_topology, module_path):
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_metrics_reach_prometheus(make_topology, module_path, flavor):
     """n1 (master) and n2 (replica) with the module; an exporter beside each, running
     redis-vip.lua; prometheus in the observer namespace scraping both every second with the
     repository's rules. Prometheus shows holding and the state code of each node, the holder
@@ -95,7 +96,7 @@ def test_metrics_reach_prometheus(make_topology, module_path):
     need("prometheus-redis-exporter", "prometheus")
     topo = make_topology(nodes=2)
     mod = private_copy(module_path, topo, "libredis_vip.so")
-    g = topo.redis(module=str(mod), vip=VIP4, protected_configs=True)
+    g = topo.redis(flavor=flavor, module=str(mod), vip=VIP4, protected_configs=True)
     g.start()
     wait_until(lambda: topo.holders(VIP4) == ["n1"], 15, 0.05, msg="n1 holds")
 
@@ -173,7 +174,7 @@ def test_metrics_reach_prometheus(make_topology, module_path):
 
     found = wait_until(pending, 30, 0.5, msg="RedisVipNotExactlyOneHolder pending or firing")
     assert found[0]["state"] in ("pending", "firing"), found
-    print(f"\nvip_holding in Prometheus {arrived:.1f} s after the exporters and prometheus started; "
+    print(f"\n[{flavor}] vip_holding in Prometheus {arrived:.1f} s after the exporters and prometheus started; "
           f"RedisVipNotExactlyOneHolder {found[0]['state']} after vip.enabled no")
 
 
