@@ -30,9 +30,10 @@ topology's work directory and its own control socket (short paths under /tmp, si
 path is limited to 108 bytes):
 
 - BIRD 2: ``bird -f -c CONF -s CTL -P PID``; log with millisecond timestamps.
-- FRR: ``zebra`` and ``bgpd`` with ``-f CONF -i PID -z ZSERV --vty_socket DIR -u root -g root
+- FRR: ``zebra`` and ``bgpd`` with ``-f CONF -i PID -z ZSERV --vty_socket DIR -u frr -g frr
   -P 0 --log file:LOG`` (own config, pid file, zebra API socket and vty directory: no shared
-  /etc/frr or /var/run/frr state; no vty on TCP).
+  /etc/frr or /var/run/frr state; no vty on TCP). They run as user frr (Debian's build wants
+  the vty group frrvty, which root is not in), so their files live in a frr-owned run directory.
 
 Observers:
 
@@ -53,7 +54,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -64,8 +64,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from helpers import (VipWriter, any_dead, assert_alive, module_args, start_sentinels, statuses)
-from topology import (PREFIX, MASTER_NAME, NetnsConnection, RedisGroup, Topology, _ip, addr_only,
+from topology import (PREFIX, NetnsConnection, RedisGroup, Topology, _ip, addr_only,
                       list_netns, wait_until)
 
 ROUTER = "rt"
@@ -172,7 +175,7 @@ class RoutedTopology(Topology):
                 b.append(f"addr add {self.addr6(h)}/64 dev eth0 nodad")
             b += ["link set eth0 up", f"route add default via {self.router_addr4(h)}"]
             if self.ipv6:
-                b.append(f"-6 route add default via {self.router_addr6(h)}")
+                b.append(f"route add ::/0 via {self.router_addr6(h)}")
             _ip("-n", self._ns[h], "-batch", "-", input="\n".join(b) + "\n")
 
     # -- faults ---------------------------------------------------------------------------------
@@ -184,10 +187,16 @@ class RoutedTopology(Topology):
             self.ipcmd(node, "link", "set", "eth0", "down")
 
     def link_up(self, node: str, side: str = "router") -> None:
+        """Bring the link back; on the node's side also its default routes, which the kernel
+        flushed with the link (as a host's network configuration would restore them)."""
         if side == "router":
             self.ipcmd(ROUTER, "link", "set", f"v{self.short(node)}", "up")
         else:
+            h = self.short(node)
             self.ipcmd(node, "link", "set", "eth0", "up")
+            self.ipcmd(node, "route", "replace", "default", "via", self.router_addr4(h))
+            if self.ipv6:
+                self.ipcmd(node, "-6", "route", "replace", "default", "via", self.router_addr6(h))
 
     def partition(self, node: str) -> None:
         """Cut node off from every other host while its BGP session to the router stays up: the
@@ -227,6 +236,12 @@ class RoutedTopology(Topology):
         try:
             super().close()  # kills every process started here by pid, deletes the namespaces
         finally:
+            for d in self.daemons:  # FRR's files live in the run directory: keep its logs
+                if d.dir == d.run and self.workdir.exists() and not self._own_workdir:
+                    keep = self.workdir / f"{d.kind}-{d.host}"
+                    keep.mkdir(parents=True, exist_ok=True)
+                    for f in list(d.dir.glob("*.log")) + list(d.dir.glob("*.conf")):
+                        shutil.copy(f, keep / f.name)
             shutil.rmtree(self.rundir, ignore_errors=True)
 
 
@@ -346,6 +361,12 @@ class Frr(_Daemon):
 
     def __init__(self, topo: RoutedTopology, host: str, bgpd_conf: str, zebra_conf: str):
         super().__init__(topo, host)
+        # FRR's daemons drop to user frr (whose group frrvty guards the vty sockets) before
+        # they read their config and open their logs: everything of theirs lives in the run
+        # directory, owned by frr; the logs are copied to the work directory at close.
+        self.dir = self.run
+        os.chmod(self.topo.rundir, 0o755)
+        shutil.chown(self.run, "frr", "frr")
         self.bgpd_conf = self.dir / "bgpd.conf"
         self.zebra_conf = self.dir / "zebra.conf"
         self.bgpd_conf.write_text(bgpd_conf)
@@ -354,7 +375,7 @@ class Frr(_Daemon):
 
     def _common(self, daemon: str) -> list[str]:
         return ["-i", str(self.run / f"{daemon}.pid"), "-z", str(self.zserv), "--vty_socket", str(self.run),
-                "-u", "root", "-g", "root", "-P", "0", "--log", f"file:{self.dir / (daemon + '.log')}",
+                "-u", "frr", "-g", "frr", "-P", "0", "--log", f"file:{self.dir / (daemon + '.log')}",
                 "--log-level", "info"]
 
     def start(self) -> "Frr":
@@ -394,10 +415,11 @@ class Frr(_Daemon):
 # configurations (docs/routed.md quotes these; keep them readable)
 
 
-def router_bird_conf(topo: RoutedTopology, bfd: bool = False) -> str:
+def router_bird_conf(topo: RoutedTopology, bfd: bool = False, ecmp: bool = False) -> str:
     """The router: one eBGP session per node; from each it accepts the VIP /32 (/128) and
-    nothing else, and installs the best route in its kernel table. No ``merge paths``: one next
-    hop per prefix, never ECMP between two nodes."""
+    nothing else, and installs the best route in its kernel table. Without ``ecmp`` one next hop
+    per prefix (what docs/routed.md recommends); the tests set ``ecmp`` (``merge paths yes``) so
+    that two nodes announcing at once would show as two next hops in the kernel."""
     v6 = topo.ipv6
     lines = [
         'log "@LOG@" all;',
@@ -415,10 +437,11 @@ def router_bird_conf(topo: RoutedTopology, bfd: bool = False) -> str:
         "",
         "protocol kernel {",
         "  ipv4 { import none; export where source = RTS_BGP; };",
-        "}",
     ]
+    merge = ["  merge paths yes;  # ECMP: only so that an overlap would show"] if ecmp else []
+    lines += merge + ["}"]
     if v6:
-        lines += ["protocol kernel {", "  ipv6 { import none; export where source = RTS_BGP; };", "}"]
+        lines += ["protocol kernel {", "  ipv6 { import none; export where source = RTS_BGP; };", *merge, "}"]
     if bfd:
         lines += ["",
                   "protocol bfd {",
@@ -533,12 +556,13 @@ class RibEvent:
     op: str  # 'add' or 'remove'
 
 
-_BIRD_LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) <TRACE> (\w+)\.ipv[46] < "
-                          r"(added|removed|filtered out|ignored|rejected by protocol) (\S+)")
+# e.g. "2026-12-02 15:10:26.657 <TRACE> n1.ipv4 > added [best] 198.51.100.10/32 0L 4G unicast"
+_BIRD_LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) <TRACE> (\w+)\.ipv[46] > "
+                          r"(added|removed|filtered out|ignored)(?: \[[^\]]*\])* (\S+)")
 
 
 def parse_bird_rib_log(path: Path, prefix: str) -> list[RibEvent]:
-    """Imports ('<' lines of ``debug { routes }``) of prefix into the router's table."""
+    """Imports of prefix into the router's table: the '>' lines of ``debug { routes }``."""
     want = str(ipaddress.ip_network(prefix))
     out = []
     try:
@@ -553,6 +577,17 @@ def parse_bird_rib_log(path: Path, prefix: str) -> list[RibEvent]:
         ts = time.mktime(dt.timetuple()) + dt.microsecond / 1e6
         out.append(RibEvent(ts, m.group(2), "add" if m.group(3) == "added" else "remove"))
     return out
+
+
+def rib_overlap_ms(events: list[RibEvent], since: float = float("-inf")) -> float:
+    """Milliseconds (at BIRD's millisecond resolution) during which the RIB held routes from two
+    or more sessions, from wall time ``since`` on."""
+    tl = rib_timeline(events)
+    total = 0.0
+    for (t, held), nxt in zip(tl, tl[1:] + [(None, frozenset())]):
+        if len(held) > 1 and nxt[0] is not None and nxt[0] >= since:
+            total += nxt[0] - max(t, since)
+    return total * 1000
 
 
 def rib_timeline(events: list[RibEvent]) -> list[tuple[float, frozenset[str]]]:
@@ -773,6 +808,19 @@ class RouteWatcher:
         return wait_until(found, timeout, 0.01, msg=lambda: f"{msg} (router's route for {prefix}: "
                                                             f"{self.describe(prefix)})")
 
+    def duration_ms(self, prefix: str, pred, since: float = float("-inf"), until: Optional[float] = None) -> float:
+        """Milliseconds during which pred(hops) held for prefix, from the recorded changes (each
+        state lasts until the next change, the last one until ``until`` or now)."""
+        hist = self.history(prefix)
+        end = time.monotonic() if until is None else until
+        total = 0.0
+        for a, b in zip(hist, hist[1:] + [None]):
+            t_end = b.t if b is not None else end
+            lo = max(a.t, since)
+            if pred(a.hops) and t_end > lo:
+                total += t_end - lo
+        return total * 1000
+
     def describe(self, prefix: str, t0: Optional[float] = None) -> str:
         hist = self.history(prefix)
         if not hist:
@@ -795,7 +843,7 @@ class RoutedVipWriter(VipWriter):
     def _connect(self):
         conn = NetnsConnection(netns=self.topo.ns(CLIENT), host=self.vip_ip, port=6379,
                                socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                               retry=__import__("redis").retry.Retry(__import__("redis").backoff.NoBackoff(), 0))
+                               retry=Retry(NoBackoff(), 0))
         try:
             conn.connect()
             conn.send_command("CONFIG", "GET", "dir")
@@ -824,13 +872,13 @@ class Routed:
 
 
 def start_routed(topo: RoutedTopology, module_path: str, speaker: str = "bird", bfd: bool = False,
-                 flavor: str = "redis", extra_module_args: Iterable[str] = ()) -> Routed:
+                 ecmp: bool = True, flavor: str = "redis", extra_module_args: Iterable[str] = ()) -> Routed:
     """The router's BIRD, a BIRD (``speaker='bird'``) or FRR on each node, 3 Redis nodes with the
     module in routed, Sentinel-confirmed mode (``address <VIPs> interface lo announce no
     sentinels ... master-name mymaster``) and 3 Sentinels (down-after 1000, quorum 2). Returns
     once every BGP session is up and the router's table sends the VIPs to n1."""
     vips = [VIP4_R] + ([VIP6_R] if topo.ipv6 else [])
-    router = Bird(topo, ROUTER, router_bird_conf(topo, bfd=bfd)).start()
+    router = Bird(topo, ROUTER, router_bird_conf(topo, bfd=bfd, ecmp=ecmp)).start()
     speakers: dict = {}
     for n in topo.node_names:
         if speaker == "bird":
@@ -877,6 +925,6 @@ def router_hops(r: Routed, prefix: str) -> tuple[str, ...]:
 
 
 __all__ = ["RoutedTopology", "Bird", "Frr", "RouteWatcher", "RouteChange", "RibEvent", "RoutedVipWriter",
-           "Routed", "start_routed", "router_hops", "rib_timeline", "parse_bird_rib_log", "router_bird_conf",
+           "Routed", "start_routed", "router_hops", "rib_timeline", "rib_overlap_ms", "parse_bird_rib_log", "router_bird_conf",
            "node_bird_conf", "node_frr_conf", "speakers_available", "VIP4_R", "VIP6_R", "ROUTER", "CLIENT",
-           "HOLD_S", "MASTER_NAME", "signal"]
+           "HOLD_S"]
