@@ -125,6 +125,8 @@ pub enum Event {
         ip: IpAddr,
         mac: [u8; 6],
     },
+    /// The packet listener opened (conflict detection works) or could not be opened.
+    Listening(Result<(), OsError>),
     /// This process's run id (`INFO server`): how the Sentinels' answers are matched to
     /// this node.
     Identity {
@@ -224,6 +226,8 @@ enum FaultKind {
     /// The Sentinel-confirmed mode cannot work as configured (master name missing,
     /// authentication refused, no such master, no Sentinel answering).
     Sentinel,
+    /// The packet listener cannot be opened: conflict detection is off.
+    Listen,
 }
 
 /// While a failover runs, every node polls this often: the old master must see the
@@ -254,6 +258,8 @@ pub struct Status {
     pub interface: String,
     pub holding: bool,
     pub announce: bool,
+    /// `on`, `off` (routed mode) or `failing` (the listener cannot be opened).
+    pub conflict_detection: &'static str,
     pub reason: String,
     pub last_transition_ms: u64,
     pub last_claim_latency_us: u64,
@@ -478,6 +484,14 @@ impl Core {
                 self.decide_if_sentinel_mode(now, &mut out);
             }
             Event::Claimed { ip, mac } => self.conflict(ip, mac, now, &mut out),
+            Event::Listening(Ok(())) => self.clear_fault(FaultKind::Listen, &mut out),
+            Event::Listening(Err(error)) => {
+                let msg = format!(
+                    "conflict detection is off: {}",
+                    describe(&error, "", &self.settings.interface)
+                );
+                self.set_fault(FaultKind::Listen, msg, now, &mut out);
+            }
             Event::Shutdown => self.shutdown(now, &mut out),
         }
         if self.shutting_down && !self.claim_pending {
@@ -870,6 +884,10 @@ impl Core {
     fn apply_observation(&mut self, obs: Observation, now: Now, out: &mut Vec<Action>) {
         self.claim_pending = false;
         self.observed = true;
+        if self.faults.contains_key(&FaultKind::Listen) {
+            // Try the listener again at each look, which backs off while the fault lasts.
+            self.listen_sent = None;
+        }
         self.clear_fault(FaultKind::Observe, out);
         let raw_needed = self.settings.announce;
         if self.settings.configured() && !(obs.net_admin && (obs.net_raw || !raw_needed)) {
@@ -1179,6 +1197,13 @@ impl Core {
             interface: self.settings.interface.clone(),
             holding: self.holding,
             announce: self.settings.announce,
+            conflict_detection: if !self.settings.announce {
+                "off"
+            } else if self.faults.contains_key(&FaultKind::Listen) {
+                "failing"
+            } else {
+                "on"
+            },
             reason: match &self.quorum_warning {
                 Some(w) => format!("{} (warning: {w})", self.reason),
                 None => self.reason.clone(),

@@ -34,6 +34,8 @@ mod module {
 
     const PROTECTED: ConfigurationFlags = ConfigurationFlags::PROTECTED;
     const DEFAULT: ConfigurationFlags = ConfigurationFlags::DEFAULT;
+    const SECRET: ConfigurationFlags =
+        ConfigurationFlags::PROTECTED.union(ConfigurationFlags::SENSITIVE);
 
     redis_module! {
         name: "vip",
@@ -68,7 +70,9 @@ mod module {
                 ["sentinels", &SENTINELS, "", PROTECTED, Some(Box::new(on_config_changed))],
                 ["master-name", &MASTER_NAME, "", PROTECTED, Some(Box::new(on_config_changed))],
                 ["sentinel-auth-user", &SENTINEL_AUTH_USER, "", PROTECTED, Some(Box::new(on_config_changed))],
-                ["sentinel-auth-pass", &SENTINEL_AUTH_PASS, "", PROTECTED, Some(Box::new(on_config_changed))],
+                // SENSITIVE: redacted from MONITOR and the slow log (CONFIG GET still shows
+                // it, as Redis shows masterauth)
+                ["sentinel-auth-pass", &SENTINEL_AUTH_PASS, "", SECRET, Some(Box::new(on_config_changed))],
             ],
             bool: [
                 ["release-on-shutdown", &RELEASE_ON_SHUTDOWN, true, DEFAULT, Some(Box::new(on_config_changed))],

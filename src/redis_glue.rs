@@ -414,8 +414,9 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     let settings = settings();
     let first = vec![identity(ctx), role_event(role, true)];
     let summary = format!(
-        "redis-vip {} loaded: address '{}' interface '{}' mode {} role {}",
+        "redis-vip {} ({}) loaded: address '{}' interface '{}' mode {} role {}",
         env!("CARGO_PKG_VERSION"),
+        env!("VIP_BUILD_COMMIT"),
         settings.addresses_text(),
         settings.interface,
         settings.mode().as_str(),
@@ -454,10 +455,44 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     acl_categories(ctx.ctx);
     LOADED.store(true, Ordering::SeqCst);
     log_raw(ctx.ctx, Level::Notice, &summary);
+    if let Some(path) = stale_mapping() {
+        log_raw(
+            ctx.ctx,
+            Level::Warning,
+            &format!(
+                "this process runs an older build of the module than {path} now holds: MODULE UNLOAD keeps the code mapped and MODULE LOAD of the same path reuses it; restart redis-server, or load the new file under another path (docs/operations.md, rolling upgrade)"
+            ),
+        );
+    }
     if let Some(w) = basic_warning {
         log_raw(ctx.ctx, Level::Warning, w);
     }
     RedisStatus::Ok
+}
+
+/// The path this code was loaded from, when the file there is no longer the one mapped (it
+/// was replaced after a first load; a reload of the same path hands back the old mapping).
+fn stale_mapping() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: dladdr only reads the loader's tables; info is a plain struct it fills in.
+    let path = unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(stale_mapping as *const c_void, &mut info) == 0 || info.dli_fname.is_null()
+        {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(info.dli_fname)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let on_disk = std::fs::metadata(&path).ok()?.ino();
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let mapped = maps
+        .lines()
+        .filter(|l| l.ends_with(path.as_str()) || l.contains(&format!("{path} (deleted)")))
+        .filter_map(|l| l.split_whitespace().nth(4)?.parse::<u64>().ok())
+        .find(|ino| *ino != 0)?;
+    (mapped != on_disk).then_some(path)
 }
 
 /// Put VIP.STATUS and VIP.SENTINELS in the ACL categories read and fast (a monitoring user
@@ -529,6 +564,7 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
     let c = &s.counters;
     vec![
         ("version", Text(env!("CARGO_PKG_VERSION").into())),
+        ("build", Text(env!("VIP_BUILD_COMMIT").into())),
         ("version_num", Int(version_num())),
         ("state", Text(s.state.into())),
         ("state_code", Int(state_code(s.state))),
@@ -542,10 +578,7 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
             "announce",
             Text(if s.announce { "yes" } else { "no" }.into()),
         ),
-        (
-            "conflict_detection",
-            Text(if s.announce { "on" } else { "off" }.into()),
-        ),
+        ("conflict_detection", Text(s.conflict_detection.into())),
         ("reason", Text(s.reason.clone())),
         ("last_transition_ms", int(s.last_transition_ms)),
         ("last_claim_latency_us", int(s.last_claim_latency_us)),

@@ -1031,3 +1031,28 @@ fn announcing_mode_still_needs_cap_net_raw_and_a_mac() {
     let e = w.core.status(at(0)).last_error;
     assert!(e.contains("CAP_NET_RAW") || e.contains("no MAC"), "{e}");
 }
+
+#[test]
+fn a_listener_that_cannot_open_is_a_visible_fault_retried_at_each_look() {
+    let mut w = World::new(settings("192.0.2.100/24"));
+    w.role(Role::Master, true);
+    assert!(w.listening.is_some());
+    w.feed(Event::Listening(Err(OsError::new(
+        Op::OpenPacketSocket,
+        libc::EPERM,
+    ))));
+    let s = w.core.status(at(0));
+    assert_eq!((s.state, s.conflict_detection), ("error", "failing"));
+    assert!(
+        s.last_error.contains("conflict detection is off") && s.last_error.contains("CAP_NET_RAW"),
+        "{}",
+        s.last_error
+    );
+    assert!(s.holding, "the VIP itself is unaffected");
+    w.listening = None;
+    w.run_until(1_000);
+    assert!(w.listening.is_some(), "asked again at the next look");
+    w.feed(Event::Listening(Ok(())));
+    let s = w.core.status(at(1_000));
+    assert_eq!((s.state, s.conflict_detection), ("holding", "on"));
+}

@@ -102,7 +102,25 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
     let timeout: libc::c_int = if wake_fd < 0 { 1000 } else { -1 };
     while !control.stopping() {
         if let Some(spec) = control.take_spec() {
-            listener = spec.and_then(|s| Listener::open(s.ifindex, &s.addrs).ok().map(|l| (s, l)));
+            listener = match spec {
+                Some(s) => match Listener::open(s.ifindex, &s.addrs) {
+                    Ok(l) => {
+                        if !inbox.send_feed(Event::Listening(Ok(()))) {
+                            return;
+                        }
+                        Some((s, l))
+                    }
+                    Err(e) => {
+                        // Told to the core (a visible fault); the core asks again on its next
+                        // look at the interface.
+                        if !inbox.send_feed(Event::Listening(Err(e))) {
+                            return;
+                        }
+                        None
+                    }
+                },
+                None => None,
+            };
         }
         if monitor.is_none() {
             monitor = Monitor::open().ok();

@@ -278,6 +278,9 @@ def test_reload_same_path_keeps_old_code(topo, module_path, flavor):
     n.execute("MODULE", "UNLOAD", "vip")
     n.execute("MODULE", "LOAD", str(mod), "address", VIP4, "interface", "eth0")
     assert mapped_files(n.pid) == {f"{mod} (deleted)"}, mapped_files(n.pid)  # the old inode
+    # the module notices and says so in the log
+    assert f"this process runs an older build of the module than {mod} now holds" in n.log_text(), \
+        n.log_tail(10)
     cp = topo.run("n1", "bash", str(RELOAD), str(mod), check=False)
     assert cp.returncode == 1 and "already loaded" in cp.stderr, cp.stderr
     other = private_copy(module_path, topo, "libredis_vip-2.so")
