@@ -69,7 +69,7 @@ from redis.retry import Retry
 
 from helpers import (VipWriter, any_dead, assert_alive, module_args, start_sentinels, statuses)
 from topology import (PREFIX, NetnsConnection, RedisGroup, Topology, _ip, addr_only,
-                      list_netns, wait_until)
+                      list_netns, pid_alive, wait_until)
 
 ROUTER = "rt"
 CLIENT = "obs"
@@ -102,21 +102,21 @@ def speakers_available() -> Optional[str]:
 # topology
 
 
-class RoutedTopology(Topology):
-    """A router namespace ``rt`` with one point-to-point link to each node and to the client
-    ``obs`` (see the module doc). Same API as Topology (``ns``, ``run``, ``popen``, ``client``,
-    ``in_ns``, ``holders``, ``redis``, ``close``...); ``addr4(host)`` is the host's link address.
-    ``daemons`` lists the routing daemons started here (their logs go into ``logs()``)."""
+class RoutedPlan:
+    """The addressing of the routed topology (see the module doc), without any namespace: the
+    configuration generators take one, so docs/routed.md's snippets can be checked against them
+    (test_routed.py::test_docs_quote_the_tested_configs). ``RoutedPlan.of(nodes, ipv6)``."""
 
-    def __init__(self, tag: str, nodes: int = 3, ipv6: bool = False, workdir: str | os.PathLike | None = None):
-        if not 1 <= nodes <= 4:
-            raise ValueError("nodes must be 1..4")
-        self.daemons: list["_Daemon"] = []
-        # unix sockets need short paths: one run directory per topology, removed at close
-        self.rundir = Path(tempfile.mkdtemp(prefix="vtr-", dir="/tmp"))
-        super().__init__(tag, nodes=nodes, ipv6=ipv6, workdir=workdir)
+    ipv6: bool
+    node_names: list[str]
 
-    # -- addresses ------------------------------------------------------------------------------
+    @classmethod
+    def of(cls, nodes: int = 3, ipv6: bool = False) -> "RoutedPlan":
+        plan = cls.__new__(cls)
+        plan.ipv6 = ipv6
+        plan.node_names = [f"n{i}" for i in range(1, nodes + 1)]
+        return plan
+
     @staticmethod
     def link4(host: str) -> ipaddress.IPv4Network:
         return ipaddress.ip_network(f"192.0.2.{8 * _HOST_INDEX[host]}/29")
@@ -148,6 +148,32 @@ class RoutedTopology(Topology):
     @staticmethod
     def node_as(host: str) -> int:
         return ROUTER_AS + _HOST_INDEX[host]
+
+
+def sweep_stale_rundirs() -> list[str]:
+    """Remove /tmp/vtr-<pid>-* run directories whose pid is dead (left by a crashed run)."""
+    removed = []
+    for d in Path("/tmp").glob("vtr-*-*"):
+        m = re.match(r"^vtr-(\d+)-", d.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(str(d))
+    return removed
+
+
+class RoutedTopology(RoutedPlan, Topology):
+    """A router namespace ``rt`` with one point-to-point link to each node and to the client
+    ``obs`` (see the module doc). Same API as Topology (``ns``, ``run``, ``popen``, ``client``,
+    ``in_ns``, ``holders``, ``redis``, ``close``...); ``addr4(host)`` is the host's link address.
+    ``daemons`` lists the routing daemons started here (their logs go into ``logs()``)."""
+
+    def __init__(self, tag: str, nodes: int = 3, ipv6: bool = False, workdir: str | os.PathLike | None = None):
+        if not 1 <= nodes <= 4:
+            raise ValueError("nodes must be 1..4")
+        self.daemons: list["_Daemon"] = []
+        # unix sockets need short paths: one run directory per topology, removed at close
+        self.rundir = Path(tempfile.mkdtemp(prefix=f"vtr-{os.getpid()}-", dir="/tmp"))
+        super().__init__(tag, nodes=nodes, ipv6=ipv6, workdir=workdir)
 
     # -- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -415,7 +441,7 @@ class Frr(_Daemon):
 # configurations (docs/routed.md quotes these; keep them readable)
 
 
-def router_bird_conf(topo: RoutedTopology, bfd: bool = False, ecmp: bool = False) -> str:
+def router_bird_conf(topo: RoutedPlan, bfd: bool = False, ecmp: bool = False) -> str:
     """The router: one eBGP session per node; from each it accepts the VIP /32 (/128) and
     nothing else, and installs the best route in its kernel table. Without ``ecmp`` one next hop
     per prefix (what docs/routed.md recommends); the tests set ``ecmp`` (``merge paths yes``) so
@@ -450,7 +476,7 @@ def router_bird_conf(topo: RoutedTopology, bfd: bool = False, ecmp: bool = False
     timers = (f"  hold time {HOLD_S}; keepalive time {KEEPALIVE_S};\n"
               "  connect delay time 1; connect retry time 1; error wait time 1, 5;\n"
               f"{'  bfd on;' + chr(10) if bfd else ''}"
-              "  debug { states, routes };")
+              "  debug { states, routes };  # the tests read the router's RIB from this log")
     lines += ["", "template bgp redis_node {", f"  local as {ROUTER_AS};", timers,
               "  ipv4 { import filter vip_in; export none; };", "}"]
     if v6:
@@ -463,7 +489,7 @@ def router_bird_conf(topo: RoutedTopology, bfd: bool = False, ecmp: bool = False
     return "\n".join(lines) + "\n"
 
 
-def node_bird_conf(topo: RoutedTopology, node: str, bfd: bool = False) -> str:
+def node_bird_conf(topo: RoutedPlan, node: str, bfd: bool = False) -> str:
     """A node: ``protocol direct`` on lo picks up the VIP the module adds and deletes; the
     session to the router exports that /32 (/128) and nothing else, and imports nothing."""
     v6 = topo.ipv6
@@ -496,7 +522,7 @@ def node_bird_conf(topo: RoutedTopology, node: str, bfd: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def node_frr_conf(topo: RoutedTopology, node: str) -> tuple[str, str]:
+def node_frr_conf(topo: RoutedPlan, node: str) -> tuple[str, str]:
     """(bgpd.conf, zebra.conf) of a node running FRR: zebra sees the VIP as a connected route
     on lo; ``redistribute connected`` through a route-map that lets only the VIP pass, and the
     same route-map on the session out (FRR refuses to send anything on an eBGP session without
@@ -862,6 +888,16 @@ class RoutedVipWriter(VipWriter):
 # the whole routed setup
 
 
+def routed_module_args(plan: RoutedPlan, extra: Iterable[str] = ()) -> list[str]:
+    """The loadmodule arguments after ``address <VIPs> interface lo``: routed and
+    Sentinel-confirmed (the lifetime stays at its default, 1 s)."""
+    return ["announce", "no", *module_args(plan, extra=extra)]  # type: ignore[arg-type]
+
+
+def vips_of(plan: RoutedPlan) -> list[str]:
+    return [VIP4_R] + ([VIP6_R] if plan.ipv6 else [])
+
+
 @dataclass
 class Routed:
     topo: RoutedTopology
@@ -877,7 +913,7 @@ def start_routed(topo: RoutedTopology, module_path: str, speaker: str = "bird", 
     module in routed, Sentinel-confirmed mode (``address <VIPs> interface lo announce no
     sentinels ... master-name mymaster``) and 3 Sentinels (down-after 1000, quorum 2). Returns
     once every BGP session is up and the router's table sends the VIPs to n1."""
-    vips = [VIP4_R] + ([VIP6_R] if topo.ipv6 else [])
+    vips = vips_of(topo)
     router = Bird(topo, ROUTER, router_bird_conf(topo, bfd=bfd, ecmp=ecmp)).start()
     speakers: dict = {}
     for n in topo.node_names:
@@ -892,7 +928,7 @@ def start_routed(topo: RoutedTopology, module_path: str, speaker: str = "bird", 
     wait_until(lambda: router.established() >= sessions, 30, 0.1,
                msg=lambda: f"every BGP session established\n{router.show('show protocols')}")
     g = topo.redis(flavor=flavor, module=module_path, vip=",".join(vips), interface="lo",
-                   module_args=["announce", "no", *module_args(topo, extra=extra_module_args)])
+                   module_args=routed_module_args(topo, extra_module_args))
     g.start()
     start_sentinels(g)
     r = Routed(topo, router, speakers, g, vips)
@@ -924,7 +960,7 @@ def router_hops(r: Routed, prefix: str) -> tuple[str, ...]:
     return tuple(r.topo.node_of_gateway(g) for g in r.topo.in_ns(ROUTER, dump))
 
 
-__all__ = ["RoutedTopology", "Bird", "Frr", "RouteWatcher", "RouteChange", "RibEvent", "RoutedVipWriter",
-           "Routed", "start_routed", "router_hops", "rib_timeline", "rib_overlap_ms", "parse_bird_rib_log", "router_bird_conf",
+__all__ = ["RoutedTopology", "RoutedPlan", "sweep_stale_rundirs", "Bird", "Frr", "RouteWatcher", "RouteChange", "RibEvent", "RoutedVipWriter",
+           "Routed", "start_routed", "routed_module_args", "vips_of", "router_hops", "rib_timeline", "rib_overlap_ms", "parse_bird_rib_log", "router_bird_conf",
            "node_bird_conf", "node_frr_conf", "speakers_available", "VIP4_R", "VIP6_R", "ROUTER", "CLIENT",
            "HOLD_S"]

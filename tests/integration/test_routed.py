@@ -24,25 +24,31 @@ Run: python3 -m pytest tests/integration/test_routed.py -q -s
 
 from __future__ import annotations
 
+import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from helpers import HolderSampler, log_events, module_log, promotions, status, statuses, wait_settled
-from routed import (VIP4_R, Routed, RoutedTopology, RoutedVipWriter, RouteWatcher, rib_overlap_ms, rib_timeline,
-                    router_hops, speakers_available, start_routed)
+from routed import (VIP4_R, Routed, RoutedPlan, RoutedTopology, RoutedVipWriter, RouteWatcher, node_bird_conf,
+                    node_frr_conf, rib_overlap_ms, rib_timeline, routed_module_args, router_bird_conf, router_hops,
+                    speakers_available, start_routed, sweep_stale_rundirs, vips_of)
 from topology import MASTER_NAME, wait_until
 
-pytestmark = pytest.mark.skipif(speakers_available() is not None, reason=str(speakers_available()))
-
 FAILOVER_S = 30  # hang guard only
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "routed.md"
 
 
 @pytest.fixture
 def routed(request: pytest.FixtureRequest, tmp_path, module_path):
     """Factory: routed(speaker='bird'|'frr', ipv6=False, bfd=False) -> Routed; every process is
     killed by pid and every namespace removed at teardown, also when the test fails."""
+    missing = speakers_available()
+    if missing:
+        pytest.skip(missing)
+    sweep_stale_rundirs()
     made: list[RoutedTopology] = []
     request.node._vt_topologies = made  # conftest appends their logs to a failure report
 
@@ -365,3 +371,45 @@ def test_frozen_node_needs_bfd(routed, bfd):
         assert withdrawn.wall < promoted, "BFD did not take n1's route away before the promotion\n" + \
             report(r, rw, t0)
         assert_single_next_hop(r, rw, t0)
+
+
+# ----------------------------------------------------------------------------------------------
+# the docs quote what runs here
+
+
+def test_docs_quote_the_tested_configs():
+    """Every ``bird`` and ``frr`` block of docs/routed.md is a run of lines of a configuration
+    these tests run (routed.py's generators; the BIRD log path as the docs show it), and every
+    loadmodule line there has the arguments start_routed gives the nodes."""
+    text = DOCS.read_text()
+    configs = []
+    for ipv6 in (False, True):
+        plan = RoutedPlan.of(ipv6=ipv6)
+        for bfd in (False, True):
+            for ecmp in (False, True):
+                configs.append(router_bird_conf(plan, bfd=bfd, ecmp=ecmp))
+            for n in plan.node_names:
+                configs.append(node_bird_conf(plan, n, bfd=bfd))
+        for n in plan.node_names:
+            configs += list(node_frr_conf(plan, n))
+    configs = [c.replace("@LOG@", "/var/log/bird.log").splitlines() for c in configs]
+
+    def quoted(block: list[str]) -> bool:
+        n = len(block)
+        return any(lines[i:i + n] == block for lines in configs for i in range(len(lines) - n + 1))
+
+    blocks = re.findall(r"^```(bird|frr)\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) >= 4, "docs/routed.md quotes the BIRD and FRR configurations"
+    for kind, body in blocks:
+        lines = body.rstrip("\n").splitlines()
+        assert quoted(lines), f"this {kind} block of docs/routed.md is not in any tested configuration:\n{body}"
+    loads = re.findall(r"^loadmodule \S+ (.*)$", text, re.M)
+    assert loads, "docs/routed.md shows the loadmodule line"
+    for args in loads:
+        words = args.split()
+        for ipv6 in (False, True):
+            plan = RoutedPlan.of(ipv6=ipv6)
+            if words == ["address", ",".join(vips_of(plan)), "interface", "lo", *routed_module_args(plan)]:
+                break
+        else:
+            pytest.fail(f"docs/routed.md: loadmodule {args} is not what the tests load")
