@@ -333,10 +333,13 @@ class VipWriter:
     """``SET <prefix>:<n> <n>`` through the VIP from the observer namespace, one connection at a
     time, every ``pause`` seconds. Each new connection asks ``CONFIG GET dir`` once, which names
     the node (its directory is redis-<node>), so every acknowledged write is attributed to the
-    server that executed it. Any error closes the connection; the next attempt reconnects."""
+    server that executed it. Any error closes the connection; the next attempt reconnects.
+    ``host`` is the address written to (default the VIP; the routed tests give theirs)."""
 
-    def __init__(self, topo: Topology, prefix: str = "w", pause: float = 0.01, timeout: float = 0.5):
+    def __init__(self, topo: Topology, prefix: str = "w", pause: float = 0.01, timeout: float = 0.5,
+                 host: str = VIP_IP):
         self.topo = topo
+        self.host = host
         self.prefix = prefix
         self.pause = pause
         self.timeout = timeout
@@ -348,7 +351,7 @@ class VipWriter:
         self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
 
     def _connect(self) -> tuple[NetnsConnection, str]:
-        conn = NetnsConnection(netns=self.topo.ns("obs"), host=VIP_IP, port=REDIS_PORT,
+        conn = NetnsConnection(netns=self.topo.ns("obs"), host=self.host, port=REDIS_PORT,
                                socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                                retry=Retry(NoBackoff(), 0))
         try:

@@ -64,11 +64,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from helpers import (VipWriter, any_dead, assert_alive, module_args, start_sentinels, statuses)
-from topology import (PREFIX, NetnsConnection, RedisGroup, Topology, _ip, addr_only,
+from topology import (PREFIX, RedisGroup, Topology, _ip, addr_only,
                       list_netns, pid_alive, wait_until)
 
 ROUTER = "rt"
@@ -863,25 +860,7 @@ class RoutedVipWriter(VipWriter):
     """helpers.VipWriter writing from the client namespace to the routed VIP (``vip``)."""
 
     def __init__(self, topo: RoutedTopology, vip: str = VIP4_R, **kwargs):
-        super().__init__(topo, **kwargs)
-        self.vip_ip = addr_only(vip)
-
-    def _connect(self):
-        conn = NetnsConnection(netns=self.topo.ns(CLIENT), host=self.vip_ip, port=6379,
-                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                               retry=Retry(NoBackoff(), 0))
-        try:
-            conn.connect()
-            conn.send_command("CONFIG", "GET", "dir")
-            reply = conn.read_response()
-            m = re.search(r"redis-(n\d+)", str(reply))
-            if not m:
-                raise RuntimeError(f"cannot tell the node from {reply!r}")
-            self.connects += 1
-            return conn, m.group(1)
-        except BaseException:
-            conn.disconnect()
-            raise
+        super().__init__(topo, host=addr_only(vip), **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
