@@ -3,7 +3,7 @@
 #   make build                 cargo build --release -> target/release/libredis_vip.so
 #   make test                  deps + build + fmt + clippy + unit tests + alert rules + integration tests (root)
 #   make rules                 promtool check + unit tests of monitoring/redis-vip-rules.yml
-#   make demo                  deps + build + a live failover in network namespaces (root)
+#   make demo [ROUTED=1]       deps + build + a live failover in network namespaces (root); ROUTED=1: over BGP
 #   make bench ARGS="..."      benchmarks (bench/run.py)
 #   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
 #   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~7 min, fuzz/)
@@ -82,8 +82,9 @@ integration: servers
 compat:
 	$(PYTHON) scripts/compat.py $(RESULTS)/full.xml $(RESULTS)/smoke.xml
 
+# ROUTED=1: the routed mode (a /32 over BGP with BIRD 2; docs/routed.md)
 demo: deps build
-	$(PYTHON) demo/demo.py
+	$(PYTHON) demo/$(if $(ROUTED),routed.py,demo.py)
 
 # bench/ and chaos/ are separate tools; build first so they load the current module
 bench: deps build
