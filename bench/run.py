@@ -2,8 +2,8 @@
 """redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000.
 
-    python3 bench/run.py            # full run (~55 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~10 min), prints the tables only
+    python3 bench/run.py            # full run (~60 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~12 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
@@ -21,6 +21,9 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
   8  busy master (DEBUG SLEEP 5): two holders, re-claims after waking
   9  two of three Sentinels stopped for 10 s: VIP outage
  10  start-up: module load (keepalived start) -> VIP claimed
+ 11  routed mode (BGP; bench/routed_mode.py): planned SENTINEL FAILOVER and kill -9 with BIRD, then
+     FRR, on the nodes: promotion -> new route at the router, the old route's withdrawal, ms with
+     two next hops / no route, client errors, writes lost, client outage (redis-vip Sentinel mode)
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -49,6 +52,9 @@ TOOLS = {  # command -> Debian package
     "ip": "iproute2", "tcpdump": "tcpdump", "redis-server": "redis-server", "redis-benchmark": "redis-tools",
     "redis-cli": "redis-tools", "keepalived": "keepalived", "arping": "iputils-arping", "taskset": "util-linux",
 }
+# figure 11 only; installed by scripts/install-deps.sh alone (it keeps their packaged services
+# from starting: nothing may run in the root namespace)
+ROUTED_PACKAGES = ["bird2", "frr"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -63,12 +69,23 @@ def arping_is_iputils() -> bool:
         return False
 
 
-def check_environment(install: bool) -> None:
+def routed_missing() -> str | None:
+    import routed_mode
+    return routed_mode.available()
+
+
+def check_environment(install: bool, routed: bool = False) -> None:
     if os.geteuid() != 0:
         sys.exit("bench/run.py needs root (it builds network namespaces)")
     missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd) is None})
     if shutil.which("arping") and not arping_is_iputils():
         missing.append("iputils-arping")
+    if routed and routed_missing() and install:
+        script = REPO_ROOT / "scripts" / "install-deps.sh"
+        log(f"figure 11 needs {' and '.join(ROUTED_PACKAGES)}: installing with {script.name}")
+        subprocess.run(["bash", str(script)], check=False, env=dict(os.environ, SKIP_PIP="1"))
+    if routed and routed_missing():
+        log(f"figure 11 will be reported as not measured: {routed_missing()}")
     if missing:
         if not install:
             sys.exit(f"missing packages: {' '.join(missing)} (apt-get install -y {' '.join(missing)})")
@@ -128,6 +145,9 @@ def machine() -> dict:
         "redis": cmd("redis-server", "--version").split(" v=")[1].split()[0] if " v=" in cmd("redis-server", "--version") else "?",
         "keepalived": (cmd("keepalived", "--version") or "?").splitlines()[0] if shutil.which("keepalived") else "?",
         "arping": (cmd("arping", "-V") or "?").splitlines()[0],
+        "bird": (cmd("bird", "--version") or "?").splitlines()[0] if shutil.which("bird") else "?",
+        "frr": (cmd("/usr/lib/frr/zebra", "--version") or "?").splitlines()[0]
+        if os.access("/usr/lib/frr/zebra", os.X_OK) else "?",
         "python": platform.python_version(),
         "git_commit": cmd("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"),
         "git_dirty_src": bool(cmd("git", "-C", str(REPO_ROOT), "status", "--porcelain", "src")),
@@ -231,6 +251,30 @@ class Runner:
                             f"  [{time.time() - t0:.0f} s]")
                 self.sample_load(f"{name} rep {rep + 1}")
 
+    def routed(self, speakers: list[str], reps: int) -> dict:
+        """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
+        nodes, interleaved within a repetition: {scenario: {speaker: [rows]}}."""
+        import routed_mode
+        out: dict = {s: {sp: [] for sp in speakers} for s in routed_mode.SCENARIOS}
+        missing = routed_mode.available()
+        if missing:
+            for s in out:
+                for sp in speakers:
+                    out[s][sp].append({"not_ready": missing})
+            return out
+        routed_mode.prepare()
+        for rep in range(reps):
+            for s in routed_mode.SCENARIOS:
+                for sp in speakers:
+                    t0 = time.time()
+                    r = self.attempt(f"routed {s} {sp} rep {rep + 1}", routed_mode.REPS[s], sp, self.args.keep)
+                    out[s][sp].append(r)
+                    if "not_ready" not in r and "harness_error" not in r:
+                        log(f"  routed {s} {sp} rep {rep + 1}/{reps}: {routed_mode.describe(r)}  "
+                            f"[{time.time() - t0:.0f} s]")
+            self.sample_load(f"routed rep {rep + 1}")
+        return out
+
     def startups(self, mechs: list[str], reps: int) -> dict:
         import startup
         out: dict = {m: [] for m in mechs if m in startup.MEASURED}
@@ -273,7 +317,10 @@ def parse_args(argv=None):
     ap.add_argument("--idle-s", type=float, help="idle window of figure 5 (default 30, quick 5)")
     ap.add_argument("--flap-s", type=float, help="length of each probe run of figure 6 (default 5, quick 2)")
     ap.add_argument("--flap-reps", type=int, help="alternating rounds for figure 6 (default 5, quick 2)")
-    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10",
+    ap.add_argument("--routed-reps", type=int, help="repetitions for figure 11, per scenario and routing daemon "
+                                                     "(default 5, quick 2)")
+    ap.add_argument("--routed-speakers", default="bird,frr", help="routing daemons on the nodes for figure 11")
+    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
@@ -292,6 +339,7 @@ def parse_args(argv=None):
     a.scenario_reps = a.scenario_reps or (1 if q else 5)
     a.stop_reps = a.stop_reps or (1 if q else 3)
     a.startup_reps = a.startup_reps or (1 if q else 5)
+    a.routed_reps = a.routed_reps or (2 if q else 5)
     a.manual_count = a.manual_count or (10 if q else 30)
     a.throughput_reps = a.throughput_reps or (2 if q else 12)
     a.requests = a.requests or (200_000 if q else 1_000_000)
@@ -303,6 +351,12 @@ def parse_args(argv=None):
     bad = [m for m in a.mech_list if m not in MECHANISMS]
     if bad:
         ap.error(f"unknown mechanisms {bad}")
+    a.speaker_list = [s for s in a.routed_speakers.split(",") if s]
+    bad = [s for s in a.speaker_list if s not in ("bird", "frr")]
+    if bad:
+        ap.error(f"unknown routing daemons {bad} (bird, frr)")
+    # figure 11 is redis-vip's Sentinel-confirmed mode, routed
+    a.routed = 11 in a.figure_set and "vip-sentinel" in a.mech_list
     if a.docs is None and not q and not a.no_docs:
         a.docs = str(REPO_ROOT / "docs" / "benchmarks.md")
     if a.no_docs:
@@ -327,7 +381,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
         return render_only(args.render, args.docs if args.docs_given else None)
-    check_environment(install=not args.no_install)
+    check_environment(install=not args.no_install, routed=args.routed)
     def on_term(*_):
         raise KeyboardInterrupt("SIGTERM")
 
@@ -382,6 +436,12 @@ def _run(args, argv, src_so: Path) -> int:
         if 9 in args.figure_set:
             log(f"figure 9: two of three Sentinels stopped for 10 s, {args.stop_reps} reps x {', '.join(args.mech_list)}")
             run.scenarios(["sentinels-stopped"], args.mech_list, args.stop_reps, results)
+        if args.routed:
+            log(f"figure 11: routed mode (BGP), planned SENTINEL FAILOVER and kill -9, {args.routed_reps} reps x "
+                f"{', '.join(args.speaker_list)} on the nodes")
+            results["routed"] = run.routed(args.speaker_list, args.routed_reps)
+        elif 11 in args.figure_set:
+            log("figure 11 skipped: it measures redis-vip's Sentinel-confirmed mode (vip-sentinel), not in --mechanisms")
         import overhead
         if 4 in args.figure_set:
             log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")
