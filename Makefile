@@ -6,7 +6,7 @@
 #   make demo [ROUTED=1]       deps + build + a live failover in network namespaces (root); ROUTED=1: over BGP
 #   make bench ARGS="..."      benchmarks (bench/run.py)
 #   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
-#   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~7 min, fuzz/)
+#   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~6 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
 #   make clean
 #

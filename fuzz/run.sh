@@ -2,8 +2,8 @@
 # Fuzz every parser of outside input, one target after another, each for FUZZ_SECONDS, then
 # print executions and coverage per target.  Run by `make fuzz`.
 #
-#   FUZZ_SECONDS=60      time per target (five targets: about 5 min, plus a first build of
-#                        about 4 min on 2 cores)
+#   FUZZ_SECONDS=60      time per target (five targets: about 6 min in all; the first run
+#                        adds about 2.5 min of build and up to 2 min to install cargo-fuzz)
 #   FUZZ_TARGETS="..."   a subset (default: all, see `cargo fuzz list` in fuzz/)
 #   FUZZ_NICE=10         niceness of the build and the fuzzers
 #
