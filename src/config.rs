@@ -513,6 +513,15 @@ fn unknown_argument(name: &str) -> String {
             "unknown argument '{name}': loadmodule arguments take the names without the vip. prefix: '{bare}'"
         );
     }
+    // No config name is longer than 32 characters: a longer argument is no typo of one (and
+    // comparing it would cost time for nothing).
+    if name.len() > 64 {
+        return format!(
+            "unknown argument '{}...' ({} characters): not a config name",
+            name.chars().take(32).collect::<String>(),
+            name.len()
+        );
+    }
     let lower = name.to_ascii_lowercase();
     let prefix = CONFIG_NAMES
         .iter()
@@ -791,6 +800,10 @@ mod tests {
                 "is 'true': expected yes or no",
             ),
             (&["enabled", "1"], "expected yes or no"),
+            (
+                &[&"x".repeat(8000), "1"],
+                "(8000 characters): not a config name",
+            ),
         ];
         for (input, want) in bad {
             let err = check_module_args(&args(input)).unwrap_err();
