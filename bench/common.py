@@ -41,6 +41,40 @@ def log(msg: str) -> None:
 # statistics
 
 
+def wait_value(cond, timeout: float, interval: float = 0.02):
+    """Poll cond until truthy; its value, or None at the timeout. Never raises: a mechanism
+    that never converges is a result, not a harness failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception:  # noqa: BLE001
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def ms_since(t: Optional[float], since: Optional[float]) -> Optional[float]:
+    """Milliseconds from since to t; None when either is unknown."""
+    return None if t is None or since is None else (t - since) * 1000
+
+
+def read_writer(path) -> list[tuple[float, float, bool, str]]:
+    """bench/writer.py's log: (t_start, t_end, ok, reason) per attempt."""
+    out = []
+    try:
+        for line in open(path):
+            p = line.split()
+            if len(p) >= 3:
+                out.append((float(p[0]), float(p[1]), p[2] == "ok", p[3] if len(p) > 3 else ""))
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def summary(values: Iterable[Optional[float]]) -> dict:
     """median/min/max/n of the values that are not None (missing values are counted)."""
     allv = list(values)

@@ -17,6 +17,7 @@ import sys
 import time
 
 from common import BENCH_DIR, NODE_ADDR4, VIP_IP, Topology, first_payload_time, log_times
+from common import read_writer as _read_writer, wait_value as _wait  # noqa: E402
 from topology import MASTER_NAME, SENTINEL_PORT
 from mechanisms import TAGS, Deployment
 
@@ -27,20 +28,6 @@ def _topo(tag: str, keep: bool) -> Topology:
     return Topology(tag, nodes=3, keep_workdir=keep)
 
 
-def _wait(cond, timeout: float, interval: float = 0.02):
-    """Poll cond until truthy; return its value or None at the timeout (no exception: a
-    mechanism that never converges is a result, not a harness failure)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception:  # noqa: BLE001
-            pass
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
 
 
 def _new_master(dep: Deployment, old: str, among: list[str] | None = None) -> str | None:
@@ -70,16 +57,6 @@ def _promotion_time(dep: Deployment, node: str, after: float) -> float | None:
     return (ts[0] + 0.0005) if ts else None
 
 
-def _read_writer(path) -> list[tuple[float, float, bool, str]]:
-    out = []
-    try:
-        for line in open(path):
-            p = line.split()
-            if len(p) >= 3:
-                out.append((float(p[0]), float(p[1]), p[2] == "ok", p[3] if len(p) > 3 else ""))
-    except FileNotFoundError:
-        pass
-    return out
 
 
 def _writer_ok_since(path, since: float, hold: float) -> bool:

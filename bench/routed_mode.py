@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from common import BENCH_DIR, helpers, log, log_times
+from common import read_writer, wait_value as _wait, ms_since as _ms  # noqa: E402
 from mechanisms import DOWN_AFTER_MS, module_path
 from routed import (CLIENT, ROUTER, VIP4_R, RoutedTopology, RoutedVipWriter, RouteWatcher, rib_overlap_ms,
                     speakers_available, start_routed, sweep_stale_rundirs)
@@ -60,37 +61,10 @@ def available() -> str | None:
     return speakers_available()
 
 
-def _wait(cond, timeout: float, interval: float = 0.02):
-    """Poll cond until truthy; its value, or None at the timeout (a failover that never
-    converges is a result, not a harness failure)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception:  # noqa: BLE001
-            pass
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
 
 
-def _ms(t: float | None, since: float | None) -> float | None:
-    return None if t is None or since is None else (t - since) * 1000
 
 
-def read_writer(path: Path) -> list[tuple[float, float, bool, str]]:
-    """bench/writer.py's log: (t_start, t_end, ok, reason) per attempt."""
-    out = []
-    try:
-        for line in open(path):
-            p = line.split()
-            if len(p) >= 3:
-                out.append((float(p[0]), float(p[1]), p[2] == "ok", p[3] if len(p) > 3 else ""))
-    except FileNotFoundError:
-        pass
-    return out
 
 
 def _reasons(rows, since: float, until: float) -> dict[str, int]:

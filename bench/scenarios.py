@@ -26,6 +26,7 @@ import threading
 import time
 
 from common import VIP_IP, HolderSampler, Topology, helpers, log_times
+from common import wait_value as _wait, ms_since as _ms  # noqa: E402
 from mechanisms import TAGS, Deployment
 
 SAMPLE_S = 0.01
@@ -35,24 +36,8 @@ STOP_S = 10.0
 FAILOVER_TIMEOUT_S = 30
 
 
-def _wait(cond, timeout: float, interval: float = 0.02):
-    """Poll cond until truthy; its value, or None at the timeout (never raises: a mechanism
-    that never converges is a result)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception:  # noqa: BLE001
-            pass
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
 
 
-def _ms(t: float | None, since: float | None) -> float | None:
-    return None if t is None or since is None else (t - since) * 1000
 
 
 class Rep:

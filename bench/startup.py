@@ -17,18 +17,12 @@ from __future__ import annotations
 import time
 
 from common import VIP4, VIP_IP, Topology, helpers
+from common import wait_value as _wait  # noqa: E402
 from mechanisms import TAGS, Deployment
 
 MEASURED = ("vip-basic", "vip-sentinel", "keepalived")
 
 
-def _wait(cond, timeout: float, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 def startup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:

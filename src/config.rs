@@ -62,11 +62,16 @@ pub struct SentinelAddr {
 
 impl fmt::Display for SentinelAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
+        write_host_port(f, &self.host, self.port)
+    }
+}
+
+/// `host:port`, an IPv6 address in brackets: `[2001:db8::1]:26379`.
+pub fn write_host_port(f: &mut fmt::Formatter<'_>, host: &str, port: u16) -> fmt::Result {
+    if host.contains(':') {
+        write!(f, "[{host}]:{port}")
+    } else {
+        write!(f, "{host}:{port}")
     }
 }
 

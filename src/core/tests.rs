@@ -704,43 +704,12 @@ fn errno_descriptions_name_the_fix() {
 // The view's rule has its own table tests (sentinel/view/tests.rs); these show what the core
 // does with its verdicts: claim, release with a fence, ask the pollers, steer the listener.
 
-use crate::config::SentinelAddr;
-use crate::sentinel::answer::{Answer, Endpoint, Flags, Instance, Master};
+use crate::sentinel::answer::{Answer, Endpoint, Flags, Instance};
 use crate::sentinel::view::Heard;
 
-fn sentinel(i: u16) -> SentinelAddr {
-    SentinelAddr {
-        host: format!("192.0.2.2{i}"),
-        port: 26379,
-    }
-}
-
-/// Sentinel `i` names 192.0.2.1`node` (run id `runid`) master under `epoch`.
-fn answer(i: u16, node: u8, runid: &str, epoch: u64) -> Answer {
-    Answer {
-        sentinel_runid: format!("s{i}"),
-        master: Master {
-            instance: Instance {
-                endpoint: Endpoint {
-                    ip: format!("192.0.2.1{node}"),
-                    port: 6379,
-                },
-                runid: runid.into(),
-                flags: Flags::parse("master"),
-                last_ping_sent_ms: 0,
-                last_ok_ping_reply_ms: 200,
-            },
-            config_epoch: epoch,
-            down_after_ms: 1000,
-            quorum: 2,
-            other_sentinels: 2,
-            failover_timeout_ms: 10_000,
-            failover_state: None,
-        },
-        replicas: vec![],
-        peers: None,
-    }
-}
+/// Sentinel `i` names 192.0.2.1`node` (run id `runid`) master under `epoch`: the view
+/// tests' builders.
+use crate::sentinel::view::tests::{says as answer, sentinel};
 
 impl World {
     fn hear(&mut self, i: u16, a: Answer) {

@@ -26,11 +26,7 @@ pub struct Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.ip.contains(':') {
-            write!(f, "[{}]:{}", self.ip, self.port)
-        } else {
-            write!(f, "{}:{}", self.ip, self.port)
-        }
+        crate::config::write_host_port(f, &self.ip, self.port)
     }
 }
 

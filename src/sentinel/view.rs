@@ -706,4 +706,4 @@ fn flags_text(inst: &Instance) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,7 +6,7 @@ use crate::sentinel::answer::{Flags, Master, Peer};
 
 const US: &str = "r1";
 
-fn sentinel(i: u16) -> SentinelAddr {
+pub(crate) fn sentinel(i: u16) -> SentinelAddr {
     SentinelAddr {
         host: format!("192.0.2.2{i}"),
         port: 26379,
@@ -31,7 +31,7 @@ fn inst(n: u8, runid: &str, flags: &str) -> Instance {
 }
 
 /// What Sentinel `s` says: master `m` (node number, run id) under `epoch`.
-fn says(s: u16, m: u8, runid: &str, epoch: u64) -> Answer {
+pub(crate) fn says(s: u16, m: u8, runid: &str, epoch: u64) -> Answer {
     Answer {
         sentinel_runid: format!("s{s}"),
         master: Master {
