@@ -137,6 +137,53 @@ def test_startup_vip_on_master_only(topo, module_path, flavor):
     assert c.info("server")["run_id"] == g["n1"].client().info("server")["run_id"]
     assert topo.neigh("obs", VIP_IP) == mac1
     assert VIP_IP in g["n1"].log_text(), "no log line names the claimed VIP"
+    # the module's threads block SIGALRM, as Redis' own background threads do (the watchdog's
+    # signal must reach the main thread)
+    vip_threads = thread_sigblk(g["n1"], "vip-")
+    assert vip_threads and all(blocked & (1 << (14 - 1)) for blocked in vip_threads.values()), vip_threads
+
+
+def thread_sigblk(node: RedisNode, prefix: str) -> dict[str, int]:
+    """SigBlk (the blocked-signal mask) of every thread of the node whose name starts with prefix."""
+    out = {}
+    for tid in os.listdir(f"/proc/{node.pid}/task"):
+        try:
+            name = open(f"/proc/{node.pid}/task/{tid}/comm").read().strip()
+            if not name.startswith(prefix):
+                continue
+            for line in open(f"/proc/{node.pid}/task/{tid}/status"):
+                if line.startswith("SigBlk:"):
+                    out[f"{name}/{tid}"] = int(line.split()[1], 16)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_crash_report_includes_the_module_and_completes(make_topology, module_path, flavor):
+    """A server crash (DEBUG SEGFAULT) writes its report, INFO of the modules included: the
+    module's INFO callback only tries its lock there, so the report completes and the process
+    exits. (The crash is this test's own: its log is set aside so the suite's crash check,
+    which fails any test that sees a crash, does not count it.)"""
+    topo = make_topology(nodes=1)
+    g = start_group(topo, module_path, flavor, nodes=["n1"], extra_conf=["enable-debug-command yes"])
+    n1 = g["n1"]
+    wait_state(n1, "holding")
+    try:
+        n1.execute("DEBUG", "SEGFAULT")
+    except redis.ConnectionError:
+        pass
+    n1.wait_exit(30)
+    log = n1.log_text()
+    n1.logfile.rename(n1.logfile.with_suffix(".crash-expected"))
+    n1.stdout_file.write_text("")
+    modules = log[log.find("MODULES INFO OUTPUT"):]
+    assert log.find("MODULES INFO OUTPUT") > log.find("BUG REPORT START") >= 0, log[-3000:]
+    # the module's section is there, and the report went on past it (the fast memory test or the
+    # end of the report follows the modules' INFO)
+    assert "vip_state:holding" in modules, modules[:2000]
+    after = modules[modules.find("vip_state:holding"):]
+    assert "Preparing to test memory" in after or "BUG REPORT END" in after, after[:2000]
 
 
 # ----------------------------------------------------------------------------------------------
