@@ -27,7 +27,7 @@ pub mod worker;
 #[cfg(all(feature = "module", not(test)))]
 mod module {
     use redis_module::configuration::ConfigurationFlags;
-    use redis_module::{redis_module, InfoContext, RedisResult};
+    use redis_module::redis_module;
 
     use crate::config::limits;
     use crate::redis_glue::*;
@@ -44,7 +44,7 @@ mod module {
         data_types: [],
         init: init,
         deinit: deinit,
-        info: vip_info,
+        // no `info:` here: init registers the INFO callback itself (redis_glue::info_callback)
         commands: [
             // ACL categories are set in init, where the server supports them (acl_categories).
             ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],

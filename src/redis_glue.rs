@@ -4,7 +4,7 @@
 //! worker at shutdown and unload, which is what those are for.
 
 use std::collections::VecDeque;
-use std::ffi::{c_void, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -453,6 +453,8 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
         Some(on_shutdown),
     );
     acl_categories(ctx.ctx);
+    // Over the callback the redis_module! macro registered (see info_callback).
+    raw::register_info_function(ctx.ctx, Some(info_callback));
     LOADED.store(true, Ordering::SeqCst);
     log_raw(ctx.ctx, Level::Notice, &summary);
     if let Some(path) = stale_mapping() {
@@ -683,6 +685,15 @@ fn info_safe(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// The module's INFO callback, registered by init in place of the one the redis_module! macro
+/// installs. The macro's callback, in a crash report, first captures and symbolizes a Rust
+/// backtrace (the backtrace crate reads /proc/self/maps and the DWARF of every loaded object,
+/// with glibc's malloc and realpath, from inside the server's signal handler): on valkey 9.1 that
+/// aborted in glibc's malloc and cut the report short. This one only formats the status.
+extern "C" fn info_callback(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
+    vip_info(&InfoContext::new(ctx), for_crash_report != 0);
 }
 
 pub fn vip_info(ctx: &InfoContext, for_crash_report: bool) {
