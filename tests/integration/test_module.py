@@ -369,8 +369,19 @@ def test_config_set_applied_when_protected_enabled(topo, module_path, flavor):
     wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth1")
     wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth0"), 10, msg="address left eth0")
     before = int(status(n1)["conflicts"])
-    topo.send_garp("n1", "192.0.2.101", dev="eth1p", count=3)
-    wait_until(lambda: int(status(n1)["conflicts"]) > before, 5, 0.05, msg="conflict heard on eth1")
+
+    # The watcher thread opens the new listener just after the address appears on eth1 (the
+    # address is what this test can see), so a GARP sent at once can come before it: send one
+    # every 100 ms until the conflict is counted. A listener left on eth0 never counts one.
+    def conflict_heard_on_eth1() -> bool:
+        topo.send_garp("n1", "192.0.2.101", dev="eth1p")
+        time.sleep(0.02)
+        return int(status(n1)["conflicts"]) > before
+
+    wait_until(conflict_heard_on_eth1, 5, 0.1,
+               msg=lambda: f"conflict heard on eth1 (status {status(n1)}; packet sockets "
+                           f"{topo.in_ns('n1', lambda: open('/proc/thread-self/net/packet').read())}; links "
+                           f"{topo.ipcmd('n1', '-o', 'link').stdout})")
     assert n1.config_set("vip.interface", "eth0") is None
     wait_holders(topo, "192.0.2.101/24", ["n1"], dev="eth0")
     wait_until(lambda: not topo.has_address("n1", "192.0.2.101", "eth1"), 10, msg="address left eth1")

@@ -613,6 +613,13 @@ class Topology:
         if up:
             self.ipcmd(ns, "link", "set", name, "up")
             self.ipcmd(ns, "link", "set", peer, "up")
+            # Until the kernel's linkwatch has seen the carrier (deferred, up to a second on a busy
+            # machine), a new veth's qdisc is noop and drops every frame sent on it: wait for
+            # operstate UP on both ends before anything is sent.
+            def both_up() -> bool:
+                return all(" state UP " in self.ipcmd(ns, "-o", "link", "show", "dev", d).stdout
+                           for d in (name, peer))
+            wait_until(both_up, 10, 0.02, msg=f"{name}/{peer} operstate UP in {ns}")
 
     # -- redis helpers ------------------------------------------------------------------------
     def redis(self, **kwargs: Any) -> "RedisGroup":
