@@ -875,7 +875,8 @@ def routed_reading(results: dict, sps: list[str]) -> list[str]:
         verdict = ", ".join(f"{'met' if ok else 'missed'} with {sp.upper()}" for sp, ok in met.items())
         out.append(f"FRR adds about {med(stat(frr, 'route_minus_promotion_ms')):.0f} ms to the announcement "
                    "(and as much to the withdrawal): zebra and bgpd batch route processing in work queues "
-                   "that wait 10 ms and 50 ms before they run, bgpd's fixed in FRR 8.4 (docs/routed.md). The {TARGET_ROUTED_MS} ms target (median): "
+                   "that wait 10 ms and 50 ms before they run, bgpd's fixed in FRR 8.4 (docs/routed.md). "
+                   f"The {TARGET_ROUTED_MS} ms target (median): "
                    f"{verdict}.")
     kill = {sp: routed_rows(results, "kill9", sp) for sp in sps if routed_rows(results, "kill9", sp)}
     if kill:
