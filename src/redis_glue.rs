@@ -372,7 +372,30 @@ fn overridden(name: &str, arg: &str) -> Option<String> {
     })
 }
 
+/// Undo the server-event subscriptions the `redis_module!` macro made before calling `init`,
+/// on every path where `init` fails. Redis 7.0 does not drop a failed module's subscriptions:
+/// it frees the module and dlcloses the library, and the next cron tick calls into the unmapped
+/// code (signal 11 one cron tick after a refused `MODULE LOAD`). Passing no callback
+/// unsubscribes; on servers that clean up themselves this is harmless.
+fn unsubscribe_events(ctx: *mut raw::RedisModuleCtx) {
+    for id in [
+        raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
+        raw::REDISMODULE_EVENT_CRON_LOOP,
+        raw::REDISMODULE_EVENT_SHUTDOWN,
+    ] {
+        let _ = raw::subscribe_to_server_event(ctx, raw::RedisModuleEvent { id, dataver: 1 }, None);
+    }
+}
+
 pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
+    let status = init_or_refuse(ctx, args);
+    if status == RedisStatus::Err {
+        unsubscribe_events(ctx.ctx);
+    }
+    status
+}
+
+fn init_or_refuse(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     if let Some(why) = lock(&LOAD_REFUSED).take() {
         // Redis refuses the load after this (the configs were not set); start nothing.
         log_raw(
