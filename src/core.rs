@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use crate::config::{Mode, SentinelAddr, Settings, Vip};
 use crate::error::OsError;
 use crate::sentinel::{
-    Fence, Heard, PollError, PollPlan, Rules, SentinelRow, SentinelView, Verdict,
+    same_sentinels, Fence, Heard, Me, PollError, PollPlan, Rules, SentinelRow, SentinelView,
+    Verdict,
 };
 
 /// The replication role Redis reports for this node.
@@ -81,6 +82,9 @@ pub struct LinkState {
 pub struct Observation {
     pub link: Option<LinkState>,
     pub present: Vec<Vip>,
+    /// Every address on this host (any interface): how a Sentinel's entry at one of our own
+    /// addresses is recognised after a restart.
+    pub local: Vec<IpAddr>,
     pub net_admin: bool,
     pub net_raw: bool,
 }
@@ -127,11 +131,9 @@ pub enum Event {
     },
     /// The packet listener opened (conflict detection works) or could not be opened.
     Listening(Result<(), OsError>),
-    /// This process's run id (`INFO server`): how the Sentinels' answers are matched to
-    /// this node.
-    Identity {
-        runid: String,
-    },
+    /// This process as the server knows it (`INFO server`: run id, port, age): how the
+    /// Sentinels' answers are matched to this node.
+    Identity(Me),
     /// A Sentinel answered a poll.
     SentinelAnswer {
         from: SentinelAddr,
@@ -268,6 +270,10 @@ pub struct Status {
     pub sentinels_known: u64,
     pub sentinels_reachable: u64,
     pub sentinels_confirming: u64,
+    /// Ghost entries in the Sentinels' own lists (replaced or removed, no RESET since).
+    pub sentinels_ghosts: u64,
+    /// Replica entries the Sentinels list that cannot be used (e.g. `ip:0` backup clients).
+    pub sentinel_entries_skipped: u64,
     pub quorum: u64,
     pub lease_ms: u64,
     pub lease_remaining_ms: u64,
@@ -312,6 +318,8 @@ pub struct Core {
     /// A `vip.quorum` that cannot work or weakens the guarantee (logged once, shown in
     /// `reason`).
     quorum_warning: Option<String>,
+    /// What was last said about cruft in the Sentinels' state (ghosts, unusable entries).
+    cruft_said: Option<(bool, String)>,
     last_conflict_mac: String,
     /// What the pollers and the listener were last told, so that only changes go out.
     plan_sent: Option<Option<PollPlan>>,
@@ -350,6 +358,7 @@ impl Core {
             hold_until: None,
             last_fence_reason: None,
             quorum_warning: None,
+            cruft_said: None,
             last_conflict_mac: String::new(),
             plan_sent: None,
             interval_sent: None,
@@ -467,8 +476,8 @@ impl Core {
                 self.clear_fault(FaultKind::Announce, &mut out);
             }
             Event::Failed { action, error } => self.action_failed(action, error, now, &mut out),
-            Event::Identity { runid } => {
-                self.sentinels.set_runid(&runid);
+            Event::Identity(me) => {
+                self.sentinels.set_me(me);
                 self.sentinel_fault(now, &mut out);
                 self.decide_if_sentinel_mode(now, &mut out);
             }
@@ -541,6 +550,23 @@ impl Core {
                 });
             }
             self.quorum_warning = warning;
+        }
+        let cruft = match (&self.settings.master_name, self.settings.mode()) {
+            (Some(name), Mode::Sentinel) => self.sentinels.cruft(name),
+            _ => None,
+        };
+        if cruft != self.cruft_said {
+            if let Some((needs_action, text)) = &cruft {
+                out.push(Action::Log {
+                    level: if *needs_action {
+                        Level::Warning
+                    } else {
+                        Level::Notice
+                    },
+                    message: text.clone(),
+                });
+            }
+            self.cruft_said = cruft;
         }
         match fault {
             // The same fault again is no failed retry of ours: the pollers retry on their own.
@@ -884,6 +910,8 @@ impl Core {
     fn apply_observation(&mut self, obs: Observation, now: Now, out: &mut Vec<Action>) {
         self.claim_pending = false;
         self.observed = true;
+        let vips: Vec<IpAddr> = self.settings.addresses.iter().map(|v| v.addr).collect();
+        self.sentinels.set_local(&obs.local, &vips);
         if self.faults.contains_key(&FaultKind::Listen) {
             // Try the listener again at each look, which backs off while the fault lasts.
             self.listen_sent = None;
@@ -965,7 +993,8 @@ impl Core {
         let moved = old.interface != self.settings.interface;
         // Another set of Sentinels, or another master name: nothing they said counts.
         self.sentinels.set_configured(&self.settings.sentinels);
-        if old.master_name != self.settings.master_name || old.sentinels != self.settings.sentinels
+        if old.master_name != self.settings.master_name
+            || !same_sentinels(&old.sentinels, &self.settings.sentinels)
         {
             self.sentinels.forget_answers();
         }
@@ -1215,6 +1244,8 @@ impl Core {
             sentinels_known: view.known,
             sentinels_reachable: view.reachable,
             sentinels_confirming: view.confirming,
+            sentinels_ghosts: view.ghosts,
+            sentinel_entries_skipped: view.skipped,
             quorum: view.quorum,
             lease_ms: view.lease_ms,
             lease_remaining_ms,

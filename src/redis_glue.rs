@@ -276,15 +276,21 @@ fn role_event(role: Role, loaded: bool) -> Event {
     }
 }
 
-/// This process's run id: the Sentinels' answers name instances by it, so that an earlier
-/// process at the same address (a stale restart) is never taken for this one.
+/// This process as the Sentinels may name it: its run id (so that an earlier process at the
+/// same address, a stale restart, is never taken for this one), its port and its age (so
+/// that a Sentinel that has not sent INFO since we started is not read as naming another).
 fn identity(ctx: &Context) -> Event {
-    let runid = ctx
-        .server_info("server")
-        .field("run_id")
-        .map(|s| s.to_string_lossy())
-        .unwrap_or_default();
-    Event::Identity { runid }
+    let info = ctx.server_info("server");
+    let field = |name: &str| {
+        info.field(name)
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default()
+    };
+    Event::Identity(crate::sentinel::Me {
+        runid: field("run_id"),
+        port: field("tcp_port").parse().unwrap_or(0),
+        age: crate::worker::system::process_age().map(|age| (worker::mono(), age)),
+    })
 }
 
 #[role_changed_event_handler]
@@ -615,6 +621,8 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("sentinels_known", int(s.sentinels_known)),
         ("sentinels_reachable", int(s.sentinels_reachable)),
         ("sentinels_confirming", int(s.sentinels_confirming)),
+        ("sentinels_ghosts", int(s.sentinels_ghosts)),
+        ("sentinel_entries_skipped", int(s.sentinel_entries_skipped)),
         ("quorum", int(s.quorum)),
         ("lease_ms", int(s.lease_ms)),
         ("lease_remaining_ms", int(s.lease_remaining_ms)),
@@ -697,6 +705,14 @@ pub fn vip_sentinels(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
                 flag(r.confirms),
                 text("last_error"),
                 text(&r.last_error),
+                text("skipped_replicas"),
+                int(i64::from(r.skipped_replicas)),
+                text("skipped_peers"),
+                int(i64::from(r.skipped_peers)),
+                text("skipped_reason"),
+                text(&r.skipped_reason),
+                text("ghosts"),
+                int(i64::from(r.ghosts)),
             ])
         })
         .collect();

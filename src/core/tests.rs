@@ -79,6 +79,7 @@ impl crate::worker::System for Effects<'_> {
             } else {
                 Vec::new()
             },
+            local: vec![],
             net_admin: self.caps.0,
             net_raw: self.caps.1,
         })
@@ -164,6 +165,7 @@ impl World {
             } else {
                 Vec::new()
             },
+            local: vec![],
             net_admin: self.caps.0,
             net_raw: self.caps.1,
         }
@@ -445,6 +447,7 @@ fn permanent_addresses_are_not_refreshed() {
             mac: Some(MAC),
         }),
         present: vec![vip("192.0.2.100/24")],
+        local: vec![],
         net_admin: true,
         net_raw: true,
     };
@@ -729,7 +732,10 @@ fn sentinel_world() -> World {
     s.sentinels = vec![sentinel(1), sentinel(2), sentinel(3)];
     s.master_name = Some("mymaster".into());
     let mut w = World::new(s);
-    w.feed(Event::Identity { runid: "r1".into() });
+    w.feed(Event::Identity(crate::sentinel::Me {
+        runid: "r1".into(),
+        ..Default::default()
+    }));
     w
 }
 
@@ -804,7 +810,10 @@ fn sentinel_mode_a_newer_epoch_elsewhere_releases_at_once() {
 #[test]
 fn sentinel_mode_a_promotion_polls_and_claims_on_the_leaders_word() {
     let mut w = sentinel_world();
-    w.feed(Event::Identity { runid: "r2".into() });
+    w.feed(Event::Identity(crate::sentinel::Me {
+        runid: "r2".into(),
+        ..Default::default()
+    }));
     w.role(Role::Replica, true);
     let mut leader = answer(1, 1, "r1", 0);
     leader.master.instance.flags = Flags::parse("s_down,o_down,master,failover_in_progress");
@@ -818,6 +827,7 @@ fn sentinel_mode_a_promotion_polls_and_claims_on_the_leaders_word() {
         flags: Flags::parse("slave,promoted"),
         last_ping_sent_ms: 0,
         last_ok_ping_reply_ms: 10,
+        info_refresh_ms: 0,
     }];
     w.hear(1, leader);
     assert_eq!(
@@ -874,7 +884,10 @@ fn a_quorum_below_a_majority_is_warned_once_and_shown() {
     s.master_name = Some("mymaster".into());
     s.quorum = 1;
     let mut w = World::new(s);
-    w.feed(Event::Identity { runid: "r1".into() });
+    w.feed(Event::Identity(crate::sentinel::Me {
+        runid: "r1".into(),
+        ..Default::default()
+    }));
     w.role(Role::Master, true);
     for _ in 0..3 {
         w.hear(1, answer(1, 1, "r1", 0));
@@ -1024,4 +1037,21 @@ fn a_listener_that_cannot_open_is_a_visible_fault_retried_at_each_look() {
     w.feed(Event::Listening(Ok(())));
     let s = w.core.status(at(1_000));
     assert_eq!((s.state, s.conflict_detection), ("holding", "on"));
+}
+
+#[test]
+fn sentinel_mode_the_same_sentinels_reordered_keep_the_vip_and_the_pollers() {
+    let mut w = sentinel_world();
+    w.role(Role::Master, true);
+    for i in 1..=3 {
+        w.hear(i, answer(i, 1, "r1", 0));
+    }
+    assert_eq!(w.present.len(), 1);
+    let plans = w.plans.len();
+    let mut s = w.core.settings().clone();
+    s.sentinels = vec![sentinel(3), sentinel(1), sentinel(2)];
+    w.feed(Event::Settings(s));
+    assert_eq!(w.present.len(), 1, "still held");
+    assert_eq!(w.plans.len(), plans, "the pollers keep running");
+    assert!(w.core.status(at(0)).holding);
 }

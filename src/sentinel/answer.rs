@@ -10,9 +10,13 @@ use std::fmt;
 
 use redis::Value;
 
-/// The most entries accepted from one reply (replicas or peers of one master). A real
-/// deployment has a handful; a reply with more is refused rather than kept.
+/// The most entries kept from one reply (replicas or peers of one master). A real
+/// deployment has a handful, but Sentinel forgets nothing by itself (replicas that left,
+/// backup clients, replaced Sentinels stay until `SENTINEL RESET`): entries past this are
+/// skipped and counted, never a reason to refuse the answer.
 pub const MAX_ENTRIES: usize = 64;
+/// The most entries looked at in one reply: past this the rest is counted, not read.
+const MAX_SCAN: usize = 4096;
 /// Longest text accepted in any field (host names, flags, run ids).
 const MAX_FIELD: usize = 512;
 
@@ -68,6 +72,9 @@ pub struct Instance {
     pub last_ping_sent_ms: u64,
     /// ms since the last valid PING reply.
     pub last_ok_ping_reply_ms: u64,
+    /// ms since the Sentinel's last `INFO` of this instance (0: never): the run id it shows
+    /// is that old.
+    pub info_refresh_ms: u64,
 }
 
 /// `SENTINEL MASTER <name>`.
@@ -91,6 +98,36 @@ pub struct Master {
 pub struct Peer {
     pub endpoint: Endpoint,
     pub runid: String,
+    /// The answering Sentinel cannot reach it (`s_down` in its flags).
+    pub s_down: bool,
+    /// ms since the answering Sentinel last heard a hello from it.
+    pub last_hello_ms: u64,
+}
+
+/// Entries of a list reply that could not be used: an address Sentinel itself never
+/// connects to (a replication client without a listening port shows as `ip:0`), a field
+/// that does not parse, or more entries than are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub count: u32,
+    /// Why the first one was skipped, with its address when it has one.
+    pub first: Option<String>,
+}
+
+impl Skipped {
+    fn add(&mut self, why: String) {
+        self.count = self.count.saturating_add(1);
+        if self.first.is_none() {
+            self.first = Some(why);
+        }
+    }
+}
+
+/// The usable entries of a list reply, and what was skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub skipped: Skipped,
 }
 
 /// Everything one poll learned from one Sentinel.
@@ -103,6 +140,10 @@ pub struct Answer {
     pub replicas: Vec<Instance>,
     /// Only when the poll asked for them.
     pub peers: Option<Vec<Peer>>,
+    /// Replica entries that could not be used (skipped, not fatal).
+    pub skipped_replicas: Skipped,
+    /// Peer entries that could not be used (skipped, not fatal).
+    pub skipped_peers: Skipped,
 }
 
 impl Answer {
@@ -264,6 +305,7 @@ fn instance(f: &Fields) -> Result<Instance, ReplyError> {
         flags: Flags::parse(&f.text("flags")?),
         last_ping_sent_ms: f.number_or_zero("last-ping-sent")?,
         last_ok_ping_reply_ms: f.number_or_zero("last-ok-ping-reply")?,
+        info_refresh_ms: f.number_or_zero("info-refresh")?,
     })
 }
 
@@ -288,38 +330,80 @@ pub fn parse_master(v: &Value) -> Result<Master, ReplyError> {
 
 fn entries(v: &Value) -> Result<&[Value], ReplyError> {
     match v {
-        Value::Array(items) | Value::Set(items) => {
-            if items.len() > MAX_ENTRIES {
-                Err(malformed(format!("more than {MAX_ENTRIES} entries")))
-            } else {
-                Ok(items)
-            }
-        }
+        Value::Array(items) | Value::Set(items) => Ok(items),
         Value::ServerError(e) => Err(ReplyError::Server(server_error_text(e))),
         other => Err(malformed(format!("expected a list, got {}", kind(other)))),
     }
 }
 
+/// Where an unusable entry was, for the operator: its address when the fields say one.
+fn entry_label(f: &Fields) -> String {
+    match (f.text("ip"), f.text("port")) {
+        (Ok(ip), Ok(port)) if ip.contains(':') => format!("[{ip}]:{port}"),
+        (Ok(ip), Ok(port)) => format!("{ip}:{port}"),
+        _ => "an entry".to_string(),
+    }
+}
+
+/// Parse each entry of a list reply on its own: one unusable entry is skipped and counted,
+/// and the rest of the answer stands. Only a reply that is not a list at all fails.
+/// `must_keep` names entries whose loss would hide a fact the rule needs (a replica flagged
+/// `promoted`): such an entry that does not parse fails the whole reply instead, and such
+/// an entry past the cap is still kept.
+fn listed<T>(
+    v: &Value,
+    parse: impl Fn(&Fields) -> Result<T, ReplyError>,
+    must_keep: impl Fn(&Fields) -> bool,
+) -> Result<Listed<T>, ReplyError> {
+    let all = entries(v)?;
+    let mut out = Listed {
+        items: Vec::new(),
+        skipped: Skipped::default(),
+    };
+    for e in all.iter().take(MAX_SCAN) {
+        let fields = match Fields::of(e) {
+            Ok(f) => f,
+            Err(ReplyError::Server(text)) => return Err(ReplyError::Server(text)),
+            Err(err) => {
+                out.skipped.add(err.to_string());
+                continue;
+            }
+        };
+        let keep = must_keep(&fields);
+        match parse(&fields) {
+            Ok(item) if out.items.len() < MAX_ENTRIES || keep => out.items.push(item),
+            Ok(_) => out.skipped.add(format!("more than {MAX_ENTRIES} entries")),
+            Err(err) if keep => return Err(err),
+            Err(err) => out.skipped.add(format!("{}: {err}", entry_label(&fields))),
+        }
+    }
+    for _ in all.iter().skip(MAX_SCAN) {
+        out.skipped.add(format!("more than {MAX_SCAN} entries"));
+    }
+    Ok(out)
+}
+
 /// `SENTINEL REPLICAS <name>`.
-pub fn parse_replicas(v: &Value) -> Result<Vec<Instance>, ReplyError> {
-    entries(v)?
-        .iter()
-        .map(|e| instance(&Fields::of(e)?))
-        .collect()
+pub fn parse_replicas(v: &Value) -> Result<Listed<Instance>, ReplyError> {
+    listed(v, instance, |f| {
+        f.text("flags").is_ok_and(|t| Flags::parse(&t).promoted)
+    })
 }
 
 /// `SENTINEL SENTINELS <name>`.
-pub fn parse_peers(v: &Value) -> Result<Vec<Peer>, ReplyError> {
-    entries(v)?
-        .iter()
-        .map(|e| {
-            let f = Fields::of(e)?;
+pub fn parse_peers(v: &Value) -> Result<Listed<Peer>, ReplyError> {
+    listed(
+        v,
+        |f| {
             Ok(Peer {
-                endpoint: endpoint(&f)?,
+                endpoint: endpoint(f)?,
                 runid: f.text_or_empty("runid")?.to_ascii_lowercase(),
+                s_down: f.text("flags").is_ok_and(|t| Flags::parse(&t).s_down),
+                last_hello_ms: f.number_or_zero("last-hello-message")?,
             })
-        })
-        .collect()
+        },
+        |_| false,
+    )
 }
 
 /// `SENTINEL MYID`: 40 hex characters.
@@ -418,7 +502,7 @@ pub(crate) mod tests {
             (bulk("flags"), bulk("slave,promoted")),
             (bulk("runid"), bulk("cd")),
         ]);
-        let r = parse_replicas(&Value::Array(vec![v])).unwrap();
+        let r = parse_replicas(&Value::Array(vec![v])).unwrap().items;
         assert_eq!(r[0].endpoint.to_string(), "[2001:db8::11]:6380");
         assert!(r[0].flags.promoted);
     }
@@ -453,11 +537,92 @@ pub(crate) mod tests {
             let err = parse_master(&v).unwrap_err().to_string();
             assert!(err.contains(want), "{v:?}: {err}");
         }
-        let many = Value::Array(vec![entry(&[]); MAX_ENTRIES + 1]);
-        assert!(parse_replicas(&many)
-            .unwrap_err()
-            .to_string()
-            .contains("more than"));
+    }
+
+    fn replica(ip: &str, port: &str, flags: &str) -> Value {
+        entry(&[
+            ("name", "x"),
+            ("ip", ip),
+            ("port", port),
+            ("runid", "ab"),
+            ("flags", flags),
+            ("info-refresh", "1200"),
+        ])
+    }
+
+    #[test]
+    fn an_unusable_entry_is_skipped_and_the_answer_stands() {
+        // (entries, usable kept, skipped, first reason contains; or the error)
+        let ok = replica("192.0.2.12", "6379", "slave");
+        let rdb = replica("192.0.2.50", "0", "slave");
+        type Kept<'a> = Result<(usize, u32, &'a str), &'a str>;
+        let cases: Vec<(Vec<Value>, Kept)> = vec![
+            (
+                vec![ok.clone(), rdb.clone()],
+                Ok((1, 1, "192.0.2.50:0: unexpected reply: bad port 0")),
+            ),
+            (vec![rdb.clone(), rdb.clone()], Ok((0, 2, "bad port 0"))),
+            (
+                vec![Value::Nil, ok.clone()],
+                Ok((1, 1, "expected field/value pairs")),
+            ),
+            (
+                vec![ok.clone(); MAX_ENTRIES + 3],
+                Ok((MAX_ENTRIES, 3, "more than 64 entries")),
+            ),
+            // a promoted replica is never dropped: past the cap it is kept ...
+            (
+                [
+                    vec![ok.clone(); MAX_ENTRIES],
+                    vec![replica("192.0.2.13", "6379", "slave,promoted")],
+                ]
+                .concat(),
+                Ok((MAX_ENTRIES + 1, 0, "")),
+            ),
+            // ... and when it does not parse, the reply fails rather than hide it
+            (
+                vec![ok.clone(), replica("192.0.2.13", "0", "slave,promoted")],
+                Err("bad port 0"),
+            ),
+        ];
+        for (list, want) in cases {
+            let got = parse_replicas(&Value::Array(list));
+            match (got, want) {
+                (Ok(l), Ok((kept, skipped, why))) => {
+                    assert_eq!((l.items.len(), l.skipped.count), (kept, skipped));
+                    assert!(l.skipped.first.unwrap_or_default().contains(why));
+                }
+                (Err(e), Err(why)) => assert!(e.to_string().contains(why), "{e}"),
+                (got, want) => panic!("{got:?} vs {want:?}"),
+            }
+        }
+        let l = parse_replicas(&Value::Array(vec![ok])).unwrap();
+        assert_eq!(l.items[0].info_refresh_ms, 1200);
+    }
+
+    #[test]
+    fn peers_skip_bad_addresses_and_keep_their_state() {
+        let peer = |ip: &str, port: &str, flags: &str| {
+            entry(&[
+                ("name", "x"),
+                ("ip", ip),
+                ("port", port),
+                ("runid", "AB"),
+                ("flags", flags),
+                ("last-hello-message", "95000"),
+            ])
+        };
+        let l = parse_peers(&Value::Array(vec![
+            peer("192.0.2.21", "26379", "s_down,sentinel,disconnected"),
+            peer("", "26379", "sentinel"),
+        ]))
+        .unwrap();
+        assert_eq!(l.items.len(), 1);
+        assert!(l.items[0].s_down);
+        assert_eq!(l.items[0].last_hello_ms, 95_000);
+        assert_eq!(l.items[0].runid, "ab");
+        assert_eq!(l.skipped.count, 1);
+        assert!(parse_peers(&Value::Nil).is_err());
     }
 
     #[test]
@@ -479,12 +644,15 @@ pub(crate) mod tests {
             flags: Flags::parse("slave,promoted"),
             last_ping_sent_ms: 0,
             last_ok_ping_reply_ms: 0,
+            info_refresh_ms: 0,
         };
         let mut a = Answer {
             sentinel_runid: "s1".into(),
             master,
             replicas: vec![replica],
             peers: None,
+            skipped_replicas: Skipped::default(),
+            skipped_peers: Skipped::default(),
         };
         assert!(a.promoted().is_none());
         a.master.instance.flags.failover_in_progress = true;

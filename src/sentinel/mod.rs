@@ -21,5 +21,6 @@ pub struct PollPlan {
     pub auth_pass: Option<Secret>,
 }
 pub use view::{
-    Fence, Heard, PollError, PollErrorKind, Rules, SentinelRow, SentinelView, Summary, Verdict,
+    same_sentinels, Fence, Heard, Me, PollError, PollErrorKind, Rules, SentinelRow, SentinelView,
+    Summary, Verdict,
 };

@@ -469,6 +469,8 @@ impl Job {
         let replies = s.exchange(&commands)?;
         let received = mono();
         let master = answer::parse_master(&replies[0]).map_err(reply_error)?;
+        // Unusable entries are skipped inside the lists; only a reply that is not a list
+        // fails the poll (a replica list is needed whole: it carries the promoted flag).
         let replicas = answer::parse_replicas(&replies[1]).map_err(reply_error)?;
         let peers = match replies.get(2) {
             Some(v) => {
@@ -477,14 +479,20 @@ impl Job {
             }
             None => None,
         };
+        let (peers, skipped_peers) = match peers {
+            Some(l) => (Some(l.items), l.skipped),
+            None => (None, Default::default()),
+        };
         Ok(Heard {
             sent,
             received,
             answer: Answer {
                 sentinel_runid: s.sentinel_runid.clone(),
                 master,
-                replicas,
+                replicas: replicas.items,
                 peers,
+                skipped_replicas: replicas.skipped,
+                skipped_peers,
             },
         })
     }

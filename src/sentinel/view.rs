@@ -16,9 +16,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use super::answer::{Answer, Endpoint, Instance};
+use super::answer::{Answer, Endpoint, Instance, Peer};
 use crate::config::SentinelAddr;
 
 /// A failover older than this many failover-timeouts has ended one way or the other.
@@ -27,6 +28,12 @@ const FAILOVER_MEMORY: u32 = 2;
 const UNDERWAY_MEMORY: Duration = Duration::from_secs(5);
 /// A node has one or two addresses as Sentinels see it; more are not kept.
 const MAX_LEARNED: usize = 8;
+/// A peer that every Sentinel answering us has found unreachable (`s_down`) and silent (no
+/// hello) for this long, and that does not answer us either, is a ghost: a Sentinel that was
+/// replaced or removed without `SENTINEL RESET`. At least this, and at least
+/// `GHOST_DOWN_AFTERS` down-after periods.
+const GHOST_AFTER: Duration = Duration::from_secs(60);
+const GHOST_DOWN_AFTERS: u32 = 3;
 
 /// The operator's overrides (0 = derive from what the Sentinels report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,19 +117,27 @@ pub struct Heard {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Target {
     addr: SentinelAddr,
-    learned: bool,
+    /// Learned from a peer list: the run id that list gave it (empty when configured).
+    learned_as: Option<String>,
     heard: Option<Heard>,
+    /// The latest peer list it gave (asked every few seconds, so kept apart from `heard`).
+    peers: Option<Vec<Peer>>,
     error: Option<(Duration, PollError)>,
 }
 
 impl Target {
-    fn new(addr: SentinelAddr, learned: bool) -> Target {
+    fn new(addr: SentinelAddr, learned_as: Option<String>) -> Target {
         Target {
             addr,
-            learned,
+            learned_as,
             heard: None,
+            peers: None,
             error: None,
         }
+    }
+
+    fn learned(&self) -> bool {
+        self.learned_as.is_some()
     }
 
     /// The last poll failed (after the last answer, if any).
@@ -152,40 +167,98 @@ pub struct SentinelRow {
     pub promoted: String,
     pub confirms: bool,
     pub last_error: String,
+    /// Entries of its lists that could not be used (skipped), and why the first was.
+    pub skipped_replicas: u32,
+    pub skipped_peers: u32,
+    pub skipped_reason: String,
+    /// Peers in its list that are ghosts (see `GHOST_AFTER`).
+    pub ghosts: u32,
 }
 
 /// Figures for `VIP.STATUS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Sentinels counted for the quorum: ghosts left out.
     pub known: u64,
+    /// Peers in the Sentinels' lists that are ghosts (replaced or removed, no RESET since).
+    pub ghosts: u64,
+    /// Unusable entries in the Sentinels' latest lists (summed over Sentinels).
+    pub skipped: u64,
     pub reachable: u64,
     pub confirming: u64,
     pub quorum: u64,
     pub lease_ms: u64,
 }
 
-/// This node as the Sentinels know it: its run id, and the addresses under which they
-/// have reported that run id (learned, so that NAT and announce-ip need no configuration).
+/// What this process knows of itself, from the server (`INFO server`) and the clock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Me {
+    /// `run_id`.
+    pub runid: String,
+    /// `tcp_port`: the port Sentinels reach us on (0: unknown).
+    pub port: u16,
+    /// How old this process was (`.1`) at a moment of the worker's monotonic clock (`.0`),
+    /// never less than its true age (None: unknown).
+    pub age: Option<(Duration, Duration)>,
+}
+
+/// This node as the Sentinels know it: its run id, the addresses under which they have
+/// reported that run id (learned, so that NAT and announce-ip need no configuration), and
+/// this host's own addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Identity {
-    runid: String,
+    me: Me,
     learned: BTreeSet<Endpoint>,
+    /// This host's addresses, loopback and VIPs left out.
+    local: BTreeSet<IpAddr>,
 }
 
 impl Identity {
     /// Is this instance entry this very process? A matching run id says so. An empty run id
-    /// (a Sentinel that has not sent INFO there yet, as right after a switch) counts only at
-    /// an address already learned for our run id. Another run id never does: that is an
-    /// earlier process at our address, i.e. what a stale restart looks like.
-    fn is(&self, inst: &Instance) -> bool {
-        if self.runid.is_empty() {
+    /// (a Sentinel that has not sent INFO there yet, as right after a switch) counts at an
+    /// address already learned for our run id. And an entry at one of this host's own
+    /// addresses with our port is us when its run id cannot be another live process's: empty,
+    /// or shown by a Sentinel whose last INFO of it predates our start. That is a restart at
+    /// the same address (a crash restarted by systemd): Sentinel refreshes the run id only
+    /// with its INFO, every 10 s, and meanwhile its PINGs reach the new process. Another run
+    /// id seen after our start never matches: that is not this process.
+    fn is(&self, inst: &Instance, received: Duration) -> bool {
+        if self.me.runid.is_empty() {
             return false;
         }
-        inst.runid == self.runid || (inst.runid.is_empty() && self.learned.contains(&inst.endpoint))
+        if inst.runid == self.me.runid
+            || (inst.runid.is_empty() && self.learned.contains(&inst.endpoint))
+        {
+            return true;
+        }
+        self.at_own_address(&inst.endpoint)
+            && (inst.runid.is_empty() || self.seen_before_our_start(inst, received))
+    }
+
+    fn at_own_address(&self, e: &Endpoint) -> bool {
+        self.me.port != 0
+            && e.port == self.me.port
+            && e.ip
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| self.local.contains(&ip))
+    }
+
+    /// The Sentinel's last INFO of `inst` came before this process started. It answered at
+    /// some moment before `received`, so its INFO was at most `received - info-refresh`, and
+    /// we started at `received - our age then`.
+    fn seen_before_our_start(&self, inst: &Instance, received: Duration) -> bool {
+        let Some((at, age)) = self.me.age else {
+            return false;
+        };
+        let age_then = age + received.saturating_sub(at);
+        inst.info_refresh_ms > 0 && Duration::from_millis(inst.info_refresh_ms) > age_then
     }
 
     fn learn(&mut self, inst: &Instance) {
-        if !self.runid.is_empty() && inst.runid == self.runid && self.learned.len() < MAX_LEARNED {
+        if !self.me.runid.is_empty()
+            && inst.runid == self.me.runid
+            && self.learned.len() < MAX_LEARNED
+        {
             self.learned.insert(inst.endpoint.clone());
         }
     }
@@ -255,21 +328,20 @@ pub fn lease_for(rules: Rules, down_after_ms: u64) -> Duration {
 
 impl SentinelView {
     /// The configured Sentinels. A changed list starts afresh (learned peers came from the
-    /// old list); an unchanged one keeps everything.
+    /// old list); the same Sentinels, in any order, keep everything.
     pub fn set_configured(&mut self, configured: &[SentinelAddr]) {
-        let current: Vec<&SentinelAddr> = self
+        let current: Vec<SentinelAddr> = self
             .targets
             .iter()
-            .filter(|t| !t.learned)
-            .map(|t| &t.addr)
+            .filter(|t| !t.learned())
+            .map(|t| t.addr.clone())
             .collect();
-        if current.len() == configured.len() && current.iter().zip(configured).all(|(a, b)| *a == b)
-        {
+        if same_sentinels(&current, configured) {
             return;
         }
         self.targets = configured
             .iter()
-            .map(|a| Target::new(a.clone(), false))
+            .map(|a| Target::new(a.clone(), None))
             .collect();
     }
 
@@ -279,16 +351,31 @@ impl SentinelView {
             t.heard = None;
             t.error = None;
         }
-        self.targets.retain(|t| !t.learned);
+        for t in &mut self.targets {
+            t.peers = None;
+        }
+        self.targets.retain(|t| !t.learned());
     }
 
-    pub fn set_runid(&mut self, runid: &str) {
-        if self.identity.runid != runid {
-            self.identity = Identity {
-                runid: runid.to_ascii_lowercase(),
-                learned: BTreeSet::new(),
-            };
+    /// Who this process is. A new run id forgets the addresses learned for the old one.
+    pub fn set_me(&mut self, me: Me) {
+        let me = Me {
+            runid: me.runid.to_ascii_lowercase(),
+            ..me
+        };
+        if self.identity.me.runid != me.runid {
+            self.identity.learned.clear();
         }
+        self.identity.me = me;
+    }
+
+    /// This host's own addresses (loopback and the VIPs are left out here).
+    pub fn set_local(&mut self, addrs: &[IpAddr], vips: &[IpAddr]) {
+        self.identity.local = addrs
+            .iter()
+            .filter(|a| !a.is_loopback() && !a.is_unspecified() && !vips.contains(a))
+            .copied()
+            .collect();
     }
 
     pub fn targets(&self) -> Vec<SentinelAddr> {
@@ -301,27 +388,45 @@ impl SentinelView {
         for r in &heard.answer.replicas {
             self.identity.learn(r);
         }
-        let peers = heard.answer.peers.clone().unwrap_or_default();
+        let peers = heard.answer.peers.clone();
         if let Some(t) = self.targets.iter_mut().find(|t| &t.addr == addr) {
+            let mut heard = heard;
+            if heard.answer.peers.is_none() {
+                // Peers are asked every few seconds: what was skipped stays until asked again.
+                if let Some(old) = &t.heard {
+                    heard.answer.skipped_peers = old.answer.skipped_peers.clone();
+                }
+            }
             t.heard = Some(heard);
+            if peers.is_some() {
+                t.peers = peers.clone();
+            }
         } else {
             return false;
         }
+        let ghosts = self.ghosts();
         let mut added = false;
-        for p in peers {
+        for p in peers.unwrap_or_default() {
+            // One Sentinel under two addresses (announce-ip, a host name, another spelling of
+            // an IPv6 address, its TLS port) is asked once: its run id is known already.
             let known_runid = !p.runid.is_empty()
                 && self.targets.iter().any(|t| {
-                    t.heard
-                        .as_ref()
-                        .is_some_and(|h| h.answer.sentinel_runid == p.runid)
+                    t.learned_as.as_deref() == Some(p.runid.as_str())
+                        || t.heard
+                            .as_ref()
+                            .is_some_and(|h| h.answer.sentinel_runid == p.runid)
                 });
             let addr = SentinelAddr {
                 host: p.endpoint.ip.clone(),
                 port: p.endpoint.port,
             };
             let known_addr = self.targets.iter().any(|t| t.addr == addr);
-            if !known_runid && !known_addr && self.targets.len() < max_targets {
-                self.targets.push(Target::new(addr, true));
+            if !known_runid
+                && !known_addr
+                && !ghosts.contains(&peer_id(&p))
+                && self.targets.len() < max_targets
+            {
+                self.targets.push(Target::new(addr, Some(p.runid.clone())));
                 added = true;
             }
         }
@@ -343,7 +448,7 @@ impl SentinelView {
             let reading = Reading {
                 heard: h,
                 addr: &t.addr,
-                names_us: self.identity.is(&h.answer.master.instance),
+                names_us: self.identity.is(&h.answer.master.instance, h.received),
                 lease: lease_for(rules, h.answer.master.down_after_ms),
             };
             match out
@@ -358,13 +463,72 @@ impl SentinelView {
         out
     }
 
-    /// How many Sentinels exist for this master: the most any of them reports, or the ones
-    /// we know ourselves (including those that never answered), whichever is larger.
-    fn known(&self, readings: &[Reading<'_>]) -> usize {
-        let never_heard = self.targets.iter().filter(|t| t.heard.is_none()).count();
-        let reported = readings
+    /// Ghosts: peers that every Sentinel answering us and listing them reports unreachable
+    /// (`s_down`) and silent (no hello) for `GHOST_AFTER`, and that do not answer us. Sentinel
+    /// keeps such entries until `SENTINEL RESET`; they can take part in nothing.
+    fn ghosts(&self) -> BTreeSet<String> {
+        let answering: BTreeSet<&str> = self
+            .targets
             .iter()
-            .map(|r| r.heard.answer.master.other_sentinels as usize + 1)
+            .filter_map(|t| t.heard.as_ref())
+            .map(|h| h.answer.sentinel_runid.as_str())
+            .collect();
+        let mut suspects: BTreeSet<String> = BTreeSet::new();
+        let mut cleared: BTreeSet<String> = BTreeSet::new();
+        for t in &self.targets {
+            let (Some(h), Some(peers)) = (&t.heard, &t.peers) else {
+                continue;
+            };
+            let after = GHOST_AFTER
+                .max(Duration::from_millis(h.answer.master.down_after_ms) * GHOST_DOWN_AFTERS);
+            for p in peers {
+                let id = peer_id(p);
+                if p.s_down && Duration::from_millis(p.last_hello_ms) > after {
+                    suspects.insert(id);
+                } else {
+                    cleared.insert(id);
+                }
+            }
+        }
+        suspects
+            .into_iter()
+            .filter(|id| !cleared.contains(id) && !answering.contains(id.as_str()))
+            .collect()
+    }
+
+    /// How many Sentinels exist for this master: the most any of them reports (less the
+    /// ghosts in its list), or the ones we know ourselves (those that never answered
+    /// included, unless learned as a ghost or as a Sentinel answering under another
+    /// address), whichever is larger.
+    fn known(&self, readings: &[Reading<'_>]) -> usize {
+        let ghosts = self.ghosts();
+        let answering: BTreeSet<&str> = readings
+            .iter()
+            .map(|r| r.heard.answer.sentinel_runid.as_str())
+            .collect();
+        let never_heard = self
+            .targets
+            .iter()
+            .filter(|t| t.heard.is_none())
+            .filter(|t| {
+                t.learned_as.as_deref().is_none_or(|id| {
+                    id.is_empty() || !(answering.contains(id) || ghosts.contains(id))
+                })
+            })
+            .count();
+        let reported = self
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let h = t.heard.as_ref()?;
+                let listed_ghosts = t
+                    .peers
+                    .iter()
+                    .flatten()
+                    .filter(|p| ghosts.contains(&peer_id(p)))
+                    .count();
+                Some((h.answer.master.other_sentinels as usize + 1).saturating_sub(listed_ghosts))
+            })
             .max()
             .unwrap_or(0);
         reported.max(readings.len() + never_heard).max(1)
@@ -395,6 +559,41 @@ impl SentinelView {
             .filter(|r| r.names_us)
             .map(|r| r.epoch())
             .max()
+    }
+
+    /// Cruft in the Sentinels' own state, worded with what to run (None: nothing to say).
+    /// Ghosts need the operator (they can raise the count of Sentinels); unusable entries
+    /// are only skipped, and said once.
+    pub fn cruft(&self, master_name: &str) -> Option<(bool, String)> {
+        let ghosts = self.ghosts();
+        if !ghosts.is_empty() {
+            let list: Vec<&str> = ghosts.iter().map(String::as_str).collect();
+            return Some((
+                true,
+                format!(
+                    "the Sentinels list {} Sentinel(s) that none of them has reached or heard for over {} s ({}): left from a Sentinel replaced or removed without a reset. They are not counted for the quorum; remove them with SENTINEL RESET {master_name} on each Sentinel, one at a time, 30 s apart",
+                    ghosts.len(),
+                    GHOST_AFTER.as_secs(),
+                    list.join(", ")
+                ),
+            ));
+        }
+        let (t, skipped) = self.targets.iter().find_map(|t| {
+            let h = t.heard.as_ref()?;
+            [&h.answer.skipped_replicas, &h.answer.skipped_peers]
+                .into_iter()
+                .find(|s| s.count > 0)
+                .map(|s| (t, s))
+        })?;
+        Some((
+            false,
+            format!(
+                "Sentinel {} lists {} entry(ies) that cannot be used, skipped ({}); a replication client without a listening port (redis-cli --rdb or --replica) leaves one as ip:0 until SENTINEL RESET {master_name}",
+                t.addr,
+                skipped.count,
+                skipped.first.as_deref().unwrap_or("")
+            ),
+        ))
     }
 
     /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
@@ -434,7 +633,7 @@ impl SentinelView {
                 continue;
             }
             if let Some(p) = r.heard.answer.promoted() {
-                if !self.identity.is(p) {
+                if !self.identity.is(p, r.heard.received) {
                     return Verdict::Refuse {
                         fence: Some(Fence::FailoverPromotesOther),
                         why: format!(
@@ -480,7 +679,7 @@ impl SentinelView {
                 r.heard
                     .answer
                     .promoted()
-                    .is_some_and(|p| self.identity.is(p))
+                    .is_some_and(|p| self.identity.is(p, r.heard.received))
             })
             .filter(|r| newest_other.as_ref().is_none_or(|o| o.epoch() <= r.epoch()))
             .map(|r| (r.fresh_until(), r.addr))
@@ -630,6 +829,16 @@ impl SentinelView {
             .unwrap_or(Duration::from_millis(rules.lease_ms));
         Summary {
             known: self.known(&readings) as u64,
+            ghosts: self.ghosts().len() as u64,
+            skipped: self
+                .targets
+                .iter()
+                .filter_map(|t| t.heard.as_ref())
+                .map(|h| {
+                    u64::from(h.answer.skipped_replicas.count)
+                        + u64::from(h.answer.skipped_peers.count)
+                })
+                .sum(),
             reachable: self
                 .targets
                 .iter()
@@ -645,12 +854,13 @@ impl SentinelView {
     }
 
     pub fn rows(&self, now: Duration, rules: Rules) -> Vec<SentinelRow> {
+        let ghosts = self.ghosts();
         self.targets
             .iter()
             .map(|t| {
                 let mut row = SentinelRow {
                     addr: t.addr.to_string(),
-                    learned: t.learned,
+                    learned: t.learned(),
                     reachable: t.heard.is_some() && !t.failing(),
                     last_answer_ms_ago: -1,
                     last_error: t
@@ -665,7 +875,7 @@ impl SentinelView {
                     let r = Reading {
                         heard: h,
                         addr: &t.addr,
-                        names_us: self.identity.is(&h.answer.master.instance),
+                        names_us: self.identity.is(&h.answer.master.instance, h.received),
                         lease: lease_for(rules, h.answer.master.down_after_ms),
                     };
                     let m = &h.answer.master;
@@ -683,10 +893,44 @@ impl SentinelView {
                         .map(|p| p.endpoint.to_string())
                         .unwrap_or_default();
                     row.confirms = r.confirms() && r.guard() > now;
+                    row.skipped_replicas = h.answer.skipped_replicas.count;
+                    row.skipped_peers = h.answer.skipped_peers.count;
+                    row.skipped_reason = h
+                        .answer
+                        .skipped_replicas
+                        .first
+                        .clone()
+                        .or_else(|| h.answer.skipped_peers.first.clone())
+                        .unwrap_or_default();
+                    row.ghosts = t
+                        .peers
+                        .iter()
+                        .flatten()
+                        .filter(|p| ghosts.contains(&peer_id(p)))
+                        .count() as u32;
                 }
                 row
             })
             .collect()
+    }
+}
+
+/// The same Sentinels, whatever the order.
+pub fn same_sentinels(a: &[SentinelAddr], b: &[SentinelAddr]) -> bool {
+    let key = |l: &[SentinelAddr]| {
+        let mut v: Vec<String> = l.iter().map(|x| x.to_string()).collect();
+        v.sort_unstable();
+        v
+    };
+    key(a) == key(b)
+}
+
+/// A peer as the ghost check names it: its run id, or its address when it has none.
+fn peer_id(p: &Peer) -> String {
+    if p.runid.is_empty() {
+        p.endpoint.to_string()
+    } else {
+        p.runid.clone()
     }
 }
 

@@ -199,7 +199,7 @@ pub fn process(core: &mut Core, event: Event, sys: &mut dyn System, clock: &dyn 
 struct Slots {
     shutdown: bool,
     settings: Option<Settings>,
-    identity: Option<String>,
+    identity: Option<crate::sentinel::Me>,
     role: Option<(Role, Duration, bool)>,
 }
 
@@ -260,7 +260,7 @@ impl Inbox {
             match event {
                 Event::Shutdown => s.shutdown = true,
                 Event::Settings(new) => s.settings = Some(new),
-                Event::Identity { runid } => s.identity = Some(runid),
+                Event::Identity(me) => s.identity = Some(me),
                 Event::Role { role, at, loaded } => {
                     let loaded = loaded || s.role.is_some_and(|(_, _, l)| l);
                     s.role = Some((role, at, loaded));
@@ -297,8 +297,8 @@ impl Mailbox {
         if let Some(settings) = s.settings.take() {
             out.push(Event::Settings(settings));
         }
-        if let Some(runid) = s.identity.take() {
-            out.push(Event::Identity { runid });
+        if let Some(me) = s.identity.take() {
+            out.push(Event::Identity(me));
         }
         if let Some((role, at, loaded)) = s.role.take() {
             out.push(Event::Role { role, at, loaded });
@@ -462,7 +462,10 @@ mod tests {
         let (inbox, mailbox) = inbox();
         inbox.control(role(Role::Master, 1, true));
         inbox.control(role(Role::Replica, 2, false));
-        inbox.control(Event::Identity { runid: "a".into() });
+        inbox.control(Event::Identity(crate::sentinel::Me {
+            runid: "a".into(),
+            ..Default::default()
+        }));
         for i in 0..5000 {
             // A flood of feed events: most are dropped and counted, none blocks.
             assert!(inbox.send_feed(Event::NetChanged), "{i}");
@@ -475,7 +478,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Event::Identity { runid: "a".into() },
+                Event::Identity(crate::sentinel::Me {
+                    runid: "a".into(),
+                    ..Default::default()
+                }),
                 role(Role::Replica, 2, true),
             ]
         );

@@ -62,18 +62,17 @@ impl Kernel {
         }
         self.with_netlink(|nl| {
             let link = nl.link_by_name(interface)?;
+            let all = nl.all_addresses()?;
             let present = match &link {
-                Some(l) => {
-                    let all = nl.all_addresses()?;
-                    vips.iter()
-                        .filter(|v| {
-                            all.iter().any(|(index, a)| {
-                                *index == l.index && a.addr == v.addr && a.prefix == v.prefix
-                            })
+                Some(l) => vips
+                    .iter()
+                    .filter(|v| {
+                        all.iter().any(|(index, a)| {
+                            *index == l.index && a.addr == v.addr && a.prefix == v.prefix
                         })
-                        .copied()
-                        .collect()
-                }
+                    })
+                    .copied()
+                    .collect(),
                 None => Vec::new(),
             };
             Ok(Observation {
@@ -83,6 +82,7 @@ impl Kernel {
                     mac: l.mac,
                 }),
                 present,
+                local: all.iter().map(|(_, a)| a.addr).collect(),
                 net_admin,
                 net_raw,
             })
@@ -127,6 +127,32 @@ pub fn capabilities() -> (bool, bool) {
         Some(bits) => (bits & (1 << 12) != 0, bits & (1 << 13) != 0),
         None => (true, true),
     }
+}
+
+/// How long this process has run, never less than the truth: the kernel's start time
+/// (`/proc/self/stat`, clock ticks since boot, rounded down) against `CLOCK_BOOTTIME` now.
+/// None when either cannot be read.
+pub fn process_age() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let ticks = start_ticks(&stat)?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|h| *h > 0)?;
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    let now = Duration::new(
+        u64::try_from(now.tv_sec()).ok()?,
+        u32::try_from(now.tv_nsec()).ok()?,
+    );
+    let started =
+        Duration::from_secs(ticks / hz) + Duration::from_nanos((ticks % hz) * 1_000_000_000 / hz);
+    Some(now.saturating_sub(started))
+}
+
+/// Field 22 of `/proc/PID/stat` (start time in clock ticks). The command name, field 2,
+/// is in parentheses and may hold spaces and parentheses: count from the last ')'.
+fn start_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Hands a line to subscribers of `__vip__:events` (the Redis glue queues it for the main
@@ -217,6 +243,22 @@ impl System for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_time_is_field_22_after_the_name() {
+        // (stat line, start ticks)
+        let cases = [
+            ("1234 (redis-server) S 1 1234 1234 0 -1 4194560 1 0 0 0 5 3 0 0 20 0 5 0 987654 1 2", Some(987_654)),
+            ("1 (a) b) c) S 1 1 1 0 -1 4 1 0 0 0 5 3 0 0 20 0 5 0 42 1 2", Some(42)),
+            ("1 (short) S 1", None),
+            ("no parenthesis", None),
+        ];
+        for (stat, want) in cases {
+            assert_eq!(start_ticks(stat), want, "{stat}");
+        }
+        let age = process_age().unwrap();
+        assert!(age < Duration::from_secs(24 * 3600), "{age:?}");
+    }
 
     #[test]
     fn capabilities_are_read_from_proc() {
