@@ -464,12 +464,14 @@ impl SentinelView {
     }
 
     /// Ghosts: peers that every Sentinel answering us and listing them reports unreachable
-    /// (`s_down`) and silent (no hello) for `GHOST_AFTER`, and that do not answer us. Sentinel
-    /// keeps such entries until `SENTINEL RESET`; they can take part in nothing.
+    /// (`s_down`) and silent (no hello) for `GHOST_AFTER`, and that do not answer us now (a
+    /// replaced Sentinel we once asked fails every poll). Sentinel keeps such entries until
+    /// `SENTINEL RESET`; they can take part in nothing.
     fn ghosts(&self) -> BTreeSet<String> {
         let answering: BTreeSet<&str> = self
             .targets
             .iter()
+            .filter(|t| !t.failing())
             .filter_map(|t| t.heard.as_ref())
             .map(|h| h.answer.sentinel_runid.as_str())
             .collect();
@@ -506,6 +508,7 @@ impl SentinelView {
             .iter()
             .map(|r| r.heard.answer.sentinel_runid.as_str())
             .collect();
+        let counted = answering.iter().filter(|id| !ghosts.contains(**id)).count();
         let never_heard = self
             .targets
             .iter()
@@ -521,6 +524,9 @@ impl SentinelView {
             .iter()
             .filter_map(|t| {
                 let h = t.heard.as_ref()?;
+                if ghosts.contains(&h.answer.sentinel_runid) {
+                    return None; // a ghost's last word, from before it was replaced
+                }
                 let listed_ghosts = t
                     .peers
                     .iter()
@@ -531,7 +537,7 @@ impl SentinelView {
             })
             .max()
             .unwrap_or(0);
-        reported.max(readings.len() + never_heard).max(1)
+        reported.max(counted + never_heard).max(1)
     }
 
     /// Confirmations needed: the operator's quorum, else a majority of the Sentinels known,

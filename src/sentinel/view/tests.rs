@@ -632,3 +632,31 @@ fn unusable_entries_are_shown_per_sentinel() {
         .cruft("mymaster")
         .is_some_and(|(act, text)| !act && text.contains("redis-cli --rdb")));
 }
+
+#[test]
+fn a_replaced_sentinel_we_once_asked_becomes_a_ghost_once_it_fails() {
+    // s3 answered, then was replaced: its polls fail and the others list it as a ghost.
+    let mut v = view();
+    let ghost = || peer("s3", 3, true, 120_000);
+    hear(&mut v, 3, 0, says(3, 1, US, 0));
+    v.failed(
+        &sentinel(3),
+        ms(5),
+        PollError {
+            kind: PollErrorKind::Connect,
+            text: "connection refused".into(),
+        },
+    );
+    for s in 1..=2 {
+        let mut a = says_with_ghost(s, ghost());
+        // the ghost is s3 itself here; the lists hold s1/s2 and s3
+        a.peers = Some(vec![
+            peer(if s == 1 { "s2" } else { "s1" }, 3 - s as u8, false, 500),
+            ghost(),
+        ]);
+        a.master.other_sentinels = 2;
+        hear(&mut v, s, 10, a);
+    }
+    let sum = v.summary(ms(20), Rules::default());
+    assert_eq!((sum.known, sum.quorum, sum.ghosts), (2, 2, 1));
+}
