@@ -22,8 +22,14 @@ use std::time::Duration;
 use super::answer::{Answer, Endpoint, Instance, Peer};
 use crate::config::SentinelAddr;
 
-/// A failover older than this many failover-timeouts has ended one way or the other.
-const FAILOVER_MEMORY: u32 = 2;
+/// sentinel.c's election timeout (`SENTINEL_ELECTION_TIMEOUT`): a failover not won within
+/// min(this, failover-timeout) is aborted.
+const ELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Hellos go out every 2 s; a configuration reaches every Sentinel that hears its sender within
+/// two of them.
+const HELLO_SPREAD: Duration = Duration::from_secs(4);
+/// A peer whose last hello is at most this old is alive and heard by the Sentinel listing it.
+const HEARD_RECENTLY: Duration = Duration::from_secs(10);
 /// How long an answer showing a failover (or the master down) keeps the fast poll rate.
 const UNDERWAY_MEMORY: Duration = Duration::from_secs(5);
 /// A node has one or two addresses as Sentinels see it; more are not kept.
@@ -272,6 +278,7 @@ pub struct SentinelView {
 
 /// A latest answer and what it means for this node.
 struct Reading<'a> {
+    target: &'a Target,
     heard: &'a Heard,
     addr: &'a SentinelAddr,
     names_us: bool,
@@ -312,6 +319,51 @@ impl Reading<'_> {
     fn confirms(&self) -> bool {
         let f = self.master().flags;
         self.names_us && !f.s_down && !f.o_down && !f.failover_in_progress
+    }
+
+    fn fresh(&self, now: Duration) -> bool {
+        self.fresh_until() > now
+    }
+
+    fn failover_timeout(&self) -> Duration {
+        Duration::from_millis(self.heard.answer.master.failover_timeout_ms.max(1000))
+    }
+
+    /// The last moment a failover this answer shows can still promote a replica: sentinel.c
+    /// aborts an election not won within min(10 s, failover-timeout), and a promotion not seen
+    /// within failover-timeout of `REPLICAOF NO ONE` (`send_slaveof_noone`, `wait_promotion`).
+    fn promotion_deadline(&self) -> Duration {
+        let ft = self.failover_timeout();
+        self.heard.sent + ft.min(ELECTION_TIMEOUT) + ft
+    }
+
+    /// The last moment that failover can still show its promoted replica: the replicas'
+    /// reconfiguration (`reconf_slaves`) ends within failover-timeout more.
+    fn failover_end(&self) -> Duration {
+        self.promotion_deadline() + self.failover_timeout()
+    }
+
+    /// Time for a configuration to reach the Sentinels that hear its sender, and for a
+    /// supporter's word given before that to lapse.
+    fn grace(&self) -> Duration {
+        self.lease + HELLO_SPREAD
+    }
+
+    /// This answer's Sentinel lists `peer` as alive and heard lately (its hellos reach it).
+    fn hears(&self, peer_runid: &str) -> bool {
+        self.target.peers.iter().flatten().any(|p| {
+            p.runid == peer_runid
+                && !p.s_down
+                && Duration::from_millis(p.last_hello_ms) <= HEARD_RECENTLY
+        })
+    }
+
+    /// This answer's Sentinel reaches `e`: a replica of its master, neither down nor
+    /// disconnected.
+    fn reaches(&self, e: &Endpoint) -> bool {
+        self.heard.answer.replicas.iter().any(|r| {
+            &r.endpoint == e && !r.flags.s_down && !r.flags.o_down && !r.flags.disconnected
+        })
     }
 }
 
@@ -446,6 +498,7 @@ impl SentinelView {
         for t in &self.targets {
             let Some(h) = &t.heard else { continue };
             let reading = Reading {
+                target: t,
                 heard: h,
                 addr: &t.addr,
                 names_us: self.identity.is(&h.answer.master.instance, h.received),
@@ -626,20 +679,86 @@ impl SentinelView {
         }
     }
 
+    /// A Sentinel that has left: its polls fail, its last answer is older than a ghost's
+    /// silence, and every other Sentinel answering now either does not list it or lists it
+    /// unreachable and silent as long (a Sentinel stopped for good, or rebuilt elsewhere).
+    fn departed(&self, x: &Reading<'_>, readings: &[Reading<'_>], now: Duration) -> bool {
+        let after = GHOST_AFTER
+            .max(Duration::from_millis(x.heard.answer.master.down_after_ms) * GHOST_DOWN_AFTERS);
+        let id = &x.heard.answer.sentinel_runid;
+        let mut others = readings
+            .iter()
+            .filter(|o| o.fresh(now) && &o.heard.answer.sentinel_runid != id)
+            .peekable();
+        x.target.failing()
+            && now.saturating_sub(x.heard.received) > after
+            && others.peek().is_some()
+            && others.all(|o| {
+                o.target
+                    .peers
+                    .iter()
+                    .flatten()
+                    .filter(|p| &p.runid == id)
+                    .all(|p| p.s_down && Duration::from_millis(p.last_hello_ms) > after)
+            })
+    }
+
+    /// Does the stale fence of `x` (a failover promoting `e`, or `e` named under a newer
+    /// epoch) still stand? It does while `x` answers us. Once it is silent, it falls:
+    /// - when `x` has departed and another Sentinel reaches `e`: had `x` been reaching `e`
+    ///   (to promote it), its hellos on `e` would reach that Sentinel too;
+    /// - when `required` other Sentinels that hear `x` and reach `e` confirm this node in
+    ///   answers sent a `grace` after the moment its word could still change anything (its
+    ///   configuration, if it had won, would have reached them);
+    /// - when sentinel.c itself has ended that failover (`failover_end`).
+    fn stale_fence_stands(
+        &self,
+        x: &Reading<'_>,
+        e: &Endpoint,
+        promotion: bool,
+        readings: &[Reading<'_>],
+        required: usize,
+        now: Duration,
+    ) -> bool {
+        if x.fresh(now) {
+            return true;
+        }
+        if promotion && now > x.failover_end() + x.grace() {
+            return false;
+        }
+        let id = &x.heard.answer.sentinel_runid;
+        let others = || {
+            readings
+                .iter()
+                .filter(move |o| o.fresh(now) && &o.heard.answer.sentinel_runid != id)
+        };
+        if self.departed(x, readings, now) && others().any(|o| o.reaches(e)) {
+            return false;
+        }
+        let from = if promotion {
+            x.promotion_deadline()
+        } else {
+            x.heard.sent
+        } + x.grace();
+        let settled = others()
+            .filter(|o| o.confirms() && o.heard.sent > from && o.hears(id) && o.reaches(e))
+            .count();
+        !(now > from && required > 0 && settled >= required)
+    }
+
     /// May this node, whose role is master, hold the VIP at `now`?
     pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
         let readings = self.readings(rules);
         let required = self.required(rules, &readings);
 
-        // Fence 1: a failover (recent enough to be still running) promotes another node.
+        // Fence 1: a failover promotes another node (while its Sentinel still answers, or,
+        // once silent, until that failover cannot matter any more).
         for r in &readings {
             let m = &r.heard.answer.master;
-            let memory = Duration::from_millis(m.failover_timeout_ms.max(1000)) * FAILOVER_MEMORY;
-            if now.saturating_sub(r.heard.sent) > memory {
-                continue;
-            }
             if let Some(p) = r.heard.answer.promoted() {
-                if !self.identity.is(p, r.heard.received) {
+                if !self.identity.is(p, r.heard.received)
+                    && self.stale_fence_stands(r, &p.endpoint, true, &readings, required, now)
+                {
                     return Verdict::Refuse {
                         fence: Some(Fence::FailoverPromotesOther),
                         why: format!(
@@ -662,6 +781,9 @@ impl SentinelView {
         let newest_other = readings
             .iter()
             .filter(|r| !r.names_us)
+            .filter(|r| {
+                self.stale_fence_stands(r, &r.master().endpoint, false, &readings, required, now)
+            })
             .max_by_key(|r| r.epoch());
         if let (Some(us), Some(other)) = (epoch_us, &newest_other) {
             if other.epoch() > us {
@@ -879,6 +1001,7 @@ impl SentinelView {
                 };
                 if let Some(h) = &t.heard {
                     let r = Reading {
+                        target: t,
                         heard: h,
                         addr: &t.addr,
                         names_us: self.identity.is(&h.answer.master.instance, h.received),
