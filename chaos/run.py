@@ -29,6 +29,12 @@ master at that moment:
 - busy: DEBUG SLEEP 2-6 s on the master (its main thread blocked, its module thread running);
 - planned: SENTINEL FAILOVER on a random Sentinel (every node healthy);
 - sentinel: kill -9 one Sentinel for 3-10 s, then restart it;
+- restart: kill -9 the master and start it again at once (systemd's Restart=always): no
+  failover is expected at a down-after well above the restart time, one may happen at 1000;
+- backup: `redis-cli --rdb` from the observer against the master for 12-15 s (a replication
+  client without a listening port: every Sentinel then lists a replica `ip:0` for good);
+- replaced: one Sentinel is killed for good and a new one (new run id, next free port) takes
+  its place, without SENTINEL RESET: the others keep the old one as a ghost;
 and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
 (restarted at the end of the fault). After each fault the run waits until the topology has
 settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP).
@@ -66,8 +72,8 @@ import redis  # noqa: E402
 
 from helpers import (DOWN_AFTER_MS, HolderSampler, VipWriter, majority_master, module_args,  # noqa: E402
                      promotions, start_sentinels, statuses, wait_failover)
-from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, RedisGroup, Topology, pairs_to_dict,  # noqa: E402
-                      sweep_stale_namespaces, wait_until)
+from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, RedisGroup, SentinelNode, Topology,  # noqa: E402
+                      pairs_to_dict, sweep_stale_namespaces, wait_until)
 
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
@@ -84,7 +90,7 @@ def log(msg: str) -> None:
 
 @dataclass
 class Fault:
-    kind: str  # kill9 | sigstop | link | busy | planned | sentinel
+    kind: str  # kill9 | sigstop | link | busy | planned | sentinel | restart | backup | replaced
     duration: float  # sigstop/link/sentinel: seconds; kill9: delay between failover and restart
     sentinel_loss: bool  # also kill one Sentinel during the fault
     sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
@@ -96,17 +102,20 @@ def make_plan(rounds: int, seed: int) -> list[Fault]:
     rng = random.Random(seed)
     plan = []
     for _ in range(rounds):
-        kind = rng.choices(["kill9", "sigstop", "link", "busy", "planned", "sentinel"],
-                           weights=[3, 3, 3, 1.5, 1.5, 1.5])[0]
+        kind = rng.choices(["kill9", "sigstop", "link", "busy", "planned", "sentinel", "restart", "backup",
+                            "replaced"],
+                           weights=[3, 3, 3, 1.5, 1.5, 1.5, 2, 1.5, 1])[0]
         if kind == "kill9":
             duration = round(rng.uniform(0, 5), 2)
+        elif kind == "backup":
+            duration = round(rng.uniform(12, 15), 2)
         elif kind == "sentinel":
             duration = round(rng.uniform(3, 10), 2)
         elif kind == "busy":
             duration = round(rng.uniform(2, 6), 2)
         else:
             duration = round(rng.uniform(2, 10), 2)
-        loss = kind not in ("sentinel", "planned") and rng.random() < 0.25
+        loss = kind not in ("sentinel", "planned", "replaced", "backup") and rng.random() < 0.25
         plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
                           rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
     return plan
@@ -348,6 +357,33 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
         elif fault.kind == "sentinel":
             time.sleep(fault.duration)
             detail += f"for {fault.duration:.1f}s"
+        elif fault.kind == "restart":
+            node.kill9()
+            node.start()
+            node.wait_ready()
+            detail += f"kill -9 {master} and restart at once"
+        elif fault.kind == "backup":
+            node.execute("CONFIG", "SET", "repl-diskless-sync-delay", str(int(fault.duration) + 5))
+            dump = topo.workdir / f"backup-{i}.rdb"
+            cli = topo.popen("obs", "redis-cli", "-h", node.address, "--rdb", str(dump))
+            try:
+                time.sleep(fault.duration)
+            finally:
+                cli.kill()
+                cli.wait(timeout=10)
+                node.execute("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+            detail += f"redis-cli --rdb against {master} for {fault.duration:.1f}s"
+        elif fault.kind == "replaced":
+            name = pick_sentinel(g, master, fault)
+            old = g.sentinels[name]
+            old.kill9()
+            port = max(s.port for s in g.sentinels.values()) + 1
+            new = SentinelNode(topo, name, flavor=g.flavor, master_addr=g[master].address, port=port,
+                               down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=10000)
+            new.start()
+            new.wait_ready()
+            g.sentinels[name] = new
+            detail += f"Sentinel {name} replaced by a new one on port {port}"
     finally:
         if lost_sentinel:
             g.sentinels[lost_sentinel].start()
