@@ -2,9 +2,8 @@
 #
 # Base: redis:7.0.15-bookworm, the server version that the whole integration suite runs
 # against (Debian 12's redis-server 7.0.15; docs/servers.md lists the rest of the matrix:
-# Redis 8.0, Valkey 8.0/8.1/9.1). No Docker engine is available where this project is
-# tested: the image itself is not built by CI; its entry point (deploy/docker-entrypoint.sh)
-# is, by tests/integration/test_ops.py.
+# Redis 8.0, Valkey 8.0/8.1/9.1). CI does not build this image; its entry point
+# (deploy/docker-entrypoint.sh) is tested by tests/integration/test_ops.py.
 #
 #   docker build -t redis-vip .
 #   docker run -d --name redis --network host --cap-add NET_ADMIN --cap-add NET_RAW \

@@ -37,6 +37,13 @@ def num(v, nd: int = 1) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
 
 
+def repo_path(p: str) -> str:
+    """The module's path as a checkout of the repository has it (`target/release/...`), not the
+    measuring machine's absolute path; other paths unchanged."""
+    parts = p.split("/")
+    return "/".join(parts[parts.index("target"):]) if p.startswith("/") and "target" in parts else p
+
+
 def ok_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if "not_ready" not in r and "harness_error" not in r]
 
@@ -187,8 +194,11 @@ def render(results: dict, json_path: str) -> str:
     add(f"{meta.get('command', 'python3 bench/run.py')}")
     add("```")
     add("")
-    add(f"Every mechanism runs with Sentinel `down-after-milliseconds {DOWN_AFTER_MS}` (Sentinel's usual "
-        "setting), three Sentinels, quorum 2. `python3 bench/run.py --quick` is a smoke run (2 kill -9 "
+    add(f"Every mechanism runs with Sentinel `down-after-milliseconds {DOWN_AFTER_MS}`, three Sentinels, "
+        "quorum 2. Sentinel's default is 30 000, and many deployments use 5 000–10 000; "
+        f"{DOWN_AFTER_MS} is the hardest setting for redis-vip's safety (the shortest lease, and the least "
+        "time for a dead node's 1 s address lifetime to run out before the promotion). No other setting "
+        "was measured. `python3 bench/run.py --quick` is a smoke run (2 kill -9 "
         "repetitions, 1 of every other scenario, 2 of each routed one, short throughput and probe runs, no "
         "callgrind) that "
         "prints the tables without writing this file. `--figures 7,8`, `--mechanisms vip-sentinel,keepalived`, "
@@ -201,7 +211,7 @@ def render(results: dict, json_path: str) -> str:
         f"({mc.get('cpu_model', '?')}), {mc.get('mem_gib', '?')} GiB RAM")
     add(f"- redis-server {mc.get('redis', '?')} (and its Sentinel), {mc.get('keepalived', '?')}, "
         f"{mc.get('arping', '?')}, Python {mc.get('python', '?')}")
-    add(f"- module: `{mc.get('module', '?')}` sha256 {mc.get('module_sha256', '?')}… built "
+    add(f"- module: `{repo_path(mc.get('module', '?'))}` sha256 {mc.get('module_sha256', '?')}… built "
         f"{mc.get('module_mtime', '?')}, repository at {mc.get('git_commit', '?')}"
         + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else ""))
     if results.get("routed"):
@@ -226,10 +236,10 @@ def render(results: dict, json_path: str) -> str:
         add("")
     tl = targets(results, fs)
     if tl:
-        add("## Issue 7's targets, measured")
+        add("## The Sentinel-confirmed mode's targets, measured")
         add("")
-        add("Each target of issue 7 (\"What it must show\") that a benchmark can measure, with what this run "
-            "measured for the Sentinel-confirmed mode (median [min–max] over the repetitions). Targets 7 "
+        add("Each target set for the Sentinel-confirmed mode that a benchmark can measure, with what this run "
+            "measured for it (median [min–max] over the repetitions). Targets 7 "
             "(authentication), 8 (a stopped Sentinel delays nothing) and 9 (forged hellos) are checked by "
             "tests/integration/test_sentinel.py, not here.")
         add("")
@@ -237,9 +247,9 @@ def render(results: dict, json_path: str) -> str:
         add("")
     rt = routed_targets(results)
     if rt:
-        add("## Issue 11's targets, measured (routed mode)")
+        add("## The routed mode's targets, measured")
         add("")
-        add("Issue 11's targets for the routed mode (figure 11: the VIP as a /32 announced over BGP by BIRD or "
+        add("The targets for the routed mode (figure 11: the VIP as a /32 announced over BGP by BIRD or "
             "FRR on the nodes, redis-vip in the Sentinel-confirmed mode), with what this run measured: median "
             "[min–max] over the repetitions.")
         add("")
@@ -400,7 +410,7 @@ def stale_isolation_section(L: list[str], results: dict, mechs: list[str]) -> No
             add("\"—\" as release: the old master kept the VIP for the whole time it was cut off. Taking the "
                 "bridge port down also takes the carrier away from n1's eth0: keepalived enters its FAULT "
                 "state and drops the VIP itself; a partition that leaves the carrier up (a fault further "
-                "away) is not measured here.")
+                "away) was not measured.")
             add("")
 
 
@@ -458,6 +468,29 @@ def planned_section(L: list[str], results: dict, mechs: list[str]) -> None:
         "plus writes on a TCP connection that reaches the old master after the release until the client "
         "follows the new master's GARP.")
     add("")
+    pl = scen(results, "planned", "vip-sentinel")
+    if pl and med(stat(pl, "client_gap_ms")) is not None:
+        acked = sum(stat(pl, "acked_by_old_after_promotion")["values"])
+        peers = [(how, scen(results, "planned", p)) for p, how in
+                 (("sentinel-script", "with the Sentinel script"), ("vip-basic", "in basic mode"))
+                 if med(stat(scen(results, "planned", p), "client_gap_ms")) is not None]
+        took = [sum(stat(r, "acked_by_old_after_promotion")["values"]) for _, r in peers]
+        lost = [sum(stat(r, "writes_lost")["values"]) for _, r in peers]
+        kept = ""
+        if peers and all(took):
+            kept = (f", whose old master{'s' if len(peers) > 1 else ''} kept taking writes"
+                    + (" (all lost)" if all(lo >= t for lo, t in zip(lost, took)) else ""))
+        add((f"What those {acked:.0f} writes cost the client" if acked == 0 else
+             f"What keeping those writes to {acked:.0f} cost the client")
+            + f": its longest gap between acknowledged writes was {cell(stat(pl, 'client_gap_ms'), 0)} ms in the "
+            "Sentinel-confirmed mode"
+            + (", against " + " and ".join(f"{cell(stat(r, 'client_gap_ms'), 0)} ms {how}" for how, r in peers)
+               if peers else "")
+            + kept + ". The old master lets go of the VIP at the leader's choice, before the new master claims "
+            f"it at its promotion (ms with no holder: {cell(stat(pl, none_), 0)}); a write on a connection to the "
+            "old master is then retransmitted after TCP's minimum retransmission timeout (200 ms on Linux) and "
+            "reset by the new master, and the client reconnects.")
+        add("")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -751,7 +784,7 @@ def routed_section(L: list[str], results: dict, fs: dict) -> None:
     add("")
     add("### `kill -9` of the master's redis-server")
     add("")
-    add("Its Sentinel and routing daemon stay up. Times after the kill. The issue's bound for the route "
+    add("Its Sentinel and routing daemon stay up. Times after the kill. The target for the route "
         "to move is the address lifetime + 200 ms.")
     add("")
     tab([
@@ -852,7 +885,7 @@ def routed_reading(results: dict, sps: list[str]) -> list[str]:
         l2 = scen(results, "planned", L2)
         l2_errs = (f" Errors per switch of figure 7's writer in layer 2: {count_cell(l2, 'write_errors')}."
                    if l2 else "")
-        out.append("**The issue's \"0 client errors\" is missed.** Client errors: " + "; ".join(errs) +
+        out.append("**The target of 0 client errors is missed.** Client errors: " + "; ".join(errs) +
                    f". Of writer.py's failed attempts in the {len(planned)} planned runs, {k['broken']} were a SET on the "
                    f"connection open to the old master (timed out or reset), {k['unreachable']} were new "
                    f"connections the router rejected with ICMP unreachable, {k['refused'] + k['other']} other. The "
@@ -967,9 +1000,9 @@ def second_failover_section(L: list[str], results: dict, fs: dict, mechs: list[s
     add("## Second failovers by Sentinel")
     add("")
     add(f"At down-after-milliseconds {DOWN_AFTER_MS} a Sentinel sometimes fails the NEW master over again "
-        "about a second after +switch-master (its reconnect to the new master waits out a 1 s throttle; "
-        "field notes). Runs with more than one promotion after the fault, out of the runs; every figure "
-        "above waits for the settled master and measures against it.")
+        "about a second after +switch-master (its reconnect to the new master waits out a 1 s throttle, "
+        "as docs/safety.md explains). Runs with more than one promotion after the fault, out of the runs; "
+        "every figure above waits for the settled master and measures against it.")
     add("")
     add("| scenario | " + " | ".join(LABELS[m] for m in mechs) + " | all |")
     add("|---|" + "---|" * (len(mechs) + 1))
@@ -1127,9 +1160,14 @@ def at_a_glance(results: dict, fs: dict, mechs: list[str]) -> list[str]:
                          f"{sum(stat(iso, 'acked_by_old_after_promotion')['values']):.0f} late writes")
         pl = scen(results, "planned", m)
         if pl:
+            pause = ""
+            if m == "vip-sentinel" and m_(pl, "client_gap_ms") is not None:
+                script = m_(scen(results, "planned", "sentinel-script"), "client_gap_ms")
+                pause = (f", clients paused {m_(pl, 'client_gap_ms'):.0f} ms"
+                         + (f" (Sentinel script: {script:.0f} ms)" if script is not None else ""))
             parts.append(f"planned failover: {sum(stat(pl, 'acked_by_old_after_promotion')['values']):.0f} writes "
                          f"acknowledged by the old master after the promotion in {len(pl)} runs, two holders "
-                         f"{m_(pl, two):.0f} ms")
+                         f"{m_(pl, two):.0f} ms" + pause)
         bu = scen(results, "busy", m)
         if bu:
             parts.append(f"busy master: two holders {m_(bu, two):.0f} ms, "
@@ -1207,12 +1245,18 @@ def targets(results: dict, fs: dict) -> list[str]:
     pl = scen(results, "planned", m)
     if pl:
         rc, rg = stat(pl, "release_minus_choice_ms"), stat(pl, "release_minus_garp_ms")
+        gap, script = stat(pl, "client_gap_ms"), stat(scen(results, "planned", "sentinel-script"), "client_gap_ms")
+        price = ""
+        if med(gap) is not None:
+            price = (f" Their price, the client's longest gap between acknowledged writes: {cell(gap, 0)} ms"
+                     + (f", against {cell(script, 0)} ms for the Sentinel script" if med(script) is not None else "")
+                     + " (figure 7).")
         add(f"4. **Planned failover: release within one poll period of the leader's choice**: release − choice "
             f"{cell(rc, 0)} ms: median {_vs(med(rc), POLL_MS)} (poll period {POLL_MS} ms; {FAST_POLL_MS} ms while "
             f"a failover is under way: {_vs(med(rc), FAST_POLL_MS)}). **No later than 100 ms after the new "
             f"master's first GARP**: release − first GARP {cell(rg, 0)} ms: median {_vs(med(rg), 100)}. **Writes "
             f"acknowledged by the old master after the promotion (target 0)**: "
-            f"{count_cell(pl, 'acked_by_old_after_promotion')} over {len(pl)} runs.")
+            f"{count_cell(pl, 'acked_by_old_after_promotion')} over {len(pl)} runs." + price)
     bu = scen(results, "busy", m)
     if bu:
         add(f"5. **Busy master: releases once a Sentinel reports a failover promoting another node, never "
@@ -1223,7 +1267,7 @@ def targets(results: dict, fs: dict) -> list[str]:
     sx = scen(results, "sentinels-stopped", m)
     if sx:
         peers = [p for p in results.get("scenarios", {}).get("sentinels-stopped", {}) if p != m]
-        add(f"6. **Two of three Sentinels stopped for 10 s** (the price of safety, to be reported): VIP outage "
+        add(f"6. **Two of three Sentinels stopped for 10 s** (the price of safety): VIP outage "
             f"{cell(stat(sx, none_), 0)} ms, release {cell(stat(sx, 'release_ms'), 0)} ms after the stop, "
             f"re-claim {cell(stat(sx, 'reclaim_ms_after_resume'), 0)} ms after SIGCONT (one poll period is "
             f"{POLL_MS} ms: {_vs(med(stat(sx, 'reclaim_ms_after_resume')), POLL_MS)}); "
@@ -1322,7 +1366,10 @@ builds a fresh topology, so no Sentinel state carries over. Mechanisms:
   advert_int 1, preemption on (the default; no nopreempt), `vrrp_script` =
   `bench/peers/keepalived-check-redis-master.sh` (redis-cli INFO replication | grep role:master)
   with interval 1, weight 20. One keepalived per namespace (`--dont-fork --vrrp`, own pid
-  files and log), so VRRP multicast stays on the test bridge.
+  files and log), so VRRP multicast stays on the test bridge. This is one configuration, the
+  common one with 1 s timers. keepalived accepts fractional timers (`advert_int` in seconds,
+  such as 0.92 in its manual; script intervals below a second from keepalived 2.3.2); faster
+  settings were not measured, and keepalived's figures here hold for 1 s timers only.
 
 Figures 1 and 2 come from the same failovers: a writer in obs (bench/writer.py, plain
 sockets) sends a SET through the VIP every 5 ms (reply timeout 200 ms). After an error it
