@@ -684,7 +684,7 @@ impl Core {
         match self.sentinels.verdict(now.mono, self.rules()) {
             Verdict::Hold { until, why } => {
                 self.hold_until = Some(until);
-                (true, why, None)
+                (true, why.to_string(), None)
             }
             Verdict::Refuse { fence, why } => {
                 self.hold_until = None;

@@ -757,7 +757,16 @@ fn sentinel_mode_starts_the_pollers_and_claims_only_when_confirmed() {
     w.hear(2, answer(2, 1, "r1", 0));
     assert_eq!(w.present, vec![vip("192.0.2.100/24")]);
     let s = w.core.status(at(0));
-    assert_eq!(s.reason, "confirmed as master by 2 of 2 Sentinels");
+    // Sentinel 3 has not answered yet: 2 of the 3 known confirm, 2 are needed.
+    assert_eq!(
+        s.reason,
+        "confirmed as master by 2 of 3 Sentinels (2 needed)"
+    );
+    assert_eq!(
+        (s.sentinels_confirming, s.sentinels_known, s.quorum),
+        (2, 3, 2),
+        "the sentence and the fields agree"
+    );
     assert_eq!((s.sentinels_confirming, s.quorum, s.lease_ms), (2, 2, 500));
     assert_eq!(s.lease_remaining_ms, 500);
     assert!(w.listening.is_some(), "the listener watches while holding");
@@ -939,7 +948,7 @@ fn transitions_are_published_one_line_each() {
     );
     assert_eq!(
         lines[1],
-        "claim 192.0.2.100/24 4 1700000000000 confirmed as master by 2 of 2 Sentinels"
+        "claim 192.0.2.100/24 4 1700000000000 confirmed as master by 2 of 3 Sentinels (2 needed)"
     );
     assert!(
         lines[2].starts_with("fence 192.0.2.100/24 4 1700000000050 fenced: Sentinel 192.0.2.23:26379 names 192.0.2.12:6379"),

@@ -7,6 +7,7 @@
 pub mod answer;
 pub mod poller;
 pub mod view;
+pub mod why;
 
 pub use answer::Answer;
 

@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::answer::{Answer, Endpoint, Instance, Peer};
+use super::why::{Counts, Down, Why};
 use crate::config::SentinelAddr;
 
 /// sentinel.c's election timeout (`SENTINEL_ELECTION_TIMEOUT`): a failover not won within
@@ -79,9 +80,9 @@ impl Fence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Hold until `until` unless a new answer says otherwise.
-    Hold { until: Duration, why: String },
+    Hold { until: Duration, why: Why },
     /// Do not hold. `fence` is None while simply not (yet) confirmed.
-    Refuse { fence: Option<Fence>, why: String },
+    Refuse { fence: Option<Fence>, why: Why },
 }
 
 /// What kind of failure a poll met.
@@ -761,12 +762,11 @@ impl SentinelView {
                 {
                     return Verdict::Refuse {
                         fence: Some(Fence::FailoverPromotesOther),
-                        why: format!(
-                            "Sentinel {} is failing over to {} (state {})",
-                            r.addr,
-                            p.endpoint,
-                            m.failover_state.as_deref().unwrap_or("?")
-                        ),
+                        why: Why::FailoverPromotesOther {
+                            by: r.addr.clone(),
+                            to: p.endpoint.clone(),
+                            state: m.failover_state.clone().unwrap_or_else(|| "?".into()),
+                        },
                     };
                 }
             }
@@ -789,13 +789,12 @@ impl SentinelView {
             if other.epoch() > us {
                 return Verdict::Refuse {
                     fence: Some(Fence::NewerConfigNamesOther),
-                    why: format!(
-                        "Sentinel {} names {} master under config epoch {}, newer than {}",
-                        other.addr,
-                        other.master().endpoint,
-                        other.epoch(),
-                        us
-                    ),
+                    why: Why::NewerConfigNamesOther {
+                        by: other.addr.clone(),
+                        master: other.master().endpoint.clone(),
+                        epoch: other.epoch(),
+                        ours: us,
+                    },
                 };
             }
         }
@@ -846,18 +845,23 @@ impl SentinelView {
             .iter()
             .filter(|r| r.confirms() && r.guard() > now)
             .count();
+        let counts = Counts {
+            confirming,
+            required,
+            known: self.known(&readings),
+        };
 
         match (quorum_until, promoted_until) {
             (Some(q), p) if p.is_none_or(|(p, _)| q >= p) => {
                 return Verdict::Hold {
                     until: q,
-                    why: format!("confirmed as master by {confirming} of {required} Sentinels"),
+                    why: Why::Confirmed(counts),
                 }
             }
             (_, Some((until, by))) => {
                 return Verdict::Hold {
                     until,
-                    why: format!("promoted by the failover of Sentinel {by}"),
+                    why: Why::Promoted { by: by.clone() },
                 }
             }
             _ => {}
@@ -865,38 +869,52 @@ impl SentinelView {
 
         // Not holding: say why, most specific first.
         let fresh: Vec<&Reading<'_>> = readings.iter().filter(|r| r.fresh_until() > now).collect();
-        if let Some(r) = fresh.iter().find(|r| r.names_us && !r.confirms()) {
-            let f = r.master().flags;
-            let what = if f.failover_in_progress {
-                "is failing over this master"
-            } else if f.o_down {
-                "reports this master objectively down"
-            } else {
-                "reports this master subjectively down"
-            };
+        let down: Vec<(Down, &Reading<'_>)> = fresh
+            .iter()
+            .filter(|r| r.names_us && !r.confirms())
+            .map(|r| {
+                let f = r.master().flags;
+                let how = if f.failover_in_progress {
+                    Down::FailingOver
+                } else if f.o_down {
+                    Down::Objectively
+                } else {
+                    Down::Subjectively
+                };
+                (how, *r)
+            })
+            .collect();
+        if let Some((how, r)) = down.iter().max_by_key(|(how, _)| *how) {
             return Verdict::Refuse {
                 fence: Some(Fence::ReportedDown),
-                why: format!("Sentinel {} {what}", r.addr),
+                why: Why::ReportedDown {
+                    how: *how,
+                    reporting: down.len(),
+                    by: r.addr.clone(),
+                    counts,
+                },
             };
         }
-        let naming_other = fresh.iter().filter(|r| !r.names_us).count();
-        if naming_other >= required {
-            let other = fresh
-                .iter()
-                .find(|r| !r.names_us)
-                .map(|r| r.master().endpoint.to_string())
-                .unwrap_or_default();
-            return Verdict::Refuse {
-                fence: Some(Fence::QuorumNamesOther),
-                why: format!("{naming_other} of {required} Sentinels name {other} master"),
-            };
+        let naming_other: Vec<&&Reading<'_>> = fresh.iter().filter(|r| !r.names_us).collect();
+        if naming_other.len() >= required {
+            if let Some(first) = naming_other.first() {
+                return Verdict::Refuse {
+                    fence: Some(Fence::QuorumNamesOther),
+                    why: Why::QuorumNamesOther {
+                        naming: naming_other.len(),
+                        master: first.master().endpoint.clone(),
+                        counts,
+                    },
+                };
+            }
         }
         let ever_named_us = readings.iter().any(|r| r.names_us);
         Verdict::Refuse {
             fence: ever_named_us.then_some(Fence::LeaseExpired),
-            why: format!(
-                "{confirming} of {required} Sentinels confirm this node as master within the lease"
-            ),
+            why: Why::TooFewConfirm {
+                counts,
+                reachable: self.reachable(),
+            },
         }
     }
 
@@ -967,11 +985,7 @@ impl SentinelView {
                         + u64::from(h.answer.skipped_peers.count)
                 })
                 .sum(),
-            reachable: self
-                .targets
-                .iter()
-                .filter(|t| t.heard.is_some() && !t.failing())
-                .count() as u64,
+            reachable: self.reachable() as u64,
             confirming: readings
                 .iter()
                 .filter(|r| r.confirms() && r.guard() > now)
@@ -979,6 +993,18 @@ impl SentinelView {
             quorum: self.required(rules, &readings) as u64,
             lease_ms: lease.as_millis() as u64,
         }
+    }
+
+    /// Distinct Sentinels (by run id) whose last poll was answered: one Sentinel reached under
+    /// two addresses counts once, as in `known`.
+    fn reachable(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| !t.failing())
+            .filter_map(|t| t.heard.as_ref())
+            .map(|h| h.answer.sentinel_runid.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
     }
 
     pub fn rows(&self, now: Duration, rules: Rules) -> Vec<SentinelRow> {

@@ -752,3 +752,31 @@ fn an_old_answer_at_a_higher_epoch_ends_once_its_sentinel_is_gone_or_outvoted() 
         assert_eq!(got, stands, "at {at} ms, s1 listed {s1:?}, reach {reach}");
     }
 }
+
+#[test]
+fn a_master_the_sentinels_cannot_reach_reads_as_reported_down() {
+    // Protected mode without a password: the Sentinels never reach n1, so they have no run id
+    // for it and report it s_down. The sentence says so, with counts that add up.
+    let mut v = restarted();
+    for s in 1..=3 {
+        let mut a = says(s, 1, "", 0);
+        a.master.instance.flags = Flags::parse("s_down,master,disconnected");
+        a.master.instance.info_refresh_ms = 0;
+        hear(&mut v, s, 0, a);
+    }
+    let Verdict::Refuse { fence, why } = v.verdict(ms(10), Rules::default()) else {
+        panic!("held");
+    };
+    assert_eq!(fence, Some(Fence::ReportedDown));
+    assert!(
+        why.to_string().starts_with(
+            "3 of 3 Sentinels report this master subjectively down (s_down), 192.0.2.2"
+        ),
+        "{why}"
+    );
+    let sum = v.summary(ms(10), Rules::default());
+    assert_eq!(
+        (sum.known, sum.reachable, sum.confirming, sum.quorum),
+        (3, 3, 0, 2)
+    );
+}
