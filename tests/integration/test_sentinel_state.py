@@ -25,7 +25,7 @@ import pytest
 from conftest import FLAVORS
 from helpers import (HolderSampler, promotions, sentinel_rows, start_sentinel_group, status, statuses,
                      wait_settled)
-from topology import MASTER_NAME, SentinelNode, wait_until
+from topology import MASTER_NAME, VIP4, SentinelNode, wait_until
 
 HANG_S = 40
 
@@ -171,3 +171,42 @@ def test_a_ghost_sentinel_and_a_restarting_one_keep_the_vip(topo, module_path):
     assert_always_held_by(smp, "n1", t_stop, g)
     assert any(r["ghosts"] == 1 for r in rows), rows
     assert f"SENTINEL RESET {MASTER_NAME}" in g["n1"].log_text()
+
+
+def test_sentinels_rebuilt_at_epoch_0_do_not_fence_the_real_master_for_good(topo, module_path):
+    """A failover n1 -> n2 (config epoch 1); then the Sentinel of n3 is decommissioned (stopped
+    for good), the operator makes n1 the master again by hand and has the two remaining
+    Sentinels monitor it afresh (SENTINEL REMOVE + MONITOR: config epoch 0). The stopped
+    Sentinel's last answer names n2 under epoch 1, newer than the live ones' 0: a fence on n1.
+    It ends once that Sentinel has departed (its polls fail, the live Sentinels do not list it,
+    60 s) and the live ones reach n2: n1 then holds."""
+    g = start_sentinel_group(topo, module_path, "redis")
+    g.sentinels["n1"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+    wait_until(lambda: topo.holders(VIP4) == ["n2"]
+               and all(s.master_addr() == g["n2"].address for s in g.sentinels.values()),
+               HANG_S, 0.1, msg=lambda: f"n2 master and holding\n{statuses(g)}")
+    g.sentinels["n3"].kill9()
+    g["n1"].replicaof(None)
+    for n in ("n2", "n3"):
+        g[n].replicaof(g["n1"])
+    for name in ("n1", "n2"):
+        s = g.sentinels[name]
+        s.execute("SENTINEL", "REMOVE", MASTER_NAME)
+        s.execute("SENTINEL", "MONITOR", MASTER_NAME, g["n1"].address, "6379", "2")
+        s.execute("SENTINEL", "SET", MASTER_NAME, "down-after-milliseconds", "1000", "failover-timeout", "10000")
+    t_rebuilt = time.monotonic()
+
+    def fenced_by_the_old_epoch() -> bool:
+        return status(g["n1"])["last_fence_reason"] == "newer_config_names_other" \
+            or "newer than 0" in status(g["n1"])["reason"]
+
+    wait_until(fenced_by_the_old_epoch, HANG_S, 0.1, msg=lambda: f"n1 fenced by the stopped Sentinel\n{statuses(g)}")
+    with HolderSampler(topo, interval=0.05) as smp:
+        back = smp.wait_for(lambda s: s.holders == ("n1",), 150, "n1 holding", since=t_rebuilt)
+        time.sleep(2)
+    rows = sentinel_rows(g["n1"])
+    print(f"\nSentinels rebuilt at epoch 0 beside a stopped one's epoch 1: n1 held again "
+          f"{back.t - t_rebuilt:.1f} s after the rebuild; rows "
+          f"{[(r['address'], r['config_epoch'], r['reachable']) for r in rows]}")
+    assert status(g["n1"])["holding"] == "1", statuses(g)
+    assert not smp.multi_holder_samples(since=t_rebuilt), smp.describe()
