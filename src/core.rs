@@ -234,6 +234,16 @@ enum FaultKind {
 /// leader's choice, and the new one its promotion, within milliseconds.
 const FAILOVER_POLL: Duration = Duration::from_millis(10);
 
+/// A conflict is answered with at most one announcement burst per this period, or per
+/// burst when a burst lasts longer (`vip.announce-count` × `vip.announce-interval-ms`).
+/// One burst answers every claim heard while it goes out; a host that keeps claiming the
+/// address (a second holder that defends it too) then gets one answer a second, not one per
+/// frame, so two defending hosts cannot drive each other into a storm of announcements.
+/// RFC 5227 §2.4 (b) sets the same kind of limit for address defence (DEFEND_INTERVAL,
+/// 10 s); a database's clients cannot wait 10 s on the wrong MAC, and a burst of 5 frames a
+/// second is nothing on a LAN.
+const REANNOUNCE_HOLDOFF: Duration = Duration::from_secs(1);
+
 const RETRY_FIRST_MS: u64 = 250;
 const RETRY_MAX_MS: u64 = 5000;
 
@@ -246,6 +256,9 @@ pub struct Counters {
     pub errors: u64,
     pub fences: u64,
     pub conflicts: u64,
+    /// Announcement bursts sent in answer to a conflict (at most one per
+    /// `REANNOUNCE_HOLDOFF`).
+    pub reannounced: u64,
 }
 
 /// The snapshot behind VIP.STATUS and INFO vip.
@@ -313,6 +326,8 @@ pub struct Core {
     /// `reason`).
     quorum_warning: Option<String>,
     last_conflict_mac: String,
+    /// When the last burst in answer to a conflict started (the rate limit).
+    last_reannounce: Option<Duration>,
     /// What the pollers and the listener were last told, so that only changes go out.
     plan_sent: Option<Option<PollPlan>>,
     interval_sent: Option<Duration>,
@@ -351,6 +366,7 @@ impl Core {
             last_fence_reason: None,
             quorum_warning: None,
             last_conflict_mac: String::new(),
+            last_reannounce: None,
             plan_sent: None,
             interval_sent: None,
             listen_sent: None,
@@ -1229,7 +1245,12 @@ impl Core {
         }
     }
 
-    /// Another host claimed one of our VIPs on the wire while we hold it.
+    /// Another host claimed one of our VIPs on the wire while we hold it: count it, tell
+    /// the operator (once per MAC), and answer with a burst of our own announcements, so
+    /// that neighbours which took the other MAC come back (keepalived issues 166, 1528: a
+    /// split brain that healed left them on the wrong MAC). At most one burst per
+    /// `reannounce_holdoff`; in Sentinel mode the Sentinels are asked at once too, since
+    /// another holder may mean that this node is the one that should let go.
     fn conflict(&mut self, ip: IpAddr, mac: [u8; 6], now: Now, out: &mut Vec<Action>) {
         let ours = self.link.as_ref().and_then(|l| l.mac);
         if !self.holding
@@ -1242,7 +1263,7 @@ impl Core {
         let mac_text = format_mac(mac);
         if self.last_conflict_mac != mac_text {
             let message = format!(
-                "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP",
+                "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP; announcing it again from this node",
                 self.settings.interface
             );
             self.notify(Notice::Conflict, &message, now, out);
@@ -1252,6 +1273,28 @@ impl Core {
             });
         }
         self.last_conflict_mac = mac_text;
+        let quiet = self
+            .last_reannounce
+            .is_some_and(|t| now.mono < t + self.reannounce_holdoff());
+        if !self.settings.announce || quiet {
+            return;
+        }
+        self.last_reannounce = Some(now.mono);
+        self.counters.reannounced += 1;
+        for vip in self.settings.addresses.clone() {
+            self.schedule_burst(vip, now.mono);
+        }
+        if self.settings.mode() == Mode::Sentinel {
+            out.push(Action::PollNow);
+        }
+        self.due_announcements(now, out);
+    }
+
+    /// The rate limit of re-announcements: `REANNOUNCE_HOLDOFF`, or one burst's length.
+    fn reannounce_holdoff(&self) -> Duration {
+        let step = Duration::from_millis(self.settings.announce_interval_ms);
+        let burst = step * self.settings.announce_count.saturating_sub(1);
+        burst.max(REANNOUNCE_HOLDOFF)
     }
 }
 

@@ -622,6 +622,7 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("last_fence_reason", Text(s.last_fence_reason.into())),
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
+        ("reannounced", int(c.reannounced)),
         ("inbox_dropped", int(s.inbox_dropped)),
         (
             "events_dropped",
