@@ -17,8 +17,8 @@
 -- 3 error), mode_code (0 basic, 1 sentinel), holding, last_transition_ms,
 -- last_claim_latency_us, announcements_sent, claims, releases, errors, sentinels_known,
 -- sentinels_reachable, sentinels_confirming, quorum, lease_ms, lease_remaining_ms, fences,
--- conflicts, inbox_dropped, events_dropped. Integer fields added by later versions pass
--- through by themselves. Alert rules that use them: redis-vip-rules.yml; recipe: README.md.
+-- conflicts, inbox_dropped, events_dropped; since then reannounced. Integer fields added by
+-- later versions pass through by themselves. Alert rules that use them: redis-vip-rules.yml; recipe: README.md.
 --
 -- Cost: one O(1) module command per scrape; no key is read or written.
 

@@ -303,6 +303,53 @@ def test_drift_repaired(topo, module_path):
     assert g["n1"].ping() and g["n2"].ping()
 
 
+def test_conflict_reannounces_and_moves_the_neighbour_back(make_topology, module_path):
+    """A split brain that heals (keepalived issues 166, 1528): while the holder n1 is frozen,
+    another host (n2's namespace, no Redis there) claims the VIP with a gratuitous ARP and the
+    observer's neighbour entry moves to it. Once n1 runs again it hears the claim, counts it,
+    and answers with one burst of its own: the observer's entry is n1's MAC again.
+    vip.announce-repeat-delay-ms 0 and no refresh: after its claim n1 announces only when it
+    answers a conflict, so every GARP from n1 after the claim's five is the answer. The
+    address is permanent (lifetime 0) so that the freeze cannot expire it."""
+    topo = make_topology(nodes=2)
+    cap = topo.capture("obs")
+    g = start_group(topo, module_path, nodes=["n1"],
+                    module_args=["announce-repeat-delay-ms", "0", "address-lifetime-s", "0"])
+    n1 = g["n1"]
+    mac1, mac2 = topo.mac("n1"), topo.mac("n2")
+    wait_holders(topo, VIP4, ["n1"])
+    wait_state(n1, "holding")
+    from_n1 = lambda p: p.announces(VIP_IP) and p.src_mac == mac1  # noqa: E731
+    cap.wait_for(from_n1, count=5, msg="the claim's burst of 5 GARPs from n1")
+    assert topo.ping("obs", VIP_IP), "the observer reaches the VIP"
+    assert topo.neigh("obs", VIP_IP) == mac1
+    s = status(n1)
+    assert (s["conflicts"], s["reannounced"]) == ("0", "0"), s
+
+    n1.sigstop()
+    try:
+        topo.send_garp("n2", VIP_IP)
+        wait_until(lambda: topo.neigh("obs", VIP_IP) == mac2, 10, 0.01,
+                   msg=lambda: f"the foreign GARP moves the observer's entry (now {topo.neigh_entry('obs', VIP_IP)})")
+    finally:
+        n1.sigcont()
+
+    wait_until(lambda: topo.neigh("obs", VIP_IP) == mac1, 10, 0.05,
+               msg=lambda: f"n1's answer moves the entry back (now {topo.neigh_entry('obs', VIP_IP)}; "
+                           f"status {status(n1)})")
+    s = status(n1)
+    assert (s["conflicts"], s["reannounced"], s["last_conflict_mac"]) == ("1", "1", mac2), s
+    # the answer is one burst: vip.announce-count (5) GARPs after the foreign one, no more
+    cap.wait_for(from_n1, count=10, msg="the answer's burst of 5 GARPs from n1")
+    packets = cap.matching(lambda p: p.announces(VIP_IP))
+    foreign = next(i for i, p in enumerate(packets) if p.src_mac == mac2)
+    assert [p.src_mac for p in packets[:foreign]] == [mac1] * 5, cap.summary(20)
+    assert [p.src_mac for p in packets[foreign + 1:]] == [mac1] * 5, cap.summary(20)
+    assert topo.neigh("obs", VIP_IP) == mac1
+    assert "announcing it again from this node" in n1.log_text()
+    write_via(topo, VIP_IP, "after-conflict", "n1")
+
+
 # ----------------------------------------------------------------------------------------------
 # 5. CONFIG SET at run time
 
