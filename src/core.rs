@@ -230,6 +230,13 @@ enum FaultKind {
     Listen,
 }
 
+/// A fault in force: its text (with the fix) and when it was raised (unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fault {
+    message: String,
+    since_ms: u64,
+}
+
 /// While a failover runs, every node polls this often: the old master must see the
 /// leader's choice, and the new one its promotion, within milliseconds.
 const FAILOVER_POLL: Duration = Duration::from_millis(10);
@@ -277,7 +284,13 @@ pub struct Status {
     pub last_transition_ms: u64,
     pub last_claim_latency_us: u64,
     pub counters: Counters,
+    /// A fault is in force now (state `error`).
+    pub error_active: bool,
+    /// The fault in force, else the last one raised (kept after it clears); empty: none
+    /// since the module loaded.
     pub last_error: String,
+    /// When `last_error` was raised, unix ms; 0: never.
+    pub last_error_ms: u64,
     pub sentinels_known: u64,
     pub sentinels_reachable: u64,
     pub sentinels_confirming: u64,
@@ -303,8 +316,11 @@ pub struct Core {
     holding: bool,
     /// The claim decision is waiting for a fresh observation (ifindex, what is present).
     claim_pending: bool,
-    faults: BTreeMap<FaultKind, String>,
+    faults: BTreeMap<FaultKind, Fault>,
+    /// The fault in force, or when none the last one raised, and when it was raised (unix
+    /// ms, 0 never): kept after it clears, so the operator who looks later still sees it.
     last_error: String,
+    last_error_ms: u64,
     retry_ms: u64,
     next_observe: Duration,
     next_refresh: Option<Duration>,
@@ -351,6 +367,7 @@ impl Core {
             claim_pending: false,
             faults: BTreeMap::new(),
             last_error: String::new(),
+            last_error_ms: 0,
             retry_ms: 0,
             next_observe: Duration::ZERO,
             next_refresh: None,
@@ -560,7 +577,11 @@ impl Core {
         }
         match fault {
             // The same fault again is no failed retry of ours: the pollers retry on their own.
-            Some(msg) if self.faults.get(&FaultKind::Sentinel) == Some(&msg) => {}
+            Some(msg)
+                if self
+                    .faults
+                    .get(&FaultKind::Sentinel)
+                    .is_some_and(|f| f.message == msg) => {}
             Some(msg) => self.set_fault(FaultKind::Sentinel, msg, now, out),
             None => self.clear_fault(FaultKind::Sentinel, out),
         }
@@ -788,6 +809,10 @@ impl Core {
         self.next_announce_refresh = None;
         self.next_refresh = None;
         self.claim_trigger = None;
+        // Nothing left to announce or to watch: those faults end with the hold (a missing
+        // CAP_NET_RAW stays visible as the capability fault of every look).
+        self.drop_fault(FaultKind::Announce);
+        self.drop_fault(FaultKind::Listen);
         if was_holding {
             self.counters.releases += 1;
             if let Some(f) = fence {
@@ -864,8 +889,14 @@ impl Core {
             Some(LinkState {
                 index,
                 mac: Some(mac),
-                ..
+                up: true,
             }) => (*index, *mac),
+            Some(LinkState { up: false, .. }) => {
+                // Nothing leaves a link that is down (the kernel answers ENETDOWN, which is
+                // no fault of ours): drop what is due. The link coming up starts a burst.
+                self.announces.retain(|(t, _)| *t > now.mono);
+                return;
+            }
             _ => return,
         };
         if let Some(t) = self.next_announce_refresh {
@@ -1035,7 +1066,18 @@ impl Core {
             self.observed = false;
             self.present.clear();
         }
-        self.faults.clear();
+        // A new configuration does not clear a fault by itself: each kind is looked at again
+        // right below (the observation, the Sentinels) and clears on its own kind of success,
+        // so one that is still there is the same error, not a new one. Only what the new
+        // settings make moot ends here.
+        if !self.settings.configured() || !self.settings.enabled {
+            for kind in self.faults.keys().copied().collect::<Vec<_>>() {
+                self.drop_fault(kind);
+            }
+        } else if !self.settings.announce {
+            self.drop_fault(FaultKind::Announce);
+            self.drop_fault(FaultKind::Listen);
+        }
         self.retry_ms = 0;
         self.next_observe = now.mono;
         self.sentinel_fault(now, out);
@@ -1110,17 +1152,29 @@ impl Core {
         }
     }
 
+    /// Raise a fault of `kind`. A kind that comes into force is an error (`errors`); the
+    /// same kind again with another wording (another errno, another Sentinel's error first
+    /// in line) is the same error, logged and shown but not counted again.
     fn set_fault(&mut self, kind: FaultKind, msg: String, now: Now, out: &mut Vec<Action>) {
-        let is_new = self.faults.get(&kind) != Some(&msg);
-        if is_new {
-            self.counters.errors += 1;
+        let previous = self.faults.get(&kind).map(|f| f.message.clone());
+        if previous.as_ref() != Some(&msg) {
+            if previous.is_none() {
+                self.counters.errors += 1;
+            }
             out.push(Action::Log {
                 level: Level::Warning,
                 message: msg.clone(),
             });
             self.notify(Notice::Error, &msg, now, out);
             self.last_error = msg.clone();
-            self.faults.insert(kind, msg);
+            self.last_error_ms = now.unix_ms;
+            self.faults.insert(
+                kind,
+                Fault {
+                    message: msg,
+                    since_ms: now.unix_ms,
+                },
+            );
             if self.retry_ms == 0 {
                 self.retry_ms = RETRY_FIRST_MS;
             }
@@ -1132,19 +1186,33 @@ impl Core {
     }
 
     fn clear_fault(&mut self, kind: FaultKind, out: &mut Vec<Action>) {
-        if let Some(msg) = self.faults.remove(&kind) {
+        if let Some(fault) = self.remove_fault(kind) {
             out.push(Action::Log {
                 level: Level::Notice,
-                message: format!("recovered: {msg}"),
+                message: format!("recovered: {}", fault.message),
             });
-            if self.faults.is_empty() {
-                self.retry_ms = 0;
-            }
-            // `last_error` names a fault in force: the history is in the log.
-            if self.last_error == msg {
-                self.last_error = self.faults.values().next().cloned().unwrap_or_default();
-            }
         }
+    }
+
+    /// End a fault that no longer matters (nothing left to announce or to watch, the
+    /// module disabled): no "recovered" line, since it was not fixed.
+    fn drop_fault(&mut self, kind: FaultKind) {
+        self.remove_fault(kind);
+    }
+
+    fn remove_fault(&mut self, kind: FaultKind) -> Option<Fault> {
+        let fault = self.faults.remove(&kind)?;
+        if self.faults.is_empty() {
+            self.retry_ms = 0;
+        }
+        // `last_error` keeps the cleared fault as history, unless another is still in
+        // force: then it names that one (the latest raised), so that `error_active 1` never
+        // points at a cause that is gone.
+        if let Some(other) = self.faults.values().max_by_key(|f| f.since_ms) {
+            self.last_error = other.message.clone();
+            self.last_error_ms = other.since_ms;
+        }
+        Some(fault)
     }
 
     /// Every configured VIP is on the interface (as far as we know).
@@ -1227,7 +1295,9 @@ impl Core {
             last_transition_ms: self.last_transition_ms,
             last_claim_latency_us: self.last_claim_latency_us,
             counters: self.counters.clone(),
+            error_active: self.phase() == Phase::Error,
             last_error: self.last_error.clone(),
+            last_error_ms: self.last_error_ms,
             sentinels_known: view.known,
             sentinels_reachable: view.reachable,
             sentinels_confirming: view.confirming,
