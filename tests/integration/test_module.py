@@ -543,20 +543,32 @@ def test_ipv4_label(make_topology, module_path):
 
 
 def test_interface_missing_then_created(make_topology, module_path):
+    """A fault in force (error_active 1) clears by itself when the interface appears; its
+    cause stays in last_error, with the time it was raised, and counts as one error however
+    often it was retried."""
     topo = make_topology(nodes=1)
+    t0_ms = int(time.time() * 1000)
     g = start_group(topo, module_path, nodes=["n1"], interface="vip9")
     n1 = g["n1"]
     s = wait_state(n1, "error")
-    assert "vip9" in s["last_error"], s
-    assert int(s["errors"]) >= 1, s
+    assert "vip9" in s["last_error"] and s["error_active"] == "1", s
+    raised_ms = int(s["last_error_ms"])
+    assert t0_ms <= raised_ms <= int(time.time() * 1000), (t0_ms, s)
     assert n1.ping()
     assert topo.holders(VIP4) == []
     assert "vip9" in n1.log_text(), "no warning naming the missing interface in the log"
+    time.sleep(1.5)  # a few retries (250 ms backoff, doubling): the same fault, not new ones
+    assert status(n1)["errors"] == "1", status(n1)
 
     topo.add_veth("n1", "vip9")
     wait_holders(topo, VIP4, ["n1"], dev="vip9", timeout=15)
     s = wait_state(n1, "holding")
     assert s["interface"] == "vip9", s
+    # the history: what it was and when, no longer in force
+    assert s["error_active"] == "0" and "vip9" in s["last_error"], s
+    assert (s["errors"], int(s["last_error_ms"])) == ("1", raised_ms), s
+    info = n1.info("vip")
+    assert (str(info["vip_error_active"]), str(info["vip_last_error_ms"])) == ("0", str(raised_ms)), info
     assert n1.ping()
 
 
