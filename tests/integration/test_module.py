@@ -7,12 +7,14 @@ Timeouts in wait_until are upper bounds against hangs only; no test asserts on s
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
 import redis
 
 from conftest import FLAVORS
+from helpers import start_sentinel_group
 from topology import NODE_ADDR4, RedisNode, Topology, VIP4, VIP6, addr_only, wait_until
 
 VIP_IP = addr_only(VIP4)  # 192.0.2.100
@@ -184,6 +186,56 @@ def test_crash_report_includes_the_module_and_completes(make_topology, module_pa
     assert "vip_state:holding" in modules, modules[:2000]
     after = modules[modules.find("vip_state:holding"):]
     assert "Preparing to test memory" in after or "BUG REPORT END" in after, after[:2000]
+
+
+# A Redis log line: "<pid>:<role> <day> <month> <year> <time> <level> <message>", the level
+# being '.' debug, '-' verbose, '*' notice, '#' warning.
+_LOG_LINE = re.compile(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ ([.*#-]) (.*)$")
+
+
+def module_warnings(log: str) -> list[str]:
+    """Warning lines of the module (`<vip>`: its own and the redis-module crate's) or about a
+    module (the server's own lines on loading one)."""
+    out = []
+    for line in log.splitlines():
+        m = _LOG_LINE.match(line)
+        if m and m.group(1) == "#" and ("<vip>" in m.group(2) or "module" in m.group(2).lower()):
+            out.append(line)
+    return out
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_load_logs_nothing_above_notice(topo, module_path, flavor):
+    """Operators alert on warnings, so a start with nothing to fix must not log one (issue 21).
+    The group is healthy (three Sentinels up, n1 confirmed and holding); then a replica is
+    restarted with the module on its loadmodule line, and another replica unloads it and
+    loads it again with MODULE LOAD. Neither logs a warning from or about the module: not the
+    redis-module crate's "Skip register defrag callbacks" line, which Redis 7.0 and every
+    Valkey used to get at each load."""
+    g = start_sentinel_group(topo, module_path, flavor)
+
+    def settled(node: RedisNode) -> bool:
+        s = status(node)
+        return (s["state"], s["sentinels_known"], s["sentinels_reachable"]) == ("standby", "3", "3")
+
+    n3 = g["n3"]
+    start = len(n3.logfile.read_text(errors="replace"))
+    n3.restart()
+    wait_until(lambda: settled(n3), 15, 0.1, msg=lambda: f"n3 back, standby, every Sentinel reached: {status(n3)}")
+    log = n3.logfile.read_text(errors="replace")[start:]
+    assert "<vip> redis-vip" in log and "loaded" in log, log[-2000:]
+    assert not module_warnings(log), "\n".join(module_warnings(log))
+
+    n2 = g["n2"]
+    start = len(n2.logfile.read_text(errors="replace"))
+    n2.execute("MODULE", "UNLOAD", "vip")
+    n2.execute("MODULE", "LOAD", n2.module, *n2.module_args)
+    wait_until(lambda: settled(n2), 15, 0.1, msg=lambda: f"n2 reloaded, standby, every Sentinel reached: {status(n2)}")
+    log = n2.logfile.read_text(errors="replace")[start:]
+    assert "<vip> redis-vip" in log, log[-2000:]
+    assert not module_warnings(log), "\n".join(module_warnings(log))
+    assert topo.holders(VIP4) == ["n1"]
 
 
 # ----------------------------------------------------------------------------------------------
