@@ -11,14 +11,17 @@
 --   vip_loaded            1 when VIP.STATUS answered, 0 when it failed (module not loaded, or
 --                         the exporter's ACL user may not run it): the other keys are then absent
 --   vip_role_master       1 when the module last saw the role master
---   vip_last_error_set    1 while last_error is not empty (a fault in force)
+--   vip_error_active      passed through from VIP.STATUS; derived from state == error for
+--                         builds that do not report it (last_error itself is kept after a
+--                         fault clears, so a non-empty last_error is no fault in force)
 --
 -- The integer fields of 0.2.0: version_num, state_code (0 idle, 1 standby, 2 holding,
 -- 3 error), mode_code (0 basic, 1 sentinel), holding, last_transition_ms,
 -- last_claim_latency_us, announcements_sent, claims, releases, errors, sentinels_known,
 -- sentinels_reachable, sentinels_confirming, quorum, lease_ms, lease_remaining_ms, fences,
--- conflicts, inbox_dropped, events_dropped. Integer fields added by later versions pass
--- through by themselves. Alert rules that use them: redis-vip-rules.yml; recipe: README.md.
+-- conflicts, inbox_dropped, events_dropped; since then reannounced, error_active,
+-- last_error_ms. Integer fields added by
+-- later versions pass through by themselves. Alert rules that use them: redis-vip-rules.yml; recipe: README.md.
 --
 -- Cost: one O(1) module command per scrape; no key is read or written.
 
@@ -30,6 +33,7 @@ end
 
 local out = {'vip_loaded', '1'}
 local text = {}
+local has_error_active = false
 for i = 1, #reply - 1, 2 do
     local key, value = reply[i], reply[i + 1]
     -- VIP.STATUS names its fields with status replies, which reach Lua as {ok = "name"}
@@ -38,6 +42,9 @@ for i = 1, #reply - 1, 2 do
     end
     if type(key) == 'string' then
         if type(value) == 'number' then
+            if key == 'error_active' then
+                has_error_active = true
+            end
             out[#out + 1] = 'vip_' .. key
             out[#out + 1] = tostring(value)
         elseif type(value) == 'string' then
@@ -48,6 +55,8 @@ end
 
 out[#out + 1] = 'vip_role_master'
 out[#out + 1] = (text.role == 'master') and '1' or '0'
-out[#out + 1] = 'vip_last_error_set'
-out[#out + 1] = (text.last_error ~= nil and text.last_error ~= '') and '1' or '0'
+if not has_error_active then
+    out[#out + 1] = 'vip_error_active'
+    out[#out + 1] = (text.state == 'error') and '1' or '0'
+end
 return out

@@ -232,9 +232,26 @@ enum FaultKind {
     Listen,
 }
 
+/// A fault in force: its text (with the fix) and when it was raised (unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fault {
+    message: String,
+    since_ms: u64,
+}
+
 /// While a failover runs, every node polls this often: the old master must see the
 /// leader's choice, and the new one its promotion, within milliseconds.
 const FAILOVER_POLL: Duration = Duration::from_millis(10);
+
+/// A conflict is answered with at most one announcement burst per this period, or per
+/// burst when a burst lasts longer (`vip.announce-count` × `vip.announce-interval-ms`).
+/// One burst answers every claim heard while it goes out; a host that keeps claiming the
+/// address (a second holder that defends it too) then gets one answer a second, not one per
+/// frame, so two defending hosts cannot drive each other into a storm of announcements.
+/// RFC 5227 §2.4 (b) sets the same kind of limit for address defence (DEFEND_INTERVAL,
+/// 10 s); a database's clients cannot wait 10 s on the wrong MAC, and a burst of 5 frames a
+/// second is nothing on a LAN.
+const REANNOUNCE_HOLDOFF: Duration = Duration::from_secs(1);
 
 const RETRY_FIRST_MS: u64 = 250;
 const RETRY_MAX_MS: u64 = 5000;
@@ -248,6 +265,9 @@ pub struct Counters {
     pub errors: u64,
     pub fences: u64,
     pub conflicts: u64,
+    /// Announcement bursts sent in answer to a conflict (at most one per
+    /// `REANNOUNCE_HOLDOFF`).
+    pub reannounced: u64,
 }
 
 /// The snapshot behind VIP.STATUS and INFO vip.
@@ -266,7 +286,13 @@ pub struct Status {
     pub last_transition_ms: u64,
     pub last_claim_latency_us: u64,
     pub counters: Counters,
+    /// A fault is in force now (state `error`).
+    pub error_active: bool,
+    /// The fault in force, else the last one raised (kept after it clears); empty: none
+    /// since the module loaded.
     pub last_error: String,
+    /// When `last_error` was raised, unix ms; 0: never.
+    pub last_error_ms: u64,
     pub sentinels_known: u64,
     pub sentinels_reachable: u64,
     pub sentinels_confirming: u64,
@@ -296,8 +322,11 @@ pub struct Core {
     holding: bool,
     /// The claim decision is waiting for a fresh observation (ifindex, what is present).
     claim_pending: bool,
-    faults: BTreeMap<FaultKind, String>,
+    faults: BTreeMap<FaultKind, Fault>,
+    /// The fault in force, or when none the last one raised, and when it was raised (unix
+    /// ms, 0 never): kept after it clears, so the operator who looks later still sees it.
     last_error: String,
+    last_error_ms: u64,
     retry_ms: u64,
     next_observe: Duration,
     next_refresh: Option<Duration>,
@@ -321,6 +350,8 @@ pub struct Core {
     /// What was last said about cruft in the Sentinels' state (ghosts, unusable entries).
     cruft_said: Option<(bool, String)>,
     last_conflict_mac: String,
+    /// When the last burst in answer to a conflict started (the rate limit).
+    last_reannounce: Option<Duration>,
     /// What the pollers and the listener were last told, so that only changes go out.
     plan_sent: Option<Option<PollPlan>>,
     interval_sent: Option<Duration>,
@@ -344,6 +375,7 @@ impl Core {
             claim_pending: false,
             faults: BTreeMap::new(),
             last_error: String::new(),
+            last_error_ms: 0,
             retry_ms: 0,
             next_observe: Duration::ZERO,
             next_refresh: None,
@@ -360,6 +392,7 @@ impl Core {
             quorum_warning: None,
             cruft_said: None,
             last_conflict_mac: String::new(),
+            last_reannounce: None,
             plan_sent: None,
             interval_sent: None,
             listen_sent: None,
@@ -570,7 +603,11 @@ impl Core {
         }
         match fault {
             // The same fault again is no failed retry of ours: the pollers retry on their own.
-            Some(msg) if self.faults.get(&FaultKind::Sentinel) == Some(&msg) => {}
+            Some(msg)
+                if self
+                    .faults
+                    .get(&FaultKind::Sentinel)
+                    .is_some_and(|f| f.message == msg) => {}
             Some(msg) => self.set_fault(FaultKind::Sentinel, msg, now, out),
             None => self.clear_fault(FaultKind::Sentinel, out),
         }
@@ -798,6 +835,10 @@ impl Core {
         self.next_announce_refresh = None;
         self.next_refresh = None;
         self.claim_trigger = None;
+        // Nothing left to announce or to watch: those faults end with the hold (a missing
+        // CAP_NET_RAW stays visible as the capability fault of every look).
+        self.drop_fault(FaultKind::Announce);
+        self.drop_fault(FaultKind::Listen);
         if was_holding {
             self.counters.releases += 1;
             if let Some(f) = fence {
@@ -874,8 +915,14 @@ impl Core {
             Some(LinkState {
                 index,
                 mac: Some(mac),
-                ..
+                up: true,
             }) => (*index, *mac),
+            Some(LinkState { up: false, .. }) => {
+                // Nothing leaves a link that is down (the kernel answers ENETDOWN, which is
+                // no fault of ours): drop what is due. The link coming up starts a burst.
+                self.announces.retain(|(t, _)| *t > now.mono);
+                return;
+            }
             _ => return,
         };
         if let Some(t) = self.next_announce_refresh {
@@ -1048,7 +1095,18 @@ impl Core {
             self.observed = false;
             self.present.clear();
         }
-        self.faults.clear();
+        // A new configuration does not clear a fault by itself: each kind is looked at again
+        // right below (the observation, the Sentinels) and clears on its own kind of success,
+        // so one that is still there is the same error, not a new one. Only what the new
+        // settings make moot ends here.
+        if !self.settings.configured() || !self.settings.enabled {
+            for kind in self.faults.keys().copied().collect::<Vec<_>>() {
+                self.drop_fault(kind);
+            }
+        } else if !self.settings.announce {
+            self.drop_fault(FaultKind::Announce);
+            self.drop_fault(FaultKind::Listen);
+        }
         self.retry_ms = 0;
         self.next_observe = now.mono;
         self.sentinel_fault(now, out);
@@ -1123,17 +1181,29 @@ impl Core {
         }
     }
 
+    /// Raise a fault of `kind`. A kind that comes into force is an error (`errors`); the
+    /// same kind again with another wording (another errno, another Sentinel's error first
+    /// in line) is the same error, logged and shown but not counted again.
     fn set_fault(&mut self, kind: FaultKind, msg: String, now: Now, out: &mut Vec<Action>) {
-        let is_new = self.faults.get(&kind) != Some(&msg);
-        if is_new {
-            self.counters.errors += 1;
+        let previous = self.faults.get(&kind).map(|f| f.message.clone());
+        if previous.as_ref() != Some(&msg) {
+            if previous.is_none() {
+                self.counters.errors += 1;
+            }
             out.push(Action::Log {
                 level: Level::Warning,
                 message: msg.clone(),
             });
             self.notify(Notice::Error, &msg, now, out);
             self.last_error = msg.clone();
-            self.faults.insert(kind, msg);
+            self.last_error_ms = now.unix_ms;
+            self.faults.insert(
+                kind,
+                Fault {
+                    message: msg,
+                    since_ms: now.unix_ms,
+                },
+            );
             if self.retry_ms == 0 {
                 self.retry_ms = RETRY_FIRST_MS;
             }
@@ -1145,19 +1215,33 @@ impl Core {
     }
 
     fn clear_fault(&mut self, kind: FaultKind, out: &mut Vec<Action>) {
-        if let Some(msg) = self.faults.remove(&kind) {
+        if let Some(fault) = self.remove_fault(kind) {
             out.push(Action::Log {
                 level: Level::Notice,
-                message: format!("recovered: {msg}"),
+                message: format!("recovered: {}", fault.message),
             });
-            if self.faults.is_empty() {
-                self.retry_ms = 0;
-            }
-            // `last_error` names a fault in force: the history is in the log.
-            if self.last_error == msg {
-                self.last_error = self.faults.values().next().cloned().unwrap_or_default();
-            }
         }
+    }
+
+    /// End a fault that no longer matters (nothing left to announce or to watch, the
+    /// module disabled): no "recovered" line, since it was not fixed.
+    fn drop_fault(&mut self, kind: FaultKind) {
+        self.remove_fault(kind);
+    }
+
+    fn remove_fault(&mut self, kind: FaultKind) -> Option<Fault> {
+        let fault = self.faults.remove(&kind)?;
+        if self.faults.is_empty() {
+            self.retry_ms = 0;
+        }
+        // `last_error` keeps the cleared fault as history, unless another is still in
+        // force: then it names that one (the latest raised), so that `error_active 1` never
+        // points at a cause that is gone.
+        if let Some(other) = self.faults.values().max_by_key(|f| f.since_ms) {
+            self.last_error = other.message.clone();
+            self.last_error_ms = other.since_ms;
+        }
+        Some(fault)
     }
 
     /// Every configured VIP is on the interface (as far as we know).
@@ -1240,7 +1324,9 @@ impl Core {
             last_transition_ms: self.last_transition_ms,
             last_claim_latency_us: self.last_claim_latency_us,
             counters: self.counters.clone(),
+            error_active: self.phase() == Phase::Error,
             last_error: self.last_error.clone(),
+            last_error_ms: self.last_error_ms,
             sentinels_known: view.known,
             sentinels_reachable: view.reachable,
             sentinels_confirming: view.confirming,
@@ -1260,7 +1346,12 @@ impl Core {
         }
     }
 
-    /// Another host claimed one of our VIPs on the wire while we hold it.
+    /// Another host claimed one of our VIPs on the wire while we hold it: count it, tell
+    /// the operator (once per MAC), and answer with a burst of our own announcements, so
+    /// that neighbours which took the other MAC come back (keepalived issues 166, 1528: a
+    /// split brain that healed left them on the wrong MAC). At most one burst per
+    /// `reannounce_holdoff`; in Sentinel mode the Sentinels are asked at once too, since
+    /// another holder may mean that this node is the one that should let go.
     fn conflict(&mut self, ip: IpAddr, mac: [u8; 6], now: Now, out: &mut Vec<Action>) {
         let ours = self.link.as_ref().and_then(|l| l.mac);
         if !self.holding
@@ -1273,7 +1364,7 @@ impl Core {
         let mac_text = format_mac(mac);
         if self.last_conflict_mac != mac_text {
             let message = format!(
-                "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP",
+                "conflict: {ip} is also claimed by {mac_text} on {}: another host holds this VIP; announcing it again from this node",
                 self.settings.interface
             );
             self.notify(Notice::Conflict, &message, now, out);
@@ -1283,6 +1374,28 @@ impl Core {
             });
         }
         self.last_conflict_mac = mac_text;
+        let quiet = self
+            .last_reannounce
+            .is_some_and(|t| now.mono < t + self.reannounce_holdoff());
+        if !self.settings.announce || quiet {
+            return;
+        }
+        self.last_reannounce = Some(now.mono);
+        self.counters.reannounced += 1;
+        for vip in self.settings.addresses.clone() {
+            self.schedule_burst(vip, now.mono);
+        }
+        if self.settings.mode() == Mode::Sentinel {
+            out.push(Action::PollNow);
+        }
+        self.due_announcements(now, out);
+    }
+
+    /// The rate limit of re-announcements: `REANNOUNCE_HOLDOFF`, or one burst's length.
+    fn reannounce_holdoff(&self) -> Duration {
+        let step = Duration::from_millis(self.settings.announce_interval_ms);
+        let burst = step * self.settings.announce_count.saturating_sub(1);
+        burst.max(REANNOUNCE_HOLDOFF)
     }
 }
 

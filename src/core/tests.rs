@@ -575,11 +575,217 @@ fn missing_capability_says_what_to_do() {
     w.run_until(10_000);
     assert_eq!(w.phase(), "holding");
     let s = w.core.status(at(10_000));
-    assert_eq!(
-        s.last_error, "",
-        "a recovered fault is history (the log keeps it)"
+    assert!(!s.error_active, "{s:?}");
+    assert!(
+        s.last_error.contains("permission denied") && s.last_error_ms == at(0).unix_ms,
+        "a recovered fault stays as history, with its time: {s:?}"
     );
-    assert_eq!(s.counters.errors, 2);
+    assert_eq!(s.counters.errors, 2, "the capability and the failed add");
+}
+
+/// One step of a story about faults: at `ms`, change the fake world, then deliver what
+/// the worker would (a netlink change: a look at the interface now).
+#[derive(Clone, Copy)]
+enum Step {
+    Link(bool),
+    Caps(bool, bool),
+    FailAnnounce(Option<i32>),
+    /// A CONFIG SET that changes nothing the fault depends on.
+    Reconfigure,
+    Demote,
+    /// The interface goes down; it comes back up with `Link(true)`.
+    LinkDown,
+}
+
+#[test]
+fn errors_are_counted_once_each_and_kept_as_history_with_their_time() {
+    use Step::*;
+    let cap = "lacks CAP_NET_ADMIN";
+    let no_link = "interface 'eth0' not found";
+    let announce = "send announcement";
+    // (case, steps (ms, step), errors, error_active, last_error contains, last_error_ms
+    //  (fake clock ms, None: 0 = never), warnings logged)
+    type Case = (
+        &'static str,
+        &'static [(u64, Step)],
+        u64,
+        bool,
+        &'static str,
+        Option<u64>,
+        usize,
+    );
+    let cases: [Case; 9] = [
+        ("no fault", &[], 0, false, "", None, 0),
+        (
+            "a fault in force",
+            &[(1000, Link(false))],
+            1,
+            true,
+            no_link,
+            Some(1000),
+            1,
+        ),
+        (
+            "a fault that cleared stays, with its time",
+            &[(1000, Link(false)), (3000, Link(true))],
+            1,
+            false,
+            no_link,
+            Some(1000),
+            1,
+        ),
+        (
+            "a fault that clears and comes back is two errors",
+            &[(1000, Link(false)), (2000, Link(true)), (3000, Link(false))],
+            2,
+            true,
+            no_link,
+            Some(3000),
+            2,
+        ),
+        (
+            "two faults, the later clears: last_error names the one in force",
+            &[
+                (1000, Caps(false, true)),
+                (2000, Link(false)),
+                (3000, Link(true)),
+            ],
+            2,
+            true,
+            cap,
+            Some(1000),
+            2,
+        ),
+        (
+            "a CONFIG SET while a fault is in force: the same error",
+            &[
+                (1000, Link(false)),
+                (2000, Reconfigure),
+                (2500, Reconfigure),
+            ],
+            1,
+            true,
+            no_link,
+            Some(1000),
+            1,
+        ),
+        (
+            "a CONFIG SET does not hide a fault that is gone",
+            &[(1000, Link(false)), (2000, Link(true)), (2500, Reconfigure)],
+            1,
+            false,
+            no_link,
+            Some(1000),
+            1,
+        ),
+        (
+            "an announce fault ends with the hold",
+            &[(1000, FailAnnounce(Some(libc::ENETDOWN))), (2000, Demote)],
+            1,
+            false,
+            announce,
+            Some(1000),
+            2, // the conflict that made it announce, and the fault
+        ),
+        (
+            "announcements due while the link is down are no error",
+            &[
+                (1000, LinkDown),
+                (1500, FailAnnounce(Some(libc::ENETDOWN))),
+                (2000, FailAnnounce(None)),
+                (2000, Link(true)),
+            ],
+            0,
+            false,
+            "",
+            None,
+            1, // the conflict that made it announce
+        ),
+    ];
+    for (case, steps, errors, active, last_error, last_error_ms, warnings) in cases {
+        let mut w = World::new(settings("192.0.2.100/24"));
+        w.role(Role::Master, true);
+        for &(ms, step) in steps {
+            w.run_until(ms);
+            match step {
+                Link(up) => {
+                    w.link = up.then_some(LinkState {
+                        index: 2,
+                        up: true,
+                        mac: Some(MAC),
+                    });
+                    w.feed(Event::NetChanged);
+                }
+                Caps(admin, raw) => {
+                    w.caps = (admin, raw);
+                    w.feed(Event::NetChanged);
+                }
+                FailAnnounce(errno) => {
+                    // A conflict makes it announce at once.
+                    w.fail_announce = errno;
+                    w.feed(Event::Claimed {
+                        ip: "192.0.2.100".parse().unwrap(),
+                        mac: OTHER_MAC,
+                    });
+                }
+                Reconfigure => {
+                    let mut s = w.core.settings().clone();
+                    s.check_interval_ms += 1;
+                    w.feed(Event::Settings(s));
+                }
+                Demote => w.role(Role::Replica, false),
+                LinkDown => {
+                    if let Some(l) = w.link.as_mut() {
+                        l.up = false;
+                    }
+                    w.feed(Event::NetChanged);
+                }
+            }
+        }
+        w.run_until(4000);
+        let s = w.core.status(at(4000));
+        assert_eq!(
+            (s.counters.errors, s.error_active, s.state == "error"),
+            (errors, active, active),
+            "{case}: {s:?}"
+        );
+        assert!(
+            s.last_error.contains(last_error) && (last_error.is_empty() == s.last_error.is_empty()),
+            "{case}: {}",
+            s.last_error
+        );
+        assert_eq!(
+            s.last_error_ms,
+            last_error_ms.map_or(0, |ms| at(ms).unix_ms),
+            "{case}"
+        );
+        let logged = w.logs.iter().filter(|(l, _)| *l == Level::Warning).count();
+        assert_eq!(logged, warnings, "{case}: {:?}", w.logs);
+    }
+}
+
+#[test]
+fn a_fault_whose_wording_changes_is_one_error() {
+    let mut w = World::new(settings("192.0.2.100/24"));
+    w.role(Role::Master, true);
+    w.run_until(1000);
+    // The address is gone and cannot be added back; then the reason changes.
+    w.present.clear();
+    w.fail_add = Some(libc::EPERM);
+    w.run_until(2000);
+    let s = w.core.status(at(2000));
+    assert!(s.last_error.contains("permission denied"), "{s:?}");
+    let first = s.last_error_ms;
+    w.fail_add = Some(libc::ENETDOWN);
+    w.run_until(10_000);
+    let s = w.core.status(at(10_000));
+    assert!(s.last_error.contains("is down"), "{s:?}");
+    assert!(s.last_error_ms > first, "the time of the wording in force");
+    assert_eq!(s.counters.errors, 1, "{s:?}");
+    assert!(
+        w.logged("permission denied") && w.logged("is down"),
+        "each wording logged once"
+    );
 }
 
 #[test]
@@ -679,6 +885,140 @@ fn conflicts_are_counted_and_logged_once_per_mac() {
             .count(),
         1
     );
+}
+
+#[test]
+fn a_conflict_while_holding_is_answered_with_a_burst_at_most_once_a_second() {
+    let ip: IpAddr = "192.0.2.100".parse().unwrap();
+    // (case, holding, announce-count x interval ms, claims at ms, conflicts, reannounced,
+    //  bursts started at ms)
+    type Case = (
+        &'static str,
+        bool,
+        (u32, u64),
+        &'static [u64],
+        u64,
+        u64,
+        &'static [u64],
+    );
+    let cases: [Case; 6] = [
+        (
+            "a claim while holding",
+            true,
+            (5, 200),
+            &[20_000],
+            1,
+            1,
+            &[20_000],
+        ),
+        (
+            "a second claim inside the holdoff",
+            true,
+            (5, 200),
+            &[20_000, 20_999],
+            2,
+            1,
+            &[20_000],
+        ),
+        (
+            "a claim once the holdoff is over",
+            true,
+            (5, 200),
+            &[20_000, 21_000],
+            2,
+            2,
+            &[20_000, 21_000],
+        ),
+        (
+            "a claim every 100 ms for 3 s",
+            true,
+            (5, 200),
+            &[
+                20_000, 20_100, 20_200, 20_300, 20_400, 20_500, 20_600, 20_700, 20_800, 20_900,
+                21_000, 21_100, 21_200, 21_300, 21_400, 21_500, 21_600, 21_700, 21_800, 21_900,
+                22_000, 22_100, 22_200, 22_300, 22_400, 22_500, 22_600, 22_700, 22_800, 22_900,
+            ],
+            30,
+            3,
+            &[20_000, 21_000, 22_000],
+        ),
+        (
+            "a burst longer than a second is the holdoff",
+            true,
+            (10, 500),
+            &[20_000, 23_000, 24_500],
+            3,
+            2,
+            &[20_000, 24_500],
+        ),
+        (
+            "a claim while not holding",
+            false,
+            (5, 200),
+            &[20_000],
+            0,
+            0,
+            &[],
+        ),
+    ];
+    for (case, holding, (count, interval), claims, conflicts, reannounced, bursts) in cases {
+        let mut s = settings("192.0.2.100/24");
+        (s.announce_count, s.announce_interval_ms) = (count, interval);
+        let mut w = World::new(s);
+        w.role(if holding { Role::Master } else { Role::Replica }, true);
+        w.run_until(15_000);
+        w.announced.clear();
+        for &t in claims {
+            w.run_until(t);
+            w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+        }
+        w.run_until(40_000);
+        let c = w.core.status(at(40_000)).counters;
+        assert_eq!(
+            (c.conflicts, c.reannounced),
+            (conflicts, reannounced),
+            "{case}"
+        );
+        // Each burst is the claim's own: count frames `interval` apart, and the same again
+        // after vip.announce-repeat-delay-ms (5 s).
+        let mut want: Vec<u64> = bursts
+            .iter()
+            .flat_map(|&b| {
+                (0..u64::from(count)).flat_map(move |i| [b + i * interval, b + 5000 + i * interval])
+            })
+            .collect();
+        want.sort();
+        let sent: Vec<u64> = w.announced.iter().map(|(t, _)| *t).collect();
+        assert_eq!(sent, want, "{case}");
+    }
+}
+
+#[test]
+fn a_conflict_in_sentinel_mode_also_asks_the_sentinels_once_per_burst() {
+    let mut w = sentinel_world();
+    w.role(Role::Master, true);
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
+    assert_eq!(w.phase(), "holding");
+    let ip: IpAddr = "192.0.2.100".parse().unwrap();
+    let polls = w.polls_now;
+    w.now = 100;
+    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+    assert_eq!(
+        w.polls_now,
+        polls + 1,
+        "a conflict asks the Sentinels at once"
+    );
+    assert_eq!(
+        w.announced.last(),
+        Some(&(100, vip("192.0.2.100/24"))),
+        "the first frame goes out with the decision"
+    );
+    w.now = 150;
+    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+    assert_eq!(w.polls_now, polls + 1, "inside the holdoff: no second poll");
+    let c = w.core.status(at(150)).counters;
+    assert_eq!((c.conflicts, c.reannounced), (2, 1));
 }
 
 #[test]

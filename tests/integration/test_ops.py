@@ -157,6 +157,9 @@ def test_metrics_reach_prometheus(make_topology, module_path, flavor):
     assert query("redis_vip_version_num")[n1] >= 200
     assert query("redis_vip_loaded") == {n1: 1.0, n2: 1.0}
     assert query("master_name:redis_vip_holders:sum") == {MASTER_NAME: 1.0}
+    # no fault in force, and none ever: last_error_ms 0
+    assert query("redis_vip_error_active") == {n1: 0.0, n2: 0.0}
+    assert query("redis_vip_last_error_timestamp_seconds") == {n1: 0.0, n2: 0.0}
     rules = http_get_json(topo, "obs", f"{api}/rules")["data"]["groups"]
     bad = [(r["name"], r.get("lastError")) for grp in rules for r in grp["rules"] if r.get("health") != "ok"]
     assert rules and not bad, bad
