@@ -304,6 +304,8 @@ pub struct Status {
     pub lease_ms: u64,
     pub lease_remaining_ms: u64,
     pub last_fence_reason: &'static str,
+    /// The last fence's sentence, as `reason` said it then (empty before the first).
+    pub last_fence: String,
     pub last_conflict_mac: String,
     pub sentinels: Vec<SentinelRow>,
     /// Events from the pollers or the watcher that did not fit the worker's queue.
@@ -344,6 +346,7 @@ pub struct Core {
     /// Until when the Sentinels' answers allow holding (Sentinel mode, while holding).
     hold_until: Option<Duration>,
     last_fence_reason: Option<Fence>,
+    last_fence: String,
     /// A `vip.quorum` that cannot work or weakens the guarantee (logged once, shown in
     /// `reason`).
     quorum_warning: Option<String>,
@@ -389,6 +392,7 @@ impl Core {
             sentinels,
             hold_until: None,
             last_fence_reason: None,
+            last_fence: String::new(),
             quorum_warning: None,
             cruft_said: None,
             last_conflict_mac: String::new(),
@@ -844,6 +848,7 @@ impl Core {
             if let Some(f) = fence {
                 self.counters.fences += 1;
                 self.last_fence_reason = Some(f);
+                self.last_fence = why.to_string();
             }
             self.transition(why, now);
             let notice = if fence.is_some() {
@@ -1336,6 +1341,7 @@ impl Core {
             lease_ms: view.lease_ms,
             lease_remaining_ms,
             last_fence_reason: self.last_fence_reason.map_or("", Fence::as_str),
+            last_fence: self.last_fence.clone(),
             last_conflict_mac: self.last_conflict_mac.clone(),
             sentinels: if sentinel_mode {
                 self.sentinels.rows(now.mono, rules)

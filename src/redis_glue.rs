@@ -699,6 +699,7 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("lease_remaining_ms", int(s.lease_remaining_ms)),
         ("fences", int(c.fences)),
         ("last_fence_reason", Text(s.last_fence_reason.into())),
+        ("last_fence", Text(s.last_fence.clone())),
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
         ("reannounced", int(c.reannounced)),

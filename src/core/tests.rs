@@ -1129,6 +1129,10 @@ fn sentinel_mode_releases_when_the_lease_runs_out() {
     assert!(w.present.is_empty());
     let s = w.core.status(at(600));
     assert_eq!(s.last_fence_reason, "lease_expired");
+    assert_eq!(
+        s.last_fence,
+        "fenced: 0 of 3 Sentinels confirm this node as master within the lease, 2 needed (2 reachable)"
+    );
     assert_eq!(s.counters.fences, 1);
     assert!(s.reason.starts_with("fenced:"), "{}", s.reason);
     assert!(w.listening.is_none());
