@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use crate::config::{Mode, SentinelAddr, Settings, Vip};
 use crate::error::OsError;
+use crate::reach::{self, Listening};
 use crate::sentinel::{
     same_sentinels, Fence, Heard, Me, PollError, PollPlan, Rules, SentinelRow, SentinelView,
     Verdict,
@@ -145,6 +146,8 @@ pub enum Event {
         at: Duration,
         error: PollError,
     },
+    /// What the server listens on and whom it lets in (at load, and after `CONFIG SET`).
+    Clients(Listening),
     /// Server shutdown or module unload.
     Shutdown,
 }
@@ -306,6 +309,8 @@ pub struct Status {
     pub last_fence_reason: &'static str,
     /// The last fence's sentence, as `reason` said it then (empty before the first).
     pub last_fence: String,
+    /// Why clients could not connect through the VIP (`bind`, protected mode); empty: they can.
+    pub clients_problem: String,
     pub last_conflict_mac: String,
     pub sentinels: Vec<SentinelRow>,
     /// Events from the pollers or the watcher that did not fit the worker's queue.
@@ -350,6 +355,10 @@ pub struct Core {
     /// A `vip.quorum` that cannot work or weakens the guarantee (logged once, shown in
     /// `reason`).
     quorum_warning: Option<String>,
+    /// What the server's `bind` / protected mode say about clients reaching the VIP.
+    listening: Option<Listening>,
+    /// Why clients could not connect through the VIP, as last said (None: they can).
+    clients_problem: Option<String>,
     /// What was last said about cruft in the Sentinels' state (ghosts, unusable entries).
     cruft_said: Option<(bool, String)>,
     last_conflict_mac: String,
@@ -394,6 +403,8 @@ impl Core {
             last_fence_reason: None,
             last_fence: String::new(),
             quorum_warning: None,
+            listening: None,
+            clients_problem: None,
             cruft_said: None,
             last_conflict_mac: String::new(),
             last_reannounce: None,
@@ -537,6 +548,10 @@ impl Core {
                     describe(&error, "", &self.settings.interface)
                 );
                 self.set_fault(FaultKind::Listen, msg, now, &mut out);
+            }
+            Event::Clients(listening) => {
+                self.listening = Some(listening);
+                self.check_clients(&mut out);
             }
             Event::Shutdown => self.shutdown(now, &mut out),
         }
@@ -783,6 +798,12 @@ impl Core {
                     why
                 ),
             });
+            if let Some(problem) = &self.clients_problem {
+                out.push(Action::Log {
+                    level: Level::Warning,
+                    message: problem.clone(),
+                });
+            }
             self.announces.clear();
             for vip in self.settings.addresses.clone() {
                 self.schedule_burst(vip, now.mono);
@@ -1040,9 +1061,39 @@ impl Core {
         }
     }
 
+    /// Compare the server's listening settings with the VIPs; say so when that changes.
+    fn check_clients(&mut self, out: &mut Vec<Action>) {
+        let vips: Vec<IpAddr> = self.settings.addresses.iter().map(|v| v.addr).collect();
+        let problem = self
+            .listening
+            .as_ref()
+            .filter(|_| !vips.is_empty())
+            .and_then(|l| reach::problem(l, &vips));
+        if problem == self.clients_problem {
+            return;
+        }
+        match &problem {
+            Some(text) => out.push(Action::Log {
+                level: Level::Warning,
+                message: text.clone(),
+            }),
+            None if self.clients_problem.is_some() => out.push(Action::Log {
+                level: Level::Notice,
+                message:
+                    "clients can connect through the VIP again (bind and protected-mode allow it)"
+                        .to_string(),
+            }),
+            None => {}
+        }
+        self.clients_problem = problem;
+    }
+
     fn apply_settings(&mut self, new: Settings, now: Now, out: &mut Vec<Action>) {
         let old = std::mem::replace(&mut self.settings, new);
         let moved = old.interface != self.settings.interface;
+        if old.addresses != self.settings.addresses {
+            self.check_clients(out);
+        }
         // Another set of Sentinels, or another master name: nothing they said counts.
         self.sentinels.set_configured(&self.settings.sentinels);
         if old.master_name != self.settings.master_name
@@ -1342,6 +1393,7 @@ impl Core {
             lease_remaining_ms,
             last_fence_reason: self.last_fence_reason.map_or("", Fence::as_str),
             last_fence: self.last_fence.clone(),
+            clients_problem: self.clients_problem.clone().unwrap_or_default(),
             last_conflict_mac: self.last_conflict_mac.clone(),
             sentinels: if sentinel_mode {
                 self.sentinels.rows(now.mono, rules)

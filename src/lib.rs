@@ -7,6 +7,7 @@
 //! - `packet`    gratuitous ARP and unsolicited NA frames (pure)
 //! - `netlink`   addresses and links over NETLINK_ROUTE
 //! - `announce`  the AF_PACKET sender and listener
+//! - `reach`     can clients connect through the VIP (`bind`, protected mode)? (pure)
 //! - `worker`    the thread that runs the core and carries out its actions (the loop, the
 //!   system adapter, the watcher)
 //! - `threads`   how every module thread is started (name, signal mask)
@@ -18,6 +19,7 @@ pub mod core;
 pub mod error;
 pub mod netlink;
 pub mod packet;
+pub mod reach;
 #[cfg(not(test))]
 pub mod redis_glue;
 pub mod sentinel;

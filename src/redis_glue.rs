@@ -15,7 +15,9 @@ use redis_module::{
     raw, Context, ContextFlags, InfoContext, RedisError, RedisResult, RedisString, RedisValue,
     Status as RedisStatus,
 };
-use redis_module_macros::{cron_event_handler, role_changed_event_handler};
+use redis_module_macros::{
+    config_changed_event_handler, cron_event_handler, role_changed_event_handler,
+};
 
 use crate::config::{self, Mode, Settings};
 use crate::core::{Event, Level, Role, Status};
@@ -189,12 +191,20 @@ fn queue_event(line: String) {
     pending.push_back(line);
 }
 
+/// Set at load: the first cron tick reads `bind` and the default user again.
+static RECHECK_CLIENTS: AtomicBool = AtomicBool::new(false);
+
 /// Every server cron (hz, 10 a second by default), on the main thread: publish what the worker
 /// queued. A cron callback is torn down with the module, unlike a one-shot or a timer, which
 /// would either outlive MODULE UNLOAD or block it. Lines reach this node's subscribers only (a
 /// module's PUBLISH is not replicated): every node speaks for itself.
 #[cron_event_handler]
 fn on_cron(ctx: &Context, _hz: u64) {
+    // Users from an aclfile are loaded after the modules: look at the default user again once
+    // the server runs.
+    if RECHECK_CLIENTS.swap(false, Ordering::Relaxed) {
+        send(listening(ctx));
+    }
     let lines: Vec<String> = {
         let mut pending = lock(&PENDING);
         if pending.is_empty() {
@@ -291,6 +301,63 @@ fn identity(ctx: &Context) -> Event {
         port: field("tcp_port").parse().unwrap_or(0),
         age: crate::worker::system::process_age().map(|age| (worker::mono(), age)),
     })
+}
+
+/// One config value as `CONFIG GET` answers it (empty when it cannot be read).
+fn config_value(ctx: &Context, name: &str) -> String {
+    match ctx.call("CONFIG", &["GET", name]) {
+        Ok(RedisValue::Array(v)) => match v.get(1) {
+            Some(RedisValue::SimpleString(s)) => s.clone(),
+            Some(RedisValue::BulkString(s)) => s.clone(),
+            Some(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(b).into_owned(),
+            Some(RedisValue::BulkRedisString(s)) => s.to_string_lossy(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// Does the default user need a password? `ACL GETUSER default` lists `nopass` among its
+/// flags when it does not; where that cannot be read, `requirepass` decides.
+fn default_user_has_password(ctx: &Context) -> bool {
+    let flag_is_nopass = |v: &RedisValue| match v {
+        RedisValue::SimpleString(s) | RedisValue::BulkString(s) => s == "nopass",
+        RedisValue::StringBuffer(b) => b.as_slice() == b"nopass",
+        RedisValue::BulkRedisString(s) => s.to_string_lossy() == "nopass",
+        _ => false,
+    };
+    let flags = match ctx.call("ACL", &["GETUSER", "default"]) {
+        Ok(RedisValue::Array(pairs)) => pairs
+            .chunks(2)
+            .find(|p| matches!(&p[0], RedisValue::SimpleString(k) | RedisValue::BulkString(k) if k == "flags"))
+            .and_then(|p| p.get(1).cloned()),
+        _ => None,
+    };
+    match flags {
+        Some(RedisValue::Array(f)) => !f.iter().any(flag_is_nopass),
+        _ => !config_value(ctx, "requirepass").is_empty(),
+    }
+}
+
+/// What the server listens on and whom it lets in: read with `CONFIG GET` (a read of the
+/// server's state on the main thread), judged by the worker.
+fn listening(ctx: &Context) -> Event {
+    Event::Clients(crate::reach::Listening {
+        bind: config_value(ctx, "bind"),
+        protected_mode: config_value(ctx, "protected-mode") == "yes",
+        default_user_has_password: default_user_has_password(ctx),
+    })
+}
+
+/// `CONFIG SET bind / protected-mode / requirepass`: tell the worker what clients can reach now.
+#[config_changed_event_handler]
+fn on_server_config_changed(ctx: &Context, names: &[&str]) {
+    if names
+        .iter()
+        .any(|n| matches!(*n, "bind" | "protected-mode" | "requirepass"))
+    {
+        send(listening(ctx));
+    }
 }
 
 #[role_changed_event_handler]
@@ -455,6 +522,7 @@ fn unsubscribe_events(ctx: *mut raw::RedisModuleCtx) {
     for id in [
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
         raw::REDISMODULE_EVENT_CRON_LOOP,
+        raw::REDISMODULE_EVENT_CONFIG,
         raw::REDISMODULE_EVENT_SHUTDOWN,
     ] {
         let _ = raw::subscribe_to_server_event(ctx, raw::RedisModuleEvent { id, dataver: 1 }, None);
@@ -510,7 +578,8 @@ fn init_or_refuse(ctx: &Context, args: &[RedisString]) -> RedisStatus {
         Role::Replica
     };
     let settings = settings();
-    let first = vec![identity(ctx), role_event(role, true)];
+    let first = vec![identity(ctx), listening(ctx), role_event(role, true)];
+    RECHECK_CLIENTS.store(true, Ordering::Relaxed);
     let summary = format!(
         "redis-vip {} ({}) loaded: address '{}' interface '{}' mode {} role {}",
         env!("CARGO_PKG_VERSION"),
@@ -700,6 +769,11 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("fences", int(c.fences)),
         ("last_fence_reason", Text(s.last_fence_reason.into())),
         ("last_fence", Text(s.last_fence.clone())),
+        (
+            "clients_can_connect",
+            Int(i64::from(s.clients_problem.is_empty())),
+        ),
+        ("clients_problem", Text(s.clients_problem.clone())),
         ("conflicts", int(c.conflicts)),
         ("last_conflict_mac", Text(s.last_conflict_mac.clone())),
         ("reannounced", int(c.reannounced)),

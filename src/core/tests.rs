@@ -1408,3 +1408,42 @@ fn sentinel_mode_the_same_sentinels_reordered_keep_the_vip_and_the_pollers() {
     assert_eq!(w.plans.len(), plans, "the pollers keep running");
     assert!(w.core.status(at(0)).holding);
 }
+
+#[test]
+fn clients_that_cannot_reach_the_vip_are_told_at_each_claim() {
+    use crate::reach::Listening;
+    let mut w = World::new(settings("192.0.2.100/24"));
+    let debian = Listening {
+        bind: "127.0.0.1 -::1".into(),
+        protected_mode: true,
+        default_user_has_password: false,
+    };
+    w.feed(Event::Clients(debian));
+    let problem = w.core.status(at(0)).clients_problem;
+    assert!(problem.starts_with("clients cannot connect through the VIP: the server does not listen on 192.0.2.100 (bind 127.0.0.1 -::1)"), "{problem}");
+    assert!(w
+        .logs
+        .iter()
+        .any(|(l, m)| *l == Level::Warning && *m == problem));
+    let before = w.logs.len();
+    w.role(Role::Master, true);
+    assert_eq!(w.present.len(), 1, "claimed all the same");
+    assert!(
+        w.logs[before..]
+            .iter()
+            .any(|(l, m)| *l == Level::Warning && *m == problem),
+        "said again at the claim"
+    );
+    // CONFIG SET bind * -::* and a password: clear, said once.
+    w.feed(Event::Clients(Listening {
+        bind: "* -::*".into(),
+        protected_mode: true,
+        default_user_has_password: true,
+    }));
+    assert_eq!(w.core.status(at(0)).clients_problem, "");
+    assert!(w
+        .logs
+        .iter()
+        .any(|(l, m)| *l == Level::Notice
+            && m.starts_with("clients can connect through the VIP again")));
+}

@@ -200,6 +200,7 @@ struct Slots {
     shutdown: bool,
     settings: Option<Settings>,
     identity: Option<crate::sentinel::Me>,
+    clients: Option<crate::reach::Listening>,
     role: Option<(Role, Duration, bool)>,
 }
 
@@ -261,6 +262,7 @@ impl Inbox {
                 Event::Shutdown => s.shutdown = true,
                 Event::Settings(new) => s.settings = Some(new),
                 Event::Identity(me) => s.identity = Some(me),
+                Event::Clients(l) => s.clients = Some(l),
                 Event::Role { role, at, loaded } => {
                     let loaded = loaded || s.role.is_some_and(|(_, _, l)| l);
                     s.role = Some((role, at, loaded));
@@ -299,6 +301,9 @@ impl Mailbox {
         }
         if let Some(me) = s.identity.take() {
             out.push(Event::Identity(me));
+        }
+        if let Some(l) = s.clients.take() {
+            out.push(Event::Clients(l));
         }
         if let Some((role, at, loaded)) = s.role.take() {
             out.push(Event::Role { role, at, loaded });
