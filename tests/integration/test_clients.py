@@ -35,7 +35,8 @@ def test_bind_without_the_vip_is_told_and_fixed(topo, module_path, flavor):
     """Debian's default `bind 127.0.0.1 -::1`: the VIP is claimed and announced, and every
     client connecting to it is refused. The module says so (clients_can_connect 0, the fix in
     clients_problem and a warning). CONFIG SET bind with the VIP lets clients in and clears
-    it; protected mode without a password refuses them again, and a password clears it."""
+    it; protected mode without a password refuses them again (the module's unit tests cover a
+    password as the other fix), and protected-mode no clears it."""
     g = topo.redis(flavor=flavor, module=module_path, vip=VIP4, nodes=["n1"],
                    extra_conf=["bind 127.0.0.1 -::1"])
     g.start(wait_replication=False)
@@ -60,10 +61,10 @@ def test_bind_without_the_vip_is_told_and_fixed(topo, module_path, flavor):
     assert seen[-1][1] == "denied", seen
     assert seen[-1][3].startswith("clients cannot connect through the VIP: protected-mode refuses"), seen
 
-    assert n1.config_set("requirepass", "s3cret-vip-test") is None
-    n1.password = "s3cret-vip-test"
-    n1._drop_client()
-    wait_until(lambda: status(n1)["clients_can_connect"] == "1", 10, 0.05, msg=lambda: f"password: {status(n1)}")
+    assert n1.config_set("protected-mode", "no") is None
+    wait_until(lambda: status(n1)["clients_can_connect"] == "1", 10, 0.05, msg=lambda: f"unprotected: {status(n1)}")
+    seen.append(("protected-mode no", reach(topo), status(n1)["clients_can_connect"], status(n1)["clients_problem"]))
+    assert seen[-1][1] == "ok", seen
     time.sleep(0.2)
     assert "clients can connect through the VIP again" in n1.log_text()
     print(f"\n[{flavor}] " + "; ".join(f"{what}: client {r}, clients_can_connect {c}" for what, r, c, _p in seen))
