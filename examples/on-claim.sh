@@ -11,9 +11,9 @@
 #   examples/on-claim.sh -p 6379 -- logger -t redis-vip "claimed"
 #
 # Sentinel disconnects every client of the replica it promotes just as that node claims the
-# VIP: after every (re)connection this script first handles, from VIP.EVENTS, the claims newer
-# than the last one it handled, then subscribes again. (A claim published in the moment between
-# that replay and the new subscription is handled at the next reconnection.)
+# VIP: after every (re)connection this script subscribes again and, once subscribed, handles
+# from VIP.EVENTS the claims newer than the last one it handled; so no claim falls between the
+# replay and the subscription.
 set -u
 cli_args=""
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
@@ -42,20 +42,26 @@ EOF_LINE
         VIP_REASON=$reason "$@" </dev/null || echo "on-claim: command failed" >&2
 }
 
-while :; do
+replay() { # the claims VIP.EVENTS still holds, newer than the last one handled
     # shellcheck disable=SC2086  # the redis-cli options are words
     redis-cli $cli_args --raw VIP.EVENTS 2>/dev/null | while IFS= read -r line; do
         handle "$line" "$@"
     done
+}
+
+while :; do
     # shellcheck disable=SC2086
     redis-cli $cli_args --csv SUBSCRIBE __vip__:events 2>/dev/null | while IFS= read -r csv; do
         case $csv in
-            '"message","__vip__:events",'*) ;;
-            *) continue ;;
+            # subscribed: what was published before now is in VIP.EVENTS, what comes after
+            # arrives as a message (a claim seen both ways is handled once)
+            '"subscribe","__vip__:events",'*) replay "$@" ;;
+            '"message","__vip__:events",'*)
+                line=${csv#'"message","__vip__:events","'}
+                line=${line%'"'}
+                handle "$line" "$@"
+                ;;
         esac
-        line=${csv#'"message","__vip__:events","'}
-        line=${line%'"'}
-        handle "$line" "$@"
     done
     sleep 0.2
 done
