@@ -1079,6 +1079,17 @@ fn sentinel_world() -> World {
     w
 }
 
+/// A master confirmed by all three Sentinels under `epoch`, holding.
+fn holding_world(epoch: u64) -> World {
+    let mut w = sentinel_world();
+    w.role(Role::Master, true);
+    for i in 1..=3 {
+        w.hear(i, answer(i, 1, "r1", epoch));
+    }
+    assert_eq!(w.present.len(), 1);
+    w
+}
+
 #[test]
 fn sentinel_mode_starts_the_pollers_and_claims_only_when_confirmed() {
     let mut w = sentinel_world();
@@ -1145,12 +1156,7 @@ fn sentinel_mode_releases_when_the_lease_runs_out() {
 
 #[test]
 fn sentinel_mode_a_newer_epoch_elsewhere_releases_at_once() {
-    let mut w = sentinel_world();
-    w.role(Role::Master, true);
-    for i in 1..=3 {
-        w.hear(i, answer(i, 1, "r1", 3));
-    }
-    assert_eq!(w.present.len(), 1);
+    let mut w = holding_world(3);
     w.now = 50;
     w.hear(3, answer(3, 2, "r2", 4));
     assert!(w.present.is_empty());
@@ -1394,12 +1400,7 @@ fn a_listener_that_cannot_open_is_a_visible_fault_retried_at_each_look() {
 
 #[test]
 fn sentinel_mode_the_same_sentinels_reordered_keep_the_vip_and_the_pollers() {
-    let mut w = sentinel_world();
-    w.role(Role::Master, true);
-    for i in 1..=3 {
-        w.hear(i, answer(i, 1, "r1", 0));
-    }
-    assert_eq!(w.present.len(), 1);
+    let mut w = holding_world(0);
     let plans = w.plans.len();
     let mut s = w.core.settings().clone();
     s.sentinels = vec![sentinel(3), sentinel(1), sentinel(2)];

@@ -133,20 +133,7 @@ impl fmt::Display for Why {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(i: u16) -> SentinelAddr {
-        SentinelAddr {
-            host: format!("192.0.2.2{i}"),
-            port: 26379,
-        }
-    }
-
-    fn node(n: u8) -> Endpoint {
-        Endpoint {
-            ip: format!("192.0.2.1{n}"),
-            port: 6379,
-        }
-    }
+    use crate::sentinel::view::tests::{node, sentinel as s};
 
     const C: Counts = Counts {
         confirming: 1,

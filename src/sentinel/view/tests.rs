@@ -13,7 +13,7 @@ pub(crate) fn sentinel(i: u16) -> SentinelAddr {
     }
 }
 
-fn node(n: u8) -> Endpoint {
+pub(crate) fn node(n: u8) -> Endpoint {
     Endpoint {
         ip: format!("192.0.2.1{n}"),
         port: 6379,
