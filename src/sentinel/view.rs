@@ -14,7 +14,6 @@
 //!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
 //!   force until it answers again, however old: silence never lifts a fence.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -23,24 +22,8 @@ use super::answer::{Answer, Endpoint, Instance, Peer};
 use super::why::{Counts, Down, Why};
 use crate::config::SentinelAddr;
 
-/// sentinel.c's election timeout (`SENTINEL_ELECTION_TIMEOUT`): a failover not won within
-/// min(this, failover-timeout) is aborted.
-const ELECTION_TIMEOUT: Duration = Duration::from_secs(10);
-/// Hellos go out every 2 s; a configuration reaches every Sentinel that hears its sender within
-/// two of them.
-const HELLO_SPREAD: Duration = Duration::from_secs(4);
-/// A peer whose last hello is at most this old is alive and heard by the Sentinel listing it.
-const HEARD_RECENTLY: Duration = Duration::from_secs(10);
 /// How long an answer showing a failover (or the master down) keeps the fast poll rate.
 const UNDERWAY_MEMORY: Duration = Duration::from_secs(5);
-/// A node has one or two addresses as Sentinels see it; more are not kept.
-const MAX_LEARNED: usize = 8;
-/// A peer that every Sentinel answering us has found unreachable (`s_down`) and silent (no
-/// hello) for this long, and that does not answer us either, is a ghost: a Sentinel that was
-/// replaced or removed without `SENTINEL RESET`. At least this, and at least
-/// `GHOST_DOWN_AFTERS` down-after periods.
-const GHOST_AFTER: Duration = Duration::from_secs(60);
-const GHOST_DOWN_AFTERS: u32 = 3;
 
 /// The operator's overrides (0 = derive from what the Sentinels report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -197,80 +180,6 @@ pub struct Summary {
     pub lease_ms: u64,
 }
 
-/// What this process knows of itself, from the server (`INFO server`) and the clock.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Me {
-    /// `run_id`.
-    pub runid: String,
-    /// `tcp_port`: the port Sentinels reach us on (0: unknown).
-    pub port: u16,
-    /// How old this process was (`.1`) at a moment of the worker's monotonic clock (`.0`),
-    /// never less than its true age (None: unknown).
-    pub age: Option<(Duration, Duration)>,
-}
-
-/// This node as the Sentinels know it: its run id, the addresses under which they have
-/// reported that run id (learned, so that NAT and announce-ip need no configuration), and
-/// this host's own addresses.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Identity {
-    me: Me,
-    learned: BTreeSet<Endpoint>,
-    /// This host's addresses, loopback and VIPs left out.
-    local: BTreeSet<IpAddr>,
-}
-
-impl Identity {
-    /// Is this instance entry this very process? A matching run id says so. An empty run id
-    /// (a Sentinel that has not sent INFO there yet, as right after a switch) counts at an
-    /// address already learned for our run id. And an entry at one of this host's own
-    /// addresses with our port is us when its run id cannot be another live process's: empty,
-    /// or shown by a Sentinel whose last INFO of it predates our start. That is a restart at
-    /// the same address (a crash restarted by systemd): Sentinel refreshes the run id only
-    /// with its INFO, every 10 s, and meanwhile its PINGs reach the new process. Another run
-    /// id seen after our start never matches: that is not this process.
-    fn is(&self, inst: &Instance, received: Duration) -> bool {
-        if self.me.runid.is_empty() {
-            return false;
-        }
-        if inst.runid == self.me.runid
-            || (inst.runid.is_empty() && self.learned.contains(&inst.endpoint))
-        {
-            return true;
-        }
-        self.at_own_address(&inst.endpoint)
-            && (inst.runid.is_empty() || self.seen_before_our_start(inst, received))
-    }
-
-    fn at_own_address(&self, e: &Endpoint) -> bool {
-        self.me.port != 0
-            && e.port == self.me.port
-            && e.ip
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| self.local.contains(&ip))
-    }
-
-    /// The Sentinel's last INFO of `inst` came before this process started. It answered at
-    /// some moment before `received`, so its INFO was at most `received - info-refresh`, and
-    /// we started at `received - our age then`.
-    fn seen_before_our_start(&self, inst: &Instance, received: Duration) -> bool {
-        let Some((at, age)) = self.me.age else {
-            return false;
-        };
-        let age_then = age + received.saturating_sub(at);
-        inst.info_refresh_ms > 0 && Duration::from_millis(inst.info_refresh_ms) > age_then
-    }
-
-    fn learn(&mut self, inst: &Instance) {
-        if !self.me.runid.is_empty()
-            && inst.runid == self.me.runid
-            && self.learned.len() < MAX_LEARNED
-        {
-            self.learned.insert(inst.endpoint.clone());
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct SentinelView {
     targets: Vec<Target>,
@@ -320,51 +229,6 @@ impl Reading<'_> {
     fn confirms(&self) -> bool {
         let f = self.master().flags;
         self.names_us && !f.s_down && !f.o_down && !f.failover_in_progress
-    }
-
-    fn fresh(&self, now: Duration) -> bool {
-        self.fresh_until() > now
-    }
-
-    fn failover_timeout(&self) -> Duration {
-        Duration::from_millis(self.heard.answer.master.failover_timeout_ms.max(1000))
-    }
-
-    /// The last moment a failover this answer shows can still promote a replica: sentinel.c
-    /// aborts an election not won within min(10 s, failover-timeout), and a promotion not seen
-    /// within failover-timeout of `REPLICAOF NO ONE` (`send_slaveof_noone`, `wait_promotion`).
-    fn promotion_deadline(&self) -> Duration {
-        let ft = self.failover_timeout();
-        self.heard.sent + ft.min(ELECTION_TIMEOUT) + ft
-    }
-
-    /// The last moment that failover can still show its promoted replica: the replicas'
-    /// reconfiguration (`reconf_slaves`) ends within failover-timeout more.
-    fn failover_end(&self) -> Duration {
-        self.promotion_deadline() + self.failover_timeout()
-    }
-
-    /// Time for a configuration to reach the Sentinels that hear its sender, and for a
-    /// supporter's word given before that to lapse.
-    fn grace(&self) -> Duration {
-        self.lease + HELLO_SPREAD
-    }
-
-    /// This answer's Sentinel lists `peer` as alive and heard lately (its hellos reach it).
-    fn hears(&self, peer_runid: &str) -> bool {
-        self.target.peers.iter().flatten().any(|p| {
-            p.runid == peer_runid
-                && !p.s_down
-                && Duration::from_millis(p.last_hello_ms) <= HEARD_RECENTLY
-        })
-    }
-
-    /// This answer's Sentinel reaches `e`: a replica of its master, neither down nor
-    /// disconnected.
-    fn reaches(&self, e: &Endpoint) -> bool {
-        self.heard.answer.replicas.iter().any(|r| {
-            &r.endpoint == e && !r.flags.s_down && !r.flags.o_down && !r.flags.disconnected
-        })
     }
 }
 
@@ -517,101 +381,6 @@ impl SentinelView {
         out
     }
 
-    /// Ghosts: peers that every Sentinel answering us and listing them reports unreachable
-    /// (`s_down`) and silent (no hello) for `GHOST_AFTER`, and that do not answer us now (a
-    /// replaced Sentinel we once asked fails every poll). Sentinel keeps such entries until
-    /// `SENTINEL RESET`; they can take part in nothing.
-    fn ghosts(&self) -> BTreeSet<String> {
-        let answering: BTreeSet<&str> = self
-            .targets
-            .iter()
-            .filter(|t| !t.failing())
-            .filter_map(|t| t.heard.as_ref())
-            .map(|h| h.answer.sentinel_runid.as_str())
-            .collect();
-        let mut suspects: BTreeSet<String> = BTreeSet::new();
-        let mut cleared: BTreeSet<String> = BTreeSet::new();
-        for t in &self.targets {
-            let (Some(h), Some(peers)) = (&t.heard, &t.peers) else {
-                continue;
-            };
-            let after = GHOST_AFTER
-                .max(Duration::from_millis(h.answer.master.down_after_ms) * GHOST_DOWN_AFTERS);
-            for p in peers {
-                let id = peer_id(p);
-                if p.s_down && Duration::from_millis(p.last_hello_ms) > after {
-                    suspects.insert(id);
-                } else {
-                    cleared.insert(id);
-                }
-            }
-        }
-        suspects
-            .into_iter()
-            .filter(|id| !cleared.contains(id) && !answering.contains(id.as_str()))
-            .collect()
-    }
-
-    /// How many Sentinels exist for this master: the most any of them reports (less the
-    /// ghosts in its list), or the ones we know ourselves (those that never answered
-    /// included, unless learned as a ghost or as a Sentinel answering under another
-    /// address), whichever is larger.
-    fn known(&self, readings: &[Reading<'_>]) -> usize {
-        let ghosts = self.ghosts();
-        let answering: BTreeSet<&str> = readings
-            .iter()
-            .map(|r| r.heard.answer.sentinel_runid.as_str())
-            .collect();
-        let counted = answering.iter().filter(|id| !ghosts.contains(**id)).count();
-        let never_heard = self
-            .targets
-            .iter()
-            .filter(|t| t.heard.is_none())
-            .filter(|t| {
-                t.learned_as.as_deref().is_none_or(|id| {
-                    id.is_empty() || !(answering.contains(id) || ghosts.contains(id))
-                })
-            })
-            .count();
-        let reported = self
-            .targets
-            .iter()
-            .filter_map(|t| {
-                let h = t.heard.as_ref()?;
-                if ghosts.contains(&h.answer.sentinel_runid) {
-                    return None; // a ghost's last word, from before it was replaced
-                }
-                let listed_ghosts = t
-                    .peers
-                    .iter()
-                    .flatten()
-                    .filter(|p| ghosts.contains(&peer_id(p)))
-                    .count();
-                Some((h.answer.master.other_sentinels as usize + 1).saturating_sub(listed_ghosts))
-            })
-            .max()
-            .unwrap_or(0);
-        reported.max(counted + never_heard).max(1)
-    }
-
-    /// Confirmations needed: the operator's quorum, else a majority of the Sentinels known,
-    /// and more when Sentinel's own quorum is small: with N Sentinels of which q must agree
-    /// that a master is down, N - q + 1 supporters leave no q-set that could agree without
-    /// one of them.
-    fn required(&self, rules: Rules, readings: &[Reading<'_>]) -> usize {
-        if rules.quorum > 0 {
-            return rules.quorum as usize;
-        }
-        let n = self.known(readings);
-        let q_s = readings
-            .iter()
-            .map(|r| r.heard.answer.master.quorum as usize)
-            .min()
-            .unwrap_or(n / 2 + 1)
-            .clamp(1, n);
-        (n / 2 + 1).max(n - q_s + 1)
-    }
-
     /// The newest config epoch under which a Sentinel names this node master.
     pub fn epoch_naming_us(&self, rules: Rules) -> Option<u64> {
         self.readings(rules)
@@ -619,41 +388,6 @@ impl SentinelView {
             .filter(|r| r.names_us)
             .map(|r| r.epoch())
             .max()
-    }
-
-    /// Cruft in the Sentinels' own state, worded with what to run (None: nothing to say).
-    /// Ghosts need the operator (they can raise the count of Sentinels); unusable entries
-    /// are only skipped, and said once.
-    pub fn cruft(&self, master_name: &str) -> Option<(bool, String)> {
-        let ghosts = self.ghosts();
-        if !ghosts.is_empty() {
-            let list: Vec<&str> = ghosts.iter().map(String::as_str).collect();
-            return Some((
-                true,
-                format!(
-                    "the Sentinels list {} Sentinel(s) that none of them has reached or heard for over {} s ({}): left from a Sentinel replaced or removed without a reset. They are not counted for the quorum; remove them with SENTINEL RESET {master_name} on each Sentinel, one at a time, 30 s apart",
-                    ghosts.len(),
-                    GHOST_AFTER.as_secs(),
-                    list.join(", ")
-                ),
-            ));
-        }
-        let (t, skipped) = self.targets.iter().find_map(|t| {
-            let h = t.heard.as_ref()?;
-            [&h.answer.skipped_replicas, &h.answer.skipped_peers]
-                .into_iter()
-                .find(|s| s.count > 0)
-                .map(|s| (t, s))
-        })?;
-        Some((
-            false,
-            format!(
-                "Sentinel {} lists {} entry(ies) that cannot be used, skipped ({}); a replication client without a listening port (redis-cli --rdb or --replica) leaves one as ip:0 until SENTINEL RESET {master_name}",
-                t.addr,
-                skipped.count,
-                skipped.first.as_deref().unwrap_or("")
-            ),
-        ))
     }
 
     /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
@@ -678,73 +412,6 @@ impl SentinelView {
         } else {
             None
         }
-    }
-
-    /// A Sentinel that has left: its polls fail, its last answer is older than a ghost's
-    /// silence, and every other Sentinel answering now either does not list it or lists it
-    /// unreachable and silent as long (a Sentinel stopped for good, or rebuilt elsewhere).
-    fn departed(&self, x: &Reading<'_>, readings: &[Reading<'_>], now: Duration) -> bool {
-        let after = GHOST_AFTER
-            .max(Duration::from_millis(x.heard.answer.master.down_after_ms) * GHOST_DOWN_AFTERS);
-        let id = &x.heard.answer.sentinel_runid;
-        let mut others = readings
-            .iter()
-            .filter(|o| o.fresh(now) && &o.heard.answer.sentinel_runid != id)
-            .peekable();
-        x.target.failing()
-            && now.saturating_sub(x.heard.received) > after
-            && others.peek().is_some()
-            && others.all(|o| {
-                o.target
-                    .peers
-                    .iter()
-                    .flatten()
-                    .filter(|p| &p.runid == id)
-                    .all(|p| p.s_down && Duration::from_millis(p.last_hello_ms) > after)
-            })
-    }
-
-    /// Does the stale fence of `x` (a failover promoting `e`, or `e` named under a newer
-    /// epoch) still stand? It does while `x` answers us. Once it is silent, it falls:
-    /// - when `x` has departed and another Sentinel reaches `e`: had `x` been reaching `e`
-    ///   (to promote it), its hellos on `e` would reach that Sentinel too;
-    /// - when `required` other Sentinels that hear `x` and reach `e` confirm this node in
-    ///   answers sent a `grace` after the moment its word could still change anything (its
-    ///   configuration, if it had won, would have reached them);
-    /// - when sentinel.c itself has ended that failover (`failover_end`).
-    fn stale_fence_stands(
-        &self,
-        x: &Reading<'_>,
-        e: &Endpoint,
-        promotion: bool,
-        readings: &[Reading<'_>],
-        required: usize,
-        now: Duration,
-    ) -> bool {
-        if x.fresh(now) {
-            return true;
-        }
-        if promotion && now > x.failover_end() + x.grace() {
-            return false;
-        }
-        let id = &x.heard.answer.sentinel_runid;
-        let others = || {
-            readings
-                .iter()
-                .filter(move |o| o.fresh(now) && &o.heard.answer.sentinel_runid != id)
-        };
-        if self.departed(x, readings, now) && others().any(|o| o.reaches(e)) {
-            return false;
-        }
-        let from = if promotion {
-            x.promotion_deadline()
-        } else {
-            x.heard.sent
-        } + x.grace();
-        let settled = others()
-            .filter(|o| o.confirms() && o.heard.sent > from && o.hears(id) && o.reaches(e))
-            .count();
-        !(now > from && required > 0 && settled >= required)
     }
 
     /// May this node, whose role is master, hold the VIP at `now`?
@@ -995,18 +662,6 @@ impl SentinelView {
         }
     }
 
-    /// Distinct Sentinels (by run id) whose last poll was answered: one Sentinel reached under
-    /// two addresses counts once, as in `known`.
-    fn reachable(&self) -> usize {
-        self.targets
-            .iter()
-            .filter(|t| !t.failing())
-            .filter_map(|t| t.heard.as_ref())
-            .map(|h| h.answer.sentinel_runid.as_str())
-            .collect::<BTreeSet<_>>()
-            .len()
-    }
-
     pub fn rows(&self, now: Duration, rules: Rules) -> Vec<SentinelRow> {
         let ghosts = self.ghosts();
         self.targets
@@ -1080,15 +735,6 @@ pub fn same_sentinels(a: &[SentinelAddr], b: &[SentinelAddr]) -> bool {
     key(a) == key(b)
 }
 
-/// A peer as the ghost check names it: its run id, or its address when it has none.
-fn peer_id(p: &Peer) -> String {
-    if p.runid.is_empty() {
-        p.endpoint.to_string()
-    } else {
-        p.runid.clone()
-    }
-}
-
 fn flags_text(inst: &Instance) -> String {
     let f = inst.flags;
     [
@@ -1103,6 +749,14 @@ fn flags_text(inst: &Instance) -> String {
     .collect::<Vec<_>>()
     .join(",")
 }
+
+mod count;
+mod fences;
+mod identity;
+
+use count::peer_id;
+use identity::Identity;
+pub use identity::Me;
 
 #[cfg(test)]
 pub(crate) mod tests;
