@@ -589,7 +589,7 @@ impl Core {
         } else if self.settings.master_name.is_none() {
             Some("vip.master-name is required when vip.sentinels is set: set it to the name the Sentinels monitor (sentinel monitor <name> ...)".to_string())
         } else {
-            self.sentinels.fault()
+            self.sentinels.fault(now.mono)
         };
         let warning = (self.settings.mode() == Mode::Sentinel)
             .then(|| self.sentinels.quorum_warning(self.rules()))

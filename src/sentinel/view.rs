@@ -24,6 +24,8 @@ use crate::config::SentinelAddr;
 
 /// How long an answer showing a failover (or the master down) keeps the fast poll rate.
 const UNDERWAY_MEMORY: Duration = Duration::from_secs(5);
+/// How long every Sentinel must fail before "none answers" is a fault.
+const SILENCE_GRACE: Duration = Duration::from_secs(5);
 
 /// The operator's overrides (0 = derive from what the Sentinels report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,6 +115,8 @@ struct Target {
     /// The latest peer list it gave (asked every few seconds, so kept apart from `heard`).
     peers: Option<Vec<Peer>>,
     error: Option<(Duration, PollError)>,
+    /// Since when every poll has failed (None: its last poll was answered).
+    failing_since: Option<Duration>,
 }
 
 impl Target {
@@ -123,6 +127,7 @@ impl Target {
             heard: None,
             peers: None,
             error: None,
+            failing_since: None,
         }
     }
 
@@ -352,6 +357,9 @@ impl SentinelView {
 
     pub fn failed(&mut self, addr: &SentinelAddr, at: Duration, error: PollError) {
         if let Some(t) = self.targets.iter_mut().find(|t| &t.addr == addr) {
+            if !t.failing() {
+                t.failing_since = Some(at);
+            }
             t.error = Some((at, error));
         }
     }
@@ -600,8 +608,11 @@ impl SentinelView {
             })
     }
 
-    /// A configuration problem that only the operator can fix, worded with the fix.
-    pub fn fault(&self) -> Option<String> {
+    /// A configuration problem that only the operator can fix, worded with the fix. Refused
+    /// credentials and an unknown master name are faults at once; no Sentinel answering is
+    /// one only after `SILENCE_GRACE` of failing polls everywhere (a Sentinel restarting, or
+    /// Redis started before its Sentinels at boot, is no error).
+    pub fn fault(&self, now: Duration) -> Option<String> {
         if let Some((t, e)) = self.targets.iter().find_map(|t| {
             t.error
                 .as_ref()
@@ -619,7 +630,13 @@ impl SentinelView {
             };
             return Some(format!("Sentinel {}: {fix} ({})", t.addr, e.text));
         }
-        if !self.targets.is_empty() && self.targets.iter().all(Target::failing) {
+        if !self.targets.is_empty()
+            && self.targets.iter().all(|t| {
+                t.failing()
+                    && t.failing_since
+                        .is_some_and(|since| now.saturating_sub(since) >= SILENCE_GRACE)
+            })
+        {
             let first = self
                 .targets
                 .iter()

@@ -379,27 +379,33 @@ fn faults_name_the_sentinel_and_the_fix() {
             text: "WRONGPASS invalid username-password pair".into(),
         },
     );
-    let f = v.fault().unwrap();
+    let f = v.fault(ms(5)).unwrap();
     assert!(
         f.contains("192.0.2.22:26379") && f.contains("vip.sentinel-auth-pass"),
         "{f}"
     );
     hear(&mut v, 2, 10, says(2, 1, US, 0));
-    assert_eq!(v.fault(), None, "cleared by an answer");
-    for s in 1..=3 {
-        v.failed(
-            &sentinel(s),
-            ms(20),
-            PollError {
-                kind: PollErrorKind::Connect,
-                text: "connection refused".into(),
-            },
+    assert_eq!(v.fault(ms(10)), None, "cleared by an answer");
+    // (every Sentinel failing since 20 ms; at, a fault)
+    for (at, want) in [(20, false), (5_019, false), (5_020, true)] {
+        for s in 1..=3 {
+            v.failed(
+                &sentinel(s),
+                ms(at),
+                PollError {
+                    kind: PollErrorKind::Connect,
+                    text: "connection refused".into(),
+                },
+            );
+        }
+        let f = v.fault(ms(at));
+        assert_eq!(
+            f.as_deref()
+                .is_some_and(|f| f.contains("none of the 3 Sentinels answers")),
+            want,
+            "at {at} ms: {f:?}"
         );
     }
-    assert!(v
-        .fault()
-        .unwrap()
-        .contains("none of the 3 Sentinels answers"));
 }
 
 #[test]
