@@ -32,6 +32,9 @@ import threading
 import time
 import urllib.parse
 
+import pytest
+
+from conftest import FLAVORS
 from helpers import module_args, start_sentinels, status, statuses
 from test_ops import http_get_json, need, private_copy
 from topology import MASTER_NAME, REPO_ROOT, VIP4, Topology, addr_only, wait_until
@@ -95,11 +98,12 @@ def start_probe(topo: Topology, rules) -> str:
     return f"http://{obs}:{PROMETHEUS_PORT}/api/v1"
 
 
-def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_path):
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_path, flavor):
     need("prometheus-redis-exporter", "prometheus", "redis-server", "arping")
     topo = make_topology(nodes=4)
     mod = private_copy(module_path, topo, "libredis_vip.so")
-    g = topo.redis(module=str(mod), vip=VIP4, module_args=module_args(topo), nodes=GROUP)
+    g = topo.redis(flavor=flavor, module=str(mod), vip=VIP4, module_args=module_args(topo), nodes=GROUP)
     g.start()
     start_sentinels(g)
     wait_until(lambda: topo.holders(VIP4) == ["n1"], 30, 0.05, msg=lambda: f"n1 holds\n{statuses(g)}")
@@ -155,7 +159,8 @@ def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_pa
     assert n1.config_set("bind", old_bind) is None
     wait_until(lambda: not alerts(), 30, 0.5, msg=lambda: f"probe alerts resolved: {alerts()}")
 
-    # 3. a foreign host answers on the VIP
+    # 3. a foreign host answers on the VIP: Debian's redis-server without the module, whatever
+    #    the group runs
     n4_dir = topo.workdir / "n4-foreign"
     n4_dir.mkdir()
     foreign = topo.popen("n4", "redis-server", "--port", "6379", "--bind", "*", "--protected-mode", "no",
@@ -215,7 +220,7 @@ def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_pa
                msg=lambda: f"the VIP answers from n1 again and the alerts resolve: {alerts()}\n"
                            f"{topo.neigh_entry('obs', VIP4)}\n{logs()}")
     heal_s = time.monotonic() - t4
-    print(f"\nprobe: both sides recorded {ready:.1f} s after the exporter and Prometheus started; "
+    print(f"\n[{flavor}] probe: both sides recorded {ready:.1f} s after the exporter and Prometheus started; "
           f"bind without the VIP: RedisVipUnreachable fired, n1 still holding; foreign host n4 "
           f"announcing the VIP every 0.2 s: RedisVipAnswersFromWrongNode fired {fire_s:.1f} s after "
           f"the observer's neighbour entry moved (for: 3s, scrape and evaluation every 1 s), "
