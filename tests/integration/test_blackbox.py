@@ -12,13 +12,14 @@ The story:
    neither RedisVipAnswersFromWrongNode nor RedisVipUnreachable is pending.
 2. n1 stops listening on the VIP (CONFIG SET bind to its own address: Debian's default bind
    does the same). The nodes still report one holder; RedisVipUnreachable fires. Bind restored.
-3. A foreign host (n4: a plain redis-server, no module, not in the group) adds the VIP and
-   announces it with gratuitous ARP, as a leftover keepalived does. The observer's neighbour
-   entry flips to n4's MAC, the VIP answers with n4's run id, n1 still holds the address and
-   still reports holding (the nodes see nothing wrong), and RedisVipAnswersFromWrongNode fires
-   with n4's run id and the address and run id of n1, which the Sentinels name.
-4. n4 deletes the address and n1 announces the VIP (arping -U, the runbook's step): the VIP
-   answers from n1 again and both alerts resolve.
+3. A foreign host (n4: a plain redis-server, no module, not in the group) has the VIP too,
+   and the observer's neighbour entry for the VIP is stuck on n4's MAC (a static entry: a
+   stale ARP cache the group cannot correct, as in a router that ignores gratuitous ARP). The
+   VIP answers with n4's run id, n1 still holds the address and still reports holding (the
+   nodes see nothing wrong: n4 announces nothing), and RedisVipAnswersFromWrongNode fires with
+   n4's run id and the address and run id of n1, which the Sentinels name.
+4. The stale entry is removed and n4 drops the address: the observer asks ARP again, the VIP
+   answers from n1 and both alerts resolve.
 5. SENTINEL FAILOVER: the check follows the VIP and the Sentinels to the new master, and no
    alert is left (how many evaluations saw the two sides disagree is printed).
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 import urllib.parse
 
@@ -102,7 +102,7 @@ def start_probe(topo: Topology, rules) -> str:
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_path, flavor):
-    need("prometheus-redis-exporter", "prometheus", "redis-server", "arping")
+    need("prometheus-redis-exporter", "prometheus", "redis-server")
     topo = make_topology(nodes=4)
     mod = private_copy(module_path, topo, "libredis_vip.so")
     g = topo.redis(flavor=flavor, module=str(mod), vip=VIP4, module_args=module_args(topo), nodes=GROUP)
@@ -173,37 +173,22 @@ def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_pa
     n4_client = topo.client("n4", "127.0.0.1")
     wait_until(lambda: foreign.poll() is None and _pings(n4_client), 15, 0.1, msg="the foreign redis-server up")
     n4_run_id = n4_client.info("server")["run_id"]
-    conflicts_before = int(status(n1)["conflicts"])
     topo.ipcmd("n4", "addr", "add", VIP4, "dev", "eth0")
-    stop = threading.Event()
-
-    # The foreign host keeps announcing the address (every 0.2 s): it wins the observer's entry
-    # against anything the group sends less often. (n1 only counts the conflicts: it sends no
-    # announcement in answer. If it ever does, the two contend for the entry.)
-    def announce() -> None:
-        while not stop.is_set():
-            topo.send_garp("n4", addr_only(VIP4))
-            stop.wait(0.2)
-
-    garp = threading.Thread(target=announce, daemon=True)
-    garp.start()
-    try:
-        wait_until(lambda: topo.neigh("obs", VIP4) == topo.mac("n4"), 10, 0.05,
-                   msg=lambda: f"the observer's entry for the VIP names n4: {topo.neigh_entry('obs', VIP4)}")
-        t3 = time.monotonic()
-        fired = wait_until(lambda: alerts("firing").get("RedisVipAnswersFromWrongNode"), 60, 0.5,
-                           msg=lambda: f"RedisVipAnswersFromWrongNode firing: {alerts()}\n"
-                                       f"answer {query('master_name:redis_vip_probe_answer:info')}\n{logs()}")
-        fire_s = time.monotonic() - t3
-        # what the group reports meanwhile: n1 holds, alone of the three, as before
-        holders = [n for n in GROUP if topo.has_address(n, VIP4)]
-        assert holders == ["n1"], holders
-        st = status(n1)
-        assert st["holding"] == "1" and st["state"] == "holding", statuses(g)
-        conflicts = int(st["conflicts"]) - conflicts_before
-    finally:
-        stop.set()
-        garp.join(5)
+    # A stale cache: the observer's entry for the VIP pinned to n4's MAC. (A foreign host that
+    # announces the VIP is answered by the holder's own announcements: RedisVipConflict.)
+    topo.ipcmd("obs", "neigh", "replace", addr_only(VIP4), "lladdr", topo.mac("n4"), "dev", "eth0",
+               "nud", "permanent")
+    assert topo.neigh("obs", VIP4) == topo.mac("n4"), topo.neigh_entry("obs", VIP4)
+    t3 = time.monotonic()
+    fired = wait_until(lambda: alerts("firing").get("RedisVipAnswersFromWrongNode"), 60, 0.5,
+                       msg=lambda: f"RedisVipAnswersFromWrongNode firing: {alerts()}\n"
+                                   f"answer {query('master_name:redis_vip_probe_answer:info')}\n{logs()}")
+    fire_s = time.monotonic() - t3
+    # what the group reports meanwhile: n1 holds, alone of the three, as before
+    holders = [n for n in GROUP if topo.has_address(n, VIP4)]
+    assert holders == ["n1"], holders
+    st = status(n1)
+    assert st["holding"] == "1" and st["state"] == "holding", statuses(g)
     labels, ann = fired["labels"], fired["annotations"]
     assert (labels["master_name"], labels["instance"], labels["role"], labels["run_id"], labels["severity"]) == \
         (MASTER_NAME, vip, "master", n4_run_id, "critical"), labels
@@ -211,14 +196,11 @@ def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_pa
     assert re.search(rf"reaches run_id {n4_run_id} \(role master\)", ann["description"]), ann
     assert "RedisVipUnreachable" not in alerts(), alerts()
 
-    # 4. the foreign host goes away (its address deleted, no more announcements). The observer
-    #    still sends to n4's MAC: its entry, confirmed by the connections that n4 answered, lasts
-    #    until the kernel re-checks it (up to about a minute). The runbook's step: announce the
-    #    VIP from the holder (iputils arping -U). The VIP answers from n1 again; the alerts resolve.
+    # 4. the stale entry goes and n4 drops the address: the observer asks ARP again and n1
+    #    answers. The VIP answers from n1 again; the alerts resolve.
+    topo.ipcmd("obs", "neigh", "del", addr_only(VIP4), "dev", "eth0")
     topo.ipcmd("n4", "addr", "del", VIP4, "dev", "eth0")
     t4 = time.monotonic()
-    topo.run("n1", "arping", "-U", "-c", "2", "-I", "eth0", addr_only(VIP4))
-    assert topo.neigh("obs", VIP4) == topo.mac("n1"), topo.neigh_entry("obs", VIP4)
     wait_until(lambda: [(a["run_id"], a["role"]) for a in query("master_name:redis_vip_probe_answer:info")]
                == [(n1_run_id, "master")] and not alerts(), 60, 0.5,
                msg=lambda: f"the VIP answers from n1 again and the alerts resolve: {alerts()}\n"
@@ -244,10 +226,9 @@ def test_vip_answers_from_the_master_the_sentinels_name(make_topology, module_pa
     pending = query(f'count_over_time(ALERTS{{alertname="RedisVipAnswersFromWrongNode",alertstate="pending"}}[{window}])')
     mismatched = int(float(pending[0]["value"])) if pending else 0
     print(f"\n[{flavor}] probe: both sides recorded {ready:.1f} s after the exporter and Prometheus started; "
-          f"bind without the VIP: RedisVipUnreachable fired, n1 still holding; foreign host n4 "
-          f"announcing the VIP every 0.2 s: RedisVipAnswersFromWrongNode fired {fire_s:.1f} s after "
-          f"the observer's neighbour entry moved (for: 3s, scrape and evaluation every 1 s), "
-          f"n1 still holding, {conflicts} conflict(s) counted on n1; n4 gone and arping -U from n1: "
+          f"bind without the VIP: RedisVipUnreachable fired, n1 still holding; the observer's entry "
+          f"stuck on foreign host n4: RedisVipAnswersFromWrongNode fired {fire_s:.1f} s after "
+          f"(for: 3s, scrape and evaluation every 1 s), n1 still holding; the stale entry gone: "
           f"the VIP answered from n1 again and the alerts resolved {heal_s:.1f} s later; "
           f"SENTINEL FAILOVER to {master}: both sides named it, the two disagreed at {mismatched} "
           f"evaluation(s) (1 s apart)")
