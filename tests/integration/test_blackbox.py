@@ -1,4 +1,4 @@
-"""The check from outside (issue 21): who answers on the VIP, compared with the master the
+"""The check from outside: who answers on the VIP, compared with the master the
 Sentinels name, by the programs monitoring/README.md section 3 tells an operator to run.
 
 Every other alert rests on the nodes' own reports. Here a second prometheus-redis-exporter
