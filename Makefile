@@ -60,7 +60,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test --lib
+	$(CARGO) test --lib -- --include-ignored
 
 # the Prometheus alert rules: syntax, then their unit tests (promtool from Debian's prometheus)
 rules:

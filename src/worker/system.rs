@@ -115,11 +115,16 @@ impl Kernel {
 /// CAP_NET_ADMIN (12) and CAP_NET_RAW (13) in the effective set, from /proc/self/status.
 /// Unknown (file unreadable) counts as present: the kernel will tell us soon enough.
 pub fn capabilities() -> (bool, bool) {
-    let text = match std::fs::read_to_string("/proc/self/status") {
-        Ok(t) => t,
-        Err(_) => return (true, true),
-    };
-    let eff = text
+    match std::fs::read_to_string("/proc/self/status") {
+        Ok(text) => effective_caps(&text),
+        Err(_) => (true, true),
+    }
+}
+
+/// (CAP_NET_ADMIN, CAP_NET_RAW) from the `CapEff:` line of a `/proc/PID/status` text; a
+/// missing or unreadable line counts as present.
+fn effective_caps(status: &str) -> (bool, bool) {
+    let eff = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
@@ -261,16 +266,24 @@ mod tests {
     }
 
     #[test]
-    fn capabilities_are_read_from_proc() {
-        // Whatever this process has, the answer is consistent with /proc/self/status.
-        let (admin, raw) = capabilities();
-        let text = std::fs::read_to_string("/proc/self/status").unwrap();
-        let eff = text
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
-            .unwrap();
-        assert_eq!(admin, eff & (1 << 12) != 0);
-        assert_eq!(raw, eff & (1 << 13) != 0);
+    fn capabilities_are_read_from_the_effective_set() {
+        // (status text, (net_admin, net_raw))
+        let cases = [
+            (
+                "Name:\tredis-server\nCapEff:\t0000000000003000\n",
+                (true, true),
+            ),
+            ("CapEff:\t0000000000001000\n", (true, false)),
+            ("CapEff:\t0000000000002000\n", (false, true)),
+            (
+                "CapInh:\t0000000000003000\nCapEff:\t0000000000000000\n",
+                (false, false),
+            ),
+            ("CapEff:\tzz\n", (true, true)),
+            ("no capability line\n", (true, true)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(effective_caps(text), want, "{text:?}");
+        }
     }
 }
