@@ -20,8 +20,8 @@ use redis_module_macros::{
 };
 
 use crate::config::{self, Mode, Settings};
-use crate::core::{Event, Level, Role, Status};
-use crate::worker::{self, Handle, Log};
+use crate::core::{Level, Role, Status};
+use crate::worker::{self, Control, Handle, Log};
 
 /// A string config whose value is checked by a parser from `config.rs` before it is kept.
 pub struct StrConfig {
@@ -140,12 +140,12 @@ pub fn on_config_changed<G, T: ConfigurationValue<G>>(
     _name: &str,
     _val: &'static T,
 ) {
-    send(Event::Settings(settings()));
+    send(Control::Settings(settings()));
 }
 
-fn send(event: Event) {
+fn send(control: Control) {
     if let Some(w) = lock(&WORKER).as_ref() {
-        w.send(event);
+        w.send(control);
     }
 }
 
@@ -278,8 +278,8 @@ impl Log for RedisLog {
     }
 }
 
-fn role_event(role: Role, loaded: bool) -> Event {
-    Event::Role {
+fn role_event(role: Role, loaded: bool) -> Control {
+    Control::Role {
         role,
         at: worker::mono(),
         loaded,
@@ -289,14 +289,14 @@ fn role_event(role: Role, loaded: bool) -> Event {
 /// This process as the Sentinels may name it: its run id (so that an earlier process at the
 /// same address, a stale restart, is never taken for this one), its port and its age (so
 /// that a Sentinel that has not sent INFO since we started is not read as naming another).
-fn identity(ctx: &Context) -> Event {
+fn identity(ctx: &Context) -> Control {
     let info = ctx.server_info("server");
     let field = |name: &str| {
         info.field(name)
             .map(|s| s.to_string_lossy())
             .unwrap_or_default()
     };
-    Event::Identity(crate::sentinel::Me {
+    Control::Identity(crate::sentinel::Me {
         runid: field("run_id"),
         port: field("tcp_port").parse().unwrap_or(0),
         age: crate::worker::system::process_age().map(|age| (worker::mono(), age)),
@@ -341,8 +341,8 @@ fn default_user_has_password(ctx: &Context) -> bool {
 
 /// What the server listens on and whom it lets in: read with `CONFIG GET` (a read of the
 /// server's state on the main thread), judged by the worker.
-fn listening(ctx: &Context) -> Event {
-    Event::Clients(crate::reach::Listening {
+fn listening(ctx: &Context) -> Control {
+    Control::Clients(crate::reach::Listening {
         bind: config_value(ctx, "bind"),
         protected_mode: config_value(ctx, "protected-mode") == "yes",
         default_user_has_password: default_user_has_password(ctx),

@@ -3,9 +3,9 @@
 //! ```text
 //!  Redis main thread                      worker thread ("vip-worker")
 //!  ─────────────────                      ───────────────────────────────────────────
-//!  role event ─┐  latest-value slots      loop {
-//!  CONFIG SET ─┼─▶ (Mutex, fixed size) ──▶  control first: shutdown, settings, identity,
-//!  load/unload ┘   + doorbell (bounded 1)     role (a shutdown jumps every queue)
+//!  role event ─┐  Control: latest-value     loop {
+//!  CONFIG SET ─┼─▶ slots (Mutex, fixed  ──▶  control first: shutdown, settings, identity,
+//!  load/unload ┘   size) + doorbell (1)       clients, role (a shutdown jumps every queue)
 //!                                           then the feed, else Tick at the deadline
 //!  pollers ────┐                            core.handle(event, now) -> actions
 //!  watcher ────┴─▶ feed (bounded 1024) ──▶  run each action (system.rs): netlink,
@@ -193,6 +193,21 @@ pub fn process(core: &mut Core, event: Event, sys: &mut dyn System, clock: &dyn 
     }
 }
 
+/// What the main thread tells the worker. Each kind is kept as its latest value (a shutdown
+/// jumps them all); the worker turns them into core events in a fixed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    Shutdown,
+    Settings(Settings),
+    Identity(crate::sentinel::Me),
+    Clients(crate::reach::Listening),
+    Role {
+        role: Role,
+        at: Duration,
+        loaded: bool,
+    },
+}
+
 /// What the main thread has to say, kept as the latest value of each kind: a fixed amount
 /// of memory however often the role flips or configs change while the worker is busy.
 #[derive(Default)]
@@ -256,18 +271,17 @@ impl Inbox {
 
     /// From the main thread: never blocks (the slot lock is held by the worker only to
     /// swap the values out), never grows.
-    pub fn control(&self, event: Event) {
+    pub fn control(&self, control: Control) {
         if let Ok(mut s) = self.slots.lock() {
-            match event {
-                Event::Shutdown => s.shutdown = true,
-                Event::Settings(new) => s.settings = Some(new),
-                Event::Identity(me) => s.identity = Some(me),
-                Event::Clients(l) => s.clients = Some(l),
-                Event::Role { role, at, loaded } => {
+            match control {
+                Control::Shutdown => s.shutdown = true,
+                Control::Settings(new) => s.settings = Some(new),
+                Control::Identity(me) => s.identity = Some(me),
+                Control::Clients(l) => s.clients = Some(l),
+                Control::Role { role, at, loaded } => {
                     let loaded = loaded || s.role.is_some_and(|(_, _, l)| l);
                     s.role = Some((role, at, loaded));
                 }
-                _ => return,
             }
         }
         let _ = self.doorbell.try_send(());
@@ -344,15 +358,15 @@ pub struct Handle {
 
 impl Handle {
     /// Never blocks.
-    pub fn send(&self, event: Event) {
-        self.inbox.control(event);
+    pub fn send(&self, control: Control) {
+        self.inbox.control(control);
     }
 
     /// Ask the worker to shut down (releasing per vip.release-on-shutdown) and wait for it.
     /// The shutdown jumps every queue; bounded by the netlink reply timeout and the
     /// pollers' connect timeout.
     pub fn stop(mut self) {
-        self.inbox.control(Event::Shutdown);
+        self.inbox.control(Control::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -366,7 +380,7 @@ impl Handle {
 /// Start the worker (and the watcher) with the events known at load.
 pub fn spawn(
     settings: Settings,
-    first: Vec<Event>,
+    first: Vec<Control>,
     log: Box<dyn Log>,
     sink: system::Sink,
     status: Arc<Mutex<Status>>,
@@ -454,8 +468,8 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
 mod tests {
     use super::*;
 
-    fn role(role: Role, ms: u64, loaded: bool) -> Event {
-        Event::Role {
+    fn role(role: Role, ms: u64, loaded: bool) -> Control {
+        Control::Role {
             role,
             at: Duration::from_millis(ms),
             loaded,
@@ -467,7 +481,7 @@ mod tests {
         let (inbox, mailbox) = inbox();
         inbox.control(role(Role::Master, 1, true));
         inbox.control(role(Role::Replica, 2, false));
-        inbox.control(Event::Identity(crate::sentinel::Me {
+        inbox.control(Control::Identity(crate::sentinel::Me {
             runid: "a".into(),
             ..Default::default()
         }));
@@ -487,11 +501,15 @@ mod tests {
                     runid: "a".into(),
                     ..Default::default()
                 }),
-                role(Role::Replica, 2, true),
+                Event::Role {
+                    role: Role::Replica,
+                    at: Duration::from_millis(2),
+                    loaded: true
+                },
             ]
         );
-        inbox.control(Event::Settings(Settings::default()));
-        inbox.control(Event::Shutdown);
+        inbox.control(Control::Settings(Settings::default()));
+        inbox.control(Control::Shutdown);
         assert_eq!(mailbox.next(None), vec![Event::Shutdown]);
     }
 
