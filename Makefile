@@ -42,8 +42,9 @@ RESULTS := target/test-results
 
 .PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak clean
 
+# the comment block at the top, whatever its length
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '/^[^#]/q;s/^# \{0,1\}//p' Makefile
 
 deps:
 	bash scripts/install-deps.sh

@@ -193,7 +193,8 @@ fn text(v: &Value) -> Result<String, ReplyError> {
     Ok(s)
 }
 
-fn server_error_text(e: &redis::ServerError) -> String {
+/// An error reply as text (code and detail), cut to the longest field kept.
+pub(crate) fn server_error_text(e: &redis::ServerError) -> String {
     let mut out = e.code().to_string();
     if let Some(detail) = e.details() {
         out.push(' ');

@@ -431,7 +431,7 @@ impl Job {
         for (i, reply) in replies.iter().enumerate() {
             if let Value::ServerError(e) = reply {
                 let is_auth = self.plan.auth_pass.is_some() && i == 0;
-                let text = server_text(e);
+                let text = answer::server_error_text(e);
                 // CLIENT SETNAME is a courtesy; anything else failing is not.
                 if is_auth || i + 1 == replies.len() {
                     let mut err = reply_error(ReplyError::Server(text));
@@ -495,13 +495,6 @@ impl Job {
                 skipped_peers,
             },
         })
-    }
-}
-
-fn server_text(e: &redis::ServerError) -> String {
-    match e.details() {
-        Some(d) => format!("{} {d}", e.code()),
-        None => e.code().to_string(),
     }
 }
 
