@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What a redis-py client sees through a failover, with its default settings and with tuned ones.
 
-    python3 bench/clients.py [--reps N] [--scenarios kill,planned,cut] [--configs a,b] [--json FILE]
+    python3 bench/clients.py [--reps N] [--scenarios kill,planned,cut,gone] [--down-after 1000,5000]
+                             [--configs a,b] [--json FILE]
 
 Root is needed (network namespaces). Each run builds its own topology with the test harness
 (tests/integration/topology.py, helpers.py): 3 Redis nodes with the module in the
@@ -13,7 +14,12 @@ configurations side by side through the same failover. Then one of:
 - kill:    `kill -9` of the master's redis-server (automatic failover);
 - planned: `SENTINEL FAILOVER mymaster` (the old master stays up);
 - cut:     the master's link to the bridge goes down (a lost host or a partition; the old
-           master keeps running, cut off).
+           master keeps running, cut off);
+- gone:    no failover at all: the VIP is not answered (the observer's neighbour entry points at
+           a node without the address), and each client makes one call; how long it blocks
+           before it raises (cut after 65 s).
+
+`--down-after 1000,5000` repeats the failovers at other Sentinel down-after-milliseconds.
 
 Per client and run: the longest time without an acknowledged write (client gap), the time from
 the new master's claim of the VIP to the client's first acknowledged write, the calls that raised
@@ -98,9 +104,11 @@ CONFIGS: dict[str, tuple[str, str, Callable[[], dict]]] = {
                    lambda: recommended(connect_timeout=0.25)),
     "rec-ct0.1": ("redis", "connect 0.1 s, read 1 s, 20 retries, jittered backoff <= 0.1 s",
                   lambda: recommended(connect_timeout=0.1, cap=0.1)),
+    "rec-ct0.1-r60": ("redis", "connect 0.1 s, read 1 s, 60 retries, jittered backoff <= 0.1 s",
+                      lambda: recommended(connect_timeout=0.1, cap=0.1, retries=60)),
 }
 DEFAULT_CONFIGS = ["no-timeouts", "defaults", "pool-defaults", "rec-ct1", "rec-ct0.5", "rec-ct0.25",
-                   "rec-ct0.1"]
+                   "rec-ct0.1", "rec-ct0.1-r60"]
 
 
 def describe_settings(r: redis.Redis) -> dict:
@@ -230,15 +238,18 @@ class Client:
 # one run
 
 
-def measure(module: str, scenario: str, names: list[str], rep: int, settle_after_s: float = 3.0,
-            cap_s: float = 40.0) -> dict:
+def measure(module: str, scenario: str, names: list[str], rep: int, down_after_ms: int = 1000,
+            settle_after_s: float = 3.0, cap_s: float = 80.0, pcap_dir: Optional[Path] = None) -> dict:
     """One topology, one fault, every client configuration side by side."""
     with Topology(f"cli{scenario[:3]}") as topo:
-        g = H.start_sentinel_group(topo, module)
+        g = H.start_sentinel_group(topo, module, down_after_ms=down_after_ms)
         old = "n1"
         sampler = H.HolderSampler(topo, interval=0.01)
         clients: list[Client] = []
+        cap = None
         try:
+            if pcap_dir is not None:  # ARP and TCP handshakes/resets seen by the clients' host
+                cap = topo.capture("obs", filter="arp or tcp[tcpflags]&(tcp-syn|tcp-rst)!=0")
             sampler.start()
             clients = [Client(topo, n) for n in names]
             for c in clients:
@@ -282,6 +293,11 @@ def measure(module: str, scenario: str, names: list[str], rep: int, settle_after
             t_end = time.time()
             cut_calls = {c.name: c.stop() for c in clients}
             sampler.stop()
+            if cap is not None and pcap_dir is not None:
+                cap.stop()
+                pcap_dir.mkdir(parents=True, exist_ok=True)
+                dest = pcap_dir / f"{scenario}-{down_after_ms}-{rep}-t0_{t0:.3f}.pcap"
+                shutil.copy2(cap.file, dest)
             # -- timeline --------------------------------------------------------------------
             samples = sampler.snapshot()
             first_without_old = next((s for s in samples if s.t >= m0 and old not in s.holders), None)
@@ -314,7 +330,8 @@ def measure(module: str, scenario: str, names: list[str], rep: int, settle_after
                 gaps = [(b - a, a) for a, b in zip(ends, ends[1:])]
                 gaps.append((t_end - ends[-1], ends[-1]))
                 gap, gap_from = max(gaps)
-                first_after_claim = next((x[1] for x in oks if x[1] >= claim.wall and x[3] != old), None)
+                t_first_claim = first_new.wall if first_new else claim.wall
+                first_after_claim = next((x[1] for x in oks if x[1] >= t_first_claim and x[3] != old), None)
                 failures = [x for x in calls if not x[2] and x[0] >= t0 - 0.5]
                 types = Counter(x[3] for x in failures)
                 longest = max(((x[1] - x[0]), x[0]) for x in calls)
@@ -326,7 +343,7 @@ def measure(module: str, scenario: str, names: list[str], rep: int, settle_after
                 lost = sum(1 for v in present if v is None)
                 per[c.name] = {
                     "gap_ms": gap * 1000, "gap_start_ms": (gap_from - t0) * 1000,
-                    "after_claim_ms": ((first_after_claim - claim.wall) * 1000) if first_after_claim else None,
+                    "after_claim_ms": ((first_after_claim - t_first_claim) * 1000) if first_after_claim else None,
                     "failed_calls": len(failures), "failure_types": dict(types),
                     "longest_call_ms": longest[0] * 1000, "longest_call_start_ms": (longest[1] - t0) * 1000,
                     "calls_over_1s": sum(1 for x in calls if x[1] - x[0] > 1.0),
@@ -336,7 +353,8 @@ def measure(module: str, scenario: str, names: list[str], rep: int, settle_after
                     "settings": {k: (v if isinstance(v, (int, float, str, bool, list)) or v is None else str(v))
                                  for k, v in c.settings.items()},
                 }
-            return {"scenario": scenario, "rep": rep, "t0": t0, "timeline": timeline, "clients": per}
+            return {"scenario": scenario, "rep": rep, "down_after_ms": down_after_ms, "t0": t0,
+                    "timeline": timeline, "clients": per}
         except BaseException:
             for c in clients:
                 c._stop.set()
@@ -347,6 +365,43 @@ def measure(module: str, scenario: str, names: list[str], rep: int, settle_after
                 if c.thread.is_alive():
                     c.stop(grace=0.2)
             sampler.stop()
+
+
+def measure_gone(names: list[str], rep: int, cap_s: float = 65.0) -> dict:
+    """How long one call blocks before it raises when the VIP is not answered at all (a node
+    gone for good, before anyone claims): the observer's neighbour entry for the VIP points at
+    n1, which does not have the address, so every SYN is dropped without an answer. No Redis
+    runs; one call per client configuration, side by side, cut after cap_s."""
+    with Topology("cligone") as topo:
+        topo.ipcmd("obs", "neigh", "replace", VIP_IP, "lladdr", topo.mac("n1"), "dev", "eth0", "nud", "permanent")
+        res: dict[str, dict] = {}
+        threads = []
+        built = {n: build_client(topo, n) for n in names}
+
+        def one(name: str) -> None:
+            r, _sink = built[name]
+            t1 = time.time()
+            try:
+                r.set(f"{name}:gone", 1)
+                res[name] = {"seconds": time.time() - t1, "raised": None}
+            except Exception as exc:  # noqa: BLE001
+                res[name] = {"seconds": time.time() - t1, "raised": type(exc).__name__}
+
+        for n in names:
+            t = threading.Thread(target=one, args=(n,), daemon=True)
+            t.start()
+            threads.append((n, t))
+        t_start = time.time()
+        for n, t in threads:
+            t.join(timeout=max(0.0, t_start + cap_s - time.time()))
+        for n, t in threads:
+            if t.is_alive():
+                res[n] = {"seconds": None, "raised": f"still blocked after {cap_s:.0f} s"}
+                try:
+                    built[n][0].connection_pool.disconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+        return {"scenario": "gone", "rep": rep, "cap_s": cap_s, "clients": res}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -369,18 +424,41 @@ def med(vals: list) -> str:
     return f"{fmt(m)} [{fmt(min(vals))}–{fmt(max(vals))}]"
 
 
-def report(results: list[dict], names: list[str], scenarios: list[str]) -> str:
+def label(r: dict) -> str:
+    da = r.get("down_after_ms", 1000)
+    return r["scenario"] + ("" if da == 1000 or r["scenario"] == "gone" else f" (down-after {da})")
+
+
+def med2(vals: list) -> str:
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    m = statistics.median(vals)
+    return f"{m:.2f}" if min(vals) == max(vals) else f"{m:.2f} [{min(vals):.2f}–{max(vals):.2f}]"
+
+
+def report(results: list[dict], names: list[str]) -> str:
     out = []
-    for sc in scenarios:
-        runs = [r for r in results if r["scenario"] == sc]
-        if not runs:
+    labels = list(dict.fromkeys(label(r) for r in results))
+    for lab in labels:
+        runs = [r for r in results if label(r) == lab]
+        if lab == "gone":
+            out.append(f"\n### gone: one call while the VIP is not answered at all ({len(runs)} runs)\n")
+            out.append("| client | blocked for (s) | raised |")
+            out.append("|---|---:|---|")
+            for n in names:
+                per = [r["clients"][n] for r in runs if n in r["clients"]]
+                if per:
+                    secs = [p["seconds"] for p in per]
+                    raised = ", ".join(sorted({str(p["raised"]) for p in per}))
+                    out.append(f"| {n} | {med2(secs)} | {raised} |")
             continue
         tl = [r["timeline"] for r in runs]
-        out.append(f"\n### {sc} ({len(runs)} runs)\n")
+        out.append(f"\n### {lab} ({len(runs)} runs)\n")
         out.append("old master lost the VIP {} ms, promotion {} ms, new master's claim {} ms after the fault; "
                    "no holder {} ms; second failovers {}".format(
                        med([t["old_release_ms"] for t in tl]), med([t["promotion_ms"] for t in tl]),
-                       med([t["settled_claim_ms"] for t in tl]), med([t["no_holder_ms"] for t in tl]),
+                       med([t["claim_ms"] for t in tl]), med([t["no_holder_ms"] for t in tl]),
                        sum(1 for t in tl if t["second_failover"])))
         out.append("")
         out.append("| client | gap (ms) | claim → first write (ms) | failed calls | exceptions | longest call (ms) "
@@ -407,7 +485,10 @@ def report(results: list[dict], names: list[str], scenarios: list[str]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--scenarios", default="kill,planned,cut")
+    ap.add_argument("--scenarios", default="kill,planned,cut,gone")
+    ap.add_argument("--pcap", default=None, help="keep a capture (ARP, SYN, RST) of the clients' host per run here")
+    ap.add_argument("--gone-reps", type=int, default=3, help="reps of 'gone' (each takes about a minute)")
+    ap.add_argument("--down-after", default="1000", help="Sentinel down-after-milliseconds, comma-separated")
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
     ap.add_argument("--json", default=None, help="raw results (default target/bench/clients-<time>.json)")
     args = ap.parse_args(argv)
@@ -420,6 +501,11 @@ def main(argv=None) -> int:
             print(f"unknown config {n!r}; known: {', '.join(CONFIGS)}", file=sys.stderr)
             return 2
     scenarios = [s for s in args.scenarios.split(",") if s]
+    for sc in scenarios:
+        if sc not in ("kill", "planned", "cut", "gone"):
+            print(f"unknown scenario {sc!r}: kill, planned, cut, gone", file=sys.stderr)
+            return 2
+    down_afters = [int(x) for x in args.down_after.split(",") if x]
 
     def on_term(*_):
         raise KeyboardInterrupt("SIGTERM")
@@ -442,7 +528,7 @@ def main(argv=None) -> int:
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": commit, "redis_py": redis.__version__,
             "server": subprocess.run([T.server_binary("redis"), "--version"], capture_output=True,
                                      text=True).stdout.strip(),
-            "reps": args.reps, "scenarios": scenarios, "configs": {n: CONFIGS[n][1] for n in names},
+            "reps": args.reps, "scenarios": scenarios, "down_after_ms": down_afters, "configs": {n: CONFIGS[n][1] for n in names},
             "load_at_start": os.getloadavg()}
     results: list[dict] = []
     t_start = time.time()
@@ -452,13 +538,24 @@ def main(argv=None) -> int:
             log(f"swept {len(removed)} namespaces left by dead runs")
         log(f"redis-py {redis.__version__}, module {src} (commit {commit}), {args.reps} reps x {scenarios}")
         for rep in range(1, args.reps + 1):
-            for sc in scenarios:
+            for sc, da in [(sc, da) for da in down_afters for sc in scenarios]:
+                if sc == "gone" and (da != down_afters[0] or rep > args.gone_reps):
+                    continue
                 t1 = time.time()
-                res = measure(str(private), sc, names, rep)
+                if sc == "gone":
+                    res = measure_gone(names, rep)
+                    results.append(res)
+                    log(f"gone #{rep} ({time.time() - t1:.0f} s): " + "; ".join(
+                        f"{n} {fmt(p['seconds'] * 1000 if p['seconds'] is not None else None)} ms {p['raised']}"
+                        for n, p in res["clients"].items()))
+                    out_json.write_text(json.dumps({"meta": meta, "runs": results}, indent=1, default=str))
+                    continue
+                res = measure(str(private), sc, names, rep, down_after_ms=da,
+                              pcap_dir=Path(args.pcap) if args.pcap else None)
                 results.append(res)
                 tl = res["timeline"]
-                log(f"{sc} #{rep} ({time.time() - t1:.0f} s): release {fmt(tl['old_release_ms'])} ms, "
-                    f"promotion {fmt(tl['promotion_ms'])} ms, claim {fmt(tl['settled_claim_ms'])} ms; " +
+                log(f"{label(res)} #{rep} ({time.time() - t1:.0f} s): release {fmt(tl['old_release_ms'])} ms, "
+                    f"promotion {fmt(tl['promotion_ms'])} ms, claim {fmt(tl['claim_ms'])} ms; " +
                     "; ".join(f"{n} gap {fmt(p['gap_ms'])} fail {p['failed_calls']} "
                               f"long {fmt(p['longest_call_ms'])}" for n, p in res["clients"].items()))
                 meta["settings"] = {n: p["settings"] for n, p in res["clients"].items()}
@@ -467,7 +564,7 @@ def main(argv=None) -> int:
         private.unlink(missing_ok=True)
         meta["seconds"] = time.time() - t_start
         out_json.write_text(json.dumps({"meta": meta, "runs": results}, indent=1, default=str))
-    print(report(results, names, scenarios))
+    print(report(results, names))
     for n in names:
         print(f"- {n}: {CONFIGS[n][1]}; in force: {meta.get('settings', {}).get(n)}")
     log(f"{len(results)} runs in {time.time() - t_start:.0f} s; raw results: {out_json}")
