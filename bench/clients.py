@@ -19,7 +19,8 @@ configurations side by side through the same failover. Then one of:
            a node without the address), and each client makes one call; how long it blocks
            before it raises (cut after 65 s).
 
-`--down-after 1000,5000` repeats the failovers at other Sentinel down-after-milliseconds.
+`--down-after 1000,5000` repeats the failovers at other Sentinel down-after-milliseconds;
+`--rto-min 50` lowers TCP's minimum retransmission timeout on the clients' route to the VIP.
 
 Per client and run: the longest time without an acknowledged write (client gap), the time from
 the new master's claim of the VIP to the client's first acknowledged write, the calls that raised
@@ -77,12 +78,11 @@ def log(msg: str) -> None:
 # client configurations
 
 
-def recommended(connect_timeout: float = 0.25, socket_timeout: float = 1.0, retries: int = 20,
-                cap: float = 0.25, base: float = 0.01, health: int = 5) -> dict:
+def tuned(connect_timeout: float, socket_timeout: float = 1.0, retries: int = 20,
+          cap: float = 0.25, base: float = 0.01) -> dict:
     return dict(socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                 retry=Retry(ExponentialWithJitterBackoff(cap=cap, base=base), retries),
-                retry_on_error=[RedisConnectionError, RedisTimeoutError],
-                health_check_interval=health)
+                retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
 # name -> (how the client is built, description, kwargs)
@@ -96,19 +96,19 @@ CONFIGS: dict[str, tuple[str, str, Callable[[], dict]]] = {
     "defaults": ("redis", "redis.Redis(host=VIP) of the installed redis-py, nothing set", lambda: {}),
     "pool-defaults": ("pool", "redis.Redis(connection_pool=redis.ConnectionPool(host=VIP)), nothing set",
                       lambda: {}),
-    "rec-ct1": ("redis", "connect 1 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
-                lambda: recommended(connect_timeout=1.0)),
-    "rec-ct0.5": ("redis", "connect 0.5 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
-                  lambda: recommended(connect_timeout=0.5)),
-    "rec-ct0.25": ("redis", "connect 0.25 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
-                   lambda: recommended(connect_timeout=0.25)),
-    "rec-ct0.1": ("redis", "connect 0.1 s, read 1 s, 20 retries, jittered backoff <= 0.1 s",
-                  lambda: recommended(connect_timeout=0.1, cap=0.1)),
-    "rec-ct0.1-r60": ("redis", "connect 0.1 s, read 1 s, 60 retries, jittered backoff <= 0.1 s",
-                      lambda: recommended(connect_timeout=0.1, cap=0.1, retries=60)),
+    "ct1": ("redis", "connect 1 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
+            lambda: tuned(connect_timeout=1.0)),
+    "ct0.5": ("redis", "connect 0.5 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
+              lambda: tuned(connect_timeout=0.5)),
+    "ct0.25": ("redis", "connect 0.25 s, read 1 s, 20 retries, jittered backoff <= 0.25 s",
+               lambda: tuned(connect_timeout=0.25)),
+    "ct0.1": ("redis", "connect 0.1 s, read 1 s, 20 retries, jittered backoff <= 0.1 s",
+              lambda: tuned(connect_timeout=0.1, cap=0.1)),
+    "recommended": ("redis", "connect 0.1 s, read 1 s, 60 retries, jittered backoff <= 0.1 s",
+                    lambda: tuned(connect_timeout=0.1, cap=0.1, retries=60)),
 }
-DEFAULT_CONFIGS = ["no-timeouts", "defaults", "pool-defaults", "rec-ct1", "rec-ct0.5", "rec-ct0.25",
-                   "rec-ct0.1", "rec-ct0.1-r60"]
+DEFAULT_CONFIGS = ["no-timeouts", "defaults", "pool-defaults", "ct1", "ct0.5", "ct0.25", "ct0.1",
+                   "recommended"]
 
 
 def describe_settings(r: redis.Redis) -> dict:
@@ -239,9 +239,14 @@ class Client:
 
 
 def measure(module: str, scenario: str, names: list[str], rep: int, down_after_ms: int = 1000,
-            settle_after_s: float = 3.0, cap_s: float = 80.0, pcap_dir: Optional[Path] = None) -> dict:
+            settle_after_s: float = 3.0, cap_s: float = 80.0, pcap_dir: Optional[Path] = None,
+            rto_min_ms: int = 0) -> dict:
     """One topology, one fault, every client configuration side by side."""
     with Topology(f"cli{scenario[:3]}") as topo:
+        if rto_min_ms:
+            # the clients' host only: TCP's minimum retransmission timeout on its route to the VIP
+            topo.ipcmd("obs", "route", "replace", T.SUBNET4, "dev", "eth0", "proto", "kernel", "scope", "link",
+                       "src", T.OBS_ADDR4, "rto_min", f"{rto_min_ms}ms")
         g = H.start_sentinel_group(topo, module, down_after_ms=down_after_ms)
         old = "n1"
         sampler = H.HolderSampler(topo, interval=0.01)
@@ -353,7 +358,8 @@ def measure(module: str, scenario: str, names: list[str], rep: int, down_after_m
                     "settings": {k: (v if isinstance(v, (int, float, str, bool, list)) or v is None else str(v))
                                  for k, v in c.settings.items()},
                 }
-            return {"scenario": scenario, "rep": rep, "down_after_ms": down_after_ms, "t0": t0,
+            return {"scenario": scenario, "rep": rep, "down_after_ms": down_after_ms, "rto_min_ms": rto_min_ms,
+                    "t0": t0,
                     "timeline": timeline, "clients": per}
         except BaseException:
             for c in clients:
@@ -426,7 +432,10 @@ def med(vals: list) -> str:
 
 def label(r: dict) -> str:
     da = r.get("down_after_ms", 1000)
-    return r["scenario"] + ("" if da == 1000 or r["scenario"] == "gone" else f" (down-after {da})")
+    out = r["scenario"] + ("" if da == 1000 or r["scenario"] == "gone" else f" (down-after {da})")
+    if r.get("rto_min_ms"):
+        out += f" (clients' rto_min {r['rto_min_ms']} ms)"
+    return out
 
 
 def med2(vals: list) -> str:
@@ -487,6 +496,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scenarios", default="kill,planned,cut,gone")
     ap.add_argument("--pcap", default=None, help="keep a capture (ARP, SYN, RST) of the clients' host per run here")
+    ap.add_argument("--rto-min", type=int, default=0,
+                    help="ms: set TCP's rto_min on the clients' route to the VIP (0: the kernel's 200 ms)")
     ap.add_argument("--gone-reps", type=int, default=3, help="reps of 'gone' (each takes about a minute)")
     ap.add_argument("--down-after", default="1000", help="Sentinel down-after-milliseconds, comma-separated")
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
@@ -551,7 +562,7 @@ def main(argv=None) -> int:
                     out_json.write_text(json.dumps({"meta": meta, "runs": results}, indent=1, default=str))
                     continue
                 res = measure(str(private), sc, names, rep, down_after_ms=da,
-                              pcap_dir=Path(args.pcap) if args.pcap else None)
+                              pcap_dir=Path(args.pcap) if args.pcap else None, rto_min_ms=args.rto_min)
                 results.append(res)
                 tl = res["timeline"]
                 log(f"{label(res)} #{rep} ({time.time() - t1:.0f} s): release {fmt(tl['old_release_ms'])} ms, "
