@@ -90,7 +90,7 @@ def tuned(connect_timeout: float, socket_timeout: float = 1.0, retries: int = 20
 #   "pool":  redis.Redis(connection_pool=redis.ConnectionPool(host=VIP, port=6379, **kwargs))
 CONFIGS: dict[str, tuple[str, str, Callable[[], dict]]] = {
     "no-timeouts": ("redis", "socket_timeout / socket_connect_timeout None, no retry, no keepalive "
-                             "(the defaults of redis-py 5 and older)",
+                             "(what older redis-py releases did by default)",
                     lambda: dict(socket_timeout=None, socket_connect_timeout=None,
                                  retry=Retry(NoBackoff(), 0), socket_keepalive=False)),
     "defaults": ("redis", "redis.Redis(host=VIP) of the installed redis-py, nothing set", lambda: {}),
