@@ -9,6 +9,7 @@
 #   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~6 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
 #   make deb                   the Debian package -> target/debian/redis-vip_<version>-1_<arch>.deb (cargo-deb)
+#   make test-system           the .deb on Debian booted with systemd, 3 containers (root, ~10 min; not in test)
 #   make clean
 #
 # test, demo, bench and chaos need root: they build network namespaces (and only touch those).
@@ -41,10 +42,10 @@ SMOKE_SERVERS ?= redis-8.0,valkey-8.1
 XDIST   ?= -n 3
 RESULTS := target/test-results
 
-.PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak deb clean
+.PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak deb test-system clean
 
 help:
-	@sed -n '1,15p' Makefile
+	@sed -n '1,16p' Makefile
 
 deps:
 	bash scripts/install-deps.sh
@@ -127,6 +128,11 @@ deb:
 	RUSTFLAGS="--remap-path-prefix=$(CURDIR)=/build/redis-vip --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo" \
 	    $(CARGO) deb --locked --output $(DEB_DIR)/
 	@ls -l $(DEB)
+
+# not part of `test` (too slow for CI): three Debian nodes booted with systemd in containers,
+# the package installed, configured and checked (tests/system/run.py, docs/walkthrough.md)
+test-system: deb
+	$(PYTHON) tests/system/run.py $(DEB) $(ARGS)
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""The Debian package on Debian booted with systemd: three containers, the walk-through's commands.
+
+    python3 tests/system/run.py target/debian/redis-vip_0.2.0-1_amd64.deb [--release bookworm|trixie]
+
+(`make test-system` builds the package and runs this.) As root. What it does:
+
+1. A Debian root with systemd, redis-server and redis-sentinel (debootstrap, cached under
+   /var/cache/redis-vip/system/<release>), copied once per node.
+2. A bridge in its own network namespace (vsys-<pid>-br) and one namespace per node
+   (vsys-<pid>-n1..n3, eth0 = 192.0.2.11..13/24). No address outside these namespaces.
+3. Each node boots with `systemd-nspawn --boot` in its namespace; commands run inside with
+   `nsenter -t <its systemd> -a`.
+4. The commands of docs/walkthrough.md, read from its marked ```sh blocks, in order.
+5. Checks, with the figures printed: the VIP on the master only, reachable from a replica;
+   redis-server as `redis` with CapEff 0x3000 and the unit's hardening in force; the package
+   restarted nothing; kill -9 of the master (systemd restarts it, the VIP comes back);
+   SENTINEL FAILOVER (the VIP moves); systemctl stop (the VIP is released, the Sentinels'
+   new master takes it); apt-get remove with the lines it prints deleted, then purge: no
+   address, no drop-in, no capability, and a server that starts.
+
+Everything it made (containers, namespaces, node roots) is removed at the end, also on failure;
+--keep leaves the node roots for a look. Exit status 0 when every check passed.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WALKTHROUGH = REPO / "docs" / "walkthrough.md"
+CACHE = Path("/var/cache/redis-vip/system")
+PACKAGES = "systemd,systemd-sysv,dbus,redis-server,redis-sentinel,iproute2"
+VIP = "192.0.2.100"
+NODE_ADDR = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/root",
+    "SYSTEMD_PAGER": "",
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def run(cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, text=True, capture_output=True, **kw)
+
+
+class Failed(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the walk-through's blocks
+
+
+def walkthrough_blocks(path=WALKTHROUGH):
+    """[(hosts, script)] in page order: every ```sh block right after <!-- system-test: X -->."""
+    text = path.read_text()
+    pat = re.compile(r"<!-- system-test: (\w+) -->\n```sh\n(.*?)\n```", re.S)
+    blocks = [(m.group(1), m.group(2)) for m in pat.finditer(text)]
+    if not blocks or blocks[0][0] != "settings":
+        raise Failed(f"{path}: no settings block first")
+    for hosts, _ in blocks[1:]:
+        if hosts not in ("all", "first", "replicas"):
+            raise Failed(f"{path}: unknown host selector {hosts!r}")
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------
+# the Debian root
+
+
+def debian_mirror():
+    try:
+        for line in Path("/etc/apt/sources.list.d/debian.sources").read_text().splitlines():
+            if line.startswith("URIs:"):
+                return line.split()[1]
+    except OSError:
+        pass
+    return "http://deb.debian.org/debian"
+
+
+def cached_root(release):
+    root = CACHE / release
+    if (root / "usr/bin/redis-server").exists() and (root / "lib/systemd/systemd").exists():
+        return root
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = CACHE / f"{release}.tmp-{os.getpid()}"
+    log(f"debootstrap {release} into {root} (once; about a minute)")
+    try:
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", release,
+                        str(tmp), debian_mirror()], check=True, stdout=subprocess.DEVNULL)
+        tmp.rename(root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# nodes
+
+
+class Node:
+    def __init__(self, lab, index):
+        self.lab = lab
+        self.name = f"n{index + 1}"
+        self.addr = NODE_ADDR[index]
+        self.netns = f"vsys-{os.getpid()}-{self.name}"
+        self.root = lab.workdir / self.name
+        self.proc = None
+        self.pid = None  # the container's systemd, in our PID namespace
+
+    def boot(self):
+        self.logfile = open(self.lab.workdir / f"{self.name}.console.log", "w")
+        self.proc = subprocess.Popen(
+            ["systemd-nspawn", "-q", "-D", str(self.root), "--boot", "--register=no",
+             "--keep-unit", f"--machine={self.lab.prefix}-{self.name}",
+             "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
+             f"--network-namespace-path=/run/netns/{self.netns}"],
+            stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def find_systemd(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Failed(f"{self.name}: systemd-nspawn exited {self.proc.returncode}")
+            for p in Path("/proc").iterdir():
+                if not p.name.isdigit():
+                    continue
+                try:
+                    st = dict(line.split(":\t", 1) for line in
+                              (p / "status").read_text().splitlines() if ":\t" in line)
+                except OSError:
+                    continue
+                if st.get("PPid", "").strip() == str(self.proc.pid) and st.get("Name", "").strip() == "systemd":
+                    self.pid = int(p.name)
+                    return
+            time.sleep(0.1)
+        raise Failed(f"{self.name}: no systemd under systemd-nspawn {self.proc.pid}")
+
+    def sh(self, script, check=True, timeout=120):
+        r = subprocess.run(["nsenter", "-t", str(self.pid), "-a", "/bin/sh", "-c", script],
+                           text=True, capture_output=True, env=ENV, timeout=timeout)
+        if check and r.returncode != 0:
+            raise Failed(f"{self.name}: exit {r.returncode}: {script}\n{r.stdout}{r.stderr}")
+        return r
+
+    def out(self, script, **kw):
+        return self.sh(script, **kw).stdout.strip()
+
+    def wait_booted(self, timeout=90):
+        # right after the exec, the container's own mounts and its bus are not there yet
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.sh("systemctl is-system-running --wait", check=False, timeout=timeout)
+            state = r.stdout.strip()
+            if state in ("running", "degraded"):
+                return state
+            if time.monotonic() > deadline:
+                raise Failed(f"{self.name}: system state {state!r} {r.stderr.strip()}")
+            time.sleep(0.5)
+
+    def holds_vip(self):
+        r = run(["ip", "-n", self.netns, "-4", "-o", "addr", "show", "dev", "eth0"])
+        return f"inet {VIP}/" in r.stdout
+
+    def main_pid(self, unit="redis-server"):
+        return int(self.out(f"systemctl show -p MainPID --value {unit}") or 0)
+
+    def cli(self, args, port=6379, password="change-me-redis", check=False):
+        pw = password
+        return self.out(f"REDISCLI_AUTH={shlex.quote(pw)} redis-cli -p {port} {args}", check=check)
+
+    def proc_status(self, pid):
+        st = {}
+        for line in self.out(f"cat /proc/{pid}/status").splitlines():
+            k, _, v = line.partition(":")
+            st[k] = v.strip()
+        return st
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        # SIGTERM to nspawn: it asks the container's systemd to power off (--kill-signal)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            if self.pid:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)  # PID 1 of its namespace: all die
+                except ProcessLookupError:
+                    pass
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class Lab:
+    def __init__(self, release, keep):
+        self.release = release
+        self.keep = keep
+        self.prefix = f"vsys-{os.getpid()}"
+        self.bridge_ns = f"{self.prefix}-br"
+        self.workdir = Path(f"/var/tmp/redis-vip-sys-{os.getpid()}")
+        self.nodes = []
+        self.made_ns = []
+
+    def ip(self, *args):
+        run(["ip", *args])
+
+    def __enter__(self):
+        root = cached_root(self.release)
+        self.workdir.mkdir(parents=True)
+        self.ip("netns", "add", self.bridge_ns)
+        self.made_ns.append(self.bridge_ns)
+        self.ip("-n", self.bridge_ns, "link", "set", "lo", "up")
+        self.ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        self.ip("-n", self.bridge_ns, "link", "set", "br0", "up")
+        for i in range(3):
+            node = Node(self, i)
+            self.nodes.append(node)
+            self.ip("netns", "add", node.netns)
+            self.made_ns.append(node.netns)
+            # both ends are made inside the namespaces: nothing in the root namespace
+            self.ip("-n", self.bridge_ns, "link", "add", node.name, "type", "veth",
+                    "peer", "name", "eth0", "netns", node.netns)
+            self.ip("-n", self.bridge_ns, "link", "set", node.name, "master", "br0", "up")
+            self.ip("-n", node.netns, "link", "set", "lo", "up")
+            self.ip("-n", node.netns, "addr", "add", f"{node.addr}/24", "dev", "eth0")
+            self.ip("-n", node.netns, "link", "set", "eth0", "up")
+            t = time.monotonic()
+            subprocess.run(["cp", "-a", "--reflink=auto", str(root), str(node.root)], check=True)
+            (node.root / "etc/hostname").write_text(f"{node.name}\n")
+            log(f"{node.name}: root copied ({time.monotonic() - t:.1f} s), {node.addr} in {node.netns}")
+        return self
+
+    def __exit__(self, *exc):
+        for node in self.nodes:
+            try:
+                node.stop()
+            except Exception as e:  # keep cleaning
+                print(f"cleanup: {node.name}: {e}", file=sys.stderr)
+        for ns in reversed(self.made_ns):
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        if self.keep:
+            log(f"kept {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the test
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+        self.failed = 0
+
+    def check(self, what, ok, measured=""):
+        self.rows.append(("PASS" if ok else "FAIL", what, measured))
+        if not ok:
+            self.failed += 1
+        log(f"{'PASS' if ok else 'FAIL'}  {what}  {measured}")
+
+    def print(self):
+        print("\n| result | check | measured |\n|---|---|---|")
+        for r in self.rows:
+            print(f"| {r[0]} | {r[1]} | {r[2]} |")
+        print(f"\n{len(self.rows) - self.failed} passed, {self.failed} failed")
+
+
+def holders(nodes):
+    return [n.name for n in nodes if n.holds_vip()]
+
+
+def wait_for(cond, timeout, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def sentinel_master(node):
+    out = node.cli("SENTINEL GET-MASTER-ADDR-BY-NAME mymaster", port=26379,
+                   password="change-me-sentinel")
+    return out.splitlines()[0] if out else ""
+
+
+def by_addr(nodes, addr):
+    return next((n for n in nodes if n.addr == addr), None)
+
+
+def watch_vip(nodes, seconds, step=0.05):
+    """Sample who holds the VIP every `step` for `seconds`: [(t, [holders])]."""
+    t0 = time.monotonic()
+    samples = []
+    while time.monotonic() - t0 < seconds:
+        samples.append((time.monotonic() - t0, holders(nodes)))
+        time.sleep(step)
+    return samples
+
+
+def settled(nodes):
+    """The Sentinels' master holds the VIP, alone, and every Sentinel agrees."""
+    masters = {sentinel_master(n) for n in nodes}
+    if len(masters) != 1:
+        return None
+    m = by_addr(nodes, masters.pop())
+    return m if m and holders(nodes) == [m.name] else None
+
+
+def test(lab, deb, rep):
+    nodes = lab.nodes
+    first, replicas = nodes[0], nodes[1:]
+    blocks = walkthrough_blocks()
+    settings = blocks[0][1]
+
+    for n in nodes:
+        n.boot()
+    for n in nodes:
+        n.find_systemd()
+    for n in nodes:
+        state = n.wait_booted()
+        log(f"{n.name}: booted ({state}), systemd pid {n.pid}, "
+            f"redis-server {n.out('redis-server --version').split()[2]}")
+    pid_before = {n.name: n.main_pid() for n in nodes}
+
+    # the walk-through, block by block (the package file in the working directory)
+    for n in nodes:
+        shutil.copy(deb, n.root / "root" / Path(deb).name)
+    for hosts, script in blocks[1:]:
+        targets = {"all": nodes, "first": [first], "replicas": replicas}[hosts]
+        for n in targets:
+            t = time.monotonic()
+            r = n.sh(f"cd /root\n{settings}\n{script}", check=False, timeout=180)
+            first_line = script.strip().splitlines()[0]
+            log(f"{n.name}: walkthrough [{hosts}] {first_line[:60]!r}: exit {r.returncode}, "
+                f"{time.monotonic() - t:.1f} s")
+            if r.returncode != 0:
+                raise Failed(f"{n.name}: walk-through block failed:\n{script}\n{r.stdout}{r.stderr}")
+            if script.startswith("apt-get install"):
+                rep.check(f"{n.name}: the install restarted nothing",
+                          n.main_pid() == pid_before[n.name],
+                          f"redis-server MainPID {pid_before[n.name]} before and {n.main_pid()} after")
+    for line in r.stdout.splitlines():
+        log(f"    {line}")
+
+    # 1. the VIP on the master only, and reachable
+    h = holders(nodes)
+    rep.check("VIP on the master only", h == [first.name], f"holders {h}")
+    status = first.cli("VIP.STATUS")
+    st = dict(zip(status.splitlines()[0::2], status.splitlines()[1::2]))
+    # errors counts every failed step since the load, among them the Sentinels' polls from
+    # before they were started (section 5): what matters is that none is in force now
+    rep.check("VIP.STATUS on the master", st.get("state") == "holding" and not st.get("last_error"),
+              f"state {st.get('state')}, last_error {st.get('last_error')!r}, errors since the load "
+              f"{st.get('errors')}, version {st.get('version')}, build {st.get('build')}")
+    for n in replicas:
+        s = n.cli("VIP.STATUS").splitlines()
+        s = dict(zip(s[0::2], s[1::2]))
+        rep.check(f"{n.name}: VIP.STATUS on a replica", s.get("state") == "standby",
+                  f"state {s.get('state')}")
+    role = nodes[2].cli(f"-h {VIP} ROLE").splitlines()[:1]
+    rep.check("a client on n3 reaches the master through the VIP", role == ["master"], f"ROLE {role}")
+
+    # 2. the server's identity and the unit's hardening
+    for n in nodes:
+        pid = n.main_pid()
+        ps = n.proc_status(pid)
+        uid = ps["Uid"].split()[0]
+        user = n.out(f"getent passwd {uid} | cut -d: -f1")
+        rep.check(f"{n.name}: redis-server runs as redis with CapEff 0x3000 only",
+                  user == "redis" and int(ps["CapEff"], 16) == 0x3000 and int(ps["CapBnd"], 16) == 0x3000,
+                  f"user {user}, CapEff {ps['CapEff']}, CapPrm {ps['CapPrm']}, CapBnd {ps['CapBnd']}, "
+                  f"CapAmb {ps['CapAmb']}, NoNewPrivs {ps.get('NoNewPrivs')}")
+    props = ["NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateDevices", "PrivateTmp",
+             "PrivateUsers", "MemoryDenyWriteExecute", "RestrictNamespaces", "ProtectKernelTunables",
+             "Restart", "RestrictAddressFamilies", "NoExecPaths", "ExecPaths", "DropInPaths"]
+    show = first.out("systemctl show redis-server " + " ".join(f"-p {p}" for p in props))
+    sp = dict(line.split("=", 1) for line in show.splitlines())
+    want = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+            "PrivateDevices": "yes", "PrivateTmp": "yes", "PrivateUsers": "no",
+            "MemoryDenyWriteExecute": "yes", "RestrictNamespaces": "yes",
+            "ProtectKernelTunables": "yes", "Restart": "always", "NoExecPaths": "/"}
+    bad = {k: sp.get(k) for k, v in want.items() if sp.get(k) != v}
+    rep.check("the unit's hardening is in force (systemctl show)", not bad,
+              ", ".join(f"{k}={sp.get(k)}" for k in want) + (f"; differs: {bad}" if bad else ""))
+    rep.check("the drop-in comes from the package",
+              "/usr/lib/systemd/system/redis-server.service.d/redis-vip.conf" in sp.get("DropInPaths", ""),
+              f"DropInPaths={sp.get('DropInPaths')}; RestrictAddressFamilies={sp.get('RestrictAddressFamilies')}")
+
+    # the Sentinels know everyone before any fault (field notes: inject faults only then)
+    def sentinels_ready():
+        for n in nodes:
+            m = n.cli("SENTINEL MASTER mymaster", port=26379, password="change-me-sentinel").splitlines()
+            d = dict(zip(m[0::2], m[1::2]))
+            if d.get("num-slaves") != "2" or d.get("num-other-sentinels") != "2":
+                return False
+        return True
+    t = time.monotonic()
+    rep.check("every Sentinel sees 2 replicas and 2 other Sentinels", bool(wait_for(sentinels_ready, 60, 0.5)),
+              f"after {time.monotonic() - t:.1f} s")
+
+    # 3. kill -9 of the master's redis-server: systemd restarts it, the VIP comes back
+    master = settled(nodes)
+    old_pid = master.main_pid()
+    t0 = time.monotonic()
+    master.sh(f"kill -9 {old_pid}")
+    gone = wait_for(lambda: master.name not in holders(nodes), 5, 0.02)
+    t_gone = time.monotonic() - t0
+    new_pid = wait_for(lambda: (p := master.main_pid()) not in (0, old_pid) and p, 10, 0.05)
+    t_restart = time.monotonic() - t0
+    back = wait_for(lambda: settled(nodes), 60, 0.05)
+    t_back = time.monotonic() - t0
+    rep.check("kill -9 of the master: systemd restarts redis-server (Restart=always)", bool(new_pid),
+              f"new MainPID {new_pid} {t_restart:.2f} s after the kill (old {old_pid})")
+    rep.check("kill -9: the VIP leaves the dead process and is on the Sentinels' master again",
+              bool(gone) and bool(back),
+              f"gone from {master.name} {t_gone:.2f} s after the kill, held by "
+              f"{back.name if back else None} {t_back:.2f} s after the kill")
+    if back:
+        ps = back.proc_status(back.main_pid())
+        rep.check("the restarted server has the same capabilities", int(ps["CapEff"], 16) == 0x3000,
+                  f"{back.name} CapEff {ps['CapEff']}")
+    wait_for(sentinels_ready, 60, 0.5)
+
+    # 4. a Sentinel failover moves the VIP
+    master = settled(nodes)
+    t0 = time.monotonic()
+    nodes[1].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel", check=True)
+    samples = watch_vip(nodes, 8, 0.02)
+    new = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 30, 0.1)
+    two = [s for s in samples if len(s[1]) > 1]
+    gap = longest_gap(samples)
+    moved = next((t for t, h in samples if new and h == [new.name]), None)
+    rep.check("SENTINEL FAILOVER: the VIP moves to the new master, never on two nodes",
+              bool(new) and not two,
+              f"{master.name} -> {new.name if new else None}; on the new master "
+              f"{moved if moved is None else f'{moved:.2f} s'} after the command; samples with two "
+              f"holders: {len(two)} of {len(samples)}; longest run with no holder {gap * 1000:.0f} ms "
+              f"(20 ms sampling)")
+    wait_for(sentinels_ready, 60, 0.5)
+
+    # 5. systemctl stop of the master releases the VIP; the Sentinels' new master takes it
+    master = settled(nodes)
+    t0 = time.monotonic()
+    master.sh("systemctl stop redis-server")
+    t_stop = time.monotonic() - t0
+    released = not master.holds_vip()
+    new = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 60, 0.05)
+    rep.check("systemctl stop on the master releases the VIP at once", released,
+              f"{master.name}: no VIP when systemctl stop returned ({t_stop:.2f} s)")
+    rep.check("after the stop the Sentinels' new master holds the VIP", bool(new),
+              f"{new.name if new else None} {time.monotonic() - t0:.1f} s after the stop "
+              f"(down-after-milliseconds 2000 + failover)")
+    master.sh("systemctl start redis-server")
+    rep.check("the stopped node starts again and never holds the VIP beside the new master",
+              wait_for(lambda: master.out("systemctl is-active redis-server", check=False) == "active", 20)
+              and not any(len(s[1]) > 1 for s in watch_vip(nodes, 12, 0.05)),
+              f"{master.name}: 12 s watched after its start")
+
+    # 6. apt-get remove: the package names the lines to delete; then purge
+    outputs = {}
+    for n in nodes:
+        pid = n.main_pid()
+        r = n.sh("apt-get remove -y redis-vip 2>&1")
+        outputs[n.name] = r.stdout
+        rep.check(f"{n.name}: apt-get remove restarts nothing", n.main_pid() == pid,
+                  f"MainPID {pid} before and {n.main_pid()} after")
+    warn = outputs[first.name]
+    seds = re.findall(r"^\s+(sed -i .*)$", warn, re.M)
+    rep.check("apt-get remove names the file and the lines that would stop the server",
+              "/etc/redis/redis.conf:" in warn and "loadmodule /usr/lib/redis/modules/libredis_vip.so" in warn
+              and len(seds) == 1, f"{len(seds)} command(s) printed: {seds[:1]}")
+    print("\n".join("    | " + line for line in warn.splitlines() if line.strip()), flush=True)
+    # the operator runs what the package printed, then restarts: replicas first, master last
+    master = settled(nodes) or first
+    order = [n for n in nodes if n is not master] + [master]
+    for n in order:
+        cmd = re.findall(r"^\s+(sed -i .*)$", outputs[n.name], re.M)
+        for c in cmd:
+            n.sh(c)
+        n.sh("systemctl restart redis-server")
+    for n in nodes:
+        ok = wait_for(lambda: n.cli("PING") == "PONG", 20, 0.2)
+        ps = n.proc_status(n.main_pid())
+        dropins = n.out("ls -d /usr/lib/systemd/system/*-server*.service.d 2>/dev/null; "
+                        "systemctl show -p DropInPaths --value redis-server", check=False)
+        rep.check(f"{n.name}: after remove + restart the server runs without the module and its capabilities",
+                  bool(ok) and int(ps["CapEff"], 16) == 0 and not dropins.strip()
+                  and "vip" not in n.cli("MODULE LIST"),
+                  f"PING {'PONG' if ok else 'no answer'}, CapEff {ps['CapEff']}, drop-ins {dropins!r}")
+    time.sleep(1.5)  # the VIP's 1 s lifetime, had anything kept it
+    h = holders(nodes)
+    rep.check("no VIP on any node after removal", not h, f"holders {h}")
+    for n in nodes:
+        r = n.sh("apt-get purge -y redis-vip 2>&1; dpkg-query -W -f='${db:Status-Abbrev}' redis-vip 2>&1; "
+                 "ls /usr/lib/redis/modules /usr/lib/valkey 2>&1", check=False)
+    left = r.stdout.strip().splitlines()[-2:]
+    rep.check("purge leaves no package and no module file", "libredis_vip" not in r.stdout.split("Purging")[-1]
+              .split("\n", 1)[-1], f"n3: {left}")
+    for n in nodes:
+        n.sh("systemctl restart redis-server")
+        rep.check(f"{n.name}: redis-server starts after purge",
+                  bool(wait_for(lambda: n.cli("PING") == "PONG", 20, 0.2)),
+                  n.out("systemctl is-active redis-server", check=False))
+
+
+def longest_gap(samples):
+    best = cur = 0.0
+    prev = None
+    for t, h in samples:
+        if not h:
+            cur += (t - prev) if prev is not None else 0
+            best = max(best, cur)
+        else:
+            cur = 0.0
+        prev = t
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("deb")
+    ap.add_argument("--release", default="bookworm")
+    ap.add_argument("--keep", action="store_true", help="leave the node roots")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root")
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "ip"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} missing: apt-get install debootstrap systemd-container util-linux iproute2")
+    deb = Path(args.deb).resolve()
+    # a SIGTERM cleans up like Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    rep = Report()
+    commit = run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], check=False).stdout.strip()
+    log(f"system test: {deb.name} on Debian {args.release}, commit {commit}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    try:
+        with Lab(args.release, args.keep) as lab:
+            test(lab, deb, rep)
+    except Failed as e:
+        rep.check("the run completed", False, str(e).splitlines()[0])
+        print(str(e), file=sys.stderr)
+    rep.print()
+    log("done")
+    sys.exit(1 if rep.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
