@@ -421,23 +421,36 @@ def test(lab, deb, rep):
     rep.check("every Sentinel sees 2 replicas and 2 other Sentinels", bool(wait_for(sentinels_ready, 60, 0.5)),
               f"after {time.monotonic() - t:.1f} s")
 
-    # 3. kill -9 of the master's redis-server: systemd restarts it, the VIP comes back
+    # 3. kill -9 of the master's redis-server: systemd restarts it, the VIP comes back. The
+    #    restarted server can claim again before the dead one's address has expired (1 s), so
+    #    the VIP may never be gone: sample it, and report the longest run without a holder.
     master = settled(nodes)
     old_pid = master.main_pid()
     t0 = time.monotonic()
     master.sh(f"kill -9 {old_pid}")
-    gone = wait_for(lambda: master.name not in holders(nodes), 5, 0.02)
-    t_gone = time.monotonic() - t0
-    new_pid = wait_for(lambda: (p := master.main_pid()) not in (0, old_pid) and p, 10, 0.05)
-    t_restart = time.monotonic() - t0
+    samples, new_pid, t_restart = [], None, None
+    while time.monotonic() - t0 < 15:
+        t = time.monotonic() - t0
+        samples.append((t, holders(nodes)))
+        if new_pid is None:
+            p = master.main_pid()
+            if p not in (0, old_pid):
+                new_pid, t_restart = p, time.monotonic() - t0
+        elif t > t_restart + 3:
+            break
+        time.sleep(0.02)
     back = wait_for(lambda: settled(nodes), 60, 0.05)
     t_back = time.monotonic() - t0
+    gap = longest_gap(samples)
+    two = [x for x in samples if len(x[1]) > 1]
     rep.check("kill -9 of the master: systemd restarts redis-server (Restart=always)", bool(new_pid),
-              f"new MainPID {new_pid} {t_restart:.2f} s after the kill (old {old_pid})")
-    rep.check("kill -9: the VIP leaves the dead process and is on the Sentinels' master again",
-              bool(gone) and bool(back),
-              f"gone from {master.name} {t_gone:.2f} s after the kill, held by "
-              f"{back.name if back else None} {t_back:.2f} s after the kill")
+              f"new MainPID {new_pid} seen {t_restart if t_restart is None else f'{t_restart:.2f} s'} "
+              f"after the kill (old {old_pid})")
+    rep.check("kill -9: the VIP is on the Sentinels' master again, never on two nodes",
+              bool(back) and not two,
+              f"held by {back.name if back else None} ({t_back:.2f} s after the kill at the latest); "
+              f"longest run with no holder {gap * 1000:.0f} ms, samples with two holders "
+              f"{len(two)} of {len(samples)} (~30 ms sampling)")
     if back:
         ps = back.proc_status(back.main_pid())
         rep.check("the restarted server has the same capabilities", int(ps["CapEff"], 16) == 0x3000,
