@@ -16,7 +16,9 @@
    redis-server as `redis` with CapEff 0x3000 and the unit's hardening in force; the package
    restarted nothing; kill -9 of the master (systemd restarts it, the VIP comes back);
    SENTINEL FAILOVER (the VIP moves); systemctl stop (the VIP is released, the Sentinels'
-   new master takes it); apt-get remove with the lines it prints deleted, then purge: no
+   new master takes it); a rolling upgrade to a newer .deb (the same package, version
+   +systest1) as docs/operations.md's method A; apt-get remove with the lines it prints
+   deleted, then purge: no
    address, no drop-in, no capability, and a server that starts.
 
 Everything it made (containers, namespaces, node roots) is removed at the end, also on failure;
@@ -31,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -492,7 +495,11 @@ def test(lab, deb, rep):
               and not any(len(s[1]) > 1 for s in watch_vip(nodes, 12, 0.05)),
               f"{master.name}: 12 s watched after its start")
 
-    # 6. apt-get remove: the package names the lines to delete; then purge
+    # 6. rolling upgrade to a newer .deb, docs/operations.md method A: the replicas, then a
+    #    planned failover, then the old master; the VIP sampled all along
+    rolling_upgrade(lab, deb, rep)
+
+    # 7. apt-get remove: the package names the lines to delete; then purge
     outputs = {}
     for n in nodes:
         pid = n.main_pid()
@@ -537,6 +544,87 @@ def test(lab, deb, rep):
         rep.check(f"{n.name}: redis-server starts after purge",
                   bool(wait_for(lambda: n.cli("PING") == "PONG", 20, 0.2)),
                   n.out("systemctl is-active redis-server", check=False))
+
+
+def newer_deb(deb, workdir):
+    """The same package with a higher version (…+systest1): what an upgrade installs."""
+    tree = workdir / "upgrade"
+    run(["dpkg-deb", "-R", str(deb), str(tree)])
+    control = tree / "DEBIAN" / "control"
+    text = control.read_text()
+    version = re.search(r"^Version: (.*)$", text, re.M).group(1)
+    control.write_text(text.replace(f"Version: {version}", f"Version: {version}+systest1"))
+    out = workdir / f"redis-vip_{version}+systest1_amd64.deb"
+    run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)])
+    return out, f"{version}+systest1"
+
+
+class Sampler(threading.Thread):
+    """Who holds the VIP, every 20 ms, until stopped."""
+
+    def __init__(self, nodes):
+        super().__init__(daemon=True)
+        self.nodes, self.samples, self.halt = nodes, [], threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self):
+        while not self.halt.is_set():
+            self.samples.append((time.monotonic() - self.t0, holders(self.nodes)))
+            time.sleep(0.02)
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+        return self.samples
+
+
+def rolling_upgrade(lab, deb, rep):
+    nodes = lab.nodes
+    new_deb, version = newer_deb(deb, lab.workdir)
+    for n in nodes:
+        shutil.copy(new_deb, n.root / "root" / new_deb.name)
+    master = settled(nodes)
+    replicas = [n for n in nodes if n is not master]
+    sampler = Sampler(nodes)
+    sampler.start()
+    t0 = time.monotonic()
+
+    def upgrade(n):
+        pid = n.main_pid()
+        n.sh(f"apt-get install -y /root/{new_deb.name}")
+        same = n.main_pid() == pid
+        # the running server keeps the file it mapped; dpkg put a new one at the path
+        mapped_old = "libredis_vip.so (deleted)" in n.out(f"grep libredis_vip /proc/{pid}/maps | head -1")
+        n.sh("systemctl restart redis-server")
+        up = wait_for(lambda: "master_link_status:up" in n.cli("INFO replication"), 60, 0.2)
+        maps = n.out(f"grep libredis_vip /proc/{n.main_pid()}/maps | head -1")
+        return same, mapped_old, bool(up), "(deleted)" not in maps and "libredis_vip.so" in maps
+
+    results = {}
+    for n in replicas:
+        results[n.name] = upgrade(n)
+    t_fail = time.monotonic() - t0
+    nodes[0].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel", check=True)
+    new_master = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 60, 0.1)
+    wait_for(lambda: "role:slave" in master.cli("INFO replication"), 30, 0.2)
+    results[master.name] = upgrade(master)
+    settled_master = wait_for(lambda: settled(nodes), 30, 0.1)
+    samples = sampler.stop()
+    two = [x for x in samples if len(x[1]) > 1]
+    before = [x for x in samples if x[0] < t_fail]
+    rep.check(f"rolling upgrade to {version}: dpkg restarts nothing, the running server keeps the old file",
+              all(r[0] and r[1] for r in results.values()),
+              ", ".join(f"{k}: MainPID kept {r[0]}, old file still mapped {r[1]}" for k, r in results.items()))
+    rep.check("rolling upgrade: every node back in sync with the new file mapped",
+              all(r[2] and r[3] for r in results.values()),
+              ", ".join(f"{k}: link up {r[2]}, new file {r[3]}" for k, r in results.items()))
+    versions = {n.name: n.out("dpkg-query -W -f='${Version}' redis-vip") for n in nodes}
+    rep.check("rolling upgrade: the VIP on one node at most, on the new master at the end",
+              not two and bool(new_master) and settled_master is new_master,
+              f"{master.name} -> {new_master.name if new_master else None}; {len(samples)} samples over "
+              f"{samples[-1][0]:.0f} s, two holders in {len(two)}; longest run with no holder "
+              f"{longest_gap(samples) * 1000:.0f} ms (20 ms sampling; while the replicas were "
+              f"upgraded: {longest_gap(before) * 1000:.0f} ms); installed {versions}")
 
 
 def longest_gap(samples):
