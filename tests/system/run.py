@@ -600,12 +600,38 @@ def rolling_upgrade(lab, deb, rep):
         maps = n.out(f"grep libredis_vip /proc/{n.main_pid()}/maps | head -1")
         return same, mapped_old, bool(up), "(deleted)" not in maps and "libredis_vip.so" in maps
 
+    def replicas_in_sync():
+        # docs/operations.md method A, step 1: every Sentinel lists both replicas without
+        # s_down or disconnected, their link to the master up
+        for n in nodes:
+            out = n.cli("SENTINEL REPLICAS mymaster", port=26379, password="change-me-sentinel")
+            lines = out.splitlines()
+            entries = [dict(zip(e[0::2], e[1::2])) for e in _split_entries(lines)]
+            if len(entries) != 2 or any(e.get("flags") != "slave" or e.get("master-link-status") != "ok"
+                                        for e in entries):
+                return False
+        return True
+
     results = {}
     for n in replicas:
         results[n.name] = upgrade(n)
+    t = time.monotonic()
+    if not wait_for(replicas_in_sync, 60, 0.5):
+        raise Failed("rolling upgrade: the Sentinels do not list both replicas in sync after 60 s")
+    log(f"rolling upgrade: replicas upgraded, every Sentinel lists them in sync after "
+        f"{time.monotonic() - t:.1f} s more")
     t_fail = time.monotonic() - t0
-    nodes[0].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel", check=True)
-    new_master = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 60, 0.1)
+    reply = nodes[0].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel", check=True)
+    log(f"rolling upgrade: SENTINEL FAILOVER -> {reply!r}")
+    new_master = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 90, 0.1)
+    if not new_master:
+        sampler.stop()
+        logs = {n.name: n.out("tail -n 15 /var/log/redis/redis-sentinel.log", check=False) for n in nodes}
+        raise Failed(f"rolling upgrade: no new master 90 s after SENTINEL FAILOVER ({reply!r}); the old "
+                     f"master is left running. Sentinel logs:\n" +
+                     "\n".join(f"--- {k}\n{v}" for k, v in logs.items()))
+    log(f"rolling upgrade: every Sentinel names {new_master.name} and it alone holds the VIP "
+        f"{time.monotonic() - t0 - t_fail:.2f} s after SENTINEL FAILOVER")
     wait_for(lambda: "role:slave" in master.cli("INFO replication"), 30, 0.2)
     results[master.name] = upgrade(master)
     settled_master = wait_for(lambda: settled(nodes), 30, 0.1)
@@ -625,6 +651,19 @@ def rolling_upgrade(lab, deb, rep):
               f"{samples[-1][0]:.0f} s, two holders in {len(two)}; longest run with no holder "
               f"{longest_gap(samples) * 1000:.0f} ms (20 ms sampling; while the replicas were "
               f"upgraded: {longest_gap(before) * 1000:.0f} ms); installed {versions}")
+
+
+def _split_entries(lines):
+    """SENTINEL REPLICAS as redis-cli prints it (one field per line): split at each "name"."""
+    entries, cur = [], []
+    for line in lines:
+        if line == "name" and cur:
+            entries.append(cur)
+            cur = []
+        cur.append(line)
+    if cur:
+        entries.append(cur)
+    return entries
 
 
 def longest_gap(samples):
