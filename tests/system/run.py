@@ -621,8 +621,16 @@ def rolling_upgrade(lab, deb, rep):
     log(f"rolling upgrade: replicas upgraded, every Sentinel lists them in sync after "
         f"{time.monotonic() - t:.1f} s more")
     t_fail = time.monotonic() - t0
-    reply = nodes[0].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel", check=True)
-    log(f"rolling upgrade: SENTINEL FAILOVER -> {reply!r}")
+    # -INPROG while the Sentinels still finish an earlier failover: retry, as an operator would
+    deadline = time.monotonic() + 90
+    while True:
+        reply = nodes[0].cli("SENTINEL FAILOVER mymaster", port=26379, password="change-me-sentinel",
+                             check=True)
+        log(f"rolling upgrade: SENTINEL FAILOVER -> {reply!r}")
+        if reply == "OK" or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    t_fail = time.monotonic() - t0
     new_master = wait_for(lambda: (m := settled(nodes)) and m is not master and m, 90, 0.1)
     if not new_master:
         sampler.stop()
