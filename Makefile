@@ -9,7 +9,7 @@
 #   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~6 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
 #   make deb                   the Debian package -> target/debian/redis-vip_<version>-1_<arch>.deb (cargo-deb)
-#   make test-system           the .deb on Debian booted with systemd, 3 containers (root, ~10 min; not in test)
+#   make test-system [ARGS="--release trixie"]  the .deb on 3 Debian containers booted with systemd (root, ~2 min; not in test)
 #   make clean
 #
 # test, demo, bench and chaos need root: they build network namespaces (and only touch those).
