@@ -21,6 +21,9 @@
    deleted, then purge: no
    address, no drop-in, no capability, and a server that starts.
 
+--valkey (Debian 13 and later): one node with Debian's valkey-server.service instead, in basic
+mode: the module from /usr/lib/valkey/modules, the unit's drop-in, kill -9, stop, removal.
+
 Everything it made (containers, namespaces, node roots) is removed at the end, also on failure;
 --keep leaves the node roots for a look. Exit status 0 when every check passed.
 """
@@ -41,6 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 WALKTHROUGH = REPO / "docs" / "walkthrough.md"
 CACHE = Path("/var/cache/redis-vip/system")
 PACKAGES = "systemd,systemd-sysv,dbus,redis-server,redis-sentinel,iproute2"
+VALKEY_PACKAGES = "systemd,systemd-sysv,dbus,valkey-server,valkey-tools,iproute2"
 VIP = "192.0.2.100"
 NODE_ADDR = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
 ENV = {
@@ -96,15 +100,17 @@ def debian_mirror():
     return "http://deb.debian.org/debian"
 
 
-def cached_root(release):
-    root = CACHE / release
-    if (root / "usr/bin/redis-server").exists() and (root / "lib/systemd/systemd").exists():
+def cached_root(release, valkey=False):
+    name, server, packages = (f"{release}-valkey", "valkey-server", VALKEY_PACKAGES) if valkey else \
+        (release, "redis-server", PACKAGES)
+    root = CACHE / name
+    if (root / "usr/bin" / server).exists() and (root / "lib/systemd/systemd").exists():
         return root
     CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = CACHE / f"{release}.tmp-{os.getpid()}"
+    tmp = CACHE / f"{name}.tmp-{os.getpid()}"
     log(f"debootstrap {release} into {root} (once; about a minute)")
     try:
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", release,
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={packages}", release,
                         str(tmp), debian_mirror()], check=True, stdout=subprocess.DEVNULL)
         tmp.rename(root)
     finally:
@@ -214,9 +220,11 @@ class Node:
 
 
 class Lab:
-    def __init__(self, release, keep):
+    def __init__(self, release, keep, valkey=False):
         self.release = release
         self.keep = keep
+        self.valkey = valkey
+        self.count = 1 if valkey else 3
         self.prefix = f"vsys-{os.getpid()}"
         self.bridge_ns = f"{self.prefix}-br"
         self.workdir = Path(f"/var/tmp/redis-vip-sys-{os.getpid()}")
@@ -227,14 +235,14 @@ class Lab:
         run(["ip", *args])
 
     def __enter__(self):
-        root = cached_root(self.release)
+        root = cached_root(self.release, self.valkey)
         self.workdir.mkdir(parents=True)
         self.ip("netns", "add", self.bridge_ns)
         self.made_ns.append(self.bridge_ns)
         self.ip("-n", self.bridge_ns, "link", "set", "lo", "up")
         self.ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
         self.ip("-n", self.bridge_ns, "link", "set", "br0", "up")
-        for i in range(3):
+        for i in range(self.count):
             node = Node(self, i)
             self.nodes.append(node)
             self.ip("netns", "add", node.netns)
@@ -546,6 +554,82 @@ def test(lab, deb, rep):
                   n.out("systemctl is-active redis-server", check=False))
 
 
+def valkey_status(n):
+    st = n.out("valkey-cli VIP.STATUS", check=False).splitlines()
+    return dict(zip(st[0::2], st[1::2]))
+
+
+def test_valkey(lab, deb, rep):
+    """One Debian node with Debian's valkey-server.service: the package's Valkey path and drop-in.
+
+    Basic mode (no Sentinels: the three-node Sentinel checks run on redis-server in test());
+    what is checked is what differs for Valkey: the unit, its drop-in, the module path, the
+    removal."""
+    n = lab.nodes[0]
+    n.boot()
+    n.find_systemd()
+    n.wait_booted()
+    version = n.out("valkey-server --version").split()[2]
+    log(f"{n.name}: booted, valkey-server {version}")
+    pid = n.main_pid("valkey-server")
+    shutil.copy(deb, n.root / "root" / Path(deb).name)
+    n.sh(f"apt-get install -y /root/{Path(deb).name}")
+    rep.check("valkey: the install restarted nothing", n.main_pid("valkey-server") == pid,
+              f"valkey-server MainPID {pid} before and {n.main_pid('valkey-server')} after")
+    n.sh("sed -i -e 's/^bind /# &/' /etc/valkey/valkey.conf\n"
+         "printf '%s\\n' 'bind * -::*' 'loadmodule /usr/lib/valkey/modules/libredis_vip.so' "
+         f"'vip.address {VIP}/24' 'vip.interface eth0' >> /etc/valkey/valkey.conf\n"
+         "systemctl restart valkey-server")
+    held = wait_for(n.holds_vip, 20, 0.05)
+    st = valkey_status(n)
+    rep.check("valkey: the module loads from /usr/lib/valkey/modules and holds the VIP (basic mode)",
+              bool(held) and st.get("state") == "holding",
+              f"valkey-server {version}; state {st.get('state')}, last_error {st.get('last_error')!r}")
+    ps = n.proc_status(n.main_pid("valkey-server"))
+    user = n.out(f"getent passwd {ps['Uid'].split()[0]} | cut -d: -f1")
+    rep.check("valkey: valkey-server runs as valkey with CapEff 0x3000 only",
+              user == "valkey" and int(ps["CapEff"], 16) == 0x3000 and int(ps["CapBnd"], 16) == 0x3000,
+              f"user {user}, CapEff {ps['CapEff']}, CapBnd {ps['CapBnd']}, CapAmb {ps['CapAmb']}")
+    props = ["NoNewPrivileges", "ProtectSystem", "PrivateUsers", "MemoryDenyWriteExecute", "Restart",
+             "NoExecPaths", "DropInPaths"]
+    sp = dict(line.split("=", 1) for line in
+              n.out("systemctl show valkey-server " + " ".join(f"-p {p}" for p in props)).splitlines())
+    rep.check("valkey: the unit's hardening in force, the drop-in from the package",
+              sp.get("NoNewPrivileges") == "yes" and sp.get("ProtectSystem") == "strict"
+              and sp.get("PrivateUsers") == "no" and sp.get("MemoryDenyWriteExecute") == "yes"
+              and "/usr/lib/systemd/system/valkey-server.service.d/redis-vip.conf" in sp.get("DropInPaths", ""),
+              ", ".join(f"{k}={sp.get(k)}" for k in props))
+    old_pid = n.main_pid("valkey-server")
+    t0 = time.monotonic()
+    n.sh(f"kill -9 {old_pid}")
+    new_pid = wait_for(lambda: (p := n.main_pid("valkey-server")) not in (0, old_pid) and p, 10, 0.05)
+    t_restart = time.monotonic() - t0
+    back = wait_for(lambda: n.holds_vip() and valkey_status(n).get("state") == "holding", 10, 0.05)
+    rep.check("valkey: kill -9, systemd restarts it and the VIP is held again", bool(new_pid) and bool(back),
+              f"restart seen after {t_restart:.2f} s, holding again {time.monotonic() - t0:.2f} s after the kill")
+    n.sh("systemctl stop valkey-server")
+    gone = not n.holds_vip()
+    n.sh("systemctl start valkey-server")
+    rep.check("valkey: systemctl stop releases the VIP", gone, "no VIP when systemctl stop returned")
+    wait_for(lambda: n.out("valkey-cli PING", check=False) == "PONG", 20, 0.2)
+    pid = n.main_pid("valkey-server")
+    out = n.sh("apt-get remove -y redis-vip 2>&1").stdout
+    seds = re.findall(r"^\s+(sed -i .*)$", out, re.M)
+    rep.check("valkey: apt-get remove names /etc/valkey/valkey.conf and restarts nothing",
+              "/etc/valkey/valkey.conf:" in out and len(seds) == 1 and n.main_pid("valkey-server") == pid,
+              f"{seds}")
+    for c in seds:
+        n.sh(c)
+    n.sh("systemctl restart valkey-server")
+    ok = wait_for(lambda: n.out("valkey-cli PING", check=False) == "PONG", 20, 0.2)
+    ps = n.proc_status(n.main_pid("valkey-server"))
+    time.sleep(1.5)
+    rep.check("valkey: after remove + restart: runs, no capability, no drop-in, no VIP",
+              bool(ok) and int(ps["CapEff"], 16) == 0 and not n.holds_vip()
+              and not n.out("systemctl show -p DropInPaths --value valkey-server"),
+              f"PING {'PONG' if ok else 'no answer'}, CapEff {ps['CapEff']}")
+
+
 def newer_deb(deb, workdir):
     """The same package with a higher version (…+systest1): what an upgrade installs."""
     tree = workdir / "upgrade"
@@ -692,6 +776,8 @@ def main():
     ap.add_argument("deb")
     ap.add_argument("--release", default="bookworm")
     ap.add_argument("--keep", action="store_true", help="leave the node roots")
+    ap.add_argument("--valkey", action="store_true",
+                    help="one node with Debian's valkey-server instead (Debian 13 and later)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
@@ -706,8 +792,8 @@ def main():
     log(f"system test: {deb.name} on Debian {args.release}, commit {commit}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     try:
-        with Lab(args.release, args.keep) as lab:
-            test(lab, deb, rep)
+        with Lab(args.release, args.keep, args.valkey) as lab:
+            (test_valkey if args.valkey else test)(lab, deb, rep)
     except Failed as e:
         rep.check("the run completed", False, str(e).splitlines()[0])
         print(str(e), file=sys.stderr)
