@@ -104,7 +104,7 @@ soak: deps build
 	SOAK_FLIPS=10000 SOAK_SETS=1000 $(PYTHON) -m pytest tests/integration/test_soak.py -q -s -rfEs
 
 # The Debian package (README, "Debian package"). cargo-deb is installed at the pinned version
-# when missing. Reproducible from a tag: the file dates are the commit's time
+# when missing; lintian checks the result where it is installed (an error fails the target). Reproducible from a tag: the file dates are the commit's time
 # (SOURCE_DATE_EPOCH), the build has its own target directory, and the build paths are
 # remapped, so `git checkout vX && make deb` anywhere gives the same bytes.
 CARGO_DEB_VERSION ?= 3.8.0
@@ -113,7 +113,7 @@ CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
 DEB_MAINTAINER := $(shell sed -n 's/^maintainer = "\(.*\)"$$/\1/p' Cargo.toml)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1)
 DEB := $(DEB_DIR)/redis-vip_$(VERSION)-1_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
-deb:
+deb: deps
 	@$(CARGO) deb --version 2>/dev/null | grep -qx 'cargo-deb $(CARGO_DEB_VERSION)' || { \
 	    echo "cargo-deb $(CARGO_DEB_VERSION) missing: cargo install cargo-deb --locked --version $(CARGO_DEB_VERSION)"; \
 	    $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION); }
@@ -128,10 +128,14 @@ deb:
 	RUSTFLAGS="--remap-path-prefix=$(CURDIR)=/build/redis-vip --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo" \
 	    $(CARGO) deb --locked --output $(DEB_DIR)/
 	@ls -l $(DEB)
+	@if command -v lintian >/dev/null; then echo "lintian $(DEB)"; lintian --fail-on error $(DEB); \
+	    else echo "lintian not installed (apt-get install lintian): package not checked"; fi
 
 # not part of `test` (too slow for CI): three Debian nodes booted with systemd in containers,
 # the package installed, configured and checked (tests/system/run.py, docs/walkthrough.md)
 test-system: deb
+	@command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null || \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container
 	$(PYTHON) tests/system/run.py $(DEB) $(ARGS)
 
 clean:
