@@ -22,7 +22,8 @@
    address, no drop-in, no capability, and a server that starts.
 
 --valkey (Debian 13 and later): one node with Debian's valkey-server.service instead, in basic
-mode: the module from /usr/lib/valkey/modules, the unit's drop-in, kill -9, stop, removal.
+mode: the module from /usr/lib/valkey/modules, the unit's drop-in, kill -9, stop, an instance
+(valkey-server@second) with its own VIP, removal.
 
 Everything it made (containers, namespaces, node roots) is removed at the end, also on failure;
 --keep leaves the node roots for a look. Exit status 0 when every check passed.
@@ -46,6 +47,7 @@ CACHE = Path("/var/cache/redis-vip/system")
 PACKAGES = "systemd,systemd-sysv,dbus,redis-server,redis-sentinel,iproute2"
 VALKEY_PACKAGES = "systemd,systemd-sysv,dbus,valkey-server,valkey-tools,iproute2"
 VIP = "192.0.2.100"
+VIP2 = "192.0.2.101"  # the --valkey run's second instance
 NODE_ADDR = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -612,14 +614,33 @@ def test_valkey(lab, deb, rep):
     n.sh("systemctl start valkey-server")
     rep.check("valkey: systemctl stop releases the VIP", gone, "no VIP when systemctl stop returned")
     wait_for(lambda: n.out("valkey-cli PING", check=False) == "PONG", 20, 0.2)
+
+    # an instance (valkey-server@second.service, /etc/valkey/valkey-second.conf) with its own
+    # VIP: the template's drop-in applies to it
+    n.sh("printf '%s\\n' 'port 6380' 'bind 127.0.0.1' 'supervised systemd' 'daemonize no' "
+         "'pidfile /run/valkey-second/valkey-server.pid' 'logfile /var/log/valkey/valkey-second.log' "
+         "'dir /var/lib/valkey' 'dbfilename second.rdb' "
+         "'loadmodule /usr/lib/valkey/modules/libredis_vip.so' "
+         f"'vip.address {VIP2}/24' 'vip.interface eth0' > /etc/valkey/valkey-second.conf\n"
+         "chown valkey:valkey /etc/valkey/valkey-second.conf && chmod 640 /etc/valkey/valkey-second.conf\n"
+         "systemctl start valkey-server@second")
+    held2 = wait_for(lambda: f"inet {VIP2}/" in run(["ip", "-n", n.netns, "-4", "-o", "addr", "show",
+                                                      "dev", "eth0"]).stdout, 20, 0.05)
+    ps = n.proc_status(n.main_pid("valkey-server@second"))
+    dropins = n.out("systemctl show -p DropInPaths --value valkey-server@second")
+    rep.check("valkey: an instance (valkey-server@second) gets the template's drop-in and holds its VIP",
+              bool(held2) and int(ps["CapEff"], 16) == 0x3000
+              and "/usr/lib/systemd/system/valkey-server@.service.d/redis-vip.conf" in dropins,
+              f"VIP {VIP2} held {bool(held2)}, CapEff {ps['CapEff']}, DropInPaths={dropins}")
     pid = n.main_pid("valkey-server")
     out = n.sh("apt-get remove -y redis-vip 2>&1").stdout
     seds = re.findall(r"^\s+(sed -i .*)$", out, re.M)
-    rep.check("valkey: apt-get remove names /etc/valkey/valkey.conf and restarts nothing",
-              "/etc/valkey/valkey.conf:" in out and len(seds) == 1 and n.main_pid("valkey-server") == pid,
-              f"{seds}")
+    rep.check("valkey: apt-get remove names both configuration files and restarts nothing",
+              "/etc/valkey/valkey.conf:" in out and "/etc/valkey/valkey-second.conf:" in out
+              and len(seds) == 2 and n.main_pid("valkey-server") == pid, f"{seds}")
     for c in seds:
         n.sh(c)
+    n.sh("systemctl stop valkey-server@second; rm /etc/valkey/valkey-second.conf")
     n.sh("systemctl restart valkey-server")
     ok = wait_for(lambda: n.out("valkey-cli PING", check=False) == "PONG", 20, 0.2)
     ps = n.proc_status(n.main_pid("valkey-server"))
