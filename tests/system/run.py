@@ -237,6 +237,13 @@ class Lab:
         run(["ip", *args])
 
     def __enter__(self):
+        try:
+            return self._build()
+        except BaseException:
+            self.__exit__(None, None, None)  # `with` calls it only once __enter__ returned
+            raise
+
+    def _build(self):
         root = cached_root(self.release, self.valkey)
         self.workdir.mkdir(parents=True)
         self.ip("netns", "add", self.bridge_ns)
@@ -806,6 +813,8 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} missing: apt-get install debootstrap systemd-container util-linux iproute2")
     deb = Path(args.deb).resolve()
+    if not deb.is_file():
+        sys.exit(f"{deb}: no such package (make deb builds it)")
     # a SIGTERM cleans up like Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     rep = Report()
@@ -818,6 +827,9 @@ def main():
     except Failed as e:
         rep.check("the run completed", False, str(e).splitlines()[0])
         print(str(e), file=sys.stderr)
+    except (subprocess.SubprocessError, OSError) as e:
+        rep.check("the run completed", False, f"{type(e).__name__}: {e}")
+        print(getattr(e, "stderr", "") or "", file=sys.stderr)
     rep.print()
     log("done")
     sys.exit(1 if rep.failed else 0)
