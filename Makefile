@@ -8,6 +8,8 @@
 #   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
 #   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~6 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
+#   make deb                   the Debian package -> target/debian/redis-vip_<version>-1_<arch>.deb (cargo-deb)
+#   make test-system [ARGS="--release trixie"]  the .deb on 3 Debian containers booted with systemd (root, ~2 min; not in test)
 #   make clean
 #
 # test, demo, bench and chaos need root: they build network namespaces (and only touch those).
@@ -40,7 +42,7 @@ SMOKE_SERVERS ?= redis-8.0,valkey-8.1
 XDIST   ?= -n 3
 RESULTS := target/test-results
 
-.PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak clean
+.PHONY: help deps servers build test lint unit rules integration compat demo bench chaos fuzz soak deb test-system clean
 
 # the comment block at the top, whatever its length
 help:
@@ -101,6 +103,41 @@ fuzz:
 # the soak at full size (the test suite runs a tenth of it); figures in docs/safety.md
 soak: deps build
 	SOAK_FLIPS=10000 SOAK_SETS=1000 $(PYTHON) -m pytest tests/integration/test_soak.py -q -s -rfEs
+
+# The Debian package (README, "Debian package"). cargo-deb is installed at the pinned version
+# when missing; lintian checks the result where it is installed (an error fails the target). Reproducible from a tag: the file dates are the commit's time
+# (SOURCE_DATE_EPOCH), the build has its own target directory, and the build paths are
+# remapped, so `git checkout vX && make deb` anywhere gives the same bytes.
+CARGO_DEB_VERSION ?= 3.8.0
+DEB_DIR := target/debian
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+DEB_MAINTAINER := $(shell sed -n 's/^maintainer = "\(.*\)"$$/\1/p' Cargo.toml)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1)
+DEB := $(DEB_DIR)/redis-vip_$(VERSION)-1_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
+deb: deps
+	@$(CARGO) deb --version 2>/dev/null | grep -qx 'cargo-deb $(CARGO_DEB_VERSION)' || { \
+	    echo "cargo-deb $(CARGO_DEB_VERSION) missing: cargo install cargo-deb --locked --version $(CARGO_DEB_VERSION)"; \
+	    $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION); }
+	mkdir -p $(DEB_DIR)
+	export SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || stat -c %Y Cargo.toml) && \
+	printf '%s\n' "redis-vip ($(VERSION)-1) unstable; urgency=medium" "" \
+	    "  * Release $(VERSION); the changes: /usr/share/doc/redis-vip/changelog.gz." "" \
+	    " -- $(DEB_MAINTAINER)  $$(LC_ALL=C date -u -R -d @$$SOURCE_DATE_EPOCH)" > $(DEB_DIR)/changelog && \
+	gzip -9n < CHANGELOG.md > $(DEB_DIR)/changelog.gz && \
+	touch -d @$$SOURCE_DATE_EPOCH $(DEB_DIR)/changelog $(DEB_DIR)/changelog.gz && \
+	CARGO_TARGET_DIR=target/deb \
+	RUSTFLAGS="--remap-path-prefix=$(CURDIR)=/build/redis-vip --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo" \
+	    $(CARGO) deb --locked --output $(DEB_DIR)/
+	@ls -l $(DEB)
+	@if command -v lintian >/dev/null; then echo "lintian $(DEB)"; lintian --fail-on error $(DEB); \
+	    else echo "lintian not installed (apt-get install lintian): package not checked"; fi
+
+# not part of `test` (too slow for CI): three Debian nodes booted with systemd in containers,
+# the package installed, configured and checked (tests/system/run.py, docs/walkthrough.md)
+test-system: deb
+	@command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null || \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container
+	$(PYTHON) tests/system/run.py $(DEB) $(ARGS)
 
 clean:
 	$(CARGO) clean

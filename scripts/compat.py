@@ -115,7 +115,14 @@ def main() -> int:
         for srv, names in failures.items():
             for n in names:
                 lines.append(f"- {srv}: `{n}`")
-    Path(a.out).write_text("\n".join(lines) + "\n")
+    # the "System test" section is written by hand from `make test-system` (not part of this
+    # run): keep it
+    out = Path(a.out)
+    kept = out.read_text().partition("\n## System test\n") if out.exists() else ("", "", "")
+    text = "\n".join(lines) + "\n"
+    if kept[1]:
+        text += kept[1] + kept[2]
+    out.write_text(text)
     print(f"wrote {a.out}")
     return 0
 
