@@ -1448,3 +1448,63 @@ fn clients_that_cannot_reach_the_vip_are_told_at_each_claim() {
         .any(|(l, m)| *l == Level::Notice
             && m.starts_with("clients can connect through the VIP again")));
 }
+
+/// A crash restarted at once: the previous process's VIP is still on the interface (its
+/// lifetime has not run out) when the module loads and first looks.
+fn leftover_world(sentinels: bool, lifetime_s: u32) -> World {
+    let mut s = settings("192.0.2.100/24");
+    if sentinels {
+        s.sentinels = vec![sentinel(1), sentinel(2), sentinel(3)];
+        s.master_name = Some("mymaster".into());
+    }
+    s.address_lifetime_s = lifetime_s;
+    let mut w = World::new(s);
+    w.present = vec![vip("192.0.2.100/24")];
+    w.feed(Event::Identity(crate::sentinel::Me {
+        runid: "r1".into(),
+        ..Default::default()
+    }));
+    w.feed(Event::NetChanged);
+    w
+}
+
+#[test]
+fn a_leftover_address_waits_for_the_role_and_the_first_answers() {
+    let deleted = |w: &World| w.logs.iter().any(|(_, m)| m.contains("deleting it"));
+    // basic mode: the look comes before the role; the role then claims what is there
+    let mut w = leftover_world(false, 1);
+    assert!(
+        !deleted(&w) && w.present.len() == 1,
+        "kept until the role is known"
+    );
+    w.role(Role::Master, true);
+    assert!(!deleted(&w) && w.present.len() == 1 && w.core.status(at(0)).holding);
+
+    // Sentinel mode: kept until the first answers, then claimed ...
+    let mut w = leftover_world(true, 1);
+    w.role(Role::Master, true);
+    assert!(
+        !deleted(&w) && w.present.len() == 1,
+        "no Sentinel has answered yet"
+    );
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
+    assert!(!deleted(&w) && w.core.status(at(0)).holding);
+
+    // ... or deleted at the first answer that does not confirm it
+    let mut w = leftover_world(true, 1);
+    w.role(Role::Master, true);
+    w.hear(1, answer(1, 2, "r2", 1));
+    assert!(deleted(&w) && w.present.is_empty(), "a Sentinel names n2");
+
+    // a replica never keeps one, nor does a permanent address wait
+    let mut w = leftover_world(true, 1);
+    w.role(Role::Replica, true);
+    assert!(deleted(&w) && w.present.is_empty());
+    let mut w = leftover_world(true, 0);
+    w.role(Role::Master, true);
+    assert!(
+        deleted(&w) && w.present.is_empty(),
+        "lifetime 0 never runs out by itself"
+    );
+}

@@ -300,6 +300,14 @@ impl SentinelView {
             .collect();
     }
 
+    /// Does no Sentinel's latest answer name another node master? (True before any answer.)
+    pub fn none_names_other(&self) -> bool {
+        self.targets
+            .iter()
+            .filter_map(|t| t.heard.as_ref())
+            .all(|h| self.identity.is(&h.answer.master.instance, h.received))
+    }
+
     pub fn targets(&self) -> Vec<SentinelAddr> {
         self.targets.iter().map(|t| t.addr.clone()).collect()
     }
