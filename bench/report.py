@@ -197,8 +197,9 @@ def render(results: dict, json_path: str) -> str:
     add(f"Every mechanism runs with Sentinel `down-after-milliseconds {DOWN_AFTER_MS}`, three Sentinels, "
         "quorum 2. Sentinel's default is 30 000, and many deployments use 5 000–10 000; "
         f"{DOWN_AFTER_MS} is the hardest setting for redis-vip's safety (the shortest lease, and the least "
-        "time for a dead node's 1 s address lifetime to run out before the promotion). No other setting "
-        "was measured. `python3 bench/run.py --quick` is a smoke run (2 kill -9 "
+        "time for a dead node's 1 s address lifetime to run out before the promotion). "
+        + (nothing_failed_setting(results) or "No other setting was measured. ")
+        + "`python3 bench/run.py --quick` is a smoke run (2 kill -9 "
         "repetitions, 1 of every other scenario, 2 of each routed one, short throughput and probe runs, no "
         "callgrind) that "
         "prints the tables without writing this file. `--figures 7,8`, `--mechanisms vip-sentinel,keepalived`, "
@@ -263,6 +264,7 @@ def render(results: dict, json_path: str) -> str:
     stopped_section(L, results, mechs)
     startup_section(L, results, mechs)
     routed_section(L, results, fs)
+    nothing_failed_section(L, results, mechs)
     second_failover_section(L, results, fs, mechs)
     overhead_section(L, results)
 
@@ -982,6 +984,191 @@ def routed_targets(results: dict) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
+# figure 12: nothing failed
+
+NF_TITLES = {"crash-restart": "A crash restarted at once (`kill -9` of the master's redis-server, started again "
+                              "at once)",
+             "backup": "A backup client (`redis-cli --rdb` against the master)"}
+TARGET_BACK_MS = 200  # the restarted master has the VIP again within 200 ms of accepting connections
+
+
+def nf_down_afters(results: dict) -> list[str]:
+    return sorted((results.get("nothing_failed") or {}), key=int)
+
+
+def nf(results: dict, da: str, name: str, m: str) -> list[dict]:
+    return ok_rows(((results.get("nothing_failed") or {}).get(da) or {}).get(name, {}).get(m, []))
+
+
+def nf_raw(results: dict, da: str, name: str, m: str) -> list[dict]:
+    return ((results.get("nothing_failed") or {}).get(da) or {}).get(name, {}).get(m, [])
+
+
+def nf_mechs(results: dict, mechs: list[str]) -> list[str]:
+    per = results.get("nothing_failed") or {}
+    return [m for m in mechs if any(m in (per[da].get(n) or {}) for da in per for n in per[da])]
+
+
+def ms_setting(da) -> str:
+    """1000, 30 000: as the rest of the document writes down-after."""
+    v = int(da)
+    return f"{v:,}".replace(",", " ") if v >= 10000 else str(v)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def nothing_failed_setting(results: dict) -> str:
+    das = [d for d in nf_down_afters(results) if int(d) != DOWN_AFTER_MS]
+    if not das:
+        return ""
+    return ("Figure 12 is measured at " + " and ".join(ms_setting(d) for d in nf_down_afters(results))
+            + "; no other setting was measured. ")
+
+
+def failovers_cell(rows: list[dict]) -> str:
+    if not rows:
+        return "—"
+    n = sum(1 for r in rows if r.get("promotions"))
+    total = sum(r.get("promotions") or 0 for r in rows)
+    return f"{n} of {len(rows)} runs" + (f" ({total} promotions)" if total else "")
+
+
+def nf_provenance(results: dict) -> str:
+    """A line naming the run (for a section pasted beside the figures of another run)."""
+    meta = results.get("meta", {})
+    mc = meta.get("machine", {})
+    args = meta.get("args", {})
+    return (f"Measured by `{meta.get('command', 'python3 bench/run.py')}` on {meta.get('started', '?')} "
+            f"({meta.get('duration_s', 0) / 60:.0f} min), repository at {mc.get('git_commit', '?')}"
+            + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else "")
+            + f", module sha256 {mc.get('module_sha256', '?')}…; redis-server {mc.get('redis', '?')}, "
+            f"{mc.get('keepalived', '?')}; {mc.get('cpus', '?')} CPUs, load average {meta.get('load_at_start', '?')} "
+            f"at the start and {meta.get('load_at_end', '?')} at the end. 3 nodes, 3 Sentinels (quorum 2), "
+            f"down-after {' and '.join(ms_setting(d) for d in nf_down_afters(results))}, "
+            + (plural(args["nothing_failed_reps"], "repetition") if "nothing_failed_reps" in args else "? repetitions")
+            + " per cell.")
+
+
+def nothing_failed_section(L: list[str], results: dict, mechs: list[str], provenance: bool = False) -> None:
+    das = nf_down_afters(results)
+    ms = nf_mechs(results, mechs)
+    if not das or not ms:
+        return
+    add = L.append
+    add("## Figure 12: nothing failed: a crash restarted at once, and a backup client")
+    add("")
+    if provenance:
+        add(nf_provenance(results))
+        add("")
+    add("Two events after which Sentinel keeps the master where it is, each at down-after "
+        + " and ".join(ms_setting(d) for d in das) + " (Sentinel's default is 30 000). **Crash restarted at "
+        "once**: `kill -9` of n1's redis-server and a start from the same config file at once, as systemd's "
+        "`Restart=always` does; the run ends when every Sentinel shows the new process's run id (their next "
+        "`INFO`, sent every 10 s) and n1 alone has held the VIP for 3 s, or, after a failover, when the "
+        "Sentinels have settled and the settled master alone has held it for 3 s. **Backup client**: "
+        "`redis-cli --rdb` from the client namespace against n1, its RDB held back "
+        "(`repl-diskless-sync-delay`) until every Sentinel lists it as a replica `ip:0` (then 3 s more); "
+        "the client is stopped, and the run ends when n1 alone has held the VIP for 2 s. Holders sampled every "
+        "10 ms; a client writes through the VIP every 10 ms (as in figure 3). Values: median [min–max] in ms "
+        "over the repetitions; counts per run, with totals.")
+    add("")
+    for name in ("crash-restart", "backup"):
+        if not any(nf_raw(results, da, name, m) for da in das for m in ms):
+            continue
+        add(f"### {NF_TITLES[name]}")
+        add("")
+        add("| | " + " | ".join(LABELS[m] for m in ms) + " |")
+        add("|---|" + "---|" * len(ms))
+        for da in das:
+            def row(label: str, fn) -> None:
+                add(f"| {label} | " + " | ".join(fn(m) for m in ms) + " |")
+
+            def rows_(m: str) -> list[dict]:
+                return nf(results, da, name, m)
+
+            add(f"| **down-after {ms_setting(da)}** |" + " |" * len(ms))
+            row("runs", lambda m: runs_cell(len(rows_(m)), _status(nf_raw(results, da, name, m))))
+            row("**client's longest gap between acknowledged writes**",
+                lambda m: cell(stat(rows_(m), "client_gap_ms"), 0))
+            row("**ms with no holder**", lambda m: cell(stat(rows_(m), none_), 0))
+            row("ms with two holders", lambda m: cell(stat(rows_(m), two), 0))
+            row("failovers (runs with a promotion)", lambda m: failovers_cell(rows_(m)))
+            if name == "crash-restart":
+                row("kill → the restarted server answers", lambda m: cell(stat(rows_(m), "restart_ready_ms"), 0))
+                row("**VIP on n1 again after the restarted server answered** (0: it never left; runs without "
+                    "a failover)", lambda m: cell(stat(rows_(m), "vip_back_ms_after_ready"), 0))
+                row("runs in which the VIP left n1", lambda m: runs_with(rows_(m), "vip_left"))
+                row("ms with the VIP on no node or on a replica (runs without a failover)",
+                    lambda m: cell(stat(rows_(m), "off_master_ms"), 0))
+                row("every Sentinel shows the new run id (its next `INFO`), after the restarted server answered",
+                    lambda m: cell(stat(rows_(m), "sentinels_new_runid_ms"), 0))
+                row("writes lost: acknowledged, missing from the settled master (Redis' own loss, see below)",
+                    lambda m: count_cell(rows_(m), "writes_lost"))
+                row("of which acknowledged before the crash", lambda m: count_cell(rows_(m), "acked_before_crash"))
+            else:
+                row("backup client listed as `ip:0` by every Sentinel, after it connected",
+                    lambda m: cell(stat(rows_(m), "listed_everywhere_ms"), 0))
+                row("runs in which every Sentinel still listed it at the end",
+                    lambda m: runs_with(rows_(m), "listed_everywhere"))
+                row("runs in which the VIP left n1", lambda m: runs_with(rows_(m), "vip_left"))
+                row("writes lost: acknowledged, missing from n1", lambda m: count_cell(rows_(m), "writes_lost"))
+            row("converged", lambda m: runs_with(rows_(m), "converged"))
+        add("")
+    add("How to read it: in both events a mechanism that follows Sentinel should keep clients writing through "
+        "the VIP as Sentinel keeps them on the master. The client's longest gap should be no longer than the "
+        "Sentinel script's (which does nothing when nothing fails over), and with the backup client no "
+        "mechanism should leave the VIP on no node. The crash's gap includes the restart itself (kill → the "
+        "server answers) and the reconnect. At down-after 1000 Sentinel's reconnect to the restarted server "
+        "(once a second at most) can outlast down-after: the Sentinels then call the master down and fail it "
+        "over, as they would with any mechanism, and the row \"failovers\" counts those runs. keepalived, the "
+        "Sentinel script and basic mode do not read down-after: at 30 000 they behave as at 1000 but for "
+        "those failovers. The Sentinel-confirmed mode is the one that depends on it (its lease is half of "
+        "down-after, and it reads the Sentinels' view of the restarted process). **Writes lost in the crash "
+        "are Redis' own**: the servers run without persistence, so the restarted master comes back empty and "
+        "its replicas resync from it; every write acknowledged before the crash is lost whatever holds the "
+        "VIP. The row is there so that a loss of another kind would show beside it.")
+    add("")
+    m = "vip-sentinel"
+    if m in ms:
+        parts = []
+        for da in das:
+            cr = [r for r in nf(results, da, "crash-restart", m) if not r.get("promotions")]
+            if cr:
+                b = stat(cr, "vip_back_ms_after_ready")
+                parts.append(f"at down-after {ms_setting(da)}, the VIP on the restarted master {cell(b, 0)} ms after "
+                             f"it answered: median {_vs(med(b), TARGET_BACK_MS)} ({plural(len(cr), 'run')} without a "
+                             "failover)")
+        for da in das:
+            bk = nf(results, da, "backup", m)
+            if bk:
+                parts.append(f"backup client at down-after {ms_setting(da)}: {cell(stat(bk, none_), 0)} ms with no "
+                             f"holder (target 0)")
+        if parts:
+            add("The Sentinel-confirmed mode against its targets here (the VIP back on a master restarted at once "
+                f"within {TARGET_BACK_MS} ms of it accepting connections, at either setting; 0 ms without a holder "
+                "with a backup client): " + "; ".join(parts) + ".")
+            add("")
+
+
+def render_figures(results: dict, json_path: str, figures: list[int]) -> str:
+    """Only the sections of the named figures, each with a line naming the run: for a partial
+    run pasted into docs/benchmarks.md beside the figures of the last full run."""
+    unknown = [f for f in figures if f != 12]
+    if unknown:
+        raise ValueError(f"only figure 12 renders on its own, not {unknown}")
+    args = results.get("meta", {}).get("args", {})
+    mechs = [m for m in MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
+    L: list[str] = []
+    nothing_failed_section(L, results, mechs, provenance=True)
+    if L:
+        L.append(f"Raw results: `{json_path}`.")
+        L.append("")
+    return "\n".join(L)
+
+
+# ----------------------------------------------------------------------------------------------
 # second failovers
 
 
@@ -1442,6 +1629,11 @@ master alone has held the VIP for 3 s.
    outage as in figure 2, or for the planned switch the longest gap between acknowledged
    writes) and helpers.VipWriter through the VIP (5 ms; errors, lost writes, writes the old
    master acknowledged after the promotion).
+
+12. **Nothing failed** (bench/scenarios.py, at down-after 1000 and at 30 000, the figure 3
+   harness): a crash restarted at once (`kill -9` of n1's redis-server, then a start from the
+   same config file at once) and a backup client (`redis-cli --rdb` from obs against n1, its RDB
+   held back by `repl-diskless-sync-delay 20` until every Sentinel lists it as `ip:0`).
 
 4-6 are described with their tables. Timeouts in the harness are upper bounds against hangs;
 nothing here asserts on a timing.
