@@ -255,12 +255,13 @@ class Runner:
                             f"  [{time.time() - t0:.0f} s]")
                 self.sample_load(f"{name} rep {rep + 1}")
 
-    def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int]) -> dict:
+    def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int], results: dict) -> None:
         """Figure 12: the scenarios where nothing failed (scenarios.NOTHING_FAILED) at each
-        down-after: {down_after (str): {scenario: {mech: [rows]}}}, mechanisms interleaved
-        within a repetition."""
+        down-after into results["nothing_failed"] = {down_after (str): {scenario: {mech: [rows]}}},
+        mechanisms interleaved within a repetition (filled as it goes: an interrupted run keeps
+        what it measured)."""
         import scenarios
-        out: dict = {}
+        out: dict = results.setdefault("nothing_failed", {})
         for da in down_afters:
             per = out.setdefault(str(da), {name: {m: [] for m in mechs} for name in scenarios.NOTHING_FAILED})
             skip: set[tuple[str, str]] = set()
@@ -281,12 +282,14 @@ class Runner:
                                 f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
                                 f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
                                 f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
-                                + (f", VIP back {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
-                                   f"restarted server answered" if name == "crash-restart" else
+                                + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
+                                   f"restarted server answered, left n1 {r.get('vip_left_times')} times, "
+                                   f"+sdown from {r.get('sdown_sentinels')} Sentinels"
+                                   + (f", release: {r['first_release']}" if r.get("first_release") else "")
+                                   if name == "crash-restart" else
                                    f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels")
                                 + f"  [{time.time() - t0:.0f} s]")
                 self.sample_load(f"nothing failed, down-after {da}, rep {rep + 1}")
-        return out
 
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
@@ -498,8 +501,7 @@ def _run(args, argv, src_so: Path) -> int:
             log(f"figure 12: nothing failed (crash restarted at once, backup client), down-after "
                 f"{', '.join(map(str, args.nothing_failed_down_after_list))}, {args.nothing_failed_reps} reps x "
                 f"{', '.join(args.mech_list)}")
-            results["nothing_failed"] = run.nothing_failed(args.mech_list, args.nothing_failed_reps,
-                                                           args.nothing_failed_down_after_list)
+            run.nothing_failed(args.mech_list, args.nothing_failed_reps, args.nothing_failed_down_after_list, results)
         if args.routed:
             log(f"figure 11: routed mode (BGP), planned SENTINEL FAILOVER and kill -9, {args.routed_reps} reps x "
                 f"{', '.join(args.speaker_list)} on the nodes")

@@ -426,12 +426,29 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         left = r.sampler.left_at("n1", t_fault - SAMPLE_S, t_end)
         res["vip_left"] = left is not None
         res["vip_left_ms"] = _ms(left, t_fault)
+        back = r.sampler.came_back("n1", left, t_end) if left is not None else []
+        res["vip_left_times"] = 1 + len(back) if left is not None else 0
         if not proms:
-            back = r.sampler.came_back("n1", left, t_end) if left is not None else []
-            # 0 when it never left: it was there when the restarted server first answered
-            res["vip_back_ms_after_ready"] = _ms(back[0], t_ready) if back else (0.0 if left is None else None)
+            # from when n1 had the VIP for good (its last return), after the restarted server
+            # answered; 0 when it never left or was back before the server answered (the
+            # module claims when it loads, before Redis listens)
+            res["vip_back_ms_after_ready"] = (max(0.0, _ms(back[-1], t_ready)) if back
+                                              else (0.0 if left is None else None))
             # the VIP elsewhere than on the master (on no node, or on a replica)
             res["off_master_ms"] = _off_ms(r.sampler, ("n1",), t_fault, t_end)
+        # Sentinel's own view: how many Sentinels called the master subjectively down (their
+        # reconnect to the restarted server is throttled to once a second), and the module's
+        # first claim after the restart with its reason
+        sdown = [n for n, s in r.g.sentinels.items()
+                 if any(t >= t_fault - 0.001 for t in log_times(s.log_text(), "+sdown master"))]
+        res["sdown_sentinels"] = len(sdown)
+        if mech.startswith("vip-"):
+            claims = [(t, msg) for t, msg in helpers.log_events(old, "claiming") if t >= t_fault - 0.001]
+            res["first_claim_ms_after_ready"] = _ms(claims[0][0], t_ready) if claims else None
+            res["first_claim"] = claims[0][1] if claims else None
+            rels = [(t, msg) for t, msg in helpers.log_events(old, "releasing") if t >= t_fault - 0.001]
+            res["releases_after_restart"] = len(rels)
+            res["first_release"] = rels[0][1] if rels else None
         acks_after = [a.t_ack for a in r.writer.acks if a.t_ack >= t_ready]
         res["first_ack_after_ready_ms"] = _ms(min(acks_after), t_ready) if acks_after else None
         acked_before = sum(1 for a in r.writer.acks if a.t_ack <= t_fault)
