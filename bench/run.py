@@ -3,8 +3,8 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default).
 
-    python3 bench/run.py            # full run (~60 min on 2 cores, figure 12 ~35 min more), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~12 min), prints the tables only
+    python3 bench/run.py            # full run (~65 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~16 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
