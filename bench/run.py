@@ -283,7 +283,7 @@ class Runner:
                                 f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
                                 f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
                                 + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
-                                   f"restarted server answered, left n1 {r.get('vip_left_times')} times, "
+                                   f"restarted server answered, left n1 {r.get('vip_departures')} times, "
                                    f"+sdown from {r.get('sdown_sentinels')} Sentinels"
                                    + (f", release: {r['first_release']}" if r.get("first_release") else "")
                                    if name == "crash-restart" else

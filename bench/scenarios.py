@@ -397,8 +397,14 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         old.kill9()
         old.start()
         old.wait_ready(15)
-        t_ready = time.time()
+        t_polled = time.time()
+        # when it answered: Redis' own "Ready to accept connections" line (ms), not the harness's
+        # polling of it (every 50 ms)
+        logged = [t for t in log_times(old.log_text(), "Ready to accept connections") if t >= t_fault - 0.001]
+        t_ready = logged[0] + 0.0005 if logged else t_polled
         res["restart_ready_ms"] = (t_ready - t_fault) * 1000
+        res["restart_ready_source"] = "redis log" if logged else "polling"
+        res["restart_ready_polled_ms"] = (t_polled - t_fault) * 1000
         runid = old.client().info("server").get("run_id")
 
         def new_runid_everywhere() -> bool:
@@ -427,7 +433,7 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["vip_left"] = left is not None
         res["vip_left_ms"] = _ms(left, t_fault)
         back = r.sampler.came_back("n1", left, t_end) if left is not None else []
-        res["vip_left_times"] = 1 + len(back) if left is not None else 0
+        res["vip_departures"] = _departures(r.sampler, "n1", t_fault - SAMPLE_S, t_end)
         if not proms:
             # from when n1 had the VIP for good (its last return), after the restarted server
             # answered; 0 when it never left or was back before the server answered (the
@@ -449,6 +455,12 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
             rels = [(t, msg) for t, msg in helpers.log_events(old, "releasing") if t >= t_fault - 0.001]
             res["releases_after_restart"] = len(rels)
             res["first_release"] = rels[0][1] if rels else None
+            # the restarted module found its previous process's address and deleted it at start;
+            # from its log (ms): how long until its claim (often shorter than the 10 ms samples)
+            dels = [t for t, _m in helpers.log_events(old, "must not hold it") if t >= t_fault - 0.001]
+            res["deleted_at_start"] = bool(dels)
+            again = [t for t, _m in claims if dels and t >= dels[0]]
+            res["deleted_for_ms"] = _ms(again[0], dels[0]) if again else None
         acks_after = [a.t_ack for a in r.writer.acks if a.t_ack >= t_ready]
         res["first_ack_after_ready_ms"] = _ms(min(acks_after), t_ready) if acks_after else None
         acked_before = sum(1 for a in r.writer.acks if a.t_ack <= t_fault)
@@ -458,6 +470,12 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["total"] = r.sampler.durations(t_fault, t_end)
         r.dep.check_alive()
     return res
+
+
+def _departures(sampler, node: str, t0: float, t1: float) -> int:
+    """How often ``node`` stopped having the VIP between t0 and t1 (raw presence)."""
+    s = [x for x in list(sampler.samples) if t0 <= x[0] <= t1]
+    return sum(1 for (_ta, _c, raw_a), (_tb, _c2, raw_b) in zip(s, s[1:]) if node in raw_a and node not in raw_b)
 
 
 def _off_ms(sampler, want: tuple[str, ...], t0: float, t1: float) -> float:
