@@ -1040,7 +1040,8 @@ def nf_provenance(results: dict) -> str:
     meta = results.get("meta", {})
     mc = meta.get("machine", {})
     args = meta.get("args", {})
-    return (f"Measured by `{meta.get('command', 'python3 bench/run.py')}` on {meta.get('started', '?')} "
+    return (f"Measured apart from the other figures, by `{meta.get('command', 'python3 bench/run.py')}` on "
+            f"{meta.get('started', '?')} "
             f"({meta.get('duration_s', 0) / 60:.0f} min), repository at {mc.get('git_commit', '?')}"
             + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else "")
             + f", module sha256 {mc.get('module_sha256', '?')}…; redis-server {mc.get('redis', '?')}, "
@@ -1154,11 +1155,13 @@ def nothing_failed_section(L: list[str], results: dict, mechs: list[str], proven
             for da, rows in crash.items()}
     late = {da: rows for da, rows in late.items() if rows}
     if m in ms and blips:
-        add(f"Why the Sentinel-confirmed mode has the VIP on no node for a moment after the crash: in {len(blips)} of "
+        deleted = [r for r in quiet if r.get("deleted_at_start")]
+        add(f"Why the Sentinel-confirmed mode has the VIP on no node for a moment after the crash: in {len(deleted)} of "
             f"{len(quiet)} runs without a failover the restarted module found the address its "
             "previous process left on the interface and, holding only once the Sentinels confirm it, deleted it at "
-            "start (its log: \"… is on eth0 but this node must not hold it (role unknown): deleting it\"); it claimed "
-            f"it again as soon as they confirmed it, {cell(stat(blips, 'deleted_for_ms'), 0)} ms later by its log "
+            "start (its log: \"… is on eth0 but this node must not hold it (role unknown): deleting it\"). In "
+            f"{len(blips)} of them it claimed it again as soon as they confirmed it, "
+            f"{cell(stat(blips, 'deleted_for_ms'), 0)} ms later by its log "
             f"({cell(stat(blips, 'first_claim_ms_after_ready'), 0)} ms after the server's \"Ready to accept "
             "connections\"). The holder samples (10 ms apart) caught that moment in "
             f"{len(caught)} of these runs. A client that connects in that moment gets no answer and waits for its "
