@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
-reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000.
+reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
+30000, Sentinel's default).
 
-    python3 bench/run.py            # full run (~60 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~12 min), prints the tables only
+    python3 bench/run.py            # full run (~65 min on 2 cores), writes docs/benchmarks.md
+    python3 bench/run.py --quick    # smoke run (~16 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
@@ -24,6 +25,9 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
  11  routed mode (BGP; bench/routed_mode.py): planned SENTINEL FAILOVER and kill -9 with BIRD, then
      FRR, on the nodes: promotion -> new route at the router, the old route's withdrawal, ms with
      two next hops / no route, client errors, writes lost, client outage (redis-vip Sentinel mode)
+ 12  nothing failed, at down-after 1000 and 30000: the master's redis-server killed and started
+     again at once, and a backup client (redis-cli --rdb) against the master: client gap, ms with
+     no holder / two holders, failovers, writes lost
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -251,6 +255,42 @@ class Runner:
                             f"  [{time.time() - t0:.0f} s]")
                 self.sample_load(f"{name} rep {rep + 1}")
 
+    def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int], results: dict) -> None:
+        """Figure 12: the scenarios where nothing failed (scenarios.NOTHING_FAILED) at each
+        down-after into results["nothing_failed"] = {down_after (str): {scenario: {mech: [rows]}}},
+        mechanisms interleaved within a repetition (filled as it goes: an interrupted run keeps
+        what it measured)."""
+        import scenarios
+        out: dict = results.setdefault("nothing_failed", {})
+        for da in down_afters:
+            per = out.setdefault(str(da), {name: {m: [] for m in mechs} for name in scenarios.NOTHING_FAILED})
+            skip: set[tuple[str, str]] = set()
+            for rep in range(reps):
+                for name in scenarios.NOTHING_FAILED:
+                    fn = scenarios.SCENARIOS[name][1]
+                    for m in mechs:
+                        if (name, m) in skip:
+                            continue
+                        t0 = time.time()
+                        r = self.attempt(f"{name} {m} down-after {da} rep {rep + 1}", fn, m, da, self.args.keep)
+                        per[name][m].append(r)
+                        if "not_ready" in r:
+                            skip.add((name, m))
+                        elif "total" in r:
+                            log(f"  {name} {m} down-after {da} rep {rep + 1}/{reps}: "
+                                f"client gap {fmt(r.get('client_gap_ms'), 0)} ms, "
+                                f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
+                                f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                                f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
+                                + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
+                                   f"restarted server answered, left n1 {r.get('vip_departures')} times, "
+                                   f"+sdown from {r.get('sdown_sentinels')} Sentinels"
+                                   + (f", release: {r['first_release']}" if r.get("first_release") else "")
+                                   if name == "crash-restart" else
+                                   f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels")
+                                + f"  [{time.time() - t0:.0f} s]")
+                self.sample_load(f"nothing failed, down-after {da}, rep {rep + 1}")
+
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
         nodes, interleaved within a repetition: {scenario: {speaker: [rows]}}."""
@@ -317,10 +357,14 @@ def parse_args(argv=None):
     ap.add_argument("--idle-s", type=float, help="idle window of figure 5 (default 30, quick 5)")
     ap.add_argument("--flap-s", type=float, help="length of each probe run of figure 6 (default 5, quick 2)")
     ap.add_argument("--flap-reps", type=int, help="alternating rounds for figure 6 (default 5, quick 2)")
+    ap.add_argument("--nothing-failed-reps", type=int, help="repetitions for figure 12, per scenario, mechanism "
+                                                            "and down-after (default 3, quick 1)")
+    ap.add_argument("--nothing-failed-down-after", default="1000,30000",
+                    help="Sentinel down-after-milliseconds values of figure 12")
     ap.add_argument("--routed-reps", type=int, help="repetitions for figure 11, per scenario and routing daemon "
                                                      "(default 5, quick 2)")
     ap.add_argument("--routed-speakers", default="bird,frr", help="routing daemons on the nodes for figure 11")
-    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11",
+    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
@@ -332,6 +376,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-install", action="store_true", help="only check the tools, install nothing")
     ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a raw results file "
                                                      "(printed; written where --docs says)")
+    ap.add_argument("--render-figures", metavar="LIST", help="with --render: print only these figures' sections "
+                                                             "(12), each with a line naming the run, to paste into "
+                                                             "docs/benchmarks.md; writes nothing")
     a = ap.parse_args(argv)
     a.docs_given = a.docs is not None
     q = a.quick
@@ -340,6 +387,11 @@ def parse_args(argv=None):
     a.stop_reps = a.stop_reps or (1 if q else 3)
     a.startup_reps = a.startup_reps or (1 if q else 5)
     a.routed_reps = a.routed_reps or (2 if q else 5)
+    a.nothing_failed_reps = a.nothing_failed_reps or (1 if q else 3)
+    try:
+        a.nothing_failed_down_after_list = [int(x) for x in a.nothing_failed_down_after.split(",") if x.strip()]
+    except ValueError:
+        ap.error("--nothing-failed-down-after: comma-separated milliseconds, e.g. 1000,30000")
     a.manual_count = a.manual_count or (10 if q else 30)
     a.throughput_reps = a.throughput_reps or (2 if q else 12)
     a.requests = a.requests or (200_000 if q else 1_000_000)
@@ -364,12 +416,21 @@ def parse_args(argv=None):
     return a
 
 
-def render_only(path: str, docs: str | None) -> int:
-    """Re-render the markdown from a raw results file (e.g. after a change of wording)."""
+def render_only(path: str, docs: str | None, figures: str | None = None) -> int:
+    """Re-render the markdown from a raw results file (e.g. after a change of wording); with
+    figures, only those figures' sections (printed, never written)."""
     import report
     results = json.loads(Path(path).read_text())
     p = Path(path).resolve()
-    text = report.render(results, str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p))
+    shown = str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
+    if figures:
+        try:
+            text = report.render_figures(results, shown, [int(x) for x in figures.split(",") if x.strip()])
+        except ValueError as exc:
+            sys.exit(f"--render-figures: {exc}")
+        print(text)
+        return 0
+    text = report.render(results, shown)
     print(text)
     if docs:
         Path(docs).write_text(text)
@@ -380,7 +441,7 @@ def render_only(path: str, docs: str | None) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
-        return render_only(args.render, args.docs if args.docs_given else None)
+        return render_only(args.render, args.docs if args.docs_given else None, args.render_figures)
     check_environment(install=not args.no_install, routed=args.routed)
     def on_term(*_):
         raise KeyboardInterrupt("SIGTERM")
@@ -436,6 +497,11 @@ def _run(args, argv, src_so: Path) -> int:
         if 9 in args.figure_set:
             log(f"figure 9: two of three Sentinels stopped for 10 s, {args.stop_reps} reps x {', '.join(args.mech_list)}")
             run.scenarios(["sentinels-stopped"], args.mech_list, args.stop_reps, results)
+        if 12 in args.figure_set:
+            log(f"figure 12: nothing failed (crash restarted at once, backup client), down-after "
+                f"{', '.join(map(str, args.nothing_failed_down_after_list))}, {args.nothing_failed_reps} reps x "
+                f"{', '.join(args.mech_list)}")
+            run.nothing_failed(args.mech_list, args.nothing_failed_reps, args.nothing_failed_down_after_list, results)
         if args.routed:
             log(f"figure 11: routed mode (BGP), planned SENTINEL FAILOVER and kill -9, {args.routed_reps} reps x "
                 f"{', '.join(args.speaker_list)} on the nodes")

@@ -4,7 +4,10 @@
      and isolation (the master's link down for 8 s);
 - 7  planned failover (SENTINEL FAILOVER with every node healthy);
 - 8  busy master (DEBUG SLEEP 5 on the master; the Sentinels fail over while it sleeps);
-- 9  two of the three Sentinels stopped (SIGSTOP) for 10 s, every Redis node healthy.
+- 9  two of the three Sentinels stopped (SIGSTOP) for 10 s, every Redis node healthy;
+- 12 nothing failed, run at down-after 1000 and 30000: the master's redis-server killed and
+     started again at once (systemd's Restart=always), and a backup client (`redis-cli --rdb`)
+     against the master, which every Sentinel then lists as a replica `ip:0` for good.
 
 Each repetition builds a fresh topology with the mechanism (mechanisms.Deployment), a
 HolderSampler (common.py: which node namespaces have the VIP, every 10 ms), a capture of ARP in
@@ -22,6 +25,7 @@ settled master, not the first promotion.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -34,6 +38,12 @@ LINK_DOWN_S = 8.0
 SLEEP_S = 5
 STOP_S = 10.0
 FAILOVER_TIMEOUT_S = 30
+# figure 12: Sentinel sends INFO to each instance every 10 s; the backup client must stay
+# connected (its RDB held back by repl-diskless-sync-delay) until every Sentinel's INFO saw it
+INFO_PERIOD_S = 10.0
+BACKUP_DELAY_S = 20
+BACKUP_LISTED_TIMEOUT_S = 18.0
+BACKUP_HOLD_S = 3.0
 
 
 
@@ -352,10 +362,190 @@ def sentinels_stopped_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     return res
 
 
+# ----------------------------------------------------------------------------------------------
+# figure 12: nothing failed
+
+
+def _master_runids(dep: Deployment) -> list[str | None]:
+    """The run id each live Sentinel shows for the master (None where it does not answer)."""
+    out = []
+    for s in dep.group.sentinels.values():
+        if not s.alive():
+            continue
+        try:
+            m = helpers.pairs_to_dict(s.execute("SENTINEL", "MASTER", helpers.MASTER_NAME))
+            out.append(m.get("runid"))
+        except Exception:  # noqa: BLE001
+            out.append(None)
+    return out
+
+
+def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    """kill -9 of the master's redis-server and an immediate start from the same config file,
+    as systemd's Restart=always does; then until every Sentinel shows the new process's run id
+    (their next INFO, within 10 s) and the master alone has held the VIP for 3 s. At down-after
+    1000 Sentinel's reconnect (throttled to once a second) can outlast down-after and the
+    Sentinels fail the master over; the run then waits for the settled master instead. The
+    servers run without persistence: the restarted master comes back empty and its replicas
+    resync from it, so the writes acknowledged before the crash are lost by Redis itself, with
+    every mechanism."""
+    res: dict = {"mech": mech, "scenario": "crash-restart", "down_after_ms": down_after_ms}
+    with Rep(mech, "bc", keep, down_after_ms) as r:
+        time.sleep(0.5)
+        old = r.g["n1"]
+        t_fault = time.time()
+        old.kill9()
+        old.start()
+        old.wait_ready(15)
+        t_polled = time.time()
+        # when it answered: Redis' own "Ready to accept connections" line (ms), not the harness's
+        # polling of it (every 50 ms)
+        logged = [t for t in log_times(old.log_text(), "Ready to accept connections") if t >= t_fault - 0.001]
+        t_ready = logged[0] + 0.0005 if logged else t_polled
+        res["restart_ready_ms"] = (t_ready - t_fault) * 1000
+        res["restart_ready_source"] = "redis log" if logged else "polling"
+        res["restart_ready_polled_ms"] = (t_polled - t_fault) * 1000
+        runid = old.client().info("server").get("run_id")
+
+        def new_runid_everywhere() -> bool:
+            ids = _master_runids(r.dep)
+            return bool(ids) and all(i == runid for i in ids)
+
+        # a failover (at down-after 1000) shows within a few seconds; otherwise wait for the
+        # Sentinels' INFO, the moment a mechanism that waits for it would be back
+        _wait(lambda: r.dep.promotions(t_fault) or new_runid_everywhere(), INFO_PERIOD_S + 10, 0.05)
+        t_seen = time.time()
+        if not r.dep.promotions(t_fault):
+            res["sentinels_new_runid_ms"] = _ms(t_seen, t_ready) if new_runid_everywhere() else None
+            final = r.dep.settled(40)
+            if final == "n1" and not r.dep.promotions(t_fault):
+                res["converged"] = bool(_wait(lambda: r.sampler.stable_for(("n1",), 3.0), 30, 0.1))
+            else:
+                final, res["converged"] = r.converge("n1")
+        else:
+            final, res["converged"] = r.converge("n1")
+        t_end = time.time()
+        proms = r.dep.promotions(t_fault)
+        res["failed_over"] = bool(proms)
+        # the VIP off n1 after the kill, and back on it after the restarted server answered
+        # (without a failover; raw presence: no link goes down here)
+        left = r.sampler.left_at("n1", t_fault - SAMPLE_S, t_end)
+        res["vip_left"] = left is not None
+        res["vip_left_ms"] = _ms(left, t_fault)
+        back = r.sampler.came_back("n1", left, t_end) if left is not None else []
+        res["vip_departures"] = _departures(r.sampler, "n1", t_fault - SAMPLE_S, t_end)
+        if not proms:
+            # from when n1 had the VIP for good (its last return), after the restarted server
+            # answered; 0 when it never left or was back before the server answered (the
+            # module claims when it loads, before Redis listens)
+            res["vip_back_ms_after_ready"] = (max(0.0, _ms(back[-1], t_ready)) if back
+                                              else (0.0 if left is None else None))
+            # the VIP elsewhere than on the master (on no node, or on a replica)
+            res["off_master_ms"] = _off_ms(r.sampler, ("n1",), t_fault, t_end)
+        # Sentinel's own view: how many Sentinels called the master subjectively down (their
+        # reconnect to the restarted server is throttled to once a second), and the module's
+        # first claim after the restart with its reason
+        sdown = [n for n, s in r.g.sentinels.items()
+                 if any(t >= t_fault - 0.001 for t in log_times(s.log_text(), "+sdown master"))]
+        res["sdown_sentinels"] = len(sdown)
+        if mech.startswith("vip-"):
+            claims = [(t, msg) for t, msg in helpers.log_events(old, "claiming") if t >= t_fault - 0.001]
+            res["first_claim_ms_after_ready"] = _ms(claims[0][0], t_ready) if claims else None
+            res["first_claim"] = claims[0][1] if claims else None
+            rels = [(t, msg) for t, msg in helpers.log_events(old, "releasing") if t >= t_fault - 0.001]
+            res["releases_after_restart"] = len(rels)
+            res["first_release"] = rels[0][1] if rels else None
+            # the restarted module found its previous process's address and deleted it at start;
+            # from its log (ms): how long until its claim (often shorter than the 10 ms samples)
+            dels = [t for t, _m in helpers.log_events(old, "must not hold it") if t >= t_fault - 0.001]
+            res["deleted_at_start"] = bool(dels)
+            again = [t for t, _m in claims if dels and t >= dels[0]]
+            res["deleted_for_ms"] = _ms(again[0], dels[0]) if again else None
+        acks_after = [a.t_ack for a in r.writer.acks if a.t_ack >= t_ready]
+        res["first_ack_after_ready_ms"] = _ms(min(acks_after), t_ready) if acks_after else None
+        acked_before = sum(1 for a in r.writer.acks if a.t_ack <= t_fault)
+        r.module_status(res)
+        res.update(r.outcome(t_fault, t_end, final))
+        res["acked_before_crash"] = acked_before
+        res["total"] = r.sampler.durations(t_fault, t_end)
+        r.dep.check_alive()
+    return res
+
+
+def _departures(sampler, node: str, t0: float, t1: float) -> int:
+    """How often ``node`` stopped having the VIP between t0 and t1 (raw presence)."""
+    s = [x for x in list(sampler.samples) if t0 <= x[0] <= t1]
+    return sum(1 for (_ta, _c, raw_a), (_tb, _c2, raw_b) in zip(s, s[1:]) if node in raw_a and node not in raw_b)
+
+
+def _off_ms(sampler, want: tuple[str, ...], t0: float, t1: float) -> float:
+    """ms in which the connected holders were not exactly ``want`` between t0 and t1."""
+    s = [x for x in list(sampler.samples) if t0 <= x[0] <= t1]
+    return sum(tb - ta for (ta, conn, _r), (tb, _c, _r2) in zip(s, s[1:]) if conn != want) * 1000
+
+
+def backup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    """`redis-cli --rdb` from the client namespace against the master, kept waiting for its RDB
+    (repl-diskless-sync-delay) until every Sentinel's INFO has seen it: the master's INFO lists
+    it as a replica with port 0, and every Sentinel adds `ip:0` to SENTINEL REPLICAS for good.
+    Then 3 s more with the entry in every answer, the client stopped, and 2 s more."""
+    res: dict = {"mech": mech, "scenario": "backup", "down_after_ms": down_after_ms}
+    with Rep(mech, "bk", keep, down_after_ms) as r:
+        time.sleep(0.5)
+        n1 = r.g["n1"]
+        obs = r.topo.addr4("obs")
+        n1.execute("CONFIG", "SET", "repl-diskless-sync-delay", str(BACKUP_DELAY_S))
+
+        def listed() -> list[str]:
+            out = []
+            for name, s in r.g.sentinels.items():
+                try:
+                    if any(x.get("ip") == obs and str(x.get("port")) == "0" for x in s.replicas()):
+                        out.append(name)
+                except Exception:  # noqa: BLE001
+                    pass
+            return out
+
+        t0 = time.time()
+        cli = r.topo.popen("obs", "redis-cli", "-h", n1.address, "--rdb", str(r.topo.workdir / "backup.rdb"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            everywhere = _wait(lambda: len(listed()) == len(r.g.sentinels), BACKUP_LISTED_TIMEOUT_S, 0.2)
+            t_listed = time.time()
+            res["listed_everywhere_ms"] = _ms(t_listed, t0) if everywhere else None
+            time.sleep(BACKUP_HOLD_S)
+        finally:
+            t_stop = time.time()
+            cli.kill()
+            cli.wait(timeout=10)
+            n1.execute("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+        res["backup_client_s"] = t_stop - t0
+        back_alone = _wait(lambda: r.sampler.stable_for(("n1",), 2.0), 30, 0.1)
+        t_end = time.time()
+        still = listed()
+        res["listed_by_at_end"] = still
+        res["listed_everywhere"] = len(still) == len(r.g.sentinels)
+        res["converged"] = bool(back_alone)
+        res["vip_left"] = r.sampler.left_at("n1", t0 - SAMPLE_S, t_end) is not None
+        st = r.dep.status("n1")
+        if st:
+            res["sentinel_entries_skipped"] = st.get("sentinel_entries_skipped")
+        r.module_status(res)
+        res.update(r.outcome(t0, t_end, "n1"))
+        res["total"] = r.sampler.durations(t0, t_end)
+        r.dep.check_alive()
+    return res
+
+
 SCENARIOS = {  # name -> (figure, function)
     "stale-restart": (3, stale_restart_rep),
     "isolation": (3, isolation_rep),
     "planned": (7, planned_rep),
     "busy": (8, busy_rep),
     "sentinels-stopped": (9, sentinels_stopped_rep),
+    "crash-restart": (12, crash_restart_rep),
+    "backup": (12, backup_rep),
 }
+# figure 12 runs at both settings: Sentinel's hardest (1000) and its default (30000)
+NOTHING_FAILED = ["crash-restart", "backup"]
+NOTHING_FAILED_DOWN_AFTER = [1000, 30000]
