@@ -60,14 +60,27 @@ impl SentinelView {
             .map(|r| r.heard.answer.sentinel_runid.as_str())
             .collect();
         let counted = answering.iter().filter(|id| !ghosts.contains(**id)).count();
+        // Who the answering Sentinels say is at an address (a configured Sentinel this process
+        // has never heard may be a ghost, or one that answers under another address).
+        let listed_at = |t: &super::Target| -> Option<String> {
+            self.targets
+                .iter()
+                .filter(|o| !o.failing())
+                .flat_map(|o| o.peers.iter().flatten())
+                .find(|p| p.endpoint.ip == t.addr.host && p.endpoint.port == t.addr.port)
+                .map(peer_id)
+        };
         let never_heard = self
             .targets
             .iter()
             .filter(|t| t.heard.is_none())
             .filter(|t| {
-                t.learned_as.as_deref().is_none_or(|id| {
-                    id.is_empty() || !(answering.contains(id) || ghosts.contains(id))
-                })
+                let id = t
+                    .learned_as
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .or_else(|| listed_at(t));
+                id.is_none_or(|id| !(answering.contains(id.as_str()) || ghosts.contains(&id)))
             })
             .count();
         let reported = self

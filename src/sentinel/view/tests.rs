@@ -786,3 +786,40 @@ fn a_master_the_sentinels_cannot_reach_reads_as_reported_down() {
         (3, 3, 0, 2)
     );
 }
+
+#[test]
+fn a_configured_sentinel_never_heard_and_listed_as_a_ghost_is_not_counted() {
+    // This process started after the Sentinels at 192.0.2.21 and .22 were replaced by new ones
+    // (s4, s5, learned): it never heard the old ones. The live Sentinels list them as ghosts at
+    // the configured addresses: 3 Sentinels, not 5 (seen in a chaos run: quorum 4 of 5, no
+    // holder for two minutes).
+    let mut v = view();
+    let ghost = |n: u8, id: &str| peer(id, n, true, 120_000);
+    let live = |n: u8, id: &str| {
+        let mut p = peer(id, n, false, 500);
+        p.endpoint.port = 26380;
+        p
+    };
+    let mut a = says(3, 1, US, 0);
+    a.master.other_sentinels = 4;
+    a.peers = Some(vec![
+        ghost(1, "s1"),
+        ghost(2, "s2"),
+        live(4, "s4"),
+        live(5, "s5"),
+    ]);
+    hear(&mut v, 3, 0, a);
+    for s in [1, 2] {
+        v.failed(
+            &sentinel(s),
+            ms(1),
+            PollError {
+                kind: PollErrorKind::Connect,
+                text: "connection refused".into(),
+            },
+        );
+    }
+    let sum = v.summary(ms(10), Rules::default());
+    assert_eq!((sum.known, sum.ghosts), (3, 2), "{sum:?}");
+    assert_eq!(sum.quorum, 2);
+}
