@@ -1,11 +1,18 @@
 //! The module's settings: parsing and validation of every `vip.*` value.
 //!
-//! Pure functions only. The Redis glue calls them from `ConfigurationValue::set`, so the
-//! text of an `Err` is exactly what `CONFIG SET` (or a failed `MODULE LOAD`) shows the
-//! operator: it names the value and the expected form.
+//! Pure functions only. Every config is one row of the table in `config/table.rs`; its
+//! parser here runs when the server sets the value, so the text of an `Err` is exactly what
+//! `CONFIG SET` (or a failed `MODULE LOAD`) shows the operator: it names the value and the
+//! expected form. `config/args.rs` checks the loadmodule arguments.
 
 use std::fmt;
 use std::net::IpAddr;
+
+mod args;
+mod table;
+
+pub use args::{as_default, check_module_args, parse_bool};
+pub use table::{find, yes_no, Config, Flags, Kind, Settings, Values, CONFIGS};
 
 /// The kernel's IFNAMSIZ is 16 including the terminating NUL.
 pub const MAX_IFNAME: usize = 15;
@@ -89,63 +96,6 @@ impl Mode {
         match self {
             Mode::Basic => "basic",
             Mode::Sentinel => "sentinel",
-        }
-    }
-}
-
-/// A snapshot of every `vip.*` config, handed to the worker as one value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub addresses: Vec<Vip>,
-    pub interface: String,
-    pub label: Option<String>,
-    pub announce_count: u32,
-    pub announce_interval_ms: u64,
-    pub announce_repeat_delay_ms: u64,
-    pub announce_refresh_ms: u64,
-    pub check_interval_ms: u64,
-    pub address_lifetime_s: u32,
-    pub release_on_shutdown: bool,
-    pub enabled: bool,
-    /// Announce the VIPs on the wire (gratuitous ARP / unsolicited NA) and watch for other
-    /// claimants. `false`: routed mode — the host's routing daemon announces the address.
-    pub announce: bool,
-    /// The Sentinels to ask; empty = basic mode.
-    pub sentinels: Vec<SentinelAddr>,
-    /// The Sentinel master name (required with `sentinels`).
-    pub master_name: Option<String>,
-    pub auth_user: Option<String>,
-    pub auth_pass: Option<Secret>,
-    /// Sentinels that must confirm; 0 = derived from what the Sentinels report.
-    pub quorum: u32,
-    /// How long one confirmation counts; 0 = half of Sentinel's down-after-milliseconds.
-    /// Never longer than down-after-milliseconds, whatever is set.
-    pub lease_ms: u64,
-    pub poll_interval_ms: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            addresses: Vec::new(),
-            interface: String::new(),
-            label: None,
-            announce_count: 5,
-            announce_interval_ms: 200,
-            announce_repeat_delay_ms: 5000,
-            announce_refresh_ms: 0,
-            check_interval_ms: 1000,
-            address_lifetime_s: 1,
-            release_on_shutdown: true,
-            enabled: true,
-            announce: true,
-            sentinels: Vec::new(),
-            master_name: None,
-            auth_user: None,
-            auth_pass: None,
-            quorum: 0,
-            lease_ms: 0,
-            poll_interval_ms: 100,
         }
     }
 }
@@ -435,156 +385,6 @@ fn parse_sentinel(item: &str) -> Result<SentinelAddr, String> {
     })
 }
 
-/// The type of a config, as far as checking a loadmodule argument goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    Number,
-    Bool,
-}
-
-/// Every config, by the name a loadmodule argument uses (no `vip.` prefix). Must match the
-/// registration in lib.rs (an integration test loads the module with every name).
-pub const CONFIG_NAMES: &[(&str, Kind)] = &[
-    ("address", Kind::Text),
-    ("interface", Kind::Text),
-    ("label", Kind::Text),
-    ("sentinels", Kind::Text),
-    ("master-name", Kind::Text),
-    ("sentinel-auth-user", Kind::Text),
-    ("sentinel-auth-pass", Kind::Text),
-    ("quorum", Kind::Number),
-    ("lease-ms", Kind::Number),
-    ("poll-interval-ms", Kind::Number),
-    ("announce-count", Kind::Number),
-    ("announce-interval-ms", Kind::Number),
-    ("announce-repeat-delay-ms", Kind::Number),
-    ("announce-refresh-ms", Kind::Number),
-    ("check-interval-ms", Kind::Number),
-    ("address-lifetime-s", Kind::Number),
-    ("release-on-shutdown", Kind::Bool),
-    ("enabled", Kind::Bool),
-    ("announce", Kind::Bool),
-];
-
-/// Redis' own booleans: yes or no, in any case.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    if text.eq_ignore_ascii_case("yes") {
-        Some(true)
-    } else if text.eq_ignore_ascii_case("no") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// Check the loadmodule arguments: name/value pairs of known configs, each at most once,
-/// booleans yes or no. Returns the pairs, or the first problem in words that name it.
-pub fn check_module_args(args: &[String]) -> Result<Vec<(String, String)>, String> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in args.chunks(2) {
-        let name = pair[0].as_str();
-        let Some(&(known, kind)) = CONFIG_NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        else {
-            return Err(unknown_argument(name));
-        };
-        let Some(value) = pair.get(1) else {
-            return Err(format!(
-                "argument '{name}' has no value: loadmodule takes name value pairs, such as address 192.0.2.100/24"
-            ));
-        };
-        if out.iter().any(|(n, _)| n == known) {
-            return Err(format!("argument '{known}' is given twice"));
-        }
-        if kind == Kind::Bool && parse_bool(value).is_none() {
-            return Err(format!(
-                "argument '{known}' is '{value}': expected yes or no (as Redis' own booleans)"
-            ));
-        }
-        out.push((known.to_string(), value.clone()));
-    }
-    Ok(out)
-}
-
-fn unknown_argument(name: &str) -> String {
-    let bare = name
-        .strip_prefix("vip.")
-        .or_else(|| name.strip_prefix("VIP."));
-    if let Some(bare) = bare.filter(|b| CONFIG_NAMES.iter().any(|(n, _)| n.eq_ignore_ascii_case(b)))
-    {
-        return format!(
-            "unknown argument '{name}': loadmodule arguments take the names without the vip. prefix: '{bare}'"
-        );
-    }
-    // No config name is longer than 32 characters: a longer argument is no typo of one (and
-    // comparing it would cost time for nothing).
-    if name.len() > 64 {
-        return format!(
-            "unknown argument '{}...' ({} characters): not a config name",
-            name.chars().take(32).collect::<String>(),
-            name.len()
-        );
-    }
-    let lower = name.to_ascii_lowercase();
-    let prefix = CONFIG_NAMES
-        .iter()
-        .map(|(n, _)| *n)
-        .find(|n| lower.len() >= 4 && n.starts_with(&lower));
-    let closest = CONFIG_NAMES
-        .iter()
-        .map(|(n, _)| (edit_distance(&lower, n), *n))
-        .min()
-        .filter(|(d, _)| *d <= 2)
-        .map(|(_, n)| n);
-    match closest.or(prefix) {
-        Some(n) => format!("unknown argument '{name}'; did you mean '{n}'?"),
-        _ => format!(
-            "unknown argument '{name}': the arguments are {}",
-            CONFIG_NAMES
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// Bounds of the numeric configs, shared by the Redis registration (which enforces them and
-/// words the error) and the documentation.
-pub mod limits {
-    pub const ANNOUNCE_COUNT: (i64, i64) = (0, 100);
-    pub const ANNOUNCE_INTERVAL_MS: (i64, i64) = (10, 60_000);
-    pub const ANNOUNCE_REPEAT_DELAY_MS: (i64, i64) = (0, 3_600_000);
-    pub const ANNOUNCE_REFRESH_MS: (i64, i64) = (0, 3_600_000);
-    pub const CHECK_INTERVAL_MS: (i64, i64) = (100, 60_000);
-    pub const ADDRESS_LIFETIME_S: (i64, i64) = (0, 3600);
-    pub const QUORUM: (i64, i64) = (0, super::MAX_SENTINELS as i64);
-    pub const LEASE_MS: (i64, i64) = (0, 600_000);
-    pub const POLL_INTERVAL_MS: (i64, i64) = (10, 1000);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,50 +570,6 @@ mod tests {
         assert_eq!(s.mode(), Mode::Basic);
         s.sentinels = parse_sentinels("192.0.2.21:26379").unwrap();
         assert_eq!(s.mode(), Mode::Sentinel);
-    }
-
-    #[test]
-    fn module_arguments_are_checked() {
-        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            check_module_args(&args(&["address", "192.0.2.100/24", "ENABLED", "Yes"])).unwrap(),
-            vec![
-                ("address".to_string(), "192.0.2.100/24".to_string()),
-                ("enabled".to_string(), "Yes".to_string())
-            ]
-        );
-        // (arguments, text the error must contain)
-        let bad: &[(&[&str], &str)] = &[
-            (
-                &["adress", "x"],
-                "unknown argument 'adress'; did you mean 'address'?",
-            ),
-            (&["interfce", "eth0"], "did you mean 'interface'?"),
-            (&["release", "yes"], "did you mean 'release-on-shutdown'?"),
-            (&["vip.address", "x"], "without the vip. prefix: 'address'"),
-            (&["bogus", "1"], "the arguments are address, interface"),
-            (
-                &["address", "a", "interface"],
-                "argument 'interface' has no value",
-            ),
-            (
-                &["address", "a", "address", "b"],
-                "argument 'address' is given twice",
-            ),
-            (
-                &["release-on-shutdown", "true"],
-                "is 'true': expected yes or no",
-            ),
-            (&["enabled", "1"], "expected yes or no"),
-            (
-                &[&"x".repeat(8000), "1"],
-                "(8000 characters): not a config name",
-            ),
-        ];
-        for (input, want) in bad {
-            let err = check_module_args(&args(input)).unwrap_err();
-            assert!(err.contains(want), "{input:?}: {err}");
-        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(pairs.len() * 2, args.len());
         for (i, (name, _)) in pairs.iter().enumerate() {
             assert!(
-                config::CONFIG_NAMES.iter().any(|(n, _)| n == name),
+                config::find(name).is_some_and(|c| c.name == name),
                 "{name}"
             );
             assert!(!pairs[..i].iter().any(|(n, _)| n == name), "{name} twice");

@@ -29,7 +29,7 @@ use redis::Value;
 use super::answer::{self, Answer, ReplyError};
 use super::view::{Heard, PollError, PollErrorKind};
 use super::PollPlan;
-use crate::config::SentinelAddr;
+use crate::config::{SentinelAddr, Settings};
 use crate::core::Event;
 use crate::threads;
 use crate::worker::{mono, Inbox};
@@ -63,7 +63,7 @@ impl Pollers {
             inbox,
             plan: None,
             running: BTreeMap::new(),
-            interval_ms: Arc::new(AtomicU64::new(100)),
+            interval_ms: Arc::new(AtomicU64::new(Settings::default().poll_interval_ms)),
         }
     }
 
