@@ -48,12 +48,19 @@ def test_mistyped_or_incomplete_arguments_fail_the_load(make_topology, module_pa
         ([*BASE, "master-name"], "argument 'master-name' has no value"),
         ([*BASE, "address", "192.0.2.101/24"], "argument 'address' is given twice"),
         ([*BASE, "release-on-shutdown", "true"], "'release-on-shutdown' is 'true': expected yes or no"),
+        ([*BASE, "quorum", "abc"], "argument 'quorum' is 'abc': expected a whole number from 0 to 16"),
+        ([*BASE, "poll-interval-ms", "5"], "argument 'poll-interval-ms' is '5': expected a whole number from 10 to 1000"),
+        ([*BASE, "label", "a b"], "invalid configuration: label 'a b' contains ' '"),
     ]
     for args, want in cases:
         line = load_fails(n1, module_path, *args)
         assert want in line, f"{args}: {line}"
-    # and a valid load still works afterwards
-    n1.execute("MODULE", "LOAD", module_path, *BASE, "release-on-shutdown", "NO")
+    # and a valid load still works afterwards; names and yes/no in any case
+    n1.execute("MODULE", "LOAD", module_path, *BASE, "release-on-shutdown", "NO", "ANNOUNCE-COUNT", "3")
+    assert n1.config_get("vip.release-on-shutdown") == "no"
+    assert n1.config_get("vip.announce-count") == "3"
+    n1.execute("MODULE", "UNLOAD", "vip")
+    n1.execute("MODULE", "LOAD", module_path, *BASE, "release-on-shutdown", "No")
     assert n1.config_get("vip.release-on-shutdown") == "no"
 
 
