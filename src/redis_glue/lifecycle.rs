@@ -45,12 +45,16 @@ pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
 /// it frees the module and dlcloses the library, and the next cron tick calls into the unmapped
 /// code (signal 11 one cron tick after a refused `MODULE LOAD`). Passing no callback
 /// unsubscribes; on servers that clean up themselves this is harmless.
+///
+/// Only events subscribed by then: on Redis 7.0 "unsubscribing" from an event never subscribed
+/// adds a listener with no callback, and the server called it (address 0, signal 11) when that
+/// event fired. The shutdown event is subscribed last, once nothing can fail any more, so it
+/// is not in the list: it was, and every refused load crashed the next SHUTDOWN.
 fn unsubscribe_events(ctx: *mut raw::RedisModuleCtx) {
     for id in [
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
         raw::REDISMODULE_EVENT_CRON_LOOP,
         raw::REDISMODULE_EVENT_CONFIG,
-        raw::REDISMODULE_EVENT_SHUTDOWN,
     ] {
         let _ = raw::subscribe_to_server_event(ctx, raw::RedisModuleEvent { id, dataver: 1 }, None);
     }
@@ -121,7 +125,8 @@ fn start(ctx: &Context) -> RedisStatus {
     RedisStatus::Ok
 }
 
-/// The shutdown event, the ACL categories and our own INFO callback.
+/// The shutdown event, the ACL categories and our own INFO callback: nothing fails after this
+/// (see unsubscribe_events).
 fn hook_in(ctx: &Context) {
     raw::subscribe_to_server_event(
         ctx.ctx,

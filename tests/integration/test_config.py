@@ -64,6 +64,24 @@ def test_mistyped_or_incomplete_arguments_fail_the_load(make_topology, module_pa
     assert n1.config_get("vip.release-on-shutdown") == "no"
 
 
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_refused_load_leaves_the_server_safe_to_shut_down(make_topology, module_path, flavor):
+    """A refused load removes the event subscriptions it made, and only those: on Redis 7.0,
+    removing one never made added a listener without a callback, and the next SHUTDOWN crashed
+    (signal 11 at address 0) after any refused MODULE LOAD."""
+    n1 = bare_node(make_topology(nodes=1), flavor)
+    load_fails(n1, module_path, "adress", VIP4)
+    load_fails(n1, module_path, *BASE, "label", "a b")
+    load_fails(n1, module_path, *BASE, "quorum", "99")
+    try:
+        n1.execute("SHUTDOWN", "NOSAVE")
+    except redis.ConnectionError:
+        pass
+    code = n1.wait_exit(15)
+    assert "crashed by signal" not in n1.log_text(), n1.log_tail(30)
+    assert code == 0, n1.log_tail(30)
+
+
 def test_server_with_a_mistyped_argument_does_not_start(make_topology, module_path):
     """The same typo in redis.conf's loadmodule line: the server refuses to start and says why."""
     topo = make_topology(nodes=1)
