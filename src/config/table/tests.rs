@@ -120,13 +120,14 @@ fn a_value_is_parsed_once_and_kept_as_written() {
     assert_eq!(v.shown("no-such-config"), None);
 }
 
+/// `Settings::default()` is the table's defaults, read back as `CONFIG GET` shows them.
 #[test]
-fn the_defaults() {
-    let s = Settings::default();
-    assert!(s.addresses.is_empty() && s.interface.is_empty() && s.label.is_none());
-    assert_eq!((s.announce_count, s.announce_interval_ms), (5, 200));
-    assert!(s.enabled && s.announce && s.release_on_shutdown);
-    assert_eq!(s.poll_interval_ms, 100);
+fn the_default_settings_are_the_table_s() {
+    let v = Values::default();
+    assert_eq!(v.settings(), &Settings::default());
+    for c in CONFIGS {
+        assert_eq!(v.shown(c.name), Some(c.default_text()), "{}", c.name);
+    }
 }
 
 /// The README's row for a config: name, the doc line (with the range of a number, and
