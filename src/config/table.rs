@@ -21,7 +21,9 @@ impl Flags {
     pub const DEFAULT: Flags = Flags(0);
     /// `CONFIG SET` only with `enable-protected-configs` (as Redis guards `dir`).
     pub const PROTECTED: Flags = Flags(1);
-    /// Redacted from MONITOR and the slow log (`CONFIG GET` still shows it, as `masterauth`).
+    /// Handed to the server as sensitive (`CONFIG GET` still shows it, as `masterauth`). What a
+    /// server redacts for a module config varies: the slow log of Redis 7.0 and 8.0 and Valkey
+    /// 9.1 still showed a `CONFIG SET` of one (checked 2026-12-04).
     pub const SENSITIVE: Flags = Flags(2);
     /// Set at load only.
     pub const IMMUTABLE: Flags = Flags(4);
