@@ -1,0 +1,201 @@
+"""Netlink dumps inside namespaces: a node's addresses (RTM_GETADDR) and a router's routes
+(RTM_GETROUTE), parsed from the bytes with no subprocess per sample.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+import threading
+import time
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .topology import Topology
+
+
+
+_NLMSG_HDR = struct.Struct("=IHHII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTATTR = struct.Struct("=HH")
+_RTM_NEWADDR, _RTM_GETADDR = 20, 22
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_IFA_ADDRESS, _IFA_LOCAL = 1, 2
+
+
+def _open_netlink() -> socket.socket:
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
+    s.bind((0, 0))
+    s.settimeout(2.0)
+    return s
+
+
+class AddrDumper:
+    """One NETLINK_ROUTE socket per namespace, opened inside it (a socket stays in the
+    namespace it was created in); ``addresses(ns)`` is one RTM_GETADDR dump: every address of
+    every interface of that namespace. ``close()`` must be called: an open socket keeps its
+    namespace alive after `ip netns del`."""
+
+    def __init__(self, topo: Topology, hosts: Iterable[str]):
+        self.topo = topo
+        self._socks: dict[str, socket.socket] = {}
+        self._seq = int(time.time()) & 0xFFFF
+        self._lock = threading.Lock()
+        try:
+            for h in hosts:
+                self._socks[h] = topo.in_ns(h, _open_netlink)
+        except BaseException:
+            self.close()
+            raise
+
+    def addresses(self, host: str) -> set[str]:
+        with self._lock:
+            self._seq = (self._seq + 1) & 0xFFFFFFFF
+            seq = self._seq
+            s = self._socks[host]
+            try:
+                return self._dump(s, seq)
+            except (OSError, ValueError):
+                # a timed-out dump may leave a partial answer in the socket: start afresh
+                try:
+                    s.close()
+                finally:
+                    self._socks[host] = self.topo.in_ns(host, _open_netlink)
+                raise
+
+    @staticmethod
+    def _dump(s: socket.socket, seq: int) -> set[str]:
+        req = _NLMSG_HDR.pack(_NLMSG_HDR.size + _IFADDRMSG.size, _RTM_GETADDR,
+                              _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + _IFADDRMSG.pack(0, 0, 0, 0, 0)
+        s.send(req)
+        out: set[str] = set()
+        while True:
+            data = s.recv(65536)
+            off = 0
+            while off + _NLMSG_HDR.size <= len(data):
+                ln, typ, _flags, sq, _pid = _NLMSG_HDR.unpack_from(data, off)
+                if ln < _NLMSG_HDR.size:
+                    raise ValueError("short netlink message")
+                if sq == seq:
+                    if typ == _NLMSG_DONE:
+                        return out
+                    if typ == _NLMSG_ERROR:
+                        code = struct.unpack_from("=i", data, off + 16)[0]
+                        raise OSError(-code, f"netlink dump failed: {errno.errorcode.get(-code, code)}")
+                    if typ == _RTM_NEWADDR:
+                        fam = data[off + 16]
+                        a, end = off + 16 + _IFADDRMSG.size, off + ln
+                        local = addr = None
+                        while a + _RTATTR.size <= end:
+                            alen, atype = _RTATTR.unpack_from(data, a)
+                            if alen < _RTATTR.size:
+                                break
+                            if atype == _IFA_LOCAL:
+                                local = data[a + 4:a + alen]
+                            elif atype == _IFA_ADDRESS:
+                                addr = data[a + 4:a + alen]
+                            a += (alen + 3) & ~3
+                        raw = local or addr
+                        if raw:
+                            af = socket.AF_INET if fam == socket.AF_INET else socket.AF_INET6
+                            out.add(socket.inet_ntop(af, raw))
+                off += (ln + 3) & ~3
+
+    def close(self) -> None:
+        for s in self._socks.values():
+            try:
+                s.close()
+            except OSError:
+                pass
+        self._socks.clear()
+
+
+
+_NLMSG_HDR = struct.Struct("=IHHII")
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_RTATTR = struct.Struct("=HH")
+_RTNEXTHOP = struct.Struct("=HBBi")
+_RTM_NEWROUTE, _RTM_GETROUTE = 24, 26
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_RTA_DST, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 5, 9, 15
+_RT_TABLE_MAIN = 254
+_RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x40, 0x400
+
+
+def _netlink(groups: int = 0) -> socket.socket:
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((0, groups))
+    s.settimeout(2.0)
+    return s
+
+
+def _attrs(data: bytes, off: int, end: int):
+    while off + _RTATTR.size <= end:
+        alen, atype = _RTATTR.unpack_from(data, off)
+        if alen < _RTATTR.size:
+            return
+        yield atype, data[off + 4:off + alen]
+        off += (alen + 3) & ~3
+
+
+def dump_routes(s: socket.socket, seq: int, prefixes: dict[tuple[int, bytes, int], str]) -> dict[str, tuple[str, ...]]:
+    """One RTM_GETROUTE dump (IPv4 and IPv6, main table) on netlink socket s: for each watched
+    prefix, the sorted next-hop gateways of every route to it (several = ECMP or several routes)."""
+    out: dict[str, list[str]] = {p: [] for p in prefixes.values()}
+    families = sorted({fam for fam, _, _ in prefixes})
+    for fam in families:
+        s.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + _RTMSG.size, _RTM_GETROUTE, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0)
+               + _RTMSG.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0))
+        done = False
+        while not done:
+            data = s.recv(1 << 16)
+            off = 0
+            while off + _NLMSG_HDR.size <= len(data):
+                ln, typ, _fl, sq, _pid = _NLMSG_HDR.unpack_from(data, off)
+                if ln < _NLMSG_HDR.size:
+                    raise ValueError("short netlink message")
+                if sq == seq:
+                    if typ == _NLMSG_DONE:
+                        done = True
+                    elif typ == _NLMSG_ERROR:
+                        code = struct.unpack_from("=i", data, off + 16)[0]
+                        if code:
+                            raise OSError(-code, "netlink route dump failed")
+                    elif typ == _RTM_NEWROUTE:
+                        _route(data, off, ln, fam, prefixes, out)
+                off += (ln + 3) & ~3
+    return {p: tuple(sorted(v)) for p, v in out.items()}
+
+
+def _route(data: bytes, off: int, ln: int, fam: int, prefixes, out) -> None:
+    rfam, dst_len, _sl, _tos, table, _proto, _scope, rtype, _flags = _RTMSG.unpack_from(data, off + 16)
+    if rtype != 1:  # RTN_UNICAST only
+        return
+    dst = b""
+    gws: list[str] = []
+    for atype, val in _attrs(data, off + 16 + _RTMSG.size, off + ln):
+        if atype == _RTA_DST:
+            dst = val
+        elif atype == _RTA_TABLE:
+            table = struct.unpack("=I", val)[0]
+        elif atype == _RTA_GATEWAY:
+            gws.append(socket.inet_ntop(rfam, val))
+        elif atype == _RTA_MULTIPATH:
+            o = 0
+            while o + _RTNEXTHOP.size <= len(val):
+                nlen, _f, _h, _ifi = _RTNEXTHOP.unpack_from(val, o)
+                if nlen < _RTNEXTHOP.size:
+                    break
+                for a2, v2 in _attrs(val, o + _RTNEXTHOP.size, o + nlen):
+                    if a2 == _RTA_GATEWAY:
+                        gws.append(socket.inet_ntop(rfam, v2))
+                o += (nlen + 3) & ~3
+    if table != _RT_TABLE_MAIN:
+        return
+    key = (rfam, dst, dst_len)
+    if key in prefixes:
+        out[prefixes[key]] += gws or ["(no gateway)"]
