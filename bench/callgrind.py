@@ -24,10 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import VIP4, SentinelNode, Topology, log, wait_until  # noqa: E402
-from mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args  # noqa: E402
+from bench.common import log
+from bench.mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args
+from tests.harness.netns import VIP4, wait_until
+from tests.harness.processes import SentinelNode
+from tests.harness.topology import Topology
 
 CONFIGS = ("none", "basic", "sentinel")
 

@@ -8,8 +8,8 @@ a pass or a failure of the run.
 
 from __future__ import annotations
 
-from common import summary
-from mechanisms import DOWN_AFTER_MS, LABELS, MECHANISMS
+from bench.common import summary
+from bench.mechanisms import DOWN_AFTER_MS, LABELS, MECHANISMS
 
 POLL_MS = 100  # vip.poll-interval-ms default
 TARGET_ROUTED_MS = 20  # issue 11: planned switch, the route moves within 20 ms of the promotion
@@ -1681,7 +1681,7 @@ master alone has held the VIP for 3 s.
    FAILOVER` to n2's Sentinel. kill -9: of n1's redis-server (its Sentinel and daemon stay up);
    the address's deletion on n1 is sampled every 10 ms. Clients: bench/writer.py (5 ms; the
    outage as in figure 2, or for the planned switch the longest gap between acknowledged
-   writes) and helpers.VipWriter through the VIP (5 ms; errors, lost writes, writes the old
+   writes) and the harness's VipWriter through the VIP (5 ms; errors, lost writes, writes the old
    master acknowledged after the promotion).
 
 4-6 are described with their tables. Timeouts in the harness are upper bounds against hangs;

@@ -37,12 +37,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, helpers, log, log_times
-from common import read_writer, wait_value as _wait, ms_since as _ms  # noqa: E402
-from mechanisms import DOWN_AFTER_MS, module_path
-from routed import (CLIENT, ROUTER, VIP4_R, RoutedTopology, RoutedVipWriter, RouteWatcher, rib_overlap_ms,
-                    speakers_available, start_routed, sweep_stale_rundirs)
-from topology import MASTER_NAME, addr_only, pairs_to_dict
+from bench.common import BENCH_DIR, log, ms_since as _ms, read_writer, wait_value as _wait
+from bench.mechanisms import DOWN_AFTER_MS, module_path
+from tests.harness.clients import pairs_to_dict
+from tests.harness.logs import log_times, promotions
+from tests.harness.netns import MASTER_NAME, addr_only
+from tests.harness.routed import CLIENT, ROUTER, VIP4_R, RoutedTopology, sweep_stale_rundirs
+from tests.harness.routed_setup import RoutedVipWriter, start_routed
+from tests.harness.routes import RouteWatcher
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import wait_settled
+from tests.harness.speakers import rib_overlap_ms, speakers_available
+from tests.harness.status import try_status
 
 WRITER = BENCH_DIR / "writer.py"
 VIP = addr_only(VIP4_R)
@@ -115,7 +121,7 @@ class RoutedRep:
         self.rw: RouteWatcher | None = None
         self.vw: RoutedVipWriter | None = None
         self.writer: subprocess.Popen | None = None
-        self.sampler: helpers.HolderSampler | None = None
+        self.sampler: HolderSampler | None = None
 
     def __enter__(self) -> "RoutedRep":
         workdir = Path(tempfile.mkdtemp(prefix=f"vt-{TAGS[self.scenario, self.speaker]}-")) if self.keep else None
@@ -126,7 +132,7 @@ class RoutedRep:
             self.r = start_routed(self.topo, module_path(), speaker=self.speaker)
             self.g = self.r.group
             self.rw = RouteWatcher(self.topo, [VIP4_R]).start()
-            self.sampler = helpers.HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
+            self.sampler = HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
             self.wfile = self.topo.workdir / "writer.log"
             err = open(self.topo.workdir / "writer.err", "wb")
             try:
@@ -182,7 +188,7 @@ class RoutedRep:
     def first_promotion(self, after: float) -> tuple[float, str] | None:
         """(wall time, node) of the first "MASTER MODE enabled" after ``after``: the midpoint of
         its logged millisecond."""
-        got = _wait(lambda: [p for p in helpers.promotions(self.g) if p[0] >= after - 0.001],
+        got = _wait(lambda: [p for p in promotions(self.g) if p[0] >= after - 0.001],
                     FAILOVER_TIMEOUT_S, 0.05)
         return (got[0][0] + 0.0005, got[0][1]) if got else None
 
@@ -194,7 +200,7 @@ class RoutedRep:
 
     def settle(self, ignore=()) -> str | None:
         try:
-            return helpers.wait_settled(self.g, timeout=60, ignore=ignore)
+            return wait_settled(self.g, timeout=60, ignore=ignore)
         except Exception:  # noqa: BLE001 - not settling is a result
             return None
 
@@ -255,7 +261,7 @@ class RoutedRep:
                 res["writes_lost_error"] = f"{type(exc).__name__}: {exc}"
 
     def outcome(self, res: dict, wall0: float, final: str | None) -> None:
-        proms = [p for p in helpers.promotions(self.g) if p[0] >= wall0 - 0.001]
+        proms = [p for p in promotions(self.g) if p[0] >= wall0 - 0.001]
         res["promotions"] = len(proms)
         res["promoted_nodes"] = [n for _t, n in proms]
         res["second_failover"] = len(proms) > 1
@@ -312,7 +318,7 @@ def planned_rep(speaker: str, keep: bool) -> dict:
         rep.route_figures(res, t0, wall0, t_end, icmp0)
         rep.outcome(res, wall0, final)
         rep.client_figures(res, wall0, None, wall_end, final, t_promo, vw_err0)
-        s1 = helpers.try_status(rep.g["n1"])
+        s1 = try_status(rep.g["n1"])
         res["n1_status"] = {k: s1.get(k) for k in ("state", "holding", "last_fence_reason", "error") if k in s1}
     return res
 

@@ -47,10 +47,9 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import REPO_ROOT, T, log  # noqa: E402
-from mechanisms import DOWN_AFTER_MS  # noqa: E402
+from bench.common import log
+from bench.mechanisms import DOWN_AFTER_MS
+from tests.harness.netns import REPO_ROOT, list_netns, sweep_stale_namespaces
 
 TOOLS = {  # command -> Debian package
     "ip": "iproute2", "tcpdump": "tcpdump", "redis-server": "redis-server", "redis-benchmark": "redis-tools",
@@ -74,7 +73,7 @@ def arping_is_iputils() -> bool:
 
 
 def routed_missing() -> str | None:
-    import routed_mode
+    from bench import routed_mode
     return routed_mode.available()
 
 
@@ -106,7 +105,7 @@ def check_environment(install: bool, routed: bool = False) -> None:
         import redis  # noqa: F401
     except ImportError:
         sys.exit("python package 'redis' missing: python3 -m pip install -r tests/integration/requirements.txt")
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     so = Path(module_path())
     if not so.exists():
         log(f"{so} missing: cargo build --release")
@@ -136,7 +135,7 @@ def machine() -> dict:
                 osname = line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     so = Path(module_path())
     sha = hashlib.sha256(so.read_bytes()).hexdigest()[:12] if so.exists() else "?"
     mem_kib = 0
@@ -170,7 +169,7 @@ def loadavg() -> str:
 def other_netns() -> int:
     """Namespaces of other sessions' tests running now (a hint that the machine was shared)."""
     mine = str(os.getpid())
-    return len([n for n in T.list_netns() if mine not in n])
+    return len([n for n in list_netns() if mine not in n])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ class Runner:
     def attempt(self, what: str, fn, *a, **kw):
         """Run one repetition; a NotReady is a result; anything else is retried once and then
         recorded as a harness error."""
-        from mechanisms import NotReady
+        from bench.mechanisms import NotReady
         for attempt in (1, 2):
             try:
                 return fn(*a, **kw)
@@ -207,7 +206,7 @@ class Runner:
                 time.sleep(2)
 
     def failovers(self, mechs: list[str], reps: int) -> dict:
-        import failover
+        from bench import failover
         out: dict = {m: [] for m in mechs}
         skip: set[str] = set()
         for rep in range(reps):
@@ -232,7 +231,7 @@ class Runner:
     def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict) -> None:
         """Repetitions of the named scenarios (scenarios.SCENARIOS) into results["scenarios"],
         mechanisms interleaved within a repetition."""
-        import scenarios
+        from bench import scenarios
         per = results.setdefault("scenarios", {})
         for name in names:
             fn = scenarios.SCENARIOS[name][1]
@@ -260,7 +259,7 @@ class Runner:
         down-after into results["nothing_failed"] = {down_after (str): {scenario: {mech: [rows]}}},
         mechanisms interleaved within a repetition (filled as it goes: an interrupted run keeps
         what it measured)."""
-        import scenarios
+        from bench import scenarios
         out: dict = results.setdefault("nothing_failed", {})
         for da in down_afters:
             per = out.setdefault(str(da), {name: {m: [] for m in mechs} for name in scenarios.NOTHING_FAILED})
@@ -294,7 +293,7 @@ class Runner:
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
         nodes, interleaved within a repetition: {scenario: {speaker: [rows]}}."""
-        import routed_mode
+        from bench import routed_mode
         out: dict = {s: {sp: [] for sp in speakers} for s in routed_mode.SCENARIOS}
         missing = routed_mode.available()
         if missing:
@@ -316,7 +315,7 @@ class Runner:
         return out
 
     def startups(self, mechs: list[str], reps: int) -> dict:
-        import startup
+        from bench import startup
         out: dict = {m: [] for m in mechs if m in startup.MEASURED}
         for rep in range(reps):
             for m in out:
@@ -330,7 +329,7 @@ class Runner:
 
 
 def failover_manual(mech: str, count: int, keep: bool) -> dict:
-    import failover
+    from bench import failover
     return failover.manual_promotions(mech, count, keep)
 
 
@@ -343,7 +342,7 @@ def fmt(v, nd: int = 1) -> str:
 
 
 def parse_args(argv=None):
-    from mechanisms import MECHANISMS
+    from bench.mechanisms import MECHANISMS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
@@ -419,7 +418,7 @@ def parse_args(argv=None):
 def render_only(path: str, docs: str | None, figures: str | None = None) -> int:
     """Re-render the markdown from a raw results file (e.g. after a change of wording); with
     figures, only those figures' sections (printed, never written)."""
-    import report
+    from bench import report
     results = json.loads(Path(path).read_text())
     p = Path(path).resolve()
     shown = str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
@@ -451,7 +450,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     # a private copy of the module: a rebuild by someone else during the run must not mix
     # two builds in one set of figures
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     src_so = Path(module_path())
     private = Path(f"/tmp/redis-vip-bench-{os.getpid()}.so")
     shutil.copy2(src_so, private)
@@ -463,10 +462,10 @@ def main(argv=None) -> int:
 
 
 def _run(args, argv, src_so: Path) -> int:
-    removed = T.sweep_stale_namespaces()
+    removed = sweep_stale_namespaces()
     if removed:
         log(f"swept {len(removed)} namespaces left by dead runs")
-    import report
+    from bench import report
     cmdline = "python3 bench/run.py" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
     mach = machine()
     mach["module"] = str(src_so)
@@ -508,13 +507,13 @@ def _run(args, argv, src_so: Path) -> int:
             results["routed"] = run.routed(args.speaker_list, args.routed_reps)
         elif 11 in args.figure_set:
             log("figure 11 skipped: it measures redis-vip's Sentinel-confirmed mode (vip-sentinel), not in --mechanisms")
-        import overhead
+        from bench import overhead
         if 4 in args.figure_set:
             log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")
             run.sample_load("throughput start")
             results["throughput"] = run.attempt("throughput", overhead.throughput, args.throughput_reps,
                                                 args.requests, args.keep)
-        import callgrind as vprof
+        from bench import callgrind as vprof
         if 4 in args.figure_set and not args.quick and not args.no_callgrind:
             if vprof.available():
                 log("figure 4b: callgrind instruction counts per request (valgrind)")

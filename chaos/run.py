@@ -15,10 +15,10 @@ For each mode (basic: vip.sentinels empty; sentinel: vip.sentinels = the three S
 vip.master-name mymaster, every other setting default) a fresh topology runs 3 Redis nodes with
 the module, 3 Sentinels (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) and, in
 the observer namespace:
-- a writer (helpers.VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
+- a writer (VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
   at a time, 0.5 s timeouts, reconnecting after any error) and records which node acknowledged
   each write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
-- a holder sampler (helpers.HolderSampler) recording which nodes hold the VIP every 15 ms (one
+- a holder sampler (HolderSampler) recording which nodes hold the VIP every 15 ms (one
   netlink dump per node namespace).
 The same seeded plan of faults is applied in both modes, each round to whichever node is the
 master at that moment:
@@ -65,15 +65,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-import redis  # noqa: E402
+import redis
 
-from helpers import (DOWN_AFTER_MS, HolderSampler, VipWriter, majority_master, module_args,  # noqa: E402
-                     promotions, start_sentinels, statuses, wait_failover)
-from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, RedisGroup, SentinelNode, Topology,  # noqa: E402
-                      pairs_to_dict, sweep_stale_namespaces, wait_until)
+from tests.harness.clients import pairs_to_dict
+from tests.harness.logs import promotions
+from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, VIP4, sweep_stale_namespaces, wait_until
+from tests.harness.processes import RedisGroup, SentinelNode
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, module_args, start_sentinels, wait_failover
+from tests.harness.status import statuses
+from tests.harness.topology import Topology
+from tests.harness.writer import VipWriter
 
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine

@@ -46,17 +46,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-import redis  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from helpers import module_args, wait_settled  # noqa: E402
-from topology import (  # noqa: E402
-    DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, VIP4, Topology, WaitTimeout,
-    addr_only, flavor_available, server_binary, wait_until,
-)
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, VIP4, WaitTimeout, addr_only,
+                                 wait_until)
+from tests.harness.sentinel import module_args, wait_settled
+from tests.harness.servers import flavor_available, server_binary
+from tests.harness.topology import Topology
 
 VIP_IP = addr_only(VIP4)
 WRITE_EVERY_S = 0.010

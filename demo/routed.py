@@ -32,13 +32,14 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-from helpers import log_events, promotions, wait_settled  # noqa: E402
-from routed import (VIP4_R, RoutedTopology, RoutedVipWriter, RouteWatcher, speakers_available,  # noqa: E402
-                    start_routed, sweep_stale_rundirs)
-from topology import DEFAULT_MODULE, MASTER_NAME, sweep_stale_namespaces, wait_until  # noqa: E402
+from tests.harness.logs import log_events, promotions
+from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, sweep_stale_namespaces, wait_until
+from tests.harness.routed import VIP4_R, RoutedTopology, sweep_stale_rundirs
+from tests.harness.routed_setup import RoutedVipWriter, start_routed
+from tests.harness.routes import RouteWatcher
+from tests.harness.sentinel import wait_settled
+from tests.harness.speakers import speakers_available
 
 
 def first_promotion(g, after: float) -> tuple[float, str]:

@@ -20,10 +20,10 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
+from tests.harness import servers
 
-import servers  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 FEATURES = [
     ("module_loadex", "MODULE LOADEX"),

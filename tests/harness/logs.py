@@ -6,22 +6,16 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import time
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .processes import RedisGroup, RedisNode
 
 _LOG_RE = re.compile(r"^(\d+):([A-Z]) (\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
 
 
-def log_events(node: RedisNode, needle: str) -> list[tuple[float, str]]:
-    """(unix time, message) of every line of the node's Redis log containing needle. Redis logs
-    wall-clock local time with milliseconds; this machine runs in UTC (time.mktime handles
-    the local zone either way)."""
-    out = []
-    try:
-        text = node.logfile.read_text(errors="replace")
-    except FileNotFoundError:
-        return out
+def _timed_lines(text: str, needle: str) -> Iterator[tuple[float, str]]:
+    """(unix time, message) of every log line containing needle. Redis logs wall-clock local time
+    with milliseconds; this machine runs in UTC (time.mktime handles the local zone either way)."""
     for line in text.splitlines():
         if needle not in line:
             continue
@@ -29,9 +23,21 @@ def log_events(node: RedisNode, needle: str) -> list[tuple[float, str]]:
         if not m:
             continue
         dt = _dt.datetime.strptime(m.group(3), "%d %b %Y %H:%M:%S.%f")
-        ts = time.mktime(dt.timetuple()) + dt.microsecond / 1e6
-        out.append((ts, m.group(4)))
-    return out
+        yield time.mktime(dt.timetuple()) + dt.microsecond / 1e6, m.group(4)
+
+
+def log_events(node: RedisNode, needle: str) -> list[tuple[float, str]]:
+    """(unix time, message) of every line of the node's Redis log containing needle."""
+    try:
+        text = node.logfile.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return list(_timed_lines(text, needle))
+
+
+def log_times(text: str, needle: str) -> list[float]:
+    """Unix times of the lines of a Redis or Sentinel log text that contain needle."""
+    return [ts for ts, _msg in _timed_lines(text, needle)]
 
 
 def promotions(g: RedisGroup) -> list[tuple[float, str]]:

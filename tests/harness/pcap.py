@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from .netns import addr_only, wait_until
@@ -196,3 +197,44 @@ class Capture:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=3)
+# ----------------------------------------------------------------------------------------------
+# TCP payloads from a pcap (tcpdump -i any gives LINUX_SLL/SLL2 frames; eth0 gives Ethernet)
+
+
+def tcp_payloads(path) -> list[tuple[float, bytes]]:
+    """(timestamp, TCP payload) of every IPv4/TCP packet in a pcap file (snaplen-truncated)."""
+    try:
+        linktype, records = pcap_records(Path(path).read_bytes())
+    except (FileNotFoundError, ValueError):
+        return []
+    l2 = {1: 14, 113: 16, 276: 20, 0: 4, 12: 0, 101: 0}.get(linktype)
+    if l2 is None:
+        return []
+    out = []
+    for ts, frame in records:
+        if len(frame) < l2 + 20:
+            continue
+        if linktype == 1 and frame[12:14] != b"\x08\x00":
+            continue
+        if linktype == 113 and frame[14:16] != b"\x08\x00":
+            continue
+        if linktype == 276 and frame[0:2] != b"\x08\x00":
+            continue
+        ip = frame[l2:]
+        if ip[0] >> 4 != 4 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        tcp = ip[ihl:]
+        if len(tcp) < 20:
+            continue
+        doff = (tcp[12] >> 4) * 4
+        out.append((ts, bytes(tcp[doff:])))
+    return out
+
+
+def first_payload_time(path, needle: bytes, after: float) -> Optional[float]:
+    needle = needle.lower()
+    for ts, payload in tcp_payloads(path):
+        if ts > after and needle in payload.lower():
+            return ts
+    return None

@@ -1,8 +1,17 @@
-"""Who holds the VIP, sampled every few milliseconds.
+"""Who holds the VIP, sampled every few milliseconds: one netlink RTM_GETADDR dump per node
+namespace (a NETLINK_ROUTE socket opened inside each namespace, no subprocess per sample). The
+history of (time, holders) lets properties be checked over a whole run: "no sample shows two
+holders", "n2 never released".
+
+The tests read it on the monotonic clock (``Sample.t``: ``wait_for``, ``segments``,
+``duration_ms``); the benchmarks on the wall clock (``Sample.wall``: ``durations``, ``left_at``,
+``came_back``), where a node cut off from the clients (``set_isolated``) does not count as
+a holder clients can reach (``Sample.connected``).
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -19,15 +28,20 @@ if TYPE_CHECKING:
 class Sample:
     t: float  # time.monotonic() when the sample was started
     wall: float  # time.time() at the same moment
-    holders: tuple[str, ...]
+    holders: tuple[str, ...]  # every node whose namespace has the VIP
+    connected: tuple[str, ...] = ()  # those of them not isolated (set_isolated): clients reach them
 
 
 class HolderSampler:
     """Samples which nodes hold ``vip`` every ``interval`` seconds on a thread.
 
     Each sample is one netlink dump per node namespace (together well under a millisecond),
-    recorded as Sample(t, wall, holders). A failed dump is recorded in ``errors`` and the
-    sample skipped. Use as a context manager, or start()/stop().
+    recorded as Sample(t, wall, holders, connected). A failed dump is recorded in ``errors``
+    and the sample skipped. Use as a context manager, or start()/stop().
+
+    A node counts as connected only while no ``set_isolated(node, True)`` is in force: an isolated
+    node with the address cannot take any client's traffic. Hold ``lock`` around a link change
+    and its ``set_isolated`` so that no sample sees one without the other.
     """
 
     def __init__(self, topo: Topology, vip: str = VIP4, nodes: Optional[Iterable[str]] = None,
@@ -41,13 +55,20 @@ class HolderSampler:
         self._dumper: Optional[AddrDumper] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards samples
+        self.lock = threading.Lock()  # one sample, or a link change with its set_isolated
+        self.isolated: set[str] = set()
+
+    def set_isolated(self, node: str, isolated: bool) -> None:
+        (self.isolated.add if isolated else self.isolated.discard)(node)
 
     def sample_once(self) -> Sample:
         assert self._dumper is not None
-        t, wall = time.monotonic(), time.time()
-        held = tuple(n for n in self.nodes if self.vip in self._dumper.addresses(n))
-        return Sample(t, wall, held)
+        with self.lock:
+            t, wall = time.monotonic(), time.time()
+            held = tuple(n for n in self.nodes if self.vip in self._dumper.addresses(n))
+            connected = tuple(n for n in held if n not in self.isolated)
+        return Sample(t, wall, held, connected)
 
     def _run(self) -> None:
         next_t = time.monotonic()
@@ -153,3 +174,67 @@ class HolderSampler:
 
 
 # ----------------------------------------------------------------------------------------------
+
+    # -- analysis on the wall clock (the benchmarks: fault times are time.time()) --------------
+    def current(self) -> tuple[str, ...]:
+        """The connected holders of the last sample."""
+        last = self.last()
+        return last.connected if last else ()
+
+    def durations(self, t0: float, t1: float) -> dict:
+        """ms with >= 2 connected holders and with none, between wall times t0 and t1; each
+        sample's state holds until the next sample."""
+        two = none = 0.0
+        gaps = []
+        s = [x for x in self.snapshot() if t0 <= x.wall <= t1]
+        for a, b in zip(s, s[1:]):
+            dt = b.wall - a.wall
+            gaps.append(dt)
+            if len(a.connected) >= 2:
+                two += dt
+            elif len(a.connected) == 0:
+                none += dt
+        gaps.sort()
+        return {"two_holders_ms": two * 1000, "no_holder_ms": none * 1000, "samples": len(s),
+                "sample_interval_ms_median": (statistics.median(gaps) * 1000) if gaps else None,
+                "sample_interval_ms_max": (gaps[-1] * 1000) if gaps else None}
+
+    def left_at(self, node: str, after: float, until: float = float("inf")) -> Optional[float]:
+        """When ``node`` stopped having the VIP (whatever its link) after wall time ``after``: the
+        midpoint of the last sample with it and the first without. None when it kept it until
+        ``until`` or did not have it at ``after``."""
+        s = [x for x in self.snapshot() if after - self.interval <= x.wall <= until]
+        for a, b in zip(s, s[1:]):
+            if node in a.holders and node not in b.holders:
+                return (a.wall + b.wall) / 2
+            if node not in a.holders:
+                return None
+        return None
+
+    def came_back(self, node: str, after: float, until: float = float("inf")) -> list[float]:
+        """Wall times (midpoints) at which ``node`` got the VIP again after ``after``."""
+        s = [x for x in self.snapshot() if after <= x.wall <= until]
+        return [(a.wall + b.wall) / 2 for a, b in zip(s, s[1:]) if node not in a.holders and node in b.holders]
+
+    def stable_for(self, want: tuple[str, ...], seconds: float) -> bool:
+        """The connected holders have been exactly ``want`` for the last ``seconds``."""
+        s = self.snapshot()
+        if not s:
+            return False
+        now = s[-1].wall
+        for x in reversed(s):
+            if x.connected != want:
+                return False
+            if now - x.wall >= seconds:
+                return True
+        return False
+
+    def departures(self, node: str, t0: float, t1: float) -> int:
+        """How often ``node`` stopped having the VIP between wall times t0 and t1."""
+        s = [x for x in self.snapshot() if t0 <= x.wall <= t1]
+        return sum(1 for a, b in zip(s, s[1:]) if node in a.holders and node not in b.holders)
+
+    def off_ms(self, want: tuple[str, ...], t0: float, t1: float) -> float:
+        """ms in which the connected holders were not exactly ``want`` between wall times t0 and t1."""
+        s = [x for x in self.snapshot() if t0 <= x.wall <= t1]
+        return sum(b.wall - a.wall for a, b in zip(s, s[1:]) if a.connected != want) * 1000
