@@ -8,7 +8,7 @@ all instructions, the instructions executed inside the module's own code (its ob
 and the inclusive cost of Redis' module command-filter dispatch (the module registers no
 filter: expected 0 more than without the module).
 
-    python3 bench/callgrind.py [--requests 20000]
+    python3 -m bench.callgrind [--requests 20000]
 
 Prints a small table (and writes it with --out). perf is not needed. Slow: valgrind runs the
 server ~50x slower, so the request count is small; instruction counts do not depend on it.

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """What a redis-py client sees through a failover, with its default settings and with tuned ones.
 
-    python3 bench/clients.py [--reps N] [--scenarios kill,planned,cut,gone] [--down-after 1000,5000]
+    python3 -m bench.clients [--reps N] [--scenarios kill,planned,cut,gone] [--down-after 1000,5000]
                              [--configs a,b] [--json FILE]
 
 Root is needed (network namespaces). Each run builds its own topology with the test harness
-(tests/integration/topology.py, py): 3 Redis nodes with the module in the
+(tests/harness/topology.py, py): 3 Redis nodes with the module in the
 Sentinel-confirmed mode, 3 Sentinels (quorum 2, down-after-milliseconds 1000), and an observer
 namespace `obs`. In `obs`, one thread per client configuration runs a `redis.Redis` client (with
 its connection pool) that writes `SET <config>:<n> <n>` through the VIP every 10 ms, all

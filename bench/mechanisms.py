@@ -42,7 +42,7 @@ LABELS = {
 }
 # short codes for namespace tags and work directories
 TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka"}
-# Sentinel's usual setting, the same for every mechanism (tests/integration/helpers.py)
+# Sentinel's usual setting, the same for every mechanism (tests/harness/sentinel.py)
 DOWN_AFTER_MS = DOWN_AFTER_MS
 REDIS_EXTRA_CONF = ["enable-debug-command yes"]
 PEERS = BENCH_DIR / "peers"

@@ -190,8 +190,8 @@ def render(results: dict, json_path: str) -> str:
         f"{meta.get('duration_s', 0) / 60:.1f} min. Reproduce (as root, from the repository root):")
     add("")
     add("```")
-    add("make bench            # = scripts/install-deps.sh, cargo build --release, python3 bench/run.py")
-    add(f"{meta.get('command', 'python3 bench/run.py')}")
+    add("make bench            # = scripts/install-deps.sh, cargo build --release, python3 -m bench.run")
+    add(f"{meta.get('command', 'python3 -m bench.run')}")
     add("```")
     add("")
     add(f"Every mechanism runs with Sentinel `down-after-milliseconds {DOWN_AFTER_MS}`, three Sentinels, "
@@ -199,7 +199,7 @@ def render(results: dict, json_path: str) -> str:
         f"{DOWN_AFTER_MS} is the hardest setting for redis-vip's safety (the shortest lease, and the least "
         "time for a dead node's 1 s address lifetime to run out before the promotion). "
         + (nothing_failed_setting(results) or "No other setting was measured. ")
-        + "`python3 bench/run.py --quick` is a smoke run (2 kill -9 "
+        + "`python3 -m bench.run --quick` is a smoke run (2 kill -9 "
         "repetitions, 1 of every other scenario, 2 of each routed one, short throughput and probe runs, no "
         "callgrind) that "
         "prints the tables without writing this file. `--figures 7,8`, `--mechanisms vip-sentinel,keepalived`, "
@@ -726,7 +726,7 @@ def routed_section(L: list[str], results: dict, fs: dict) -> None:
 
     add("## Figure 11: routed mode (the VIP as a /32 over BGP), beside layer 2")
     add("")
-    add("bench/routed_mode.py on tests/integration/routed.py's topology: a router namespace running BIRD 2 "
+    add("bench/routed_mode.py on tests/harness/routed.py's topology: a router namespace running BIRD 2 "
         "with an eBGP session to each of three nodes, and a client behind it. Each node runs redis-server "
         "with the module in the Sentinel-confirmed mode (`address 198.51.100.10/32 interface lo announce no "
         "sentinels ... master-name mymaster`, address lifetime 1 s), a Sentinel (down-after "
@@ -1040,7 +1040,7 @@ def nf_provenance(results: dict) -> str:
     meta = results.get("meta", {})
     mc = meta.get("machine", {})
     args = meta.get("args", {})
-    return (f"Measured apart from the other figures, by `{meta.get('command', 'python3 bench/run.py')}` on "
+    return (f"Measured apart from the other figures, by `{meta.get('command', 'python3 -m bench.run')}` on "
             f"{meta.get('started', '?')} "
             f"({meta.get('duration_s', 0) / 60:.0f} min), repository at {mc.get('git_commit', '?')}"
             + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else "")
@@ -1587,7 +1587,7 @@ def auto_notes(results: dict, fs: dict, mechs: list[str]) -> list[str]:
 
 METHOD = """## How each figure is measured
 
-Topology (tests/integration/topology.py): a bridge namespace and namespaces n1, n2, n3 (Redis
+Topology (tests/harness/topology.py): a bridge namespace and namespaces n1, n2, n3 (Redis
 7.0 + Sentinel each, 192.0.2.11-13) and obs (the client, 192.0.2.50); VIP 192.0.2.100/24.
 n1 starts as master, n2 and n3 replicate it; one Sentinel per node (quorum 2,
 down-after-milliseconds 1000 for every mechanism, failover-timeout 10000). Every repetition
@@ -1641,7 +1641,7 @@ Figures 3 and 7-9 (bench/scenarios.py) share one harness: holders sampled every 
 on its interface and its link is up (an isolated node cannot take client traffic), whether or
 not its Redis runs: after kill -9 the dead node's kernel keeps the address until its
 lifetime (1 s with redis-vip) runs out or someone deletes it. A client in obs
-(tests/integration/helpers.py `VipWriter`, redis-py) writes through the VIP every 10 ms on
+(tests/harness/writer.py `VipWriter`, redis-py) writes through the VIP every 10 ms on
 one connection at a time and asks `CONFIG GET dir` once per connection, so each acknowledged
 write is attributed to the node that executed it. **Writes acknowledged by the old master
 after the promotion** = writes n1 acknowledged that were *sent* after the first promotion's
@@ -1668,7 +1668,7 @@ master alone has held the VIP for 3 s.
    `MODULE LOAD` on n1 (redis-vip) or keepalived started on the three nodes; to the first GARP
    from n1 in obs.
 
-11. **Routed mode** (bench/routed_mode.py; tests/integration/routed.py's topology, imported): a
+11. **Routed mode** (bench/routed_mode.py; tests/harness/routed.py's topology, imported): a
    router namespace (BIRD 2, AS 65000, ECMP on only so that an overlap would show) with a
    point-to-point link and an eBGP session to each of n1-n3 (BIRD, or FRR's zebra + bgpd,
    exporting only 198.51.100.10/32) and to the client namespace; Redis 7.0 + the module

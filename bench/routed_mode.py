@@ -3,7 +3,7 @@ routing daemon (BIRD 2, or FRR), the module in the Sentinel-confirmed mode decid
 has the address on its ``lo``.
 
 The topology, the daemons and their configurations, the router's kernel-table watcher and the
-router's RIB (its BIRD log) all come from tests/integration/routed.py, imported, not copied:
+router's RIB (its BIRD log) all come from tests/harness/routed.py, imported, not copied:
 a router namespace running BIRD 2 (ECMP on, ``merge paths yes``, so that two nodes announcing
 at once would show as two next hops), three nodes with redis-server + the module
 (``address 198.51.100.10/32 interface lo announce no sentinels ... master-name mymaster``), a
@@ -405,7 +405,7 @@ def describe(r: dict) -> str:
             f"promotions {r.get('promotions')}")
 
 
-if __name__ == "__main__":  # a single repetition, by hand: python3 bench/routed_mode.py planned bird
+if __name__ == "__main__":  # a single repetition, by hand: python3 -m bench.routed_mode planned bird
     if os.geteuid() != 0:
         sys.exit("needs root")
     prepare()

@@ -3,12 +3,12 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default).
 
-    python3 bench/run.py            # full run (~65 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~16 min), prints the tables only
+    python3 -m bench.run            # full run (~65 min on 2 cores), writes docs/benchmarks.md
+    python3 -m bench.run --quick    # smoke run (~16 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
-Everything runs inside network namespaces built by tests/integration/topology.py (documentation
+Everything runs inside network namespaces built by tests/harness/topology.py (documentation
 addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md):
   1  promotion -> first gratuitous ARP from the new master, seen by the client namespace
   2  client outage through the VIP in a Sentinel failover after kill -9 of the master
@@ -466,7 +466,7 @@ def _run(args, argv, src_so: Path) -> int:
     if removed:
         log(f"swept {len(removed)} namespaces left by dead runs")
     from bench import report
-    cmdline = "python3 bench/run.py" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
+    cmdline = "python3 -m bench.run" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
     mach = machine()
     mach["module"] = str(src_so)
     results: dict = {"meta": {"machine": mach, "command": cmdline.strip(),

@@ -2,12 +2,12 @@
 """Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic mode vs the
 Sentinel-confirmed mode.
 
-    python3 chaos/run.py ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
+    python3 -m chaos.run ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
                                 [--module PATH] [--json FILE] [--keep]
 
-(`make chaos ROUNDS=N` runs `python3 chaos/run.py N`; the seed also comes from $SEED. The
+(`make chaos ROUNDS=N` runs `python3 -m chaos.run N`; the seed also comes from $SEED. The
 figures of a 30-round run, and how to read them, are in docs/safety.md.) Needs root: everything runs inside
-network namespaces made by tests/integration/topology.py (vt-<tag>-<pid>-*), addresses from
+network namespaces made by tests/harness/topology.py (vt-<tag>-<pid>-*), addresses from
 192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
 end, on Ctrl-C and on SIGTERM.
 

@@ -2,10 +2,10 @@
 """redis-vip demo: kill the Redis master, watch the VIP follow the new master.
 
     make demo            (as root: installs what it needs, builds, runs this)
-    python3 demo/demo.py [--module PATH] [--flavor redis|valkey] [--keep]
+    python3 -m demo.demo [--module PATH] [--flavor redis|valkey] [--keep]
 
 What it does, all inside network namespaces it creates and removes (addresses from
-192.0.2.0/24 only, nothing in the root namespace; see tests/integration/topology.py):
+192.0.2.0/24 only, nothing in the root namespace; see tests/harness/topology.py):
 
   1. three redis-server nodes n1 (master), n2, n3 (replicas), each loading the module with
      `address 192.0.2.100/24 interface eth0 sentinels <the three Sentinels> master-name

@@ -3,9 +3,9 @@
 kill -9, with the router's view of the route.
 
     make demo ROUTED=1   (as root: installs what it needs, builds, runs this)
-    python3 demo/routed.py [--module PATH] [--speaker bird|frr]
+    python3 -m demo.routed [--module PATH] [--speaker bird|frr]
 
-Everything runs inside network namespaces it creates and removes (tests/integration/routed.py;
+Everything runs inside network namespaces it creates and removes (tests/harness/routed.py;
 addresses from 192.0.2.0/24, 198.51.100.0/24 and 2001:db8::/32 only): a router running BIRD 2
 with eBGP to three nodes, each node running redis-server with the module (`address
 198.51.100.10/32 interface lo announce no sentinels ... master-name mymaster`), a Sentinel and
