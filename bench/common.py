@@ -24,6 +24,28 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+class Repetition:
+    """One repetition as a context manager: ``setup()`` builds it, and ``close()`` removes
+    whatever was built, at exit or as soon as ``setup()`` fails part-way."""
+
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # ----------------------------------------------------------------------------------------------
 # statistics
 

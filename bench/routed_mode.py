@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import BENCH_DIR, log, ms_since as _ms, read_writer, wait_value as _wait
+from bench.common import BENCH_DIR, Repetition, log, ms_since as _ms, read_writer, wait_value as _wait
 from bench.mechanisms import DOWN_AFTER_MS, module_path
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import log_times, promotions
@@ -107,7 +107,7 @@ def router_icmp(topo: RoutedTopology) -> dict[str, int]:
     return out
 
 
-class RoutedRep:
+class RoutedRep(Repetition):
     """One repetition: a fresh routed topology (routed.start_routed: the router's BIRD, BIRD or
     FRR on each node, 3 Redis with the module, 3 Sentinels; returns once the router routes the
     VIP to n1), the router's table watched (routed.RouteWatcher), and both writers running with
@@ -123,37 +123,29 @@ class RoutedRep:
         self.writer: subprocess.Popen | None = None
         self.sampler: HolderSampler | None = None
 
-    def __enter__(self) -> "RoutedRep":
+    def setup(self) -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"vt-{TAGS[self.scenario, self.speaker]}-")) if self.keep else None
         self.topo = RoutedTopology(TAGS[self.scenario, self.speaker], workdir=workdir)
         if self.keep:
             log(f"  keeping {self.topo.workdir}")
+        self.r = start_routed(self.topo, module_path(), speaker=self.speaker)
+        self.g = self.r.group
+        self.rw = RouteWatcher(self.topo, [VIP4_R]).start()
+        self.sampler = HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
+        self.wfile = self.topo.workdir / "writer.log"
+        err = open(self.topo.workdir / "writer.err", "wb")
         try:
-            self.r = start_routed(self.topo, module_path(), speaker=self.speaker)
-            self.g = self.r.group
-            self.rw = RouteWatcher(self.topo, [VIP4_R]).start()
-            self.sampler = HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
-            self.wfile = self.topo.workdir / "writer.log"
-            err = open(self.topo.workdir / "writer.err", "wb")
-            try:
-                self.writer = self.topo.popen(CLIENT, sys.executable, str(WRITER), "--host", VIP, "--interval-ms",
-                                              str(WRITER_INTERVAL_MS), "--out", str(self.wfile),
-                                              stdout=err, stderr=subprocess.STDOUT)
-            finally:
-                err.close()
-            self.vw = RoutedVipWriter(self.topo, prefix="bench", pause=WRITER_INTERVAL_MS / 1000).start()
-            ready = _wait(lambda: len(self.vw.acked_by("n1")) >= 20 and self._writer_ok(1.0), 15, 0.05)
-            if not ready:
-                raise RuntimeError(f"routed {self.speaker}: the clients get no acknowledgement through the VIP "
-                                   f"({len(self.vw.acks)} acks, {self.vw.errors} errors; writer.py "
-                                   f"{read_writer(self.wfile)[-3:]})")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+            self.writer = self.topo.popen(CLIENT, sys.executable, str(WRITER), "--host", VIP, "--interval-ms",
+                                          str(WRITER_INTERVAL_MS), "--out", str(self.wfile),
+                                          stdout=err, stderr=subprocess.STDOUT)
+        finally:
+            err.close()
+        self.vw = RoutedVipWriter(self.topo, prefix="bench", pause=WRITER_INTERVAL_MS / 1000).start()
+        ready = _wait(lambda: len(self.vw.acked_by("n1")) >= 20 and self._writer_ok(1.0), 15, 0.05)
+        if not ready:
+            raise RuntimeError(f"routed {self.speaker}: the clients get no acknowledgement through the VIP "
+                               f"({len(self.vw.acks)} acks, {self.vw.errors} errors; writer.py "
+                               f"{read_writer(self.wfile)[-3:]})")
 
     def _writer_ok(self, hold: float) -> bool:
         rows = read_writer(self.wfile)

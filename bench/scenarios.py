@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 
-from bench.common import ms_since as _ms, wait_value as _wait
+from bench.common import Repetition, ms_since as _ms, wait_value as _wait
 from bench.mechanisms import TAGS, Deployment
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import log_events, log_times
@@ -55,7 +55,7 @@ BACKUP_HOLD_S = 3.0
 
 
 
-class Rep:
+class Rep(Repetition):
     """One repetition: a fresh topology with the mechanism deployed (n1 master and holding),
     the holder sampler, the ARP capture and the writer running; all stopped and removed on
     exit."""
@@ -70,25 +70,17 @@ class Rep:
         self.writer: VipWriter | None = None
         self.cap = None
 
-    def __enter__(self) -> "Rep":
+    def setup(self) -> None:
         self.topo = Topology(self.tag + TAGS[self.mech], nodes=3, keep_workdir=self.keep)
-        try:
-            self.dep = Deployment(self.topo, self.mech, self.down_after_ms).start()
-            self.g = self.dep.group
-            self.macs = {n: self.topo.mac(n) for n in self.topo.node_names}
-            self.cap = self.topo.capture("obs", filter="arp")
-            self.sampler = HolderSampler(self.topo, interval=SAMPLE_S).start()
-            self.writer = VipWriter(self.topo, prefix="bench", pause=0.01).start()
-            if not _wait(lambda: len(self.writer.acked_by("n1")) >= 20, 15, 0.05):
-                raise RuntimeError(f"{self.mech}: the writer gets no acknowledgement from n1 through the VIP "
-                                   f"({len(self.writer.acks)} acks, {self.writer.errors} errors)")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.dep = Deployment(self.topo, self.mech, self.down_after_ms).start()
+        self.g = self.dep.group
+        self.macs = {n: self.topo.mac(n) for n in self.topo.node_names}
+        self.cap = self.topo.capture("obs", filter="arp")
+        self.sampler = HolderSampler(self.topo, interval=SAMPLE_S).start()
+        self.writer = VipWriter(self.topo, prefix="bench", pause=0.01).start()
+        if not _wait(lambda: len(self.writer.acked_by("n1")) >= 20, 15, 0.05):
+            raise RuntimeError(f"{self.mech}: the writer gets no acknowledgement from n1 through the VIP "
+                               f"({len(self.writer.acks)} acks, {self.writer.errors} errors)")
 
     def close(self) -> None:
         if self.writer is not None:

@@ -9,7 +9,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
     from .topology import Topology
@@ -18,18 +18,60 @@ if TYPE_CHECKING:
 
 _NLMSG_HDR = struct.Struct("=IHHII")
 _IFADDRMSG = struct.Struct("=BBBBI")
+_RTMSG = struct.Struct("=BBBBBBBBI")
 _RTATTR = struct.Struct("=HH")
-_RTM_NEWADDR, _RTM_GETADDR = 20, 22
+_RTNEXTHOP = struct.Struct("=HBBi")
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_RTM_NEWADDR, _RTM_GETADDR = 20, 22
+_RTM_NEWROUTE, _RTM_GETROUTE = 24, 26
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
+_RTA_DST, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 5, 9, 15
+_RT_TABLE_MAIN = 254
+_RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x40, 0x400
 
 
-def _open_netlink() -> socket.socket:
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
-    s.bind((0, 0))
+def _netlink(groups: int = 0) -> socket.socket:
+    """A NETLINK_ROUTE socket in the calling thread's namespace, bound to the multicast
+    ``groups`` (route notifications) or to none (dumps only)."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((0, groups))
     s.settimeout(2.0)
     return s
+
+
+def _dump(s: socket.socket, seq: int, request: int, body: bytes) -> Iterator[tuple[int, bytes, int, int]]:
+    """Send one dump request and yield (type, buffer, offset, length) of each answer message
+    with our sequence number, until NLMSG_DONE; an error answer raises OSError."""
+    s.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + len(body), request, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
+    while True:
+        data = s.recv(1 << 16)
+        off = 0
+        while off + _NLMSG_HDR.size <= len(data):
+            ln, typ, _flags, sq, _pid = _NLMSG_HDR.unpack_from(data, off)
+            if ln < _NLMSG_HDR.size:
+                raise ValueError("short netlink message")
+            if sq == seq:
+                if typ == _NLMSG_DONE:
+                    return
+                if typ == _NLMSG_ERROR:
+                    code = struct.unpack_from("=i", data, off + 16)[0]
+                    if code:
+                        raise OSError(-code, f"netlink dump failed: {errno.errorcode.get(-code, code)}")
+                else:
+                    yield typ, data, off, ln
+            off += (ln + 3) & ~3
+
+
+def _attrs(data: bytes, off: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(type, value) of each route attribute between off and end."""
+    while off + _RTATTR.size <= end:
+        alen, atype = _RTATTR.unpack_from(data, off)
+        if alen < _RTATTR.size:
+            return
+        yield atype, data[off + 4:off + alen]
+        off += (alen + 3) & ~3
 
 
 class AddrDumper:
@@ -45,7 +87,7 @@ class AddrDumper:
         self._lock = threading.Lock()
         try:
             for h in hosts:
-                self._socks[h] = topo.in_ns(h, _open_netlink)
+                self._socks[h] = topo.in_ns(h, _netlink)
         except BaseException:
             self.close()
             raise
@@ -62,46 +104,26 @@ class AddrDumper:
                 try:
                     s.close()
                 finally:
-                    self._socks[host] = self.topo.in_ns(host, _open_netlink)
+                    self._socks[host] = self.topo.in_ns(host, _netlink)
                 raise
 
     @staticmethod
     def _dump(s: socket.socket, seq: int) -> set[str]:
-        req = _NLMSG_HDR.pack(_NLMSG_HDR.size + _IFADDRMSG.size, _RTM_GETADDR,
-                              _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + _IFADDRMSG.pack(0, 0, 0, 0, 0)
-        s.send(req)
         out: set[str] = set()
-        while True:
-            data = s.recv(65536)
-            off = 0
-            while off + _NLMSG_HDR.size <= len(data):
-                ln, typ, _flags, sq, _pid = _NLMSG_HDR.unpack_from(data, off)
-                if ln < _NLMSG_HDR.size:
-                    raise ValueError("short netlink message")
-                if sq == seq:
-                    if typ == _NLMSG_DONE:
-                        return out
-                    if typ == _NLMSG_ERROR:
-                        code = struct.unpack_from("=i", data, off + 16)[0]
-                        raise OSError(-code, f"netlink dump failed: {errno.errorcode.get(-code, code)}")
-                    if typ == _RTM_NEWADDR:
-                        fam = data[off + 16]
-                        a, end = off + 16 + _IFADDRMSG.size, off + ln
-                        local = addr = None
-                        while a + _RTATTR.size <= end:
-                            alen, atype = _RTATTR.unpack_from(data, a)
-                            if alen < _RTATTR.size:
-                                break
-                            if atype == _IFA_LOCAL:
-                                local = data[a + 4:a + alen]
-                            elif atype == _IFA_ADDRESS:
-                                addr = data[a + 4:a + alen]
-                            a += (alen + 3) & ~3
-                        raw = local or addr
-                        if raw:
-                            af = socket.AF_INET if fam == socket.AF_INET else socket.AF_INET6
-                            out.add(socket.inet_ntop(af, raw))
-                off += (ln + 3) & ~3
+        for typ, data, off, ln in _dump(s, seq, _RTM_GETADDR, _IFADDRMSG.pack(0, 0, 0, 0, 0)):
+            if typ != _RTM_NEWADDR:
+                continue
+            fam = data[off + 16]
+            local = addr = None
+            for atype, val in _attrs(data, off + 16 + _IFADDRMSG.size, off + ln):
+                if atype == _IFA_LOCAL:
+                    local = val
+                elif atype == _IFA_ADDRESS:
+                    addr = val
+            raw = local or addr
+            if raw:
+                out.add(socket.inet_ntop(socket.AF_INET if fam == socket.AF_INET else socket.AF_INET6, raw))
+        return out
 
     def close(self) -> None:
         for s in self._socks.values():
@@ -113,34 +135,6 @@ class AddrDumper:
 
 
 
-_NLMSG_HDR = struct.Struct("=IHHII")
-_RTMSG = struct.Struct("=BBBBBBBBI")
-_RTATTR = struct.Struct("=HH")
-_RTNEXTHOP = struct.Struct("=HBBi")
-_RTM_NEWROUTE, _RTM_GETROUTE = 24, 26
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_RTA_DST, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 5, 9, 15
-_RT_TABLE_MAIN = 254
-_RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x40, 0x400
-
-
-def _netlink(groups: int = 0) -> socket.socket:
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    s.bind((0, groups))
-    s.settimeout(2.0)
-    return s
-
-
-def _attrs(data: bytes, off: int, end: int):
-    while off + _RTATTR.size <= end:
-        alen, atype = _RTATTR.unpack_from(data, off)
-        if alen < _RTATTR.size:
-            return
-        yield atype, data[off + 4:off + alen]
-        off += (alen + 3) & ~3
-
 
 def dump_routes(s: socket.socket, seq: int, prefixes: dict[tuple[int, bytes, int], str]) -> dict[str, tuple[str, ...]]:
     """One RTM_GETROUTE dump (IPv4 and IPv6, main table) on netlink socket s: for each watched
@@ -148,26 +142,9 @@ def dump_routes(s: socket.socket, seq: int, prefixes: dict[tuple[int, bytes, int
     out: dict[str, list[str]] = {p: [] for p in prefixes.values()}
     families = sorted({fam for fam, _, _ in prefixes})
     for fam in families:
-        s.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + _RTMSG.size, _RTM_GETROUTE, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0)
-               + _RTMSG.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0))
-        done = False
-        while not done:
-            data = s.recv(1 << 16)
-            off = 0
-            while off + _NLMSG_HDR.size <= len(data):
-                ln, typ, _fl, sq, _pid = _NLMSG_HDR.unpack_from(data, off)
-                if ln < _NLMSG_HDR.size:
-                    raise ValueError("short netlink message")
-                if sq == seq:
-                    if typ == _NLMSG_DONE:
-                        done = True
-                    elif typ == _NLMSG_ERROR:
-                        code = struct.unpack_from("=i", data, off + 16)[0]
-                        if code:
-                            raise OSError(-code, "netlink route dump failed")
-                    elif typ == _RTM_NEWROUTE:
-                        _route(data, off, ln, fam, prefixes, out)
-                off += (ln + 3) & ~3
+        for typ, data, off, ln in _dump(s, seq, _RTM_GETROUTE, _RTMSG.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
+            if typ == _RTM_NEWROUTE:
+                _route(data, off, ln, fam, prefixes, out)
     return {p: tuple(sorted(v)) for p, v in out.items()}
 
 
