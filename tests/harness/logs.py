@@ -13,7 +13,7 @@ from .processes import RedisGroup, RedisNode
 _LOG_RE = re.compile(r"^(\d+):([A-Z]) (\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
 
 
-def _timed_lines(text: str, needle: str) -> Iterator[tuple[float, str]]:
+def timed_lines(text: str, needle: str) -> Iterator[tuple[float, str]]:
     """(unix time, message) of every log line containing needle. Redis logs wall-clock local time
     with milliseconds; this machine runs in UTC (time.mktime handles the local zone either way)."""
     for line in text.splitlines():
@@ -32,12 +32,12 @@ def log_events(node: RedisNode, needle: str) -> list[tuple[float, str]]:
         text = node.logfile.read_text(errors="replace")
     except FileNotFoundError:
         return []
-    return list(_timed_lines(text, needle))
+    return list(timed_lines(text, needle))
 
 
 def log_times(text: str, needle: str) -> list[float]:
     """Unix times of the lines of a Redis or Sentinel log text that contain needle."""
-    return [ts for ts, _msg in _timed_lines(text, needle)]
+    return [ts for ts, _msg in timed_lines(text, needle)]
 
 
 def promotions(g: RedisGroup) -> list[tuple[float, str]]:

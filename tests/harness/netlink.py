@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import struct
 import threading
@@ -23,12 +24,12 @@ _RTATTR = struct.Struct("=HH")
 _RTNEXTHOP = struct.Struct("=HBBi")
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_RTM_NEWADDR, _RTM_GETADDR = 20, 22
+_RTM_NEWADDR, _RTM_DELADDR, _RTM_GETADDR = 20, 21, 22
 _RTM_NEWROUTE, _RTM_GETROUTE = 24, 26
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
 _RTA_DST, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 5, 9, 15
 _RT_TABLE_MAIN = 254
-_RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x40, 0x400
+_RTMGRP_IPV4_IFADDR, _RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x10, 0x40, 0x400
 
 
 def _netlink(groups: int = 0) -> socket.socket:
@@ -62,6 +63,17 @@ def _dump(s: socket.socket, seq: int, request: int, body: bytes) -> Iterator[tup
                 else:
                     yield typ, data, off, ln
             off += (ln + 3) & ~3
+
+
+def _messages(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(type, offset, length) of each netlink message in one datagram."""
+    off = 0
+    while off + _NLMSG_HDR.size <= len(data):
+        ln, typ = struct.unpack_from("=IH", data, off)
+        if ln < _NLMSG_HDR.size:
+            return
+        yield typ, off, ln
+        off += (ln + 3) & ~3
 
 
 def _attrs(data: bytes, off: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -176,3 +188,77 @@ def _route(data: bytes, off: int, ln: int, fam: int, prefixes, out) -> None:
     key = (rfam, dst, dst_len)
     if key in prefixes:
         out[prefixes[key]] += gws or ["(no gateway)"]
+
+
+class AddressMonitor:
+    """RTM_NEWADDR / RTM_DELADDR of an IPv4 address in each node namespace, timestamped on
+    receipt.
+
+    One NETLINK_ROUTE socket per namespace subscribed to RTMGRP_IPV4_IFADDR; a socket stays in
+    the namespace of the thread that created it (topo.in_ns), so one thread can read them all.
+    The module refreshes the VIP's lifetime every 500 ms with a replace, which the kernel also
+    reports as RTM_NEWADDR: only the first add after a period without the VIP counts as a claim.
+    """
+
+    def __init__(self, topo: Topology, nodes: list[str], vip_ip: str):
+        self.vip = socket.inet_aton(vip_ip)
+        self.socks: dict[int, tuple[str, socket.socket]] = {}
+        for n in nodes:
+            s = topo.in_ns(n, _netlink, _RTMGRP_IPV4_IFADDR)
+            self.socks[s.fileno()] = (n, s)
+        self.events: list[tuple[float, str, str]] = []  # (t, node, 'add'|'del')
+        self.present = {n: topo.has_address(n, vip_ip) for n in nodes}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="addr-monitor", daemon=True)
+
+    def start(self) -> "AddressMonitor":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        fds = list(self.socks)
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            now = time.time()
+            for fd in ready:
+                node, s = self.socks[fd]
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    continue
+                for kind in self._parse(data):
+                    self.events.append((now, node, kind))
+
+    def _parse(self, data: bytes) -> Iterator[str]:
+        for typ, off, ln in _messages(data):
+            if typ not in (_RTM_NEWADDR, _RTM_DELADDR) or ln < _NLMSG_HDR.size + _IFADDRMSG.size:
+                continue
+            if data[off + 16] != socket.AF_INET:
+                continue
+            for atype, val in _attrs(data, off + 16 + _IFADDRMSG.size, off + ln):
+                if atype in (_IFA_LOCAL, _IFA_ADDRESS) and val[:4] == self.vip:
+                    yield "add" if typ == _RTM_NEWADDR else "del"
+                    break
+
+    def transitions(self) -> list[tuple[float, str, str]]:
+        """Claims and removals only (refreshes of an address already present dropped)."""
+        present = dict(self.present)
+        out = []
+        for t, node, kind in sorted(self.events):
+            if kind == "add" and not present.get(node):
+                present[node] = True
+                out.append((t, node, "add"))
+            elif kind == "del" and present.get(node):
+                present[node] = False
+                out.append((t, node, "del"))
+        return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+        for _, s in self.socks.values():
+            s.close()
