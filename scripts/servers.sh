@@ -300,19 +300,23 @@ finish_name() {
     mv "$part" "$final" || return 1
     smoke "$name" "$final/$file" || { safe_rm "$final"; return 1; }
     secs=$(( $(date +%s) - t0 ))
-    {
-        echo "name=$name"
-        echo "binary=$final/$file"
-        echo "sentinel=--sentinel"
-        echo "version=$v"
-        echo "version_line=$line"
-        echo "source=$desc"
-        echo "package_version=$pkgver"
-        echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "install_seconds=$secs"
-        local kv; for kv in "$@"; do echo "$kv"; done
-    } | write_stamp "$final/stamp"
+    stamp_lines "$name" "$final/$file" "$v" "$line" "$desc" "$pkgver" "$secs" "$@" | write_stamp "$final/stamp"
     log "$name: ready: $v at $final/$file (${secs}s)"
+}
+
+# a stamp's key=value lines (tests/harness/servers.py reads them)
+stamp_lines() { # NAME BINARY VERSION VERSION_LINE SOURCE PACKAGE_VERSION SECONDS [extra key=value...]
+    echo "name=$1"
+    echo "binary=$2"
+    echo "sentinel=--sentinel"
+    echo "version=$3"
+    echo "version_line=$4"
+    echo "source=$5"
+    echo "package_version=$6"
+    echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "install_seconds=$7"
+    shift 7
+    local kv; for kv in "$@"; do echo "$kv"; done
 }
 
 # for names whose binary lives elsewhere (host, PyPI): a stamp only
@@ -324,18 +328,7 @@ stamp_external() { # NAME BINARY DESC PKGVER T0 [extra...]
     line=$(version_line "$bin")
     smoke "$name" "$bin" || return 1
     d=$(bindir "$name"); mkdir -p "$d"
-    {
-        echo "name=$name"
-        echo "binary=$bin"
-        echo "sentinel=--sentinel"
-        echo "version=$v"
-        echo "version_line=$line"
-        echo "source=$desc"
-        echo "package_version=$pkgver"
-        echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "install_seconds=$(( $(date +%s) - t0 ))"
-        local kv; for kv in "$@"; do echo "$kv"; done
-    } | write_stamp "$d/stamp"
+    stamp_lines "$name" "$bin" "$v" "$line" "$desc" "$pkgver" "$(( $(date +%s) - t0 ))" "$@" | write_stamp "$d/stamp"
     log "$name: ready: $v at $bin"
 }
 
