@@ -37,7 +37,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +48,8 @@ from redis.retry import Retry
 
 from tests.harness.logs import timed_lines
 from tests.harness.netlink import AddressMonitor
-from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, REPO_ROOT, VIP4, WaitTimeout,
-                                 addr_only, wait_until)
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, REPO_ROOT, VIP4, Recorder,
+                                 WaitTimeout, addr_only, wait_until)
 from tests.harness.sentinel import module_args, wait_settled
 from tests.harness.servers import flavor_available, server_binary
 from tests.harness.topology import Topology
@@ -127,20 +126,17 @@ class Event:
     key: bool = False  # highlighted in the timeline
 
 
-class Writer:
+class Writer(Recorder):
     """SET through the VIP from the observer namespace every 10 ms; records each attempt."""
+
+    thread_name = "vip-writer"
 
     def __init__(self, topo: Topology, host: str):
         # short time-outs and no automatic retry: every attempt is one sample
         self.client = topo.client("obs", host, socket_timeout=0.3, socket_connect_timeout=0.3,
                                   retry=Retry(NoBackoff(), 0))
         self.samples: list[tuple[float, float, bool, str]] = []  # (start, end, ok, error)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
-
-    def start(self) -> "Writer":
-        self._thread.start()
-        return self
+        super().__init__()
 
     def _run(self) -> None:
         i = 0
@@ -160,11 +156,6 @@ class Writer:
                 time.sleep(delay)
             else:
                 nxt = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(3)
 
     def last_ok_before(self, t: float):
         ok = [s for s in self.samples if s[2] and s[1] <= t]

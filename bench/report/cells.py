@@ -153,6 +153,15 @@ def scen_status(results: dict, name: str, m: str) -> str | None:
     return _status(results.get("scenarios", {}).get(name, {}).get(m, []))
 
 
+def open_section(L: list[str], results: dict, name: str, mechs: list[str], title: str, intro: str) -> list[str]:
+    """The mechanisms measured in scenario ``name``; when there are any, the section's title and
+    its opening paragraph are written first."""
+    ms = scen_mechs(results, name, mechs)
+    if ms:
+        L += [title, "", intro, ""]
+    return ms
+
+
 def scen_mechs(results: dict, name: str, mechs: list[str]) -> list[str]:
     per = results.get("scenarios", {}).get(name, {})
     return [m for m in mechs if m in per]

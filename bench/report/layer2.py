@@ -6,8 +6,8 @@ from __future__ import annotations
 from bench.common import summary
 from bench.mechanisms import DOWN_AFTER_MS, LABELS
 
-from .cells import (_status, cell, count_cell, med, none_, ok_rows, ratio_block, ratio_matrix, runs_cell, runs_with,
-                    scen, scen_mechs, scen_status, stat, table, two)
+from .cells import (_status, cell, count_cell, med, none_, ok_rows, open_section, ratio_block, ratio_matrix, runs_cell,
+                    runs_with, scen, scen_mechs, scen_status, stat, table, two)
 
 # ----------------------------------------------------------------------------------------------
 # figures 1-2
@@ -136,18 +136,16 @@ def stale_isolation_section(L: list[str], results: dict, mechs: list[str]) -> No
 
 
 def planned_section(L: list[str], results: dict, mechs: list[str]) -> None:
-    ms = scen_mechs(results, "planned", mechs)
-    if not ms:
-        return
-    add = L.append
-    add("## Figure 7: planned failover (`SENTINEL FAILOVER`)")
-    add("")
-    add("`SENTINEL FAILOVER mymaster` sent to n2's Sentinel (which then runs the failover) with every node "
+    ms = open_section(
+        L, results, "planned", mechs, "## Figure 7: planned failover (`SENTINEL FAILOVER`)",
+        "`SENTINEL FAILOVER mymaster` sent to n2's Sentinel (which then runs the failover) with every node "
         "healthy. Times in ms after the command: the leader's choice (`+failover-state-send-slaveof-noone` "
         "in its log), the promoted node's \"MASTER MODE enabled\" line, its first GARP (capture in the client "
         "namespace), and the old master's release (redis-vip: its own \"releasing\" log line; the peers: "
         "the holder samples, ±5 ms). Negative differences: the release came first.")
-    add("")
+    if not ms:
+        return
+    add = L.append
 
     def s(key):
         return lambda m: cell(stat(scen(results, "planned", m), key), 0)
@@ -215,17 +213,15 @@ def planned_section(L: list[str], results: dict, mechs: list[str]) -> None:
 
 
 def busy_section(L: list[str], results: dict, mechs: list[str]) -> None:
-    ms = scen_mechs(results, "busy", mechs)
-    if not ms:
-        return
-    add = L.append
-    add("## Figure 8: busy master (`DEBUG SLEEP 5`)")
-    add("")
-    add("`DEBUG SLEEP 5` on the master blocks its main thread (a module's own threads keep running); the "
+    ms = open_section(
+        L, results, "busy", mechs, "## Figure 8: busy master (`DEBUG SLEEP 5`)",
+        "`DEBUG SLEEP 5` on the master blocks its main thread (a module's own threads keep running); the "
         "Sentinels fail over while it sleeps; after waking it is still a master until Sentinel converts it. "
         "Times in ms after DEBUG SLEEP was sent. Re-claims: how often the old master had the VIP again "
         "after its first release. Phase 1: the sleep; phase 2: after waking, until converged.")
-    add("")
+    if not ms:
+        return
+    add = L.append
 
     def s(key, nd=0):
         return lambda m: cell(stat(scen(results, "busy", m), key), nd)
@@ -261,17 +257,15 @@ def busy_section(L: list[str], results: dict, mechs: list[str]) -> None:
 
 
 def stopped_section(L: list[str], results: dict, mechs: list[str]) -> None:
-    ms = scen_mechs(results, "sentinels-stopped", mechs)
+    ms = open_section(
+        L, results, "sentinels-stopped", mechs, "## Figure 9: two of three Sentinels stopped for 10 s",
+        "SIGSTOP of n2's and n3's Sentinels for 10 s (each accepts TCP and never answers), every Redis node "
+        "healthy, then SIGCONT, until n1 has held the VIP alone for 2 s. VIP outage = ms with no holder "
+        "(holder samples); the client's longest gap is the same seen through the writer.")
     if not ms:
         return
     add = L.append
     name = "sentinels-stopped"
-    add("## Figure 9: two of three Sentinels stopped for 10 s")
-    add("")
-    add("SIGSTOP of n2's and n3's Sentinels for 10 s (each accepts TCP and never answers), every Redis node "
-        "healthy, then SIGCONT, until n1 has held the VIP alone for 2 s. VIP outage = ms with no holder "
-        "(holder samples); the client's longest gap is the same seen through the writer.")
-    add("")
 
     def s(key):
         return lambda m: cell(stat(scen(results, name, m), key), 0)

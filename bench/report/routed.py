@@ -86,23 +86,21 @@ def routed_section(L: list[str], results: dict, fs: dict) -> None:
         return lambda col: (str(len(l2_rows)) if l2_rows else "not run") if col == "l2" else \
             runs_cell(len(routed_rows(results, scenario, col)), routed_status(results, scenario, col))
 
-    def count(scenario: str, key: str, l2_rows=None, l2_key=None):
+    def per_column(fn, scenario: str, key: str, l2_rows=None, l2_key=None):
+        """fn(rows, key) for a speaker's column; for the layer-2 column, on l2_rows with l2_key."""
         def f(col: str) -> str:
             if col == "l2":
                 if l2_rows is None:
                     return "n/a"
-                return count_cell(l2_rows, l2_key or key) if l2_rows else "not run"
-            return count_cell(routed_rows(results, scenario, col), key)
+                return fn(l2_rows, l2_key or key) if l2_rows else "not run"
+            return fn(routed_rows(results, scenario, col), key)
         return f
 
+    def count(scenario: str, key: str, l2_rows=None, l2_key=None):
+        return per_column(count_cell, scenario, key, l2_rows, l2_key)
+
     def runs_of(scenario: str, key: str, l2_rows=None, l2_key=None):
-        def f(col: str) -> str:
-            if col == "l2":
-                if l2_rows is None:
-                    return "n/a"
-                return runs_with(l2_rows, l2_key or key) if l2_rows else "not run"
-            return runs_with(routed_rows(results, scenario, col), key)
-        return f
+        return per_column(runs_with, scenario, key, l2_rows, l2_key)
 
     add("## Figure 11: routed mode (the VIP as a /32 over BGP), beside layer 2")
     add("")

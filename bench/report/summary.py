@@ -168,6 +168,17 @@ def targets(results: dict, fs: dict) -> list[str]:
     return out
 
 
+def run_notes(notes: list[str], label: str, rows: list[dict], unconverged: str) -> None:
+    """A note for rows that did not all run, and one for runs that did not converge."""
+    st = _status(rows)
+    if st:
+        notes.append(f"{label}: {st}")
+    ok = ok_rows(rows)
+    bad = sum(1 for r in ok if not r.get("converged"))
+    if bad:
+        notes.append(f"{label}: {bad} of {len(ok)} runs {unconverged}")
+
+
 def auto_notes(results: dict, fs: dict, mechs: list[str]) -> list[str]:
     notes = []
     for m, d in fs.items():
@@ -179,29 +190,17 @@ def auto_notes(results: dict, fs: dict, mechs: list[str]) -> list[str]:
                          "(target 100–200/s): the machine was busy.")
     for name, per in (results.get("scenarios") or {}).items():
         for m, rows in per.items():
-            st = _status(rows)
-            if st:
-                notes.append(f"{LABELS[m]}, {name}: {st}")
-            ok = ok_rows(rows)
-            bad = sum(1 for r in ok if not r.get("converged"))
-            if bad:
-                notes.append(f"{LABELS[m]}, {name}: {bad} of {len(ok)} runs did not converge within the wait "
-                             "(old master not a replica, Sentinels not settled, or the VIP not on the settled "
-                             "master alone for 3 s).")
+            run_notes(notes, f"{LABELS[m]}, {name}", rows, "did not converge within the wait (old master not a "
+                      "replica, Sentinels not settled, or the VIP not on the settled master alone for 3 s).")
     for m, rows in (results.get("startup") or {}).items():
         st = _status(rows)
         if st:
             notes.append(f"{LABELS[m]}, start-up: {st}")
     for scenario, per in (results.get("routed") or {}).items():
         for sp, rows in per.items():
-            st = _status(rows)
-            if st:
-                notes.append(f"Figure 11, routed {scenario} with {sp.upper()}: {st}")
+            run_notes(notes, f"Figure 11, routed {scenario} with {sp.upper()}", rows,
+                      "did not converge (no settled master, or the router never routed to it).")
             ok = ok_rows(rows)
-            bad = sum(1 for r in ok if not r.get("converged"))
-            if bad:
-                notes.append(f"Figure 11, routed {scenario} with {sp.upper()}: {bad} of {len(ok)} runs did not "
-                             "converge (no settled master, or the router never routed to it).")
             for r in ok:
                 for c in r.get("crashes") or []:
                     notes.append(f"Figure 11, routed {scenario} with {sp.upper()}: a crash: `{c.splitlines()[0]}`")

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from .netns import Recorder
+
 if TYPE_CHECKING:
     from .topology import Topology
 
@@ -190,7 +192,7 @@ def _route(data: bytes, off: int, ln: int, fam: int, prefixes, out) -> None:
         out[prefixes[key]] += gws or ["(no gateway)"]
 
 
-class AddressMonitor:
+class AddressMonitor(Recorder):
     """RTM_NEWADDR / RTM_DELADDR of an IPv4 address in each node namespace, timestamped on
     receipt.
 
@@ -200,6 +202,8 @@ class AddressMonitor:
     reports as RTM_NEWADDR: only the first add after a period without the VIP counts as a claim.
     """
 
+    thread_name = "addr-monitor"
+
     def __init__(self, topo: Topology, nodes: list[str], vip_ip: str):
         self.vip = socket.inet_aton(vip_ip)
         self.socks: dict[int, tuple[str, socket.socket]] = {}
@@ -208,12 +212,7 @@ class AddressMonitor:
             self.socks[s.fileno()] = (n, s)
         self.events: list[tuple[float, str, str]] = []  # (t, node, 'add'|'del')
         self.present = {n: topo.has_address(n, vip_ip) for n in nodes}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="addr-monitor", daemon=True)
-
-    def start(self) -> "AddressMonitor":
-        self._thread.start()
-        return self
+        super().__init__()
 
     def _run(self) -> None:
         fds = list(self.socks)
@@ -256,9 +255,7 @@ class AddressMonitor:
                 out.append((t, node, "del"))
         return out
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2)
+    def stop(self, timeout: float = 2.0) -> None:
+        super().stop(timeout)
         for _, s in self.socks.values():
             s.close()

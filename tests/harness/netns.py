@@ -143,6 +143,38 @@ def _kill_pids(pids: Iterable[int], grace: float = 1.0) -> None:
             pass
 
 
+def terminate(proc: subprocess.Popen, grace: float = 3.0, kill_wait: float = 3.0) -> None:
+    """SIGTERM, up to ``grace`` s to exit, then SIGKILL (and up to ``kill_wait`` s to reap)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=kill_wait)
+
+
+class Recorder:
+    """A daemon thread that runs ``_run`` (checking ``_stop``) until ``stop()``."""
+
+    thread_name = "recorder"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
 def _stop_popens(procs: Iterable[subprocess.Popen], grace: float = 1.0) -> None:
     """SIGTERM (+SIGCONT for stopped ones), wait up to grace, then SIGKILL; reap all."""
     alive = [p for p in procs if p.poll() is None]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from .netns import addr_only, wait_until
+from .netns import addr_only, terminate, wait_until
 
 if TYPE_CHECKING:
     from .topology import Topology
@@ -191,12 +191,7 @@ class Capture:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=3)
+            terminate(self.proc)
 # ----------------------------------------------------------------------------------------------
 # TCP payloads from a pcap (tcpdump -i any gives LINUX_SLL/SLL2 frames; eth0 gives Ethernet)
 

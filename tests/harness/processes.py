@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import redis
 
 from .clients import pairs_to_dict
-from .netns import MASTER_NAME, NODE_ADDR4, REDIS_PORT, SENTINEL_PORT, WaitTimeout, wait_until
+from .netns import MASTER_NAME, NODE_ADDR4, REDIS_PORT, SENTINEL_PORT, WaitTimeout, terminate, wait_until
 from .servers import server_binary
 
 if TYPE_CHECKING:
@@ -225,12 +225,7 @@ class RedisNode(_ServerProc):
     def restart(self, timeout: float = 15) -> "RedisNode":
         """Stop (SIGTERM, then SIGKILL after a grace) if running and start with the same config."""
         if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+            terminate(self.proc, kill_wait=5)
         self._drop_client()
         self.start()
         self.wait_ready(timeout)
