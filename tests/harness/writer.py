@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from redis.backoff import NoBackoff
@@ -19,6 +20,8 @@ from .processes import RedisNode
 if TYPE_CHECKING:
     from .topology import Topology
 
+
+@dataclass
 class Ack:
     seq: int
     node: str  # which node acknowledged it (n1, n2, ...)
