@@ -46,6 +46,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 from bench.common import log
 from bench.mechanisms import DOWN_AFTER_MS
@@ -205,27 +206,40 @@ class Runner:
                     return {"harness_error": f"{type(exc).__name__}: {exc}"}
                 time.sleep(2)
 
+    def interleaved(self, reps: int, keys: list, name: Callable[[Any], str], run: Callable[[Any], dict],
+                    rows: Callable[[Any], list], describe: Callable[[Any, dict], Optional[str]],
+                    load: Callable[[int], str]) -> None:
+        """``reps`` repetitions of run(key), every key in turn within a repetition; each result goes
+        to rows(key), and a key whose set-up was not ready is skipped from then on. describe(key,
+        result) is logged with the repetition's time (None: nothing logged)."""
+        skip: set = set()
+        for rep in range(reps):
+            for k in keys:
+                if k in skip:
+                    continue
+                t0 = time.time()
+                r = self.attempt(f"{name(k)} rep {rep + 1}", run, k)
+                rows(k).append(r)
+                if "not_ready" in r:
+                    skip.add(k)
+                    continue
+                text = describe(k, r)
+                if text is not None:
+                    log(f"  {name(k)} rep {rep + 1}/{reps}: {text}  [{time.time() - t0:.0f} s]")
+            self.sample_load(load(rep))
+
     def failovers(self, mechs: list[str], reps: int) -> dict:
         from bench import failover
         out: dict = {m: [] for m in mechs}
-        skip: set[str] = set()
-        for rep in range(reps):
-            for m in mechs:
-                if m in skip:
-                    continue
-                t0 = time.time()
-                r = self.attempt(f"failover {m} rep {rep + 1}", failover.failover_rep, m, DOWN_AFTER_MS,
-                                 self.args.writer_interval_ms, self.args.keep)
-                out[m].append(r)
-                if "not_ready" in r:
-                    skip.add(m)
-                else:
-                    log(f"  failover {m} rep {rep + 1}/{reps}: promotion->GARP "
-                        f"{fmt(r.get('promotion_to_garp_ms'))} ms, outage {fmt(r.get('outage_ms'))} ms "
-                        f"(promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
-                        f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
-                        f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s  [{time.time() - t0:.0f} s]")
-            self.sample_load(f"failover rep {rep + 1}")
+        self.interleaved(
+            reps, mechs, lambda m: f"failover {m}",
+            lambda m: failover.failover_rep(m, DOWN_AFTER_MS, self.args.writer_interval_ms, self.args.keep),
+            out.__getitem__,
+            lambda m, r: (f"promotion->GARP {fmt(r.get('promotion_to_garp_ms'))} ms, "
+                          f"outage {fmt(r.get('outage_ms'))} ms (promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
+                          f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
+                          f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s"),
+            lambda rep: f"failover rep {rep + 1}")
         return out
 
     def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict) -> None:
@@ -236,23 +250,16 @@ class Runner:
         for name in names:
             fn = scenarios.SCENARIOS[name][1]
             per[name] = {m: [] for m in mechs}
-            skip: set[str] = set()
-            for rep in range(reps):
-                for m in mechs:
-                    if m in skip:
-                        continue
-                    t0 = time.time()
-                    r = self.attempt(f"{name} {m} rep {rep + 1}", fn, m, DOWN_AFTER_MS, self.args.keep)
-                    per[name][m].append(r)
-                    if "not_ready" in r:
-                        skip.add(m)
-                    elif "total" in r:
-                        log(f"  {name} {m} rep {rep + 1}/{reps}: two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
-                            f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, release {fmt(r.get('release_ms'), 0)} ms, "
-                            f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
-                            f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms"
-                            f"  [{time.time() - t0:.0f} s]")
-                self.sample_load(f"{name} rep {rep + 1}")
+            self.interleaved(
+                reps, mechs, lambda m: f"{name} {m}", lambda m: fn(m, DOWN_AFTER_MS, self.args.keep),
+                per[name].__getitem__,
+                lambda m, r: (f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                              f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
+                              f"release {fmt(r.get('release_ms'), 0)} ms, "
+                              f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
+                              f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms")
+                if "total" in r else None,
+                lambda rep: f"{name} rep {rep + 1}")
 
     def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int], results: dict) -> None:
         """Figure 12: the scenarios where nothing failed (scenarios.NOTHING_FAILED) at each
@@ -263,32 +270,28 @@ class Runner:
         out: dict = results.setdefault("nothing_failed", {})
         for da in down_afters:
             per = out.setdefault(str(da), {name: {m: [] for m in mechs} for name in scenarios.NOTHING_FAILED})
-            skip: set[tuple[str, str]] = set()
-            for rep in range(reps):
-                for name in scenarios.NOTHING_FAILED:
-                    fn = scenarios.SCENARIOS[name][1]
-                    for m in mechs:
-                        if (name, m) in skip:
-                            continue
-                        t0 = time.time()
-                        r = self.attempt(f"{name} {m} down-after {da} rep {rep + 1}", fn, m, da, self.args.keep)
-                        per[name][m].append(r)
-                        if "not_ready" in r:
-                            skip.add((name, m))
-                        elif "total" in r:
-                            log(f"  {name} {m} down-after {da} rep {rep + 1}/{reps}: "
-                                f"client gap {fmt(r.get('client_gap_ms'), 0)} ms, "
-                                f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
-                                f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
-                                f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
-                                + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
-                                   f"restarted server answered, left n1 {r.get('vip_departures')} times, "
-                                   f"+sdown from {r.get('sdown_sentinels')} Sentinels"
-                                   + (f", release: {r['first_release']}" if r.get("first_release") else "")
-                                   if name == "crash-restart" else
-                                   f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels")
-                                + f"  [{time.time() - t0:.0f} s]")
-                self.sample_load(f"nothing failed, down-after {da}, rep {rep + 1}")
+
+            def describe(key: tuple[str, str], r: dict) -> Optional[str]:
+                name = key[0]
+                if "total" not in r:
+                    return None
+                return (f"client gap {fmt(r.get('client_gap_ms'), 0)} ms, "
+                        f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
+                        f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                        f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
+                        + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
+                           f"restarted server answered, left n1 {r.get('vip_departures')} times, "
+                           f"+sdown from {r.get('sdown_sentinels')} Sentinels"
+                           + (f", release: {r['first_release']}" if r.get("first_release") else "")
+                           if name == "crash-restart" else
+                           f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels"))
+
+            self.interleaved(
+                reps, [(name, m) for name in scenarios.NOTHING_FAILED for m in mechs],
+                lambda k: f"{k[0]} {k[1]} down-after {da}",
+                lambda k: scenarios.SCENARIOS[k[0]][1](k[1], da, self.args.keep),
+                lambda k: per[k[0]][k[1]], describe,
+                lambda rep: f"nothing failed, down-after {da}, rep {rep + 1}")
 
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the

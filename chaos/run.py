@@ -65,12 +65,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-
 import redis
 
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import promotions
-from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, VIP4, sweep_stale_namespaces, wait_until
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, VIP4, root_and_module_problem, sweep_stale_namespaces,
+                                 wait_until)
 from tests.harness.processes import RedisGroup, SentinelNode
 from tests.harness.sampling import HolderSampler
 from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, module_args, start_sentinels, wait_failover
@@ -445,11 +445,9 @@ def main() -> int:
     ap.add_argument("--json", help="write the full results (per round) to this file")
     ap.add_argument("--keep", action="store_true", help="keep the topology directories (logs)")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("chaos/run.py needs root (network namespaces)", file=sys.stderr)
-        return 2
-    if not Path(args.module).exists():
-        print(f"module not found: {args.module} (cargo build --release)", file=sys.stderr)
+    problem = root_and_module_problem(args.module, "the chaos run")
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
 
     def on_term(signum, frame):  # noqa: ARG001

@@ -30,11 +30,10 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
-
 
 from tests.harness.logs import log_events, promotions
-from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, sweep_stale_namespaces, wait_until
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, root_and_module_problem, sweep_stale_namespaces,
+                                 wait_until)
 from tests.harness.routed import VIP4_R, RoutedTopology, sweep_stale_rundirs
 from tests.harness.routed_setup import RoutedVipWriter, start_routed
 from tests.harness.routes import RouteWatcher
@@ -99,15 +98,9 @@ def main() -> int:
     ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
     ap.add_argument("--speaker", choices=["bird", "frr"], default="bird")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("run as root (network namespaces)", file=sys.stderr)
-        return 2
-    if not Path(args.module).exists():
-        print(f"module not built: {args.module} (cargo build --release)", file=sys.stderr)
-        return 2
-    missing = speakers_available()
-    if missing:
-        print(missing, file=sys.stderr)
+    problem = root_and_module_problem(args.module, "the routed demo") or speakers_available()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     sweep_stale_namespaces()
     sweep_stale_rundirs()

@@ -94,6 +94,15 @@ def wait_until(cond: Callable[[], Any], timeout: float = 10.0, interval: float =
 
 
 
+def root_and_module_problem(module: str | os.PathLike, who: str) -> str | None:
+    """Why a tool cannot run here (not root, module not built), or None."""
+    if os.geteuid() != 0:
+        return f"{who} needs root (network namespaces)"
+    if not Path(module).exists():
+        return f"module not built: {module} (cargo build --release)"
+    return None
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
