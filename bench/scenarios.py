@@ -164,6 +164,11 @@ class Rep(Repetition):
         res["after_restart"] = self.sampler.durations(t_mid, t_end)  # after the restart / link up / wake-up
         res["total"] = self.sampler.durations(t_fault, t_end)
 
+    def conclude(self, res: dict, t_fault: float, t_end: float, final: str | None) -> None:
+        """n1's VIP.STATUS, then the outcome after the fault (which stops the writer), into res."""
+        self.module_status(res)
+        res.update(self.outcome(t_fault, t_end, final))
+
     def module_status(self, res: dict, node: str = "n1") -> None:
         st = self.dep.status(node)
         if st:
@@ -206,8 +211,7 @@ def stale_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["old_master_demoted_ms_after_restart"] = _ms(demoted[0], t_restart) if demoted else None
         res["restart_ms_after_fault"] = _ms(t_restart, t_fault)
         res["stale_held"] = any("n1" in x.holders for x in r.sampler.snapshot() if t_restart <= x.wall <= t_end)
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        r.conclude(res, t_fault, t_end, final)
         r.phases(res, t_fault, t_restart, t_end)
         r.dep.check_alive()
     return res
@@ -236,8 +240,7 @@ def isolation_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         rel, res["release_source"] = r.release_time("n1", t_fault, t_up)
         res["release_ms"] = _ms(rel, t_fault)  # None: it kept the VIP while cut off
         res["reclaims_after_release"] = len(r.sampler.came_back("n1", rel, t_end)) if rel else None
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        r.conclude(res, t_fault, t_end, final)
         proms = r.dep.promotions(t_fault)
         if rel and proms:
             res["release_minus_promotion_ms"] = (rel - proms[0][0]) * 1000
@@ -273,8 +276,7 @@ def planned_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["release_minus_choice_ms"] = _ms(rel, t_choice)
         res["release_minus_garp_ms"] = _ms(rel, t_garp)
         res["release_minus_promotion_ms"] = _ms(rel, first[0]) if first else None
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, final))
+        r.conclude(res, t0, t_end, final)
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res
@@ -317,8 +319,7 @@ def busy_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["released_before_wake"] = bool(rel and rel < t_wake)
         # re-claims: n1 has the VIP again after its first release (after waking, by design)
         res["reclaims_after_release"] = len(r.sampler.came_back("n1", rel, t_end)) if rel else 0
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, final))
+        r.conclude(res, t0, t_end, final)
         r.phases(res, t0, t_wake, t_end)
         r.dep.check_alive()
     return res
@@ -352,8 +353,7 @@ def sentinels_stopped_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["release_ms"] = _ms(rel, t0)  # None: it kept the VIP
         res["reclaim_ms_after_resume"] = _ms(back[0], t_cont) if back else None
         res["converged"] = bool(back_alone)
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, "n1"))
+        r.conclude(res, t0, t_end, "n1")
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res
@@ -461,8 +461,7 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         acks_after = [a.t_ack for a in r.writer.acks if a.t_ack >= t_ready]
         res["first_ack_after_ready_ms"] = _ms(min(acks_after), t_ready) if acks_after else None
         acked_before = sum(1 for a in r.writer.acks if a.t_ack <= t_fault)
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        r.conclude(res, t_fault, t_end, final)
         res["acked_before_crash"] = acked_before
         res["total"] = r.sampler.durations(t_fault, t_end)
         r.dep.check_alive()
@@ -515,8 +514,7 @@ def backup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         st = r.dep.status("n1")
         if st:
             res["sentinel_entries_skipped"] = st.get("sentinel_entries_skipped")
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, "n1"))
+        r.conclude(res, t0, t_end, "n1")
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res
