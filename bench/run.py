@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -102,9 +103,7 @@ def check_environment(install: bool, routed: bool = False) -> None:
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
             subprocess.run(["apt-get", "install", "-y", "-q", *still], check=True, env=env)
-    try:
-        import redis  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("redis") is None:
         sys.exit("python package 'redis' missing: python3 -m pip install -r tests/integration/requirements.txt")
     from bench.mechanisms import module_path
     so = Path(module_path())
@@ -175,6 +174,14 @@ def other_netns() -> int:
 
 # ----------------------------------------------------------------------------------------------
 # running the figures
+
+
+# (full run, --quick) of each option that sizes the run
+RUN_SIZES = {
+    "reps": (7, 2), "scenario_reps": (5, 1), "stop_reps": (3, 1), "startup_reps": (5, 1), "routed_reps": (5, 2),
+    "nothing_failed_reps": (3, 1), "manual_count": (30, 10), "throughput_reps": (12, 2),
+    "requests": (1_000_000, 200_000), "idle_s": (30.0, 5.0), "flap_s": (5.0, 2.0), "flap_reps": (5, 2),
+}
 
 
 class Runner:
@@ -383,23 +390,12 @@ def parse_args(argv=None):
                                                              "docs/benchmarks.md; writes nothing")
     a = ap.parse_args(argv)
     a.docs_given = a.docs is not None
-    q = a.quick
-    a.reps = a.reps or (2 if q else 7)
-    a.scenario_reps = a.scenario_reps or (1 if q else 5)
-    a.stop_reps = a.stop_reps or (1 if q else 3)
-    a.startup_reps = a.startup_reps or (1 if q else 5)
-    a.routed_reps = a.routed_reps or (2 if q else 5)
-    a.nothing_failed_reps = a.nothing_failed_reps or (1 if q else 3)
+    for name, (full, quick) in RUN_SIZES.items():  # an option left at 0 takes the run's size
+        setattr(a, name, getattr(a, name) or (quick if a.quick else full))
     try:
         a.nothing_failed_down_after_list = [int(x) for x in a.nothing_failed_down_after.split(",") if x.strip()]
     except ValueError:
         ap.error("--nothing-failed-down-after: comma-separated milliseconds, e.g. 1000,30000")
-    a.manual_count = a.manual_count or (10 if q else 30)
-    a.throughput_reps = a.throughput_reps or (2 if q else 12)
-    a.requests = a.requests or (200_000 if q else 1_000_000)
-    a.idle_s = a.idle_s or (5.0 if q else 30.0)
-    a.flap_s = a.flap_s or (2.0 if q else 5.0)
-    a.flap_reps = a.flap_reps or (2 if q else 5)
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
     a.mech_list = [m for m in a.mechanisms.split(",") if m]
     bad = [m for m in a.mech_list if m not in MECHANISMS]
@@ -411,7 +407,7 @@ def parse_args(argv=None):
         ap.error(f"unknown routing daemons {bad} (bird, frr)")
     # figure 11 is redis-vip's Sentinel-confirmed mode, routed
     a.routed = 11 in a.figure_set and "vip-sentinel" in a.mech_list
-    if a.docs is None and not q and not a.no_docs:
+    if a.docs is None and not a.quick and not a.no_docs:
         a.docs = str(REPO_ROOT / "docs" / "benchmarks.md")
     if a.no_docs:
         a.docs = None
