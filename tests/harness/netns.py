@@ -5,8 +5,7 @@ Everything the harness creates lives inside network namespaces it makes itself; 
 ever added to the root namespace (no address, route or interface), and only documentation
 ranges are used (192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32).
 
-How clients reach a namespace: a socket belongs to the namespace of the thread that made it.
-redis-py cannot enter a namespace by itself. A socket belongs to the network namespace of the
+How clients reach a namespace: redis-py cannot enter a namespace by itself. A socket belongs to the network namespace of the
 thread that created it, for its whole life, whatever thread uses it later. ``run_in_netns``
 starts a fresh short-lived thread, moves that thread (only) into the namespace with
 ``setns(fd, CLONE_NEWNET)`` through ctypes (``os.setns`` exists only from Python 3.12), runs a
@@ -14,10 +13,8 @@ function there and returns its result; the thread then exits, so no thread of th
 is ever left in a foreign namespace and the main thread never moves. ``NetnsConnection`` is a
 redis-py ``Connection`` whose ``_connect()`` runs inside such a thread, so every (re)connection
 of a normal ``redis.Redis`` client is made inside the namespace: the full redis-py API works,
-including reconnects after a server restart. ``Topology.client(ns, host, port)`` builds one.
-
-Processes are started with ``ip netns exec NS cmd ...``; ``ip`` execs the command directly, so
-the Popen pid is the server's pid and signals (kill -9, SIGSTOP) reach it directly.
+including reconnects after a server restart (clients.py). ``Topology.client(ns, host, port)``
+builds one.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from .writer import VipWriter
 
 
 class RoutedVipWriter(VipWriter):
-    """helpers.VipWriter writing from the client namespace to the routed VIP (``vip``)."""
+    """writer.VipWriter writing from the client namespace to the routed VIP (``vip``)."""
 
     def __init__(self, topo: RoutedTopology, vip: str = VIP4_R, **kwargs):
         super().__init__(topo, host=addr_only(vip), **kwargs)

@@ -10,7 +10,6 @@ Layout built by ``Topology(tag, nodes=3, ipv6=False)``::
 
 No sysctl is changed in any namespace: defaults are enough (an observer's EXISTING neighbour
 entry flips on a gratuitous ARP / unsolicited NA without arp_accept).
-
 """
 
 from __future__ import annotations
