@@ -38,76 +38,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from tests.harness.logs import timed_lines
+from demo.show import WIDTH, bold, dim, done, fmt_ms, green, header, red, show_addresses, step, yellow
+from demo.timeline import Event, Writer, log_lines, sentinel_events
 from tests.harness.netlink import AddressMonitor
-from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, REPO_ROOT, VIP4, Recorder,
-                                 WaitTimeout, addr_only, wait_until)
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, REPO_ROOT, VIP4, VIP_IP,
+                                 WaitTimeout, wait_until)
 from tests.harness.sentinel import module_args, wait_settled
 from tests.harness.servers import flavor_available, server_binary
 from tests.harness.topology import Topology
-
-VIP_IP = addr_only(VIP4)
-WRITE_EVERY_S = 0.010
-
-# ----------------------------------------------------------------------------------------------
-# presentation
-
-_COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-
-
-def _c(code: str, text: str) -> str:
-    return f"\033[{code}m{text}\033[0m" if _COLOR else text
-
-
-def bold(t: str) -> str:
-    return _c("1", t)
-
-
-def dim(t: str) -> str:
-    return _c("2", t)
-
-
-def green(t: str) -> str:
-    return _c("32", t)
-
-
-def red(t: str) -> str:
-    return _c("31", t)
-
-
-def yellow(t: str) -> str:
-    return _c("33", t)
-
-
-WIDTH = 78
-
-
-def header(title: str) -> None:
-    print()
-    print(bold(title))
-    print(dim("─" * WIDTH))
-
-
-def step(text: str) -> float:
-    print(f"  • {text} ... ", end="", flush=True)
-    return time.monotonic()
-
-
-def done(t_start: float, extra: str = "") -> None:
-    took = time.monotonic() - t_start
-    print(green("ok") + dim(f" ({took:.1f} s)") + (f"  {extra}" if extra else ""), flush=True)
-
-
-def fmt_ms(ms: float) -> str:
-    return f"{ms:+.0f}" if round(ms) != 0 else "0"
 
 
 class DemoFailed(Exception):
@@ -115,115 +57,7 @@ class DemoFailed(Exception):
 
 
 # ----------------------------------------------------------------------------------------------
-# measurements
-
-
-@dataclass
-class Event:
-    t: float  # wall clock (time.time())
-    where: str
-    what: str
-    key: bool = False  # highlighted in the timeline
-
-
-class Writer(Recorder):
-    """SET through the VIP from the observer namespace every 10 ms; records each attempt."""
-
-    thread_name = "vip-writer"
-
-    def __init__(self, topo: Topology, host: str):
-        # short time-outs and no automatic retry: every attempt is one sample
-        self.client = topo.client("obs", host, socket_timeout=0.3, socket_connect_timeout=0.3,
-                                  retry=Retry(NoBackoff(), 0))
-        self.samples: list[tuple[float, float, bool, str]] = []  # (start, end, ok, error)
-        super().__init__()
-
-    def _run(self) -> None:
-        i = 0
-        nxt = time.monotonic()
-        while not self._stop.is_set():
-            t0 = time.time()
-            err = ""
-            try:
-                ok = bool(self.client.set("demo:counter", i))
-            except (redis.RedisError, OSError) as exc:
-                ok, err = False, type(exc).__name__
-            self.samples.append((t0, time.time(), ok, err))
-            i += 1
-            nxt += WRITE_EVERY_S
-            delay = nxt - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                nxt = time.monotonic()
-
-    def last_ok_before(self, t: float):
-        ok = [s for s in self.samples if s[2] and s[1] <= t]
-        return ok[-1] if ok else None
-
-    def first_ok_after(self, t: float):
-        ok = [s for s in self.samples if s[2] and s[0] >= t]
-        return ok[0] if ok else None
-
-
-def log_lines(text: str, since: float) -> Iterator[tuple[float, str]]:
-    """(time, message) of every log line at or after `since` (less one log tick)."""
-    return ((t, msg) for t, msg in timed_lines(text, "") if t >= since - 0.001)
-
-
-SENTINEL_EVENTS = {
-    # log event: (timeline text, index of the address field that names the subject)
-    "+sdown": ("Sentinel: +sdown master {a} (first Sentinel to see it down)", 3),
-    "+odown": ("Sentinel: +odown master {a} (a quorum agrees it is down)", 3),
-    "+elected-leader": ("Sentinel: +elected-leader, runs the failover of {a}", 3),
-    "+failover-state-send-slaveof-noone": ("Sentinel: sends REPLICAOF NO ONE to {a}", 3),
-    "+promoted-slave": ("Sentinel: +promoted-slave {a} (the leader sees it as master in INFO)", 3),
-    "+switch-master": ("Sentinel: +switch-master {b} → {a} (first Sentinel; {n}/{total} by {last} ms)", 4),
-}
-
-
-def sentinel_events(g, t0: float, node_of: dict[str, str]) -> list[Event]:
-    """The first Sentinel to log each failover step, per subject (two failovers stay apart)."""
-    first: dict[tuple[str, str], tuple[float, str, list[str]]] = {}
-    switches: dict[str, list[float]] = {}
-    for name, s in g.sentinels.items():
-        for t, msg in log_lines(s.log_text(), t0):
-            words = msg.split()
-            if len(words) < 5 or words[0] not in SENTINEL_EVENTS:
-                continue
-            if words[0] in ("+sdown", "+odown", "+elected-leader") and words[1] != "master":
-                continue  # a replica or a Sentinel went down: not a failover step
-            subject = words[SENTINEL_EVENTS[words[0]][1]]
-            if words[0] == "+switch-master":
-                switches.setdefault(subject, []).append(t)
-            key = (words[0], subject)
-            if key not in first or t < first[key][0]:
-                first[key] = (t, name, words)
-    out = []
-    for (ev, subject), (t, name, words) in first.items():
-        text, _ = SENTINEL_EVENTS[ev]
-        a = node_of.get(subject.split(":")[0], subject)
-        b = node_of.get(words[2], words[2]) if ev == "+switch-master" else ""
-        times = switches.get(subject, [t])
-        out.append(Event(t, f"S@{name}", text.format(a=a, b=b, n=len(times), total=len(g.sentinels),
-                                                    last=fmt_ms((max(times) - t0) * 1000)),
-                         key=ev == "+switch-master"))
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
 # the demo
-
-
-def show_addresses(topo: Topology, nodes: list[str], vip_ip: str) -> None:
-    for n in nodes + ["obs"]:
-        out = topo.ipcmd(n, "-br", "addr", "show", "dev", "eth0").stdout.strip()
-        fields = out.split()
-        # 'eth0@if12  UP  192.0.2.11/24 192.0.2.100/24'
-        dev = fields[0].split("@")[0] if fields else "eth0"
-        state = fields[1] if len(fields) > 1 else "?"
-        addrs = " ".join(bold(a) if addr_only(a) == vip_ip else a for a in fields[2:])
-        print(f"    {n:<4} {dev:<5} {state:<5} {addrs}")
 
 
 class Demo:
