@@ -13,7 +13,7 @@ from redis.retry import Retry
 
 from demo.show import fmt_ms
 from tests.harness.logs import timed_lines
-from tests.harness.netns import Recorder
+from tests.harness.netns import Pacer, Recorder
 from tests.harness.topology import Topology
 
 WRITE_EVERY_S = 0.010
@@ -41,7 +41,7 @@ class Writer(Recorder):
 
     def _run(self) -> None:
         i = 0
-        nxt = time.monotonic()
+        pacer = Pacer(WRITE_EVERY_S)
         while not self._stop.is_set():
             t0 = time.time()
             err = ""
@@ -51,12 +51,7 @@ class Writer(Recorder):
                 ok, err = False, type(exc).__name__
             self.samples.append((t0, time.time(), ok, err))
             i += 1
-            nxt += WRITE_EVERY_S
-            delay = nxt - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                nxt = time.monotonic()
+            pacer.wait()
 
     def last_ok_before(self, t: float):
         ok = [s for s in self.samples if s[2] and s[1] <= t]

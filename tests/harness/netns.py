@@ -159,6 +159,26 @@ def terminate(proc: subprocess.Popen, grace: float = 3.0, kill_wait: float = 3.0
         proc.wait(timeout=kill_wait)
 
 
+class Pacer:
+    """Ticks every ``interval`` seconds from its creation; a tick that comes late starts the
+    schedule afresh (a busy machine gets no burst of catching up)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next = time.monotonic()
+
+    def wait(self, stop: threading.Event | None = None) -> None:
+        """Sleep until the next tick (or until ``stop`` is set)."""
+        self.next += self.interval
+        delay = self.next - time.monotonic()
+        if delay <= 0:
+            self.next = time.monotonic()
+        elif stop is not None:
+            stop.wait(delay)
+        else:
+            time.sleep(delay)
+
+
 class Recorder:
     """A daemon thread that runs ``_run`` (checking ``_stop``) until ``stop()``."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from .netlink import AddrDumper
-from .netns import VIP4, addr_only, wait_until
+from .netns import VIP4, Pacer, addr_only, wait_until
 
 if TYPE_CHECKING:
     from .topology import Topology
@@ -71,7 +71,7 @@ class HolderSampler:
         return Sample(t, wall, held, connected)
 
     def _run(self) -> None:
-        next_t = time.monotonic()
+        pacer = Pacer(self.interval)
         while not self._stop.is_set():
             try:
                 s = self.sample_once()
@@ -79,12 +79,7 @@ class HolderSampler:
                     self.samples.append(s)
             except Exception as exc:  # noqa: BLE001 - recorded, sampling goes on
                 self.errors.append(f"{time.monotonic():.3f} {type(exc).__name__}: {exc}")
-            next_t += self.interval
-            delay = next_t - time.monotonic()
-            if delay < 0:  # overran (busy machine): do not try to catch up in a burst
-                next_t = time.monotonic()
-                delay = 0
-            self._stop.wait(delay)
+            pacer.wait(self._stop)  # overran (busy machine): no burst of catching up
 
     def start(self) -> "HolderSampler":
         self._dumper = AddrDumper(self.topo, self.nodes)
