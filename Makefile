@@ -79,22 +79,22 @@ integration: servers
 	mkdir -p $(RESULTS) && rm -f target/compat/*.json
 	VT_SERVERS=$(FULL_SERVERS) $(PYTHON) -m pytest tests/integration $(PYTEST_ARGS) $(XDIST) --junitxml=$(RESULTS)/full.xml
 	VT_SERVERS=$(SMOKE_SERVERS) $(PYTHON) -m pytest tests/integration -m smoke $(PYTEST_ARGS) $(XDIST) --junitxml=$(RESULTS)/smoke.xml
-	$(PYTHON) scripts/compat.py $(RESULTS)/full.xml $(RESULTS)/smoke.xml --out $(RESULTS)/compatibility.md
+	$(PYTHON) -m scripts.compat $(RESULTS)/full.xml $(RESULTS)/smoke.xml --out $(RESULTS)/compatibility.md
 
 # docs/compatibility.md from the last `make integration` (commit it after a release run)
 compat:
-	$(PYTHON) scripts/compat.py $(RESULTS)/full.xml $(RESULTS)/smoke.xml
+	$(PYTHON) -m scripts.compat $(RESULTS)/full.xml $(RESULTS)/smoke.xml
 
 # ROUTED=1: the routed mode (a /32 over BGP with BIRD 2; docs/routed.md)
 demo: deps build
-	$(PYTHON) demo/$(if $(ROUTED),routed.py,demo.py)
+	$(PYTHON) -m demo.$(if $(ROUTED),routed,demo)
 
 # bench/ and chaos/ are separate tools; build first so they load the current module
 bench: deps build
-	$(PYTHON) bench/run.py $(ARGS)
+	$(PYTHON) -m bench.run $(ARGS)
 
 chaos: deps build
-	$(PYTHON) chaos/run.py $(ROUNDS)
+	$(PYTHON) -m chaos.run $(ROUNDS)
 
 # not part of `test` (CI time is limited): five targets x FUZZ_SECONDS, one at a time, niced
 fuzz:
@@ -141,4 +141,4 @@ test-system: deb
 
 clean:
 	$(CARGO) clean
-	rm -rf .pytest_cache tests/integration/__pycache__ demo/__pycache__
+	rm -rf .pytest_cache tests/__pycache__ tests/*/__pycache__ bench/__pycache__ chaos/__pycache__ demo/__pycache__ scripts/__pycache__

@@ -8,7 +8,7 @@ all instructions, the instructions executed inside the module's own code (its ob
 and the inclusive cost of Redis' module command-filter dispatch (the module registers no
 filter: expected 0 more than without the module).
 
-    python3 bench/callgrind.py [--requests 20000]
+    python3 -m bench.callgrind [--requests 20000]
 
 Prints a small table (and writes it with --out). perf is not needed. Slow: valgrind runs the
 server ~50x slower, so the request count is small; instruction counts do not depend on it.
@@ -24,10 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import VIP4, SentinelNode, Topology, log, wait_until  # noqa: E402
-from mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args  # noqa: E402
+from bench.common import log
+from bench.mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args
+from tests.harness.netns import VIP4, wait_until
+from tests.harness.processes import SentinelNode
+from tests.harness.topology import Topology
 
 CONFIGS = ("none", "basic", "sentinel")
 

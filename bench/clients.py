@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """What a redis-py client sees through a failover, with its default settings and with tuned ones.
 
-    python3 bench/clients.py [--reps N] [--scenarios kill,planned,cut,gone] [--down-after 1000,5000]
+    python3 -m bench.clients [--reps N] [--scenarios kill,planned,cut,gone] [--down-after 1000,5000]
                              [--configs a,b] [--json FILE]
 
 Root is needed (network namespaces). Each run builds its own topology with the test harness
-(tests/integration/topology.py, helpers.py): 3 Redis nodes with the module in the
+(tests/harness/topology.py, py): 3 Redis nodes with the module in the
 Sentinel-confirmed mode, 3 Sentinels (quorum 2, down-after-milliseconds 1000), and an observer
 namespace `obs`. In `obs`, one thread per client configuration runs a `redis.Redis` client (with
 its connection pool) that writes `SET <config>:<n> <n>` through the VIP every 10 ms, all
@@ -52,21 +52,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+import redis
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
-import redis  # noqa: E402
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff  # noqa: E402
-from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: E402
-from redis.exceptions import TimeoutError as RedisTimeoutError  # noqa: E402
-from redis.retry import Retry  # noqa: E402
+from tests.harness.clients import NetnsConnection
+from tests.harness.logs import promotions
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, OBS_ADDR4, REDIS_PORT, REPO_ROOT, SUBNET4, VIP_IP,
+                                 sweep_stale_namespaces, wait_until)
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import majority_master, start_sentinel_group, wait_failover, wait_settled
+from tests.harness.servers import server_binary
+from tests.harness.topology import Topology
 
-import topology as T  # noqa: E402
-import helpers as H  # noqa: E402
-from topology import NetnsConnection, Topology, addr_only, VIP4  # noqa: E402
-
-VIP_IP = addr_only(VIP4)
 PAUSE = 0.010  # between two calls of one client
 
 
@@ -167,10 +166,10 @@ def build_client(topo: Topology, name: str) -> tuple[redis.Redis, Sink]:
     cls = tagged_connection_class(sink, topo.ns("obs"))
     kwargs = kwargs_fn()
     if how == "pool":
-        pool = redis.ConnectionPool(connection_class=cls, host=VIP_IP, port=T.REDIS_PORT, **kwargs)
+        pool = redis.ConnectionPool(connection_class=cls, host=VIP_IP, port=REDIS_PORT, **kwargs)
         r = redis.Redis(connection_pool=pool)
     else:
-        r = redis.Redis(host=VIP_IP, port=T.REDIS_PORT, **kwargs)
+        r = redis.Redis(host=VIP_IP, port=REDIS_PORT, **kwargs)
         # the pool has made no connection yet: its class decides how every socket is created
         r.connection_pool.connection_class = cls
     topo._clients.append(r)  # closed with the topology
@@ -245,11 +244,11 @@ def measure(module: str, scenario: str, names: list[str], rep: int, down_after_m
     with Topology(f"cli{scenario[:3]}") as topo:
         if rto_min_ms:
             # the clients' host only: TCP's minimum retransmission timeout on its route to the VIP
-            topo.ipcmd("obs", "route", "replace", T.SUBNET4, "dev", "eth0", "proto", "kernel", "scope", "link",
-                       "src", T.OBS_ADDR4, "rto_min", f"{rto_min_ms}ms")
-        g = H.start_sentinel_group(topo, module, down_after_ms=down_after_ms)
+            topo.ipcmd("obs", "route", "replace", SUBNET4, "dev", "eth0", "proto", "kernel", "scope", "link",
+                       "src", OBS_ADDR4, "rto_min", f"{rto_min_ms}ms")
+        g = start_sentinel_group(topo, module, down_after_ms=down_after_ms)
         old = "n1"
-        sampler = H.HolderSampler(topo, interval=0.01)
+        sampler = HolderSampler(topo, interval=0.01)
         clients: list[Client] = []
         cap = None
         try:
@@ -260,7 +259,7 @@ def measure(module: str, scenario: str, names: list[str], rep: int, down_after_m
             for c in clients:
                 c.start()
             t_warm = time.time()
-            H.wait_until(lambda: all(c.successes_since(t_warm) >= 50 for c in clients), 20, 0.05,
+            wait_until(lambda: all(c.successes_since(t_warm) >= 50 for c in clients), 20, 0.05,
                          msg=lambda: "every client writing: " +
                          ", ".join(f"{c.name}={c.successes_since(t_warm)}" for c in clients))
             time.sleep(0.5)
@@ -269,22 +268,22 @@ def measure(module: str, scenario: str, names: list[str], rep: int, down_after_m
             if scenario == "kill":
                 g[old].kill9()
             elif scenario == "planned":
-                g.sentinels["n2"].execute("SENTINEL", "FAILOVER", T.MASTER_NAME)
+                g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
             elif scenario == "cut":
                 topo.link_down(old)
             else:
                 raise ValueError(scenario)
             ignore = ("n1",) if scenario == "cut" else ()
-            new = H.wait_failover(g, old, timeout=60) if scenario != "cut" else None
+            new = wait_failover(g, old, timeout=60) if scenario != "cut" else None
             if scenario == "cut":
                 def majority_new() -> Optional[str]:
-                    m = H.majority_master(g)
+                    m = majority_master(g)
                     if m and m != g[old].address:
                         node = g.by_addr(m)
                         return node.name if node.role() == "master" else None
                     return None
-                new = H.wait_until(majority_new, 60, 0.1, msg="failover away from the cut master")
-            settled = H.wait_settled(g, timeout=60, ignore=ignore)
+                new = wait_until(majority_new, 60, 0.1, msg="failover away from the cut master")
+            settled = wait_settled(g, timeout=60, ignore=ignore)
             claim = sampler.wait_for(lambda s: s.holders == (settled,), 30, msg=f"{settled} holding",
                                      since=m0)
             # every client has written for settle_after_s after the claim, or the cap is reached
@@ -307,7 +306,7 @@ def measure(module: str, scenario: str, names: list[str], rep: int, down_after_m
             samples = sampler.snapshot()
             first_without_old = next((s for s in samples if s.t >= m0 and old not in s.holders), None)
             first_new = next((s for s in samples if s.t >= m0 and s.holders and old not in s.holders), None)
-            promos = [(t, n) for t, n in H.promotions(g) if t >= t0 - 0.01]
+            promos = [(t, n) for t, n in promotions(g) if t >= t0 - 0.01]
             t_promo = promos[0][0] if promos else None
             promoted = promos[0][1] if promos else None
             nohold_ms = sampler.duration_ms(lambda h: len(h) == 0, since=m0)
@@ -522,7 +521,7 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_term)
-    src = Path(os.environ.get("VIP_MODULE") or T.DEFAULT_MODULE)
+    src = Path(os.environ.get("VIP_MODULE") or DEFAULT_MODULE)
     if not src.exists():
         print(f"{src} missing: cargo build --release", file=sys.stderr)
         return 2
@@ -537,14 +536,14 @@ def main(argv=None) -> int:
     except OSError:
         commit = "?"
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": commit, "redis_py": redis.__version__,
-            "server": subprocess.run([T.server_binary("redis"), "--version"], capture_output=True,
+            "server": subprocess.run([server_binary("redis"), "--version"], capture_output=True,
                                      text=True).stdout.strip(),
             "reps": args.reps, "scenarios": scenarios, "down_after_ms": down_afters, "configs": {n: CONFIGS[n][1] for n in names},
             "load_at_start": os.getloadavg()}
     results: list[dict] = []
     t_start = time.time()
     try:
-        removed = T.sweep_stale_namespaces()
+        removed = sweep_stale_namespaces()
         if removed:
             log(f"swept {len(removed)} namespaces left by dead runs")
         log(f"redis-py {redis.__version__}, module {src} (commit {commit}), {args.reps} reps x {scenarios}")

@@ -16,10 +16,12 @@ import subprocess
 import sys
 import time
 
-from common import BENCH_DIR, NODE_ADDR4, VIP_IP, Topology, first_payload_time, log_times
-from common import read_writer as _read_writer, wait_value as _wait  # noqa: E402
-from topology import MASTER_NAME, SENTINEL_PORT
-from mechanisms import TAGS, Deployment
+from bench.common import BENCH_DIR, read_writer as _read_writer, wait_value as _wait
+from bench.mechanisms import TAGS, Deployment
+from tests.harness.logs import log_times
+from tests.harness.netns import MASTER_NAME, NODE_ADDR4, SENTINEL_PORT, VIP_IP
+from tests.harness.pcap import first_payload_time
+from tests.harness.topology import Topology
 
 WRITER = BENCH_DIR / "writer.py"
 
@@ -212,8 +214,9 @@ def manual_promotions(mech: str, count: int, keep: bool) -> dict:
     sent from a client in n1, `count` times. Latency = client's send time of REPLICAOF NO ONE
     -> first GARP from n1's MAC captured in obs. Basic mode only: in the Sentinel-confirmed
     mode a promotion no Sentinel asked for is never confirmed, so it never claims."""
-    from mechanisms import module_path
     import socket as so
+
+    from bench.mechanisms import module_path
     if mech != "vip-basic":
         raise ValueError("promotions by hand claim only in basic mode")
     res: dict = {"mech": mech, "latency_ms": [], "module_claim_us": []}

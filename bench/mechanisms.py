@@ -25,8 +25,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import (BENCH_DIR, DEFAULT_MODULE, NODE_ADDR4, VIP4, VIP_IP, VIP_PREFIX, SentinelNode, Topology,
-                    helpers)
+from bench.common import BENCH_DIR, VIP_PREFIX
+from tests.harness.logs import promotions
+from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, VIP4, VIP_IP
+from tests.harness.processes import SentinelNode
+from tests.harness.sentinel import DOWN_AFTER_MS, sentinel_list, wait_settled
+from tests.harness.status import try_status
+from tests.harness.topology import Topology
 
 MECHANISMS = ["vip-basic", "vip-sentinel", "sentinel-script", "keepalived"]
 LABELS = {
@@ -37,8 +42,8 @@ LABELS = {
 }
 # short codes for namespace tags and work directories
 TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka"}
-# Sentinel's usual setting, the same for every mechanism (tests/integration/helpers.py)
-DOWN_AFTER_MS = helpers.DOWN_AFTER_MS
+# Sentinel's usual setting, the same for every mechanism (tests/harness/sentinel.py)
+DOWN_AFTER_MS = DOWN_AFTER_MS
 REDIS_EXTRA_CONF = ["enable-debug-command yes"]
 PEERS = BENCH_DIR / "peers"
 
@@ -49,8 +54,8 @@ def module_path() -> str:
 
 def sentinel_mode_args(topo: Topology, nodes=("n1", "n2", "n3")) -> list[str]:
     """loadmodule arguments of the Sentinel-confirmed mode: one Sentinel per named node
-    namespace, on the node's address (helpers.module_args for the three of a group)."""
-    return ["sentinels", helpers.sentinel_list(topo, nodes), "master-name", helpers.MASTER_NAME]
+    namespace, on the node's address (module_args for the three of a group)."""
+    return ["sentinels", sentinel_list(topo, nodes), "master-name", MASTER_NAME]
 
 
 def mode_args(topo: Topology, mech: str) -> list[str]:
@@ -236,20 +241,20 @@ class Deployment:
     def settled(self, timeout: float = 60, ignore: tuple[str, ...] = (), stable: float = 3.0) -> str | None:
         """The master once the Sentinels (but those in ``ignore``) all name it, none shows a
         failover under way or the master down, and it reports role master, unchanged for
-        ``stable`` seconds (helpers.wait_settled); None at the timeout. At down-after 1000 a
+        ``stable`` seconds (wait_settled); None at the timeout. At down-after 1000 a
         Sentinel sometimes fails the NEW master over again about a second after
         +switch-master: the settled master is the outcome, not the first promotion."""
         try:
-            return helpers.wait_settled(self.group, timeout=timeout, stable=stable, ignore=ignore)
+            return wait_settled(self.group, timeout=timeout, stable=stable, ignore=ignore)
         except AssertionError:
             return None
 
     def promotions(self, after: float) -> list[tuple[float, str]]:
         """(wall time, node) of every REPLICAOF NO ONE logged after ``after`` (time.time())."""
-        return [(t, n) for t, n in helpers.promotions(self.group) if t >= after - 0.001]
+        return [(t, n) for t, n in promotions(self.group) if t >= after - 0.001]
 
     def status(self, node: str) -> dict:
         """VIP.STATUS of a node (strings), or {} for the peers / a dead node."""
         if not self.mech.startswith("vip-") or not self.group[node].alive():
             return {}
-        return helpers.try_status(self.group[node])
+        return try_status(self.group[node])

@@ -22,8 +22,11 @@ import subprocess
 import sys
 import time
 
-from common import BENCH_DIR, VIP4, SentinelNode, ThreadSnapshot, Topology, log, percentile, summary, wait_until
-from mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args
+from bench.common import BENCH_DIR, ThreadSnapshot, log, percentile, summary
+from bench.mechanisms import DOWN_AFTER_MS, module_path, sentinel_mode_args
+from tests.harness.netns import VIP4, wait_until
+from tests.harness.processes import SentinelNode
+from tests.harness.topology import Topology
 
 PINGER = BENCH_DIR / "pinger.py"
 FLIPPER = BENCH_DIR / "flipper.py"

@@ -3,7 +3,7 @@ routing daemon (BIRD 2, or FRR), the module in the Sentinel-confirmed mode decid
 has the address on its ``lo``.
 
 The topology, the daemons and their configurations, the router's kernel-table watcher and the
-router's RIB (its BIRD log) all come from tests/integration/routed.py, imported, not copied:
+router's RIB (its BIRD log) all come from tests/harness/routed.py, imported, not copied:
 a router namespace running BIRD 2 (ECMP on, ``merge paths yes``, so that two nodes announcing
 at once would show as two next hops), three nodes with redis-server + the module
 (``address 198.51.100.10/32 interface lo announce no sentinels ... master-name mymaster``), a
@@ -37,12 +37,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, helpers, log, log_times
-from common import read_writer, wait_value as _wait, ms_since as _ms  # noqa: E402
-from mechanisms import DOWN_AFTER_MS, module_path
-from routed import (CLIENT, ROUTER, VIP4_R, RoutedTopology, RoutedVipWriter, RouteWatcher, rib_overlap_ms,
-                    speakers_available, start_routed, sweep_stale_rundirs)
-from topology import MASTER_NAME, addr_only, pairs_to_dict
+from bench.common import BENCH_DIR, Repetition, log, ms_since as _ms, read_writer, wait_value as _wait
+from bench.mechanisms import DOWN_AFTER_MS, module_path
+from tests.harness.clients import pairs_to_dict
+from tests.harness.logs import log_times, promotions
+from tests.harness.netns import MASTER_NAME, addr_only
+from tests.harness.routed import CLIENT, ROUTER, VIP4_R, RoutedTopology, sweep_stale_rundirs
+from tests.harness.routed_setup import RoutedVipWriter, start_routed
+from tests.harness.routes import RouteWatcher
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import wait_settled
+from tests.harness.speakers import rib_overlap_ms, speakers_available
+from tests.harness.status import try_status
 
 WRITER = BENCH_DIR / "writer.py"
 VIP = addr_only(VIP4_R)
@@ -101,7 +107,7 @@ def router_icmp(topo: RoutedTopology) -> dict[str, int]:
     return out
 
 
-class RoutedRep:
+class RoutedRep(Repetition):
     """One repetition: a fresh routed topology (routed.start_routed: the router's BIRD, BIRD or
     FRR on each node, 3 Redis with the module, 3 Sentinels; returns once the router routes the
     VIP to n1), the router's table watched (routed.RouteWatcher), and both writers running with
@@ -115,39 +121,31 @@ class RoutedRep:
         self.rw: RouteWatcher | None = None
         self.vw: RoutedVipWriter | None = None
         self.writer: subprocess.Popen | None = None
-        self.sampler: helpers.HolderSampler | None = None
+        self.sampler: HolderSampler | None = None
 
-    def __enter__(self) -> "RoutedRep":
+    def setup(self) -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"vt-{TAGS[self.scenario, self.speaker]}-")) if self.keep else None
         self.topo = RoutedTopology(TAGS[self.scenario, self.speaker], workdir=workdir)
         if self.keep:
             log(f"  keeping {self.topo.workdir}")
+        self.r = start_routed(self.topo, module_path(), speaker=self.speaker)
+        self.g = self.r.group
+        self.rw = RouteWatcher(self.topo, [VIP4_R]).start()
+        self.sampler = HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
+        self.wfile = self.topo.workdir / "writer.log"
+        err = open(self.topo.workdir / "writer.err", "wb")
         try:
-            self.r = start_routed(self.topo, module_path(), speaker=self.speaker)
-            self.g = self.r.group
-            self.rw = RouteWatcher(self.topo, [VIP4_R]).start()
-            self.sampler = helpers.HolderSampler(self.topo, vip=VIP4_R, interval=SAMPLE_S).start()
-            self.wfile = self.topo.workdir / "writer.log"
-            err = open(self.topo.workdir / "writer.err", "wb")
-            try:
-                self.writer = self.topo.popen(CLIENT, sys.executable, str(WRITER), "--host", VIP, "--interval-ms",
-                                              str(WRITER_INTERVAL_MS), "--out", str(self.wfile),
-                                              stdout=err, stderr=subprocess.STDOUT)
-            finally:
-                err.close()
-            self.vw = RoutedVipWriter(self.topo, prefix="bench", pause=WRITER_INTERVAL_MS / 1000).start()
-            ready = _wait(lambda: len(self.vw.acked_by("n1")) >= 20 and self._writer_ok(1.0), 15, 0.05)
-            if not ready:
-                raise RuntimeError(f"routed {self.speaker}: the clients get no acknowledgement through the VIP "
-                                   f"({len(self.vw.acks)} acks, {self.vw.errors} errors; writer.py "
-                                   f"{read_writer(self.wfile)[-3:]})")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+            self.writer = self.topo.popen(CLIENT, sys.executable, str(WRITER), "--host", VIP, "--interval-ms",
+                                          str(WRITER_INTERVAL_MS), "--out", str(self.wfile),
+                                          stdout=err, stderr=subprocess.STDOUT)
+        finally:
+            err.close()
+        self.vw = RoutedVipWriter(self.topo, prefix="bench", pause=WRITER_INTERVAL_MS / 1000).start()
+        ready = _wait(lambda: len(self.vw.acked_by("n1")) >= 20 and self._writer_ok(1.0), 15, 0.05)
+        if not ready:
+            raise RuntimeError(f"routed {self.speaker}: the clients get no acknowledgement through the VIP "
+                               f"({len(self.vw.acks)} acks, {self.vw.errors} errors; writer.py "
+                               f"{read_writer(self.wfile)[-3:]})")
 
     def _writer_ok(self, hold: float) -> bool:
         rows = read_writer(self.wfile)
@@ -182,7 +180,7 @@ class RoutedRep:
     def first_promotion(self, after: float) -> tuple[float, str] | None:
         """(wall time, node) of the first "MASTER MODE enabled" after ``after``: the midpoint of
         its logged millisecond."""
-        got = _wait(lambda: [p for p in helpers.promotions(self.g) if p[0] >= after - 0.001],
+        got = _wait(lambda: [p for p in promotions(self.g) if p[0] >= after - 0.001],
                     FAILOVER_TIMEOUT_S, 0.05)
         return (got[0][0] + 0.0005, got[0][1]) if got else None
 
@@ -194,7 +192,7 @@ class RoutedRep:
 
     def settle(self, ignore=()) -> str | None:
         try:
-            return helpers.wait_settled(self.g, timeout=60, ignore=ignore)
+            return wait_settled(self.g, timeout=60, ignore=ignore)
         except Exception:  # noqa: BLE001 - not settling is a result
             return None
 
@@ -255,7 +253,7 @@ class RoutedRep:
                 res["writes_lost_error"] = f"{type(exc).__name__}: {exc}"
 
     def outcome(self, res: dict, wall0: float, final: str | None) -> None:
-        proms = [p for p in helpers.promotions(self.g) if p[0] >= wall0 - 0.001]
+        proms = [p for p in promotions(self.g) if p[0] >= wall0 - 0.001]
         res["promotions"] = len(proms)
         res["promoted_nodes"] = [n for _t, n in proms]
         res["second_failover"] = len(proms) > 1
@@ -312,7 +310,7 @@ def planned_rep(speaker: str, keep: bool) -> dict:
         rep.route_figures(res, t0, wall0, t_end, icmp0)
         rep.outcome(res, wall0, final)
         rep.client_figures(res, wall0, None, wall_end, final, t_promo, vw_err0)
-        s1 = helpers.try_status(rep.g["n1"])
+        s1 = try_status(rep.g["n1"])
         res["n1_status"] = {k: s1.get(k) for k in ("state", "holding", "last_fence_reason", "error") if k in s1}
     return res
 
@@ -399,7 +397,7 @@ def describe(r: dict) -> str:
             f"promotions {r.get('promotions')}")
 
 
-if __name__ == "__main__":  # a single repetition, by hand: python3 bench/routed_mode.py planned bird
+if __name__ == "__main__":  # a single repetition, by hand: python3 -m bench.routed_mode planned bird
     if os.geteuid() != 0:
         sys.exit("needs root")
     prepare()

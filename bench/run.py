@@ -3,12 +3,12 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default).
 
-    python3 bench/run.py            # full run (~65 min on 2 cores), writes docs/benchmarks.md
-    python3 bench/run.py --quick    # smoke run (~16 min), prints the tables only
+    python3 -m bench.run            # full run (~65 min on 2 cores), writes docs/benchmarks.md
+    python3 -m bench.run --quick    # smoke run (~16 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
-Everything runs inside network namespaces built by tests/integration/topology.py (documentation
+Everything runs inside network namespaces built by tests/harness/topology.py (documentation
 addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md):
   1  promotion -> first gratuitous ARP from the new master, seen by the client namespace
   2  client outage through the VIP in a Sentinel failover after kill -9 of the master
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -46,11 +47,11 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any, Callable, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import REPO_ROOT, T, log  # noqa: E402
-from mechanisms import DOWN_AFTER_MS  # noqa: E402
+from bench.common import log
+from bench.mechanisms import DOWN_AFTER_MS
+from tests.harness.netns import REPO_ROOT, list_netns, sweep_stale_namespaces
 
 TOOLS = {  # command -> Debian package
     "ip": "iproute2", "tcpdump": "tcpdump", "redis-server": "redis-server", "redis-benchmark": "redis-tools",
@@ -74,7 +75,7 @@ def arping_is_iputils() -> bool:
 
 
 def routed_missing() -> str | None:
-    import routed_mode
+    from bench import routed_mode
     return routed_mode.available()
 
 
@@ -102,11 +103,9 @@ def check_environment(install: bool, routed: bool = False) -> None:
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
             subprocess.run(["apt-get", "install", "-y", "-q", *still], check=True, env=env)
-    try:
-        import redis  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("redis") is None:
         sys.exit("python package 'redis' missing: python3 -m pip install -r tests/integration/requirements.txt")
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     so = Path(module_path())
     if not so.exists():
         log(f"{so} missing: cargo build --release")
@@ -136,7 +135,7 @@ def machine() -> dict:
                 osname = line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     so = Path(module_path())
     sha = hashlib.sha256(so.read_bytes()).hexdigest()[:12] if so.exists() else "?"
     mem_kib = 0
@@ -170,11 +169,19 @@ def loadavg() -> str:
 def other_netns() -> int:
     """Namespaces of other sessions' tests running now (a hint that the machine was shared)."""
     mine = str(os.getpid())
-    return len([n for n in T.list_netns() if mine not in n])
+    return len([n for n in list_netns() if mine not in n])
 
 
 # ----------------------------------------------------------------------------------------------
 # running the figures
+
+
+# (full run, --quick) of each option that sizes the run
+RUN_SIZES = {
+    "reps": (7, 2), "scenario_reps": (5, 1), "stop_reps": (3, 1), "startup_reps": (5, 1), "routed_reps": (5, 2),
+    "nothing_failed_reps": (3, 1), "manual_count": (30, 10), "throughput_reps": (12, 2),
+    "requests": (1_000_000, 200_000), "idle_s": (30.0, 5.0), "flap_s": (5.0, 2.0), "flap_reps": (5, 2),
+}
 
 
 class Runner:
@@ -189,7 +196,7 @@ class Runner:
     def attempt(self, what: str, fn, *a, **kw):
         """Run one repetition; a NotReady is a result; anything else is retried once and then
         recorded as a harness error."""
-        from mechanisms import NotReady
+        from bench.mechanisms import NotReady
         for attempt in (1, 2):
             try:
                 return fn(*a, **kw)
@@ -206,95 +213,97 @@ class Runner:
                     return {"harness_error": f"{type(exc).__name__}: {exc}"}
                 time.sleep(2)
 
-    def failovers(self, mechs: list[str], reps: int) -> dict:
-        import failover
-        out: dict = {m: [] for m in mechs}
-        skip: set[str] = set()
+    def interleaved(self, reps: int, keys: list, name: Callable[[Any], str], run: Callable[[Any], dict],
+                    rows: Callable[[Any], list], describe: Callable[[Any, dict], Optional[str]],
+                    load: Callable[[int], str]) -> None:
+        """``reps`` repetitions of run(key), every key in turn within a repetition; each result goes
+        to rows(key), and a key whose set-up was not ready is skipped from then on. describe(key,
+        result) is logged with the repetition's time (None: nothing logged)."""
+        skip: set = set()
         for rep in range(reps):
-            for m in mechs:
-                if m in skip:
+            for k in keys:
+                if k in skip:
                     continue
                 t0 = time.time()
-                r = self.attempt(f"failover {m} rep {rep + 1}", failover.failover_rep, m, DOWN_AFTER_MS,
-                                 self.args.writer_interval_ms, self.args.keep)
-                out[m].append(r)
+                r = self.attempt(f"{name(k)} rep {rep + 1}", run, k)
+                rows(k).append(r)
                 if "not_ready" in r:
-                    skip.add(m)
-                else:
-                    log(f"  failover {m} rep {rep + 1}/{reps}: promotion->GARP "
-                        f"{fmt(r.get('promotion_to_garp_ms'))} ms, outage {fmt(r.get('outage_ms'))} ms "
-                        f"(promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
-                        f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
-                        f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s  [{time.time() - t0:.0f} s]")
-            self.sample_load(f"failover rep {rep + 1}")
+                    skip.add(k)
+                    continue
+                text = describe(k, r)
+                if text is not None:
+                    log(f"  {name(k)} rep {rep + 1}/{reps}: {text}  [{time.time() - t0:.0f} s]")
+            self.sample_load(load(rep))
+
+    def failovers(self, mechs: list[str], reps: int) -> dict:
+        from bench import failover
+        out: dict = {m: [] for m in mechs}
+        self.interleaved(
+            reps, mechs, lambda m: f"failover {m}",
+            lambda m: failover.failover_rep(m, DOWN_AFTER_MS, self.args.writer_interval_ms, self.args.keep),
+            out.__getitem__,
+            lambda m, r: (f"promotion->GARP {fmt(r.get('promotion_to_garp_ms'))} ms, "
+                          f"outage {fmt(r.get('outage_ms'))} ms (promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
+                          f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
+                          f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s"),
+            lambda rep: f"failover rep {rep + 1}")
         return out
 
     def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict) -> None:
         """Repetitions of the named scenarios (scenarios.SCENARIOS) into results["scenarios"],
         mechanisms interleaved within a repetition."""
-        import scenarios
+        from bench import scenarios
         per = results.setdefault("scenarios", {})
         for name in names:
             fn = scenarios.SCENARIOS[name][1]
             per[name] = {m: [] for m in mechs}
-            skip: set[str] = set()
-            for rep in range(reps):
-                for m in mechs:
-                    if m in skip:
-                        continue
-                    t0 = time.time()
-                    r = self.attempt(f"{name} {m} rep {rep + 1}", fn, m, DOWN_AFTER_MS, self.args.keep)
-                    per[name][m].append(r)
-                    if "not_ready" in r:
-                        skip.add(m)
-                    elif "total" in r:
-                        log(f"  {name} {m} rep {rep + 1}/{reps}: two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
-                            f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, release {fmt(r.get('release_ms'), 0)} ms, "
-                            f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
-                            f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms"
-                            f"  [{time.time() - t0:.0f} s]")
-                self.sample_load(f"{name} rep {rep + 1}")
+            self.interleaved(
+                reps, mechs, lambda m: f"{name} {m}", lambda m: fn(m, DOWN_AFTER_MS, self.args.keep),
+                per[name].__getitem__,
+                lambda m, r: (f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                              f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
+                              f"release {fmt(r.get('release_ms'), 0)} ms, "
+                              f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
+                              f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms")
+                if "total" in r else None,
+                lambda rep: f"{name} rep {rep + 1}")
 
     def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int], results: dict) -> None:
         """Figure 12: the scenarios where nothing failed (scenarios.NOTHING_FAILED) at each
         down-after into results["nothing_failed"] = {down_after (str): {scenario: {mech: [rows]}}},
         mechanisms interleaved within a repetition (filled as it goes: an interrupted run keeps
         what it measured)."""
-        import scenarios
+        from bench import scenarios
         out: dict = results.setdefault("nothing_failed", {})
         for da in down_afters:
             per = out.setdefault(str(da), {name: {m: [] for m in mechs} for name in scenarios.NOTHING_FAILED})
-            skip: set[tuple[str, str]] = set()
-            for rep in range(reps):
-                for name in scenarios.NOTHING_FAILED:
-                    fn = scenarios.SCENARIOS[name][1]
-                    for m in mechs:
-                        if (name, m) in skip:
-                            continue
-                        t0 = time.time()
-                        r = self.attempt(f"{name} {m} down-after {da} rep {rep + 1}", fn, m, da, self.args.keep)
-                        per[name][m].append(r)
-                        if "not_ready" in r:
-                            skip.add((name, m))
-                        elif "total" in r:
-                            log(f"  {name} {m} down-after {da} rep {rep + 1}/{reps}: "
-                                f"client gap {fmt(r.get('client_gap_ms'), 0)} ms, "
-                                f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
-                                f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
-                                f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
-                                + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
-                                   f"restarted server answered, left n1 {r.get('vip_departures')} times, "
-                                   f"+sdown from {r.get('sdown_sentinels')} Sentinels"
-                                   + (f", release: {r['first_release']}" if r.get("first_release") else "")
-                                   if name == "crash-restart" else
-                                   f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels")
-                                + f"  [{time.time() - t0:.0f} s]")
-                self.sample_load(f"nothing failed, down-after {da}, rep {rep + 1}")
+
+            def describe(key: tuple[str, str], r: dict) -> Optional[str]:
+                name = key[0]
+                if "total" not in r:
+                    return None
+                return (f"client gap {fmt(r.get('client_gap_ms'), 0)} ms, "
+                        f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
+                        f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
+                        f"promotions {r.get('promotions')}, writes lost {r.get('writes_lost')}"
+                        + (f", VIP for good on n1 {fmt(r.get('vip_back_ms_after_ready'), 0)} ms after the "
+                           f"restarted server answered, left n1 {r.get('vip_departures')} times, "
+                           f"+sdown from {r.get('sdown_sentinels')} Sentinels"
+                           + (f", release: {r['first_release']}" if r.get("first_release") else "")
+                           if name == "crash-restart" else
+                           f", listed as ip:0 by {len(r.get('listed_by_at_end') or [])} Sentinels"))
+
+            self.interleaved(
+                reps, [(name, m) for name in scenarios.NOTHING_FAILED for m in mechs],
+                lambda k: f"{k[0]} {k[1]} down-after {da}",
+                lambda k: scenarios.SCENARIOS[k[0]][1](k[1], da, self.args.keep),
+                lambda k: per[k[0]][k[1]], describe,
+                lambda rep: f"nothing failed, down-after {da}, rep {rep + 1}")
 
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
         nodes, interleaved within a repetition: {scenario: {speaker: [rows]}}."""
-        import routed_mode
+        from bench import routed_mode
         out: dict = {s: {sp: [] for sp in speakers} for s in routed_mode.SCENARIOS}
         missing = routed_mode.available()
         if missing:
@@ -316,7 +325,7 @@ class Runner:
         return out
 
     def startups(self, mechs: list[str], reps: int) -> dict:
-        import startup
+        from bench import startup
         out: dict = {m: [] for m in mechs if m in startup.MEASURED}
         for rep in range(reps):
             for m in out:
@@ -330,7 +339,7 @@ class Runner:
 
 
 def failover_manual(mech: str, count: int, keep: bool) -> dict:
-    import failover
+    from bench import failover
     return failover.manual_promotions(mech, count, keep)
 
 
@@ -343,7 +352,7 @@ def fmt(v, nd: int = 1) -> str:
 
 
 def parse_args(argv=None):
-    from mechanisms import MECHANISMS
+    from bench.mechanisms import MECHANISMS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
@@ -381,23 +390,12 @@ def parse_args(argv=None):
                                                              "docs/benchmarks.md; writes nothing")
     a = ap.parse_args(argv)
     a.docs_given = a.docs is not None
-    q = a.quick
-    a.reps = a.reps or (2 if q else 7)
-    a.scenario_reps = a.scenario_reps or (1 if q else 5)
-    a.stop_reps = a.stop_reps or (1 if q else 3)
-    a.startup_reps = a.startup_reps or (1 if q else 5)
-    a.routed_reps = a.routed_reps or (2 if q else 5)
-    a.nothing_failed_reps = a.nothing_failed_reps or (1 if q else 3)
+    for name, (full, quick) in RUN_SIZES.items():  # an option left at 0 takes the run's size
+        setattr(a, name, getattr(a, name) or (quick if a.quick else full))
     try:
         a.nothing_failed_down_after_list = [int(x) for x in a.nothing_failed_down_after.split(",") if x.strip()]
     except ValueError:
         ap.error("--nothing-failed-down-after: comma-separated milliseconds, e.g. 1000,30000")
-    a.manual_count = a.manual_count or (10 if q else 30)
-    a.throughput_reps = a.throughput_reps or (2 if q else 12)
-    a.requests = a.requests or (200_000 if q else 1_000_000)
-    a.idle_s = a.idle_s or (5.0 if q else 30.0)
-    a.flap_s = a.flap_s or (2.0 if q else 5.0)
-    a.flap_reps = a.flap_reps or (2 if q else 5)
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
     a.mech_list = [m for m in a.mechanisms.split(",") if m]
     bad = [m for m in a.mech_list if m not in MECHANISMS]
@@ -409,7 +407,7 @@ def parse_args(argv=None):
         ap.error(f"unknown routing daemons {bad} (bird, frr)")
     # figure 11 is redis-vip's Sentinel-confirmed mode, routed
     a.routed = 11 in a.figure_set and "vip-sentinel" in a.mech_list
-    if a.docs is None and not q and not a.no_docs:
+    if a.docs is None and not a.quick and not a.no_docs:
         a.docs = str(REPO_ROOT / "docs" / "benchmarks.md")
     if a.no_docs:
         a.docs = None
@@ -419,7 +417,7 @@ def parse_args(argv=None):
 def render_only(path: str, docs: str | None, figures: str | None = None) -> int:
     """Re-render the markdown from a raw results file (e.g. after a change of wording); with
     figures, only those figures' sections (printed, never written)."""
-    import report
+    from bench import report
     results = json.loads(Path(path).read_text())
     p = Path(path).resolve()
     shown = str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
@@ -451,7 +449,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     # a private copy of the module: a rebuild by someone else during the run must not mix
     # two builds in one set of figures
-    from mechanisms import module_path
+    from bench.mechanisms import module_path
     src_so = Path(module_path())
     private = Path(f"/tmp/redis-vip-bench-{os.getpid()}.so")
     shutil.copy2(src_so, private)
@@ -463,11 +461,11 @@ def main(argv=None) -> int:
 
 
 def _run(args, argv, src_so: Path) -> int:
-    removed = T.sweep_stale_namespaces()
+    removed = sweep_stale_namespaces()
     if removed:
         log(f"swept {len(removed)} namespaces left by dead runs")
-    import report
-    cmdline = "python3 bench/run.py" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
+    from bench import report
+    cmdline = "python3 -m bench.run" + ("".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:])))
     mach = machine()
     mach["module"] = str(src_so)
     results: dict = {"meta": {"machine": mach, "command": cmdline.strip(),
@@ -508,13 +506,13 @@ def _run(args, argv, src_so: Path) -> int:
             results["routed"] = run.routed(args.speaker_list, args.routed_reps)
         elif 11 in args.figure_set:
             log("figure 11 skipped: it measures redis-vip's Sentinel-confirmed mode (vip-sentinel), not in --mechanisms")
-        import overhead
+        from bench import overhead
         if 4 in args.figure_set:
             log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")
             run.sample_load("throughput start")
             results["throughput"] = run.attempt("throughput", overhead.throughput, args.throughput_reps,
                                                 args.requests, args.keep)
-        import callgrind as vprof
+        from bench import callgrind as vprof
         if 4 in args.figure_set and not args.quick and not args.no_callgrind:
             if vprof.available():
                 log("figure 4b: callgrind instruction counts per request (valgrind)")

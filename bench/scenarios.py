@@ -11,7 +11,7 @@
 
 Each repetition builds a fresh topology with the mechanism (mechanisms.Deployment), a
 HolderSampler (common.py: which node namespaces have the VIP, every 10 ms), a capture of ARP in
-the observer namespace, and helpers.VipWriter: `SET` through the VIP every 10 ms on one
+the observer namespace, and the harness's VipWriter: `SET` through the VIP every 10 ms on one
 connection at a time, asking `CONFIG GET dir` once per connection, so every acknowledged write
 is attributed to the server that executed it. "Writes acknowledged by the old master after the
 promotion" counts writes n1 acknowledged that were SENT after the first promotion's "MASTER
@@ -29,9 +29,14 @@ import subprocess
 import threading
 import time
 
-from common import VIP_IP, HolderSampler, Topology, helpers, log_times
-from common import wait_value as _wait, ms_since as _ms  # noqa: E402
-from mechanisms import TAGS, Deployment
+from bench.common import Repetition, ms_since as _ms, wait_value as _wait
+from bench.mechanisms import TAGS, Deployment
+from tests.harness.clients import pairs_to_dict
+from tests.harness.logs import log_events, log_times
+from tests.harness.netns import MASTER_NAME, VIP_IP
+from tests.harness.sampling import HolderSampler
+from tests.harness.topology import Topology
+from tests.harness.writer import VipWriter
 
 SAMPLE_S = 0.01
 LINK_DOWN_S = 8.0
@@ -50,7 +55,7 @@ BACKUP_HOLD_S = 3.0
 
 
 
-class Rep:
+class Rep(Repetition):
     """One repetition: a fresh topology with the mechanism deployed (n1 master and holding),
     the holder sampler, the ARP capture and the writer running; all stopped and removed on
     exit."""
@@ -62,28 +67,20 @@ class Rep:
         self.down_after_ms = down_after_ms
         self.topo: Topology | None = None
         self.sampler: HolderSampler | None = None
-        self.writer: helpers.VipWriter | None = None
+        self.writer: VipWriter | None = None
         self.cap = None
 
-    def __enter__(self) -> "Rep":
+    def setup(self) -> None:
         self.topo = Topology(self.tag + TAGS[self.mech], nodes=3, keep_workdir=self.keep)
-        try:
-            self.dep = Deployment(self.topo, self.mech, self.down_after_ms).start()
-            self.g = self.dep.group
-            self.macs = {n: self.topo.mac(n) for n in self.topo.node_names}
-            self.cap = self.topo.capture("obs", filter="arp")
-            self.sampler = HolderSampler(self.topo, interval=SAMPLE_S).start()
-            self.writer = helpers.VipWriter(self.topo, prefix="bench", pause=0.01).start()
-            if not _wait(lambda: len(self.writer.acked_by("n1")) >= 20, 15, 0.05):
-                raise RuntimeError(f"{self.mech}: the writer gets no acknowledgement from n1 through the VIP "
-                                   f"({len(self.writer.acks)} acks, {self.writer.errors} errors)")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.dep = Deployment(self.topo, self.mech, self.down_after_ms).start()
+        self.g = self.dep.group
+        self.macs = {n: self.topo.mac(n) for n in self.topo.node_names}
+        self.cap = self.topo.capture("obs", filter="arp")
+        self.sampler = HolderSampler(self.topo, interval=SAMPLE_S).start()
+        self.writer = VipWriter(self.topo, prefix="bench", pause=0.01).start()
+        if not _wait(lambda: len(self.writer.acked_by("n1")) >= 20, 15, 0.05):
+            raise RuntimeError(f"{self.mech}: the writer gets no acknowledgement from n1 through the VIP "
+                               f"({len(self.writer.acks)} acks, {self.writer.errors} errors)")
 
     def close(self) -> None:
         if self.writer is not None:
@@ -121,7 +118,7 @@ class Rep:
         if t_s is None:
             return None, None
         if self.mech.startswith("vip-"):
-            logged = [t + 0.0005 for t, msg in helpers.log_events(self.g[node], "releasing")
+            logged = [t + 0.0005 for t, msg in log_events(self.g[node], "releasing")
                       if t >= after - 0.001 and "<vip>" in msg]
             half = SAMPLE_S / 2 + 0.003
             near = [t for t in logged if t_s - half - SAMPLE_S <= t <= t_s + half]
@@ -167,6 +164,11 @@ class Rep:
         res["after_restart"] = self.sampler.durations(t_mid, t_end)  # after the restart / link up / wake-up
         res["total"] = self.sampler.durations(t_fault, t_end)
 
+    def conclude(self, res: dict, t_fault: float, t_end: float, final: str | None) -> None:
+        """n1's VIP.STATUS, then the outcome after the fault (which stops the writer), into res."""
+        self.module_status(res)
+        res.update(self.outcome(t_fault, t_end, final))
+
     def module_status(self, res: dict, node: str = "n1") -> None:
         st = self.dep.status(node)
         if st:
@@ -208,9 +210,8 @@ def stale_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         demoted = [t for t in log_times(old.log_text(), "Connecting to MASTER") if t >= t_restart]
         res["old_master_demoted_ms_after_restart"] = _ms(demoted[0], t_restart) if demoted else None
         res["restart_ms_after_fault"] = _ms(t_restart, t_fault)
-        res["stale_held"] = any("n1" in raw for t, _c, raw in list(r.sampler.samples) if t_restart <= t <= t_end)
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        res["stale_held"] = any("n1" in x.holders for x in r.sampler.snapshot() if t_restart <= x.wall <= t_end)
+        r.conclude(res, t_fault, t_end, final)
         r.phases(res, t_fault, t_restart, t_end)
         r.dep.check_alive()
     return res
@@ -239,8 +240,7 @@ def isolation_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         rel, res["release_source"] = r.release_time("n1", t_fault, t_up)
         res["release_ms"] = _ms(rel, t_fault)  # None: it kept the VIP while cut off
         res["reclaims_after_release"] = len(r.sampler.came_back("n1", rel, t_end)) if rel else None
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        r.conclude(res, t_fault, t_end, final)
         proms = r.dep.promotions(t_fault)
         if rel and proms:
             res["release_minus_promotion_ms"] = (rel - proms[0][0]) * 1000
@@ -260,7 +260,7 @@ def planned_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     with Rep(mech, "bp", keep, down_after_ms) as r:
         time.sleep(0.5)
         t0 = time.time()
-        r.g.sentinels["n2"].execute("SENTINEL", "FAILOVER", helpers.MASTER_NAME)
+        r.g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
         first = r.first_promotion(t0)
         final, res["converged"] = r.converge("n1")
         t_end = time.time()
@@ -276,8 +276,7 @@ def planned_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["release_minus_choice_ms"] = _ms(rel, t_choice)
         res["release_minus_garp_ms"] = _ms(rel, t_garp)
         res["release_minus_promotion_ms"] = _ms(rel, first[0]) if first else None
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, final))
+        r.conclude(res, t0, t_end, final)
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res
@@ -320,8 +319,7 @@ def busy_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["released_before_wake"] = bool(rel and rel < t_wake)
         # re-claims: n1 has the VIP again after its first release (after waking, by design)
         res["reclaims_after_release"] = len(r.sampler.came_back("n1", rel, t_end)) if rel else 0
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, final))
+        r.conclude(res, t0, t_end, final)
         r.phases(res, t0, t_wake, t_end)
         r.dep.check_alive()
     return res
@@ -355,8 +353,7 @@ def sentinels_stopped_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["release_ms"] = _ms(rel, t0)  # None: it kept the VIP
         res["reclaim_ms_after_resume"] = _ms(back[0], t_cont) if back else None
         res["converged"] = bool(back_alone)
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, "n1"))
+        r.conclude(res, t0, t_end, "n1")
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res
@@ -373,7 +370,7 @@ def _master_runids(dep: Deployment) -> list[str | None]:
         if not s.alive():
             continue
         try:
-            m = helpers.pairs_to_dict(s.execute("SENTINEL", "MASTER", helpers.MASTER_NAME))
+            m = pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME))
             out.append(m.get("runid"))
         except Exception:  # noqa: BLE001
             out.append(None)
@@ -433,7 +430,7 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["vip_left"] = left is not None
         res["vip_left_ms"] = _ms(left, t_fault)
         back = r.sampler.came_back("n1", left, t_end) if left is not None else []
-        res["vip_departures"] = _departures(r.sampler, "n1", t_fault - SAMPLE_S, t_end)
+        res["vip_departures"] = r.sampler.departures("n1", t_fault - SAMPLE_S, t_end)
         if not proms:
             # from when n1 had the VIP for good (its last return), after the restarted server
             # answered; 0 when it never left or was back before the server answered (the
@@ -441,7 +438,7 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
             res["vip_back_ms_after_ready"] = (max(0.0, _ms(back[-1], t_ready)) if back
                                               else (0.0 if left is None else None))
             # the VIP elsewhere than on the master (on no node, or on a replica)
-            res["off_master_ms"] = _off_ms(r.sampler, ("n1",), t_fault, t_end)
+            res["off_master_ms"] = r.sampler.off_ms(("n1",), t_fault, t_end)
         # Sentinel's own view: how many Sentinels called the master subjectively down (their
         # reconnect to the restarted server is throttled to once a second), and the module's
         # first claim after the restart with its reason
@@ -449,39 +446,26 @@ def crash_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
                  if any(t >= t_fault - 0.001 for t in log_times(s.log_text(), "+sdown master"))]
         res["sdown_sentinels"] = len(sdown)
         if mech.startswith("vip-"):
-            claims = [(t, msg) for t, msg in helpers.log_events(old, "claiming") if t >= t_fault - 0.001]
+            claims = [(t, msg) for t, msg in log_events(old, "claiming") if t >= t_fault - 0.001]
             res["first_claim_ms_after_ready"] = _ms(claims[0][0], t_ready) if claims else None
             res["first_claim"] = claims[0][1] if claims else None
-            rels = [(t, msg) for t, msg in helpers.log_events(old, "releasing") if t >= t_fault - 0.001]
+            rels = [(t, msg) for t, msg in log_events(old, "releasing") if t >= t_fault - 0.001]
             res["releases_after_restart"] = len(rels)
             res["first_release"] = rels[0][1] if rels else None
             # the restarted module found its previous process's address and deleted it at start;
             # from its log (ms): how long until its claim (often shorter than the 10 ms samples)
-            dels = [t for t, _m in helpers.log_events(old, "must not hold it") if t >= t_fault - 0.001]
+            dels = [t for t, _m in log_events(old, "must not hold it") if t >= t_fault - 0.001]
             res["deleted_at_start"] = bool(dels)
             again = [t for t, _m in claims if dels and t >= dels[0]]
             res["deleted_for_ms"] = _ms(again[0], dels[0]) if again else None
         acks_after = [a.t_ack for a in r.writer.acks if a.t_ack >= t_ready]
         res["first_ack_after_ready_ms"] = _ms(min(acks_after), t_ready) if acks_after else None
         acked_before = sum(1 for a in r.writer.acks if a.t_ack <= t_fault)
-        r.module_status(res)
-        res.update(r.outcome(t_fault, t_end, final))
+        r.conclude(res, t_fault, t_end, final)
         res["acked_before_crash"] = acked_before
         res["total"] = r.sampler.durations(t_fault, t_end)
         r.dep.check_alive()
     return res
-
-
-def _departures(sampler, node: str, t0: float, t1: float) -> int:
-    """How often ``node`` stopped having the VIP between t0 and t1 (raw presence)."""
-    s = [x for x in list(sampler.samples) if t0 <= x[0] <= t1]
-    return sum(1 for (_ta, _c, raw_a), (_tb, _c2, raw_b) in zip(s, s[1:]) if node in raw_a and node not in raw_b)
-
-
-def _off_ms(sampler, want: tuple[str, ...], t0: float, t1: float) -> float:
-    """ms in which the connected holders were not exactly ``want`` between t0 and t1."""
-    s = [x for x in list(sampler.samples) if t0 <= x[0] <= t1]
-    return sum(tb - ta for (ta, conn, _r), (tb, _c, _r2) in zip(s, s[1:]) if conn != want) * 1000
 
 
 def backup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
@@ -530,8 +514,7 @@ def backup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         st = r.dep.status("n1")
         if st:
             res["sentinel_entries_skipped"] = st.get("sentinel_entries_skipped")
-        r.module_status(res)
-        res.update(r.outcome(t0, t_end, "n1"))
+        r.conclude(res, t0, t_end, "n1")
         res["total"] = r.sampler.durations(t0, t_end)
         r.dep.check_alive()
     return res

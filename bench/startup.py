@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import time
 
-from common import VIP4, VIP_IP, Topology, helpers
-from common import wait_value as _wait  # noqa: E402
-from mechanisms import TAGS, Deployment
+from bench.common import wait_value as _wait
+from bench.mechanisms import TAGS, Deployment
+from tests.harness.logs import log_events
+from tests.harness.netns import VIP4, VIP_IP
+from tests.harness.status import try_status
+from tests.harness.topology import Topology
 
 MEASURED = ("vip-basic", "vip-sentinel", "keepalived")
 
@@ -50,10 +53,10 @@ def startup_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         time.sleep(0.5)
         res["holders_after"] = topo.holders(VIP4)
         if mech.startswith("vip-"):
-            claimed = [t for t, msg in helpers.log_events(dep.group["n1"], "claiming")
+            claimed = [t for t, msg in log_events(dep.group["n1"], "claiming")
                        if t >= t0 - 0.001 and "<vip>" in msg]
             res["claim_log_ms"] = (claimed[0] + 0.0005 - t0) * 1000 if claimed else None
-            st = helpers.try_status(dep.group["n1"])
+            st = try_status(dep.group["n1"])
             res["n1_status"] = {k: st.get(k) for k in ("state", "mode", "holding", "reason", "sentinels_known",
                                                         "sentinels_reachable", "sentinels_confirming", "quorum",
                                                         "lease_ms", "last_claim_latency_us", "error") if k in st}

@@ -2,12 +2,12 @@
 """Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic mode vs the
 Sentinel-confirmed mode.
 
-    python3 chaos/run.py ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
+    python3 -m chaos.run ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
                                 [--module PATH] [--json FILE] [--keep]
 
-(`make chaos ROUNDS=N` runs `python3 chaos/run.py N`; the seed also comes from $SEED. The
+(`make chaos ROUNDS=N` runs `python3 -m chaos.run N`; the seed also comes from $SEED. The
 figures of a 30-round run, and how to read them, are in docs/safety.md.) Needs root: everything runs inside
-network namespaces made by tests/integration/topology.py (vt-<tag>-<pid>-*), addresses from
+network namespaces made by tests/harness/topology.py (vt-<tag>-<pid>-*), addresses from
 192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
 end, on Ctrl-C and on SIGTERM.
 
@@ -15,10 +15,10 @@ For each mode (basic: vip.sentinels empty; sentinel: vip.sentinels = the three S
 vip.master-name mymaster, every other setting default) a fresh topology runs 3 Redis nodes with
 the module, 3 Sentinels (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) and, in
 the observer namespace:
-- a writer (helpers.VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
+- a writer (VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
   at a time, 0.5 s timeouts, reconnecting after any error) and records which node acknowledged
   each write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
-- a holder sampler (helpers.HolderSampler) recording which nodes hold the VIP every 15 ms (one
+- a holder sampler (HolderSampler) recording which nodes hold the VIP every 15 ms (one
   netlink dump per node namespace).
 The same seeded plan of faults is applied in both modes, each round to whichever node is the
 master at that moment:
@@ -65,15 +65,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
+import redis
 
-import redis  # noqa: E402
-
-from helpers import (DOWN_AFTER_MS, HolderSampler, VipWriter, majority_master, module_args,  # noqa: E402
-                     promotions, start_sentinels, statuses, wait_failover)
-from topology import (DEFAULT_MODULE, MASTER_NAME, VIP4, RedisGroup, SentinelNode, Topology,  # noqa: E402
-                      pairs_to_dict, sweep_stale_namespaces, wait_until)
+from tests.harness.clients import pairs_to_dict
+from tests.harness.logs import promotions
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, VIP4, root_and_module_problem, sweep_stale_namespaces,
+                                 wait_until)
+from tests.harness.processes import RedisGroup, SentinelNode
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, module_args, start_sentinels, wait_failover
+from tests.harness.status import statuses
+from tests.harness.topology import Topology
+from tests.harness.writer import VipWriter
 
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
@@ -442,11 +445,9 @@ def main() -> int:
     ap.add_argument("--json", help="write the full results (per round) to this file")
     ap.add_argument("--keep", action="store_true", help="keep the topology directories (logs)")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("chaos/run.py needs root (network namespaces)", file=sys.stderr)
-        return 2
-    if not Path(args.module).exists():
-        print(f"module not found: {args.module} (cargo build --release)", file=sys.stderr)
+    problem = root_and_module_problem(args.module, "the chaos run")
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
 
     def on_term(signum, frame):  # noqa: ARG001

@@ -2,10 +2,10 @@
 """redis-vip demo: kill the Redis master, watch the VIP follow the new master.
 
     make demo            (as root: installs what it needs, builds, runs this)
-    python3 demo/demo.py [--module PATH] [--flavor redis|valkey] [--keep]
+    python3 -m demo.demo [--module PATH] [--flavor redis|valkey] [--keep]
 
 What it does, all inside network namespaces it creates and removes (addresses from
-192.0.2.0/24 only, nothing in the root namespace; see tests/integration/topology.py):
+192.0.2.0/24 only, nothing in the root namespace; see tests/harness/topology.py):
 
   1. three redis-server nodes n1 (master), n2, n3 (replicas), each loading the module with
      `address 192.0.2.100/24 interface eth0 sentinels <the three Sentinels> master-name
@@ -32,86 +32,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
+import redis
 
-import redis  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
-
-from helpers import module_args, wait_settled  # noqa: E402
-from topology import (  # noqa: E402
-    DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, VIP4, Topology, WaitTimeout,
-    addr_only, flavor_available, server_binary, wait_until,
-)
-
-VIP_IP = addr_only(VIP4)
-WRITE_EVERY_S = 0.010
-
-# ----------------------------------------------------------------------------------------------
-# presentation
-
-_COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-
-
-def _c(code: str, text: str) -> str:
-    return f"\033[{code}m{text}\033[0m" if _COLOR else text
-
-
-def bold(t: str) -> str:
-    return _c("1", t)
-
-
-def dim(t: str) -> str:
-    return _c("2", t)
-
-
-def green(t: str) -> str:
-    return _c("32", t)
-
-
-def red(t: str) -> str:
-    return _c("31", t)
-
-
-def yellow(t: str) -> str:
-    return _c("33", t)
-
-
-WIDTH = 78
-
-
-def header(title: str) -> None:
-    print()
-    print(bold(title))
-    print(dim("─" * WIDTH))
-
-
-def step(text: str) -> float:
-    print(f"  • {text} ... ", end="", flush=True)
-    return time.monotonic()
-
-
-def done(t_start: float, extra: str = "") -> None:
-    took = time.monotonic() - t_start
-    print(green("ok") + dim(f" ({took:.1f} s)") + (f"  {extra}" if extra else ""), flush=True)
-
-
-def fmt_ms(ms: float) -> str:
-    return f"{ms:+.0f}" if round(ms) != 0 else "0"
+from demo.show import WIDTH, bold, dim, done, fmt_ms, green, header, red, show_addresses, step, yellow
+from demo.timeline import Event, Writer, log_lines, sentinel_events
+from tests.harness.netlink import AddressMonitor
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, OBS_ADDR4, REPO_ROOT, VIP4, VIP_IP,
+                                 WaitTimeout, wait_until)
+from tests.harness.sentinel import module_args, wait_settled
+from tests.harness.servers import flavor_available, server_binary
+from tests.harness.topology import Topology
 
 
 class DemoFailed(Exception):
@@ -119,314 +57,89 @@ class DemoFailed(Exception):
 
 
 # ----------------------------------------------------------------------------------------------
-# measurements
-
-
-@dataclass
-class Event:
-    t: float  # wall clock (time.time())
-    where: str
-    what: str
-    key: bool = False  # highlighted in the timeline
-
-
-class AddressMonitor:
-    """RTM_NEWADDR / RTM_DELADDR for the VIP in each node namespace, timestamped on receipt.
-
-    One NETLINK_ROUTE socket per namespace subscribed to RTMGRP_IPV4_IFADDR; a socket stays in
-    the namespace of the thread that created it (topo.in_ns), so one thread can read them all.
-    The module refreshes the VIP's lifetime every 500 ms with a replace, which the kernel also
-    reports as RTM_NEWADDR: only the first add after a period without the VIP counts as a claim.
-    """
-
-    RTMGRP_IPV4_IFADDR = 0x10
-    RTM_NEWADDR, RTM_DELADDR = 20, 21
-    IFA_ADDRESS, IFA_LOCAL = 1, 2
-
-    def __init__(self, topo: Topology, nodes: list[str], vip_ip: str):
-        self.vip = socket.inet_aton(vip_ip)
-        self.socks: dict[int, tuple[str, socket.socket]] = {}
-        for n in nodes:
-            s = topo.in_ns(n, self._open)
-            self.socks[s.fileno()] = (n, s)
-        self.events: list[tuple[float, str, str]] = []  # (t, node, 'add'|'del')
-        self.present = {n: topo.has_address(n, vip_ip) for n in nodes}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="addr-monitor", daemon=True)
-
-    def _open(self) -> socket.socket:
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.bind((0, self.RTMGRP_IPV4_IFADDR))
-        return s
-
-    def start(self) -> "AddressMonitor":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        fds = list(self.socks)
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select(fds, [], [], 0.05)
-            except (OSError, ValueError):
-                return
-            now = time.time()
-            for fd in ready:
-                node, s = self.socks[fd]
-                try:
-                    data = s.recv(65536)
-                except OSError:
-                    continue
-                for kind in self._parse(data):
-                    self.events.append((now, node, kind))
-
-    def _parse(self, data: bytes):
-        off = 0
-        while off + 16 <= len(data):
-            length, mtype = struct.unpack_from("=IH", data, off)
-            if length < 16:
-                return
-            if mtype in (self.RTM_NEWADDR, self.RTM_DELADDR) and length >= 24:
-                family = data[off + 16]
-                attrs_off, end = off + 24, off + length
-                while family == socket.AF_INET and attrs_off + 4 <= end:
-                    alen, atype = struct.unpack_from("=HH", data, attrs_off)
-                    if alen < 4:
-                        break
-                    if atype in (self.IFA_LOCAL, self.IFA_ADDRESS) and data[attrs_off + 4: attrs_off + 8] == self.vip:
-                        yield "add" if mtype == self.RTM_NEWADDR else "del"
-                        break
-                    attrs_off += (alen + 3) & ~3
-            off += (length + 3) & ~3
-
-    def transitions(self) -> list[tuple[float, str, str]]:
-        """Claims and removals only (refreshes of an address already present dropped)."""
-        present = dict(self.present)
-        out = []
-        for t, node, kind in sorted(self.events):
-            if kind == "add" and not present.get(node):
-                present[node] = True
-                out.append((t, node, "add"))
-            elif kind == "del" and present.get(node):
-                present[node] = False
-                out.append((t, node, "del"))
-        return out
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2)
-        for _, s in self.socks.values():
-            s.close()
-
-
-class Writer:
-    """SET through the VIP from the observer namespace every 10 ms; records each attempt."""
-
-    def __init__(self, topo: Topology, host: str):
-        # short time-outs and no automatic retry: every attempt is one sample
-        self.client = topo.client("obs", host, socket_timeout=0.3, socket_connect_timeout=0.3,
-                                  retry=Retry(NoBackoff(), 0))
-        self.samples: list[tuple[float, float, bool, str]] = []  # (start, end, ok, error)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
-
-    def start(self) -> "Writer":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        i = 0
-        nxt = time.monotonic()
-        while not self._stop.is_set():
-            t0 = time.time()
-            err = ""
-            try:
-                ok = bool(self.client.set("demo:counter", i))
-            except (redis.RedisError, OSError) as exc:
-                ok, err = False, type(exc).__name__
-            self.samples.append((t0, time.time(), ok, err))
-            i += 1
-            nxt += WRITE_EVERY_S
-            delay = nxt - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                nxt = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(3)
-
-    def last_ok_before(self, t: float):
-        ok = [s for s in self.samples if s[2] and s[1] <= t]
-        return ok[-1] if ok else None
-
-    def first_ok_after(self, t: float):
-        ok = [s for s in self.samples if s[2] and s[0] >= t]
-        return ok[0] if ok else None
-
-
-def parse_log_time(line: str) -> float | None:
-    """Wall-clock time of a Redis log line 'pid:R 27 Nov 2026 13:00:18.258 # text'."""
-    parts = line.split(" ", 5)
-    if len(parts) < 6 or ":" not in parts[0]:
-        return None
-    try:
-        base = time.mktime(time.strptime(" ".join(parts[1:4]) + " " + parts[4].split(".")[0], "%d %b %Y %H:%M:%S"))
-        ms = int(parts[4].split(".")[1]) if "." in parts[4] else 0
-    except (ValueError, IndexError):
-        return None
-    return base + ms / 1000.0
-
-
-def log_message(line: str) -> str:
-    parts = line.split(" ", 6)
-    return parts[6] if len(parts) > 6 else line
-
-
-def log_lines(text: str, since: float):
-    """(time, message) of every log line at or after `since` (less one log tick)."""
-    for line in text.splitlines():
-        t = parse_log_time(line)
-        if t is not None and t >= since - 0.001:
-            yield t, log_message(line)
-
-
-SENTINEL_EVENTS = {
-    # log event: (timeline text, index of the address field that names the subject)
-    "+sdown": ("Sentinel: +sdown master {a} (first Sentinel to see it down)", 3),
-    "+odown": ("Sentinel: +odown master {a} (a quorum agrees it is down)", 3),
-    "+elected-leader": ("Sentinel: +elected-leader, runs the failover of {a}", 3),
-    "+failover-state-send-slaveof-noone": ("Sentinel: sends REPLICAOF NO ONE to {a}", 3),
-    "+promoted-slave": ("Sentinel: +promoted-slave {a} (the leader sees it as master in INFO)", 3),
-    "+switch-master": ("Sentinel: +switch-master {b} → {a} (first Sentinel; {n}/{total} by {last} ms)", 4),
-}
-
-
-def sentinel_events(g, t0: float, node_of: dict[str, str]) -> list[Event]:
-    """The first Sentinel to log each failover step, per subject (two failovers stay apart)."""
-    first: dict[tuple[str, str], tuple[float, str, list[str]]] = {}
-    switches: dict[str, list[float]] = {}
-    for name, s in g.sentinels.items():
-        for t, msg in log_lines(s.log_text(), t0):
-            words = msg.split()
-            if len(words) < 5 or words[0] not in SENTINEL_EVENTS:
-                continue
-            if words[0] in ("+sdown", "+odown", "+elected-leader") and words[1] != "master":
-                continue  # a replica or a Sentinel went down: not a failover step
-            subject = words[SENTINEL_EVENTS[words[0]][1]]
-            if words[0] == "+switch-master":
-                switches.setdefault(subject, []).append(t)
-            key = (words[0], subject)
-            if key not in first or t < first[key][0]:
-                first[key] = (t, name, words)
-    out = []
-    for (ev, subject), (t, name, words) in first.items():
-        text, _ = SENTINEL_EVENTS[ev]
-        a = node_of.get(subject.split(":")[0], subject)
-        b = node_of.get(words[2], words[2]) if ev == "+switch-master" else ""
-        times = switches.get(subject, [t])
-        out.append(Event(t, f"S@{name}", text.format(a=a, b=b, n=len(times), total=len(g.sentinels),
-                                                    last=fmt_ms((max(times) - t0) * 1000)),
-                         key=ev == "+switch-master"))
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
 # the demo
 
 
-def show_addresses(topo: Topology, nodes: list[str], vip_ip: str) -> None:
-    for n in nodes + ["obs"]:
-        out = topo.ipcmd(n, "-br", "addr", "show", "dev", "eth0").stdout.strip()
-        fields = out.split()
-        # 'eth0@if12  UP  192.0.2.11/24 192.0.2.100/24'
-        dev = fields[0].split("@")[0] if fields else "eth0"
-        state = fields[1] if len(fields) > 1 else "?"
-        addrs = " ".join(bold(a) if addr_only(a) == vip_ip else a for a in fields[2:])
-        print(f"    {n:<4} {dev:<5} {state:<5} {addrs}")
+class Demo:
+    """The demo's steps, in the order ``run`` calls them; each prints its own part."""
 
+    def __init__(self, args: argparse.Namespace, topo: Topology):
+        self.args = args
+        self.topo = topo
+        self.flavor = args.flavor
+        self.nodes = ["n1", "n2", "n3"]
+        self.writer: Writer | None = None
+        self.monitor: AddressMonitor | None = None
 
-def run(args: argparse.Namespace) -> int:
-    module = Path(args.module)
-    nodes = ["n1", "n2", "n3"]
-    t_demo = time.monotonic()
-
-    print(bold("redis-vip demo") + " — the master dies, the VIP follows the new master")
-    print(dim("═" * WIDTH))
-    version = subprocess.run([server_binary(args.flavor), "--version"], capture_output=True, text=True).stdout.split()
-    ver = next((v.split("=")[1] for v in version if v.startswith("v=")), "?")
-    print(f"  server   {args.flavor}-server {ver}, module {module.relative_to(REPO) if module.is_relative_to(REPO) else module}")
-    print(f"  nodes    n1 {NODE_ADDR4['n1']} (master), n2 {NODE_ADDR4['n2']}, n3 {NODE_ADDR4['n3']} (replicas)"
-          f" — one network namespace each")
-    print(f"  client   obs {OBS_ADDR4}, talks to the VIP {VIP_IP}:6379 only")
-    print(f"  module   loadmodule ... address {VIP4} interface eth0 sentinels <n1..n3>:26379 master-name {MASTER_NAME}")
-
-    workdir = Path(tempfile.mkdtemp(prefix="redis-vip-demo-"))
-    run_failed = False
-    writer = monitor = None
-    topo = Topology("demo", nodes=len(nodes), workdir=workdir)
-    try:
+    def start_nodes(self) -> None:
         header("1. Start three Redis nodes with the module")
-        t = step(f"{args.flavor}-server n1 (master), n2, n3 (replicas), replication online")
-        g = topo.redis(flavor=args.flavor, module=str(module), vip=VIP4, module_args=module_args(topo))
-        g.start()
+        t = step(f"{self.flavor}-server n1 (master), n2, n3 (replicas), replication online")
+        self.g = self.topo.redis(flavor=self.flavor, module=self.args.module, vip=VIP4,
+                                 module_args=module_args(self.topo))
+        self.g.start()
         done(t)
-        st = g["n1"].vip_status()
+        st = self.g["n1"].vip_status()
         print(f"    n1 VIP.STATUS: state {st.get('state')}, holding {st.get('holding')} — "
               f"no Sentinel confirms it yet: {st.get('last_error') or st.get('reason')}")
 
+    def start_sentinels(self) -> None:
         header("2. Start three Sentinels: the master claims the VIP once they confirm it")
-        t = step(f"Sentinel on n1, n2, n3: monitor {MASTER_NAME}, quorum 2, down-after-milliseconds {args.down_after_ms}")
-        g.start_sentinels(down_after_ms=args.down_after_ms)
+        t = step(f"Sentinel on n1, n2, n3: monitor {MASTER_NAME}, quorum 2, down-after-milliseconds "
+                 f"{self.args.down_after_ms}")
+        self.g.start_sentinels(down_after_ms=self.args.down_after_ms)
         done(t, dim("every Sentinel sees 2 replicas and 2 peers"))
         t = step("VIP on the master")
-        wait_until(lambda: topo.holders(VIP4) == ["n1"], 10, 0.02,
-                   msg=lambda: f"VIP on n1 only (now on {topo.holders(VIP4)})")
-        st = g["n1"].vip_status()
+        wait_until(lambda: self.topo.holders(VIP4) == ["n1"], 10, 0.02,
+                   msg=lambda: f"VIP on n1 only (now on {self.topo.holders(VIP4)})")
+        st = self.g["n1"].vip_status()
         done(t, dim(f"{st.get('reason')}; lease {st.get('lease_ms')} ms"))
         print()
         print(dim("    ip -br addr show dev eth0, in each namespace:"))
-        show_addresses(topo, nodes, VIP_IP)
+        show_addresses(self.topo, self.nodes, VIP_IP)
 
+    def write_through_vip(self) -> None:
         header("3. A client writes through the VIP")
+        topo, g = self.topo, self.g
         c = topo.client("obs", VIP_IP)
         c.set("demo:hello", "written through the VIP")
-        run_ids = {n: g[n].client().info("server")["run_id"] for n in nodes}
+        run_ids = {n: g[n].client().info("server")["run_id"] for n in self.nodes}
         served = next((n for n, r in run_ids.items() if r == c.info("server")["run_id"]), "?")
-        macs = {n: topo.mac(n) for n in nodes}
+        self.macs = {n: topo.mac(n) for n in self.nodes}
         print(f"    obs → {VIP_IP}:6379  SET demo:hello → OK, answered by {bold(served)} "
               f"(ROLE {c.execute_command('ROLE')[0]})")
         print(f"    obs neighbour table: {VIP_IP} lladdr {topo.neigh('obs', VIP_IP)} "
-              f"(= {served}'s eth0 {macs.get(served, '?')})")
+              f"(= {served}'s eth0 {self.macs.get(served, '?')})")
         if served != "n1":
             raise DemoFailed(f"the VIP answered from {served}, expected the master n1")
         c.close()
 
+    def start_recorders(self) -> None:
         print()
         t = step("packet capture (arp) in obs, netlink address monitor in n1..n3, writer in obs every 10 ms")
-        cap = topo.capture("obs", filter="arp")
-        monitor = AddressMonitor(topo, nodes, VIP_IP).start()
-        writer = Writer(topo, VIP_IP).start()
+        self.cap = self.topo.capture("obs", filter="arp")
+        self.monitor = AddressMonitor(self.topo, self.nodes, VIP_IP).start()
+        writer = self.writer = Writer(self.topo, VIP_IP).start()
         wait_until(lambda: sum(1 for s in writer.samples if s[2]) >= 20, 10, 0.02, msg="writer running")
         done(t)
 
+    def kill_master(self) -> None:
         header("4. kill -9 the master")
+        g = self.g
         victim = g["n1"]
-        pid = victim.pid
-        print(f"    kill -9 {pid}   ({args.flavor}-server on n1, the master, holding {VIP_IP})")
-        t0 = time.time()
-        os.kill(pid, signal.SIGKILL)
+        self.pid = victim.pid
+        print(f"    kill -9 {self.pid}   ({self.flavor}-server on n1, the master, holding {VIP_IP})")
+        self.t0 = time.time()
+        os.kill(self.pid, signal.SIGKILL)
         victim.proc.wait(timeout=10)
         victim._drop_client()
 
-        # wait for the outcome (upper bounds against hangs only)
+    def wait_for_failover(self) -> None:
+        """Wait for the outcome (upper bounds against hangs only), then stop the recorders."""
+        g, topo, t0 = self.g, self.topo, self.t0
+        assert self.writer is not None and self.monitor is not None
         wait_until(lambda: g.sentinel_master() not in (None, NODE_ADDR4["n1"]), 30, 0.05,
                    msg=lambda: f"all Sentinels agree on a new master (now {g.sentinel_masters()})")
-        first_new = g.by_addr(g.sentinel_master())
+        first_new = self.first_new = g.by_addr(g.sentinel_master())
         print(f"    Sentinels agree on a new master: {bold(first_new.name)} ({first_new.address}), "
               f"{(time.time() - t0):.1f} s after the kill")
         try:  # every Sentinel logs +switch-master; the leader only after reconfiguring the replicas
@@ -434,31 +147,34 @@ def run(args: argparse.Namespace) -> int:
                        msg="+switch-master in every Sentinel log")
         except WaitTimeout:
             pass  # shown as n/3 in the timeline
-        new = g[wait_settled(g, timeout=30, stable=1.5)]
+        new = self.new = g[wait_settled(g, timeout=30, stable=1.5)]
         if new is not first_new:
             print(yellow(f"    Sentinel failed over a second time: {first_new.name} → {new.name} (see the timeline)"))
         wait_until(lambda: topo.holders(VIP4) == [new.name], 15, 0.05,
                    msg=lambda: f"VIP on {new.name} only (now on {topo.holders(VIP4)})")
-        wait_until(lambda: writer.first_ok_after(t0), 10, 0.05, msg="a write through the VIP after the kill")
-        mac_new = macs[new.name]
-        wait_until(lambda: cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == mac_new), 5, 0.05,
+        wait_until(lambda: self.writer.first_ok_after(t0), 10, 0.05, msg="a write through the VIP after the kill")
+        mac_new = self.mac_new = self.macs[new.name]
+        wait_until(lambda: self.cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == mac_new), 5, 0.05,
                    msg=f"gratuitous ARP from {new.name} in the capture")
         # let the writer show a steady state for a moment, then stop the recorders
         time.sleep(0.3)
-        writer.stop()
-        monitor.stop()
-        cap.stop()
-        other = next(n for n in ("n2", "n3") if n != new.name)
+        self.writer.stop()
+        self.monitor.stop()
+        self.cap.stop()
+        self.other = next(n for n in ("n2", "n3") if n != new.name)
         print(f"    settled: {bold(new.name)} is the only master, every Sentinel agrees and none sees it down, "
               f"{(time.time() - t0):.1f} s after the kill")
 
-        # ---- timeline
+    def events(self) -> list[Event]:
+        """Everything recorded from the kill on: client, Sentinel and Redis logs, netlink, capture."""
+        g, t0, writer, monitor = self.g, self.t0, self.writer, self.monitor
+        assert writer is not None and monitor is not None
         node_of = {addr: n for n, addr in NODE_ADDR4.items()}
-        events: list[Event] = [Event(t0, "n1", f"kill -9 {args.flavor}-server (pid {pid}), the master", key=True)]
-        before = writer.last_ok_before(t0)
-        if before:
-            events.append(Event(before[1], "obs", "last write through the VIP before the kill: OK"))
-        after = writer.first_ok_after(t0)
+        events: list[Event] = [Event(t0, "n1", f"kill -9 {self.flavor}-server (pid {self.pid}), the master", key=True)]
+        self.before = writer.last_ok_before(t0)
+        if self.before:
+            events.append(Event(self.before[1], "obs", "last write through the VIP before the kill: OK"))
+        after = self.after = writer.first_ok_after(t0)
         failed_writes = [s for s in writer.samples if not s[2] and s[0] >= t0 and (not after or s[0] < after[0])]
         if after:
             errs = sorted({s[3] for s in failed_writes})
@@ -473,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
                 if "MASTER MODE enabled" in msg or "PRIMARY MODE enabled" in msg:  # Redis / Valkey 8
                     who = msg.split("name=")[1].split()[0] if "name=" in msg else ""  # Valkey redacts it
                     what = msg.split(" (")[0]
-                    events.append(Event(t, name, f"{args.flavor} log: {what} (REPLICAOF NO ONE"
+                    events.append(Event(t, name, f"{self.flavor} log: {what} (REPLICAOF NO ONE"
                                                  f"{' from ' + who if who else ''})", key=True))
                 elif msg.startswith("<vip> claiming") or msg.startswith("<vip> releasing"):
                     events.append(Event(t, name, "module log: " + msg.replace("<vip> ", "")))
@@ -487,17 +203,21 @@ def run(args: argparse.Namespace) -> int:
                 cause = "kernel: valid lifetime expired, nobody refreshes it" if node == "n1" else "released"
                 events.append(Event(t, node, f"{VIP_IP} removed from eth0 ({cause})", key=node == "n1"))
 
-        garps = []
-        for name in nodes:
-            mine = cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == macs[name] and p.ts >= t0)
+        self.garps = []
+        for name in self.nodes:
+            mine = self.cap.matching(lambda p: p.announces(VIP_IP) and p.src_mac == self.macs[name] and p.ts >= t0)
             if mine:
                 p = mine[0]
                 op = "request" if p.arp_op == 1 else "reply"
-                events.append(Event(p.ts, "obs", f"gratuitous ARP (op {op}) {VIP_IP} is-at {macs[name]} ({name}) "
+                events.append(Event(p.ts, "obs", f"gratuitous ARP (op {op}) {VIP_IP} is-at {self.macs[name]} ({name}) "
                                                  f"on the wire; {len(mine)} seen", key=True))
-            if name == new.name:
-                garps = mine
+            if name == self.new.name:
+                self.garps = mine
+        return events
 
+    def print_timeline(self) -> None:
+        t0, new, first_new = self.t0, self.new, self.first_new
+        events = self.events()
         header(f"Timeline — milliseconds from the kill ({time.strftime('%H:%M:%S', time.localtime(t0))}"
                f".{int(t0 * 1000) % 1000:03d})")
         print(dim(f"    {'ms':>7}  {'where':<6}  event"))
@@ -509,12 +229,13 @@ def run(args: argparse.Namespace) -> int:
                   " (capture / client)."))
         print(dim("    Log times have 1 ms resolution; netlink and client times are taken on receipt here."))
         if new is not first_new:
-            released = [t for t, n, k in monitor.transitions() if n == first_new.name and k == "del"]
+            assert self.monitor is not None
+            released = [t for t, n, k in self.monitor.transitions() if n == first_new.name and k == "del"]
             until = f" until {fmt_ms((released[0] - t0) * 1000)} ms" if released else ""
             print()
             for line in (
                 f"Note: a Sentinel marked the NEW master {first_new.name} down about 1 s after its own +switch-master",
-                f"and failed over again to {new.name}. With down-after-milliseconds {args.down_after_ms} its first "
+                f"and failed over again to {new.name}. With down-after-milliseconds {self.args.down_after_ms} its first "
                 f"connection to",
                 "the new address can wait out Sentinel's 1 s reconnect period: a Sentinel race, not a fault of "
                 f"{first_new.name}.",
@@ -524,33 +245,37 @@ def run(args: argparse.Namespace) -> int:
             ):
                 print(yellow("    " + line))
 
-        # ---- state after
+    def print_state(self) -> None:
+        new = self.new
         header(f"VIP.STATUS on the new master {new.name}")
-        st = new.vip_status()
+        st = self.st = new.vip_status()
         width = max(len(str(k)) for k in st) + 2
         for k in st:
             v = st.get(k, "")
             if k == "last_transition_ms" and str(v).isdigit() and int(v) > 0:
-                v = f"{v}  ({fmt_ms(int(v) - t0 * 1000)} ms from the kill)"
+                v = f"{v}  ({fmt_ms(int(v) - self.t0 * 1000)} ms from the kill)"
             print(f"    {k:<{width}} {v}")
         print()
         print(dim("    ip -br addr show dev eth0, in each namespace, now:"))
-        show_addresses(topo, nodes, VIP_IP)
+        show_addresses(self.topo, self.nodes, VIP_IP)
 
-        # ---- checks
-        header("Result")
+    def problems(self) -> list[str]:
+        """What is wrong with the outcome (nothing: the VIP moved cleanly)."""
+        topo, new, st, mac_new = self.topo, self.new, self.st, self.mac_new
+        assert self.monitor is not None
         problems = []
         holders = topo.holders(VIP4)
         if holders != [new.name]:
             problems.append(f"VIP held by {holders}, expected only {new.name}")
         if st.get("state") != "holding" or str(st.get("holding")) != "1":
             problems.append(f"{new.name} VIP.STATUS state={st.get('state')} holding={st.get('holding')}")
-        st_other = g[other].vip_status()
+        st_other = self.g[self.other].vip_status()
         if st_other.get("state") != "standby":
-            problems.append(f"{other} VIP.STATUS state={st_other.get('state')}, expected standby")
-        if not any(n == "n1" and k == "del" for _, n, k in monitor.transitions()) and topo.has_address("n1", VIP_IP):
+            problems.append(f"{self.other} VIP.STATUS state={st_other.get('state')}, expected standby")
+        if (not any(n == "n1" and k == "del" for _, n, k in self.monitor.transitions())
+                and topo.has_address("n1", VIP_IP)):
             problems.append("the VIP is still on the dead node n1")
-        if not garps:
+        if not self.garps:
             problems.append(f"no gratuitous ARP from {new.name} seen in obs")
         c = topo.client("obs", VIP_IP)
         answered = c.info("server")["run_id"]
@@ -562,30 +287,75 @@ def run(args: argparse.Namespace) -> int:
         if topo.neigh("obs", VIP_IP) != mac_new:
             problems.append(f"obs neighbour entry for the VIP is {topo.neigh('obs', VIP_IP)}, expected {mac_new}")
         c.close()
+        return problems
 
+    def print_result(self, problems: list[str], t_demo: float) -> int:
+        header("Result")
+        new, before, after = self.new, self.before, self.after
         outage = (after[1] - before[1]) * 1000 if (before and after) else None
         if problems:
             for p in problems:
                 print("    " + red("✗ " + p))
             print()
             print(red(bold("    FAIL")) + ": the failover did not move the VIP cleanly")
-            run_failed = True
             return 1
         print(f"    {green('✓')} VIP moved n1 → {new.name}: held by {new.name} only, gone from the dead n1, "
-              f"announced from {mac_new}")
+              f"announced from {self.mac_new}")
         print(f"    {green('✓')} the client in obs reads the data written before the kill through the VIP "
               f"(demo:hello), answered by {new.name}")
         if outage is not None:
             print(f"    {green('✓')} writes through the VIP failed for {outage:.0f} ms "
                   f"(last OK before the kill → first OK after),")
-            print(f"      with Sentinel's down-after-milliseconds {args.down_after_ms}: detection and election took most of it")
-        lat = str(st.get("last_claim_latency_us", ""))
+            print(f"      with Sentinel's down-after-milliseconds {self.args.down_after_ms}: detection and election "
+                  f"took most of it")
+        lat = str(self.st.get("last_claim_latency_us", ""))
         if lat.isdigit():
             print(f"    {green('✓')} role change → VIP added and first gratuitous ARP sent: {int(lat) / 1000:.1f} ms "
                   f"(last_claim_latency_us {lat})")
         print()
         print(green(bold("    PASS")) + dim(f"  (demo took {time.monotonic() - t_demo:.1f} s)"))
         return 0
+
+    def stop(self) -> None:
+        if self.writer:
+            self.writer.stop()
+        if self.monitor:
+            self.monitor.stop()
+
+
+def introduce(args: argparse.Namespace) -> None:
+    module = Path(args.module)
+    print(bold("redis-vip demo") + " — the master dies, the VIP follows the new master")
+    print(dim("═" * WIDTH))
+    version = subprocess.run([server_binary(args.flavor), "--version"], capture_output=True, text=True).stdout.split()
+    ver = next((v.split("=")[1] for v in version if v.startswith("v=")), "?")
+    print(f"  server   {args.flavor}-server {ver}, module "
+          f"{module.relative_to(REPO_ROOT) if module.is_relative_to(REPO_ROOT) else module}")
+    print(f"  nodes    n1 {NODE_ADDR4['n1']} (master), n2 {NODE_ADDR4['n2']}, n3 {NODE_ADDR4['n3']} (replicas)"
+          f" — one network namespace each")
+    print(f"  client   obs {OBS_ADDR4}, talks to the VIP {VIP_IP}:6379 only")
+    print(f"  module   loadmodule ... address {VIP4} interface eth0 sentinels <n1..n3>:26379 master-name {MASTER_NAME}")
+
+
+def run(args: argparse.Namespace) -> int:
+    t_demo = time.monotonic()
+    introduce(args)
+    workdir = Path(tempfile.mkdtemp(prefix="redis-vip-demo-"))
+    run_failed = False
+    topo = Topology("demo", nodes=3, workdir=workdir)
+    demo = Demo(args, topo)
+    try:
+        demo.start_nodes()
+        demo.start_sentinels()
+        demo.write_through_vip()
+        demo.start_recorders()
+        demo.kill_master()
+        demo.wait_for_failover()
+        demo.print_timeline()
+        demo.print_state()
+        status = demo.print_result(demo.problems(), t_demo)
+        run_failed = status != 0
+        return status
     except (WaitTimeout, DemoFailed, redis.RedisError, RuntimeError) as exc:
         run_failed = True
         print()
@@ -599,10 +369,7 @@ def run(args: argparse.Namespace) -> int:
         run_failed = True
         raise
     finally:
-        if writer:
-            writer.stop()
-        if monitor:
-            monitor.stop()
+        demo.stop()
         topo.close()  # kills every process it started (by pid) and deletes the namespaces
         # keep logs and captures of a failed run (or with --keep); an interrupted run leaves nothing
         if run_failed or args.keep:

@@ -3,9 +3,9 @@
 kill -9, with the router's view of the route.
 
     make demo ROUTED=1   (as root: installs what it needs, builds, runs this)
-    python3 demo/routed.py [--module PATH] [--speaker bird|frr]
+    python3 -m demo.routed [--module PATH] [--speaker bird|frr]
 
-Everything runs inside network namespaces it creates and removes (tests/integration/routed.py;
+Everything runs inside network namespaces it creates and removes (tests/harness/routed.py;
 addresses from 192.0.2.0/24, 198.51.100.0/24 and 2001:db8::/32 only): a router running BIRD 2
 with eBGP to three nodes, each node running redis-server with the module (`address
 198.51.100.10/32 interface lo announce no sentinels ... master-name mymaster`), a Sentinel and
@@ -30,15 +30,15 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-
-from helpers import log_events, promotions, wait_settled  # noqa: E402
-from routed import (VIP4_R, RoutedTopology, RoutedVipWriter, RouteWatcher, speakers_available,  # noqa: E402
-                    start_routed, sweep_stale_rundirs)
-from topology import DEFAULT_MODULE, MASTER_NAME, sweep_stale_namespaces, wait_until  # noqa: E402
+from tests.harness.logs import log_events, promotions
+from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, root_and_module_problem, sweep_stale_namespaces,
+                                 wait_until)
+from tests.harness.routed import VIP4_R, RoutedTopology, sweep_stale_rundirs
+from tests.harness.routed_setup import RoutedVipWriter, start_routed
+from tests.harness.routes import RouteWatcher
+from tests.harness.sentinel import wait_settled
+from tests.harness.speakers import speakers_available
 
 
 def first_promotion(g, after: float) -> tuple[float, str]:
@@ -98,15 +98,9 @@ def main() -> int:
     ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
     ap.add_argument("--speaker", choices=["bird", "frr"], default="bird")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("run as root (network namespaces)", file=sys.stderr)
-        return 2
-    if not Path(args.module).exists():
-        print(f"module not built: {args.module} (cargo build --release)", file=sys.stderr)
-        return 2
-    missing = speakers_available()
-    if missing:
-        print(missing, file=sys.stderr)
+    problem = root_and_module_problem(args.module, "the routed demo") or speakers_available()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     sweep_stale_namespaces()
     sweep_stale_rundirs()

@@ -2,7 +2,7 @@
 """Write docs/compatibility.md from a test run: what passed on each server of the matrix, and
 the features each server offers, as probed by tests/integration/test_compat.py.
 
-    python3 scripts/compat.py RESULTS.xml [RESULTS.xml ...] [--out docs/compatibility.md]
+    python3 -m scripts.compat RESULTS.xml [RESULTS.xml ...] [--out docs/compatibility.md]
 
 RESULTS.xml are pytest --junitxml files (make integration writes target/test-results/*.xml).
 A test belongs to a server by its parameter id ([redis-7.0], [valkey-9.1-...]); tests without a
@@ -20,10 +20,10 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
+from tests.harness import servers
 
-import servers  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 FEATURES = [
     ("module_loadex", "MODULE LOADEX"),

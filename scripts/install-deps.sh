@@ -10,7 +10,7 @@
 #      bench/) (+ redis-sentinel where it is a separate
 #      package), iproute2, tcpdump, keepalived, iputils-arping, iputils-ping, procps, util-linux
 #      (setpriv), prometheus + prometheus-redis-exporter, bird2 + frr (the routed-mode tests run
-#      them per namespace: tests/integration/routed.py), python3-pip when there is no pip.
+#      them per namespace: tests/harness/routed.py), python3-pip when there is no pip.
 #      Package maintainer scripts are not allowed to start services during the install (a
 #      temporary /usr/sbin/policy-rc.d, only if none exists), so no redis-server / Sentinel /
 #      keepalived / bird / frr from the packages ends up running. If systemd is running and a

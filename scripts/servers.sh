@@ -203,39 +203,28 @@ ensure_ns() {
     ip -n "$NS" link set lo up
 }
 
-# RESP inline command to 127.0.0.1:PORT inside $NS; prints the reply's lines (simple strings,
-# errors, integers, bulk strings and one-level arrays of them), without CR
-resp() { # PORT COMMAND...
-    local port=$1; shift
-    ip netns exec "$NS" timeout 5 bash -c '
-        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-        shift
-        printf "%s\r\n" "$*" >&3
-        readline() { IFS= read -r -t 3 line <&3 || exit 1; line=${line%$'"'"'\r'"'"'}; }
-        item() {
-            readline
-            case $line in
-                \$-1) echo "(nil)" ;;
-                \$*) readline; echo "$line" ;;
-                *) echo "$line" ;;
-            esac
-        }
-        readline
-        case $line in
-            \*-1|\*0) echo "$line" ;;
-            \*[0-9]*) n=${line#\*}; for ((i = 0; i < n; i++)); do item; done ;;
-            \$-1) echo "(nil)" ;;
-            \$*) readline; echo "$line" ;;
-            *) echo "$line" ;;
-        esac
-        exec 3<&-' _ "$port" "$@" 2>/dev/null
+# the command-line client for BINARY: the one installed beside it when it runs here, else
+# redis-cli (redis-tools, scripts/install-deps.sh) or valkey-cli; either speaks to every server
+cli_for() { # BINARY
+    local dir c
+    dir=$(dirname "$1")
+    for c in "$dir/redis-cli" "$dir/valkey-cli" "$(command -v redis-cli)" "$(command -v valkey-cli)"; do
+        if [ -n "$c" ] && [ -x "$c" ] && "$c" --version >/dev/null 2>&1; then echo "$c"; return 0; fi
+    done
+    return 1
 }
 
-wait_pong() { # PORT PID
+# COMMAND to 127.0.0.1:PORT inside $NS; prints the reply's lines (raw: one line per element)
+ask() { # CLI PORT COMMAND...
+    local c=$1 port=$2; shift 2
+    ip netns exec "$NS" timeout 5 "$c" --raw -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+}
+
+wait_pong() { # CLI PORT PID
     local i
     for i in $(seq 1 100); do
-        if resp "$1" PING | grep -q '^+PONG'; then return 0; fi
-        kill -0 "$2" 2>/dev/null || return 1
+        if ask "$1" "$2" PING | grep -qx 'PONG'; then return 0; fi
+        kill -0 "$3" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -254,14 +243,15 @@ stop_pid() {
 }
 
 smoke() { # NAME BINARY
-    local name=$1 bin=$2 t spid tpid ok=0 reply
+    local name=$1 bin=$2 t spid tpid ok=0 reply cli
+    cli=$(cli_for "$bin") || { log "$name: no redis-cli or valkey-cli to check it with (scripts/install-deps.sh)"; return 1; }
     ensure_ns || return 1
     t=$(mktemp -d "$WORK/smoke-$name.XXXX")
     ip netns exec "$NS" "$bin" --port 6390 --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$t" --logfile "$t/server.log" --daemonize no >/dev/null 2>&1 9>&- &
     spid=$!
     echo "$spid" >> "$WORK/pids"
-    if wait_pong 6390 "$spid"; then
+    if wait_pong "$cli" 6390 "$spid"; then
         cat > "$t/sentinel.conf" <<EOF
 port 26390
 bind 127.0.0.1
@@ -274,8 +264,8 @@ EOF
         ip netns exec "$NS" "$bin" "$t/sentinel.conf" --sentinel >/dev/null 2>&1 9>&- &
         tpid=$!
         echo "$tpid" >> "$WORK/pids"
-        if wait_pong 26390 "$tpid"; then
-            reply=$(resp 26390 SENTINEL get-master-addr-by-name mymaster)
+        if wait_pong "$cli" 26390 "$tpid"; then
+            reply=$(ask "$cli" 26390 SENTINEL get-master-addr-by-name mymaster)
             if grep -qx '127.0.0.1' <<<"$reply" && grep -qx '6390' <<<"$reply"; then
                 ok=1
             else
@@ -310,19 +300,23 @@ finish_name() {
     mv "$part" "$final" || return 1
     smoke "$name" "$final/$file" || { safe_rm "$final"; return 1; }
     secs=$(( $(date +%s) - t0 ))
-    {
-        echo "name=$name"
-        echo "binary=$final/$file"
-        echo "sentinel=--sentinel"
-        echo "version=$v"
-        echo "version_line=$line"
-        echo "source=$desc"
-        echo "package_version=$pkgver"
-        echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "install_seconds=$secs"
-        local kv; for kv in "$@"; do echo "$kv"; done
-    } | write_stamp "$final/stamp"
+    stamp_lines "$name" "$final/$file" "$v" "$line" "$desc" "$pkgver" "$secs" "$@" | write_stamp "$final/stamp"
     log "$name: ready: $v at $final/$file (${secs}s)"
+}
+
+# a stamp's key=value lines (tests/harness/servers.py reads them)
+stamp_lines() { # NAME BINARY VERSION VERSION_LINE SOURCE PACKAGE_VERSION SECONDS [extra key=value...]
+    echo "name=$1"
+    echo "binary=$2"
+    echo "sentinel=--sentinel"
+    echo "version=$3"
+    echo "version_line=$4"
+    echo "source=$5"
+    echo "package_version=$6"
+    echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "install_seconds=$7"
+    shift 7
+    local kv; for kv in "$@"; do echo "$kv"; done
 }
 
 # for names whose binary lives elsewhere (host, PyPI): a stamp only
@@ -334,18 +328,7 @@ stamp_external() { # NAME BINARY DESC PKGVER T0 [extra...]
     line=$(version_line "$bin")
     smoke "$name" "$bin" || return 1
     d=$(bindir "$name"); mkdir -p "$d"
-    {
-        echo "name=$name"
-        echo "binary=$bin"
-        echo "sentinel=--sentinel"
-        echo "version=$v"
-        echo "version_line=$line"
-        echo "source=$desc"
-        echo "package_version=$pkgver"
-        echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "install_seconds=$(( $(date +%s) - t0 ))"
-        local kv; for kv in "$@"; do echo "$kv"; done
-    } | write_stamp "$d/stamp"
+    stamp_lines "$name" "$bin" "$v" "$line" "$desc" "$pkgver" "$(( $(date +%s) - t0 ))" "$@" | write_stamp "$d/stamp"
     log "$name: ready: $v at $bin"
 }
 

@@ -1,4 +1,4 @@
-"""pytest fixtures for the redis-vip integration tests (see topology.py for the harness).
+"""pytest fixtures for the redis-vip integration tests (the harness is tests/harness/).
 
 Every test gets fresh namespaces named vt-<tag>-<pid>-<host>; they and every process started
 in them are removed by the fixture finalizer even when the test fails (and by an atexit hook
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from topology import DEFAULT_MODULE, Topology, flavor_available, sweep_stale_namespaces
+from tests.harness.netns import DEFAULT_MODULE, sweep_stale_namespaces
+from tests.harness.servers import flavor_available
+from tests.harness.topology import Topology
 
 
 def _environment_problem() -> str | None:

@@ -36,10 +36,12 @@ import urllib.parse
 
 import pytest
 
-from conftest import FLAVORS
-from helpers import module_args, start_sentinels, status, statuses, wait_settled
-from test_ops import http_get_json, need, private_copy
-from topology import MASTER_NAME, REPO_ROOT, VIP4, Topology, addr_only, wait_until
+from tests.harness.netns import MASTER_NAME, REPO_ROOT, VIP4, addr_only, wait_until
+from tests.harness.sentinel import module_args, start_sentinels, wait_settled
+from tests.harness.status import status, statuses
+from tests.harness.topology import Topology
+from tests.integration.conftest import FLAVORS
+from tests.integration.test_ops import http_get_json, need, private_copy
 
 RULES = REPO_ROOT / "monitoring" / "redis-vip-rules.yml"
 PROBE_EXPORTER_PORT = 9122

