@@ -7,13 +7,13 @@
 //!                               vip-sentinel-0          vip-sentinel-1          vip-sentinel-2
 //!                               connect+AUTH (timeout), then every poll interval:
 //!                               SENTINEL MASTER / REPLICAS [/ SENTINELS] name, pipelined
-//!                                    │ Event::SentinelAnswer / SentinelFailed
+//!                                    │ Finding::Answer / Failed (the Feed)
 //!                                    └──────────────────────▶ worker channel
 //! ```
 //!
 //! A Sentinel that is dead, stopped or slow only ever holds up its own thread: every
 //! connect and read has a timeout, and the others keep polling. The decisions are not
-//! made here; answers go to the core as events.
+//! made here; findings go to the worker's feed (`Feed`), and from there to the core as events.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
@@ -30,12 +30,30 @@ use super::answer::{self, Answer, ReplyError};
 use super::view::{Heard, PollError, PollErrorKind};
 use super::PollPlan;
 use crate::config::SentinelAddr;
-use crate::core::Event;
-use crate::threads;
-use crate::worker::{mono, Inbox};
+use crate::threads::{self, mono};
 
 /// How often a poller also asks `SENTINEL SENTINELS` (to learn peers).
 const PEERS_EVERY: Duration = Duration::from_secs(5);
+
+/// What a poller found out: data for the core, nothing decided here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Answer {
+        from: SentinelAddr,
+        heard: Box<Heard>,
+    },
+    Failed {
+        from: SentinelAddr,
+        at: Duration,
+        error: PollError,
+    },
+}
+
+/// Where the pollers report (the worker's bounded feed). Never blocks; false once nobody
+/// listens any more (the poller then stops).
+pub trait Feed: Send + Sync {
+    fn report(&self, finding: Finding) -> bool;
+}
 
 enum Ctl {
     PollNow,
@@ -51,16 +69,16 @@ struct Poller {
 
 /// The running pollers, owned by the worker thread.
 pub struct Pollers {
-    inbox: Inbox,
+    feed: Arc<dyn Feed>,
     plan: Option<PollPlan>,
     running: BTreeMap<SentinelAddr, Poller>,
     interval_ms: Arc<AtomicU64>,
 }
 
 impl Pollers {
-    pub fn new(inbox: Inbox) -> Pollers {
+    pub fn new(feed: Box<dyn Feed>) -> Pollers {
         Pollers {
-            inbox,
+            feed: Arc::from(feed),
             plan: None,
             running: BTreeMap::new(),
             interval_ms: Arc::new(AtomicU64::new(100)),
@@ -107,7 +125,7 @@ impl Pollers {
                     stopping: stopping.clone(),
                     addr: addr.clone(),
                     plan: p.clone(),
-                    inbox: self.inbox.clone(),
+                    feed: self.feed.clone(),
                     interval_ms: self.interval_ms.clone(),
                     ctl: rx,
                     socket: socket.clone(),
@@ -125,7 +143,7 @@ impl Pollers {
                         );
                     }
                     Err(e) => {
-                        self.inbox.send_feed(Event::SentinelFailed {
+                        self.feed.report(Finding::Failed {
                             from: addr.clone(),
                             at: mono(),
                             error: PollError {
@@ -204,7 +222,7 @@ fn join(mut p: Poller) {
 struct Job {
     addr: SentinelAddr,
     plan: PollPlan,
-    inbox: Inbox,
+    feed: Arc<dyn Feed>,
     interval_ms: Arc<AtomicU64>,
     ctl: Receiver<Ctl>,
     /// A clone of the connected socket, so that `stop` can shut it down under a blocked read.
@@ -324,14 +342,14 @@ impl Job {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.poll_once(&mut session)
             }));
-            let event = match outcome {
-                Ok(Ok(heard)) => Event::SentinelAnswer {
+            let finding = match outcome {
+                Ok(Ok(heard)) => Finding::Answer {
                     from: self.addr.clone(),
                     heard: Box::new(heard),
                 },
                 Ok(Err(error)) => {
                     self.drop_session(&mut session);
-                    Event::SentinelFailed {
+                    Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
                         error,
@@ -339,7 +357,7 @@ impl Job {
                 }
                 Err(_) => {
                     self.drop_session(&mut session);
-                    Event::SentinelFailed {
+                    Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
                         error: PollError {
@@ -349,7 +367,7 @@ impl Job {
                     }
                 }
             };
-            if !self.inbox.send_feed(event) {
+            if !self.feed.report(finding) {
                 return;
             }
         }

@@ -182,7 +182,7 @@ impl Live {
     ) -> Live {
         Live {
             kernel: Kernel::default(),
-            pollers: Pollers::new(inbox),
+            pollers: Pollers::new(Box::new(inbox)),
             watch,
             sink,
             log,
