@@ -128,12 +128,8 @@ impl Listener {
             len: program.len() as libc::c_ushort,
             filter: program.as_mut_ptr(),
         };
-        set_option(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog).map_err(|err| {
-            OsError {
-                op: OP_FILTER,
-                ..err
-            }
-        })?;
+        set_option(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+            .map_err(|err| err.during(OP_FILTER))?;
 
         let all = (libc::ETH_P_ALL as u16).to_be_bytes();
         let addr = link_address(OP_BIND, ifindex, all)?;

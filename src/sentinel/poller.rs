@@ -27,7 +27,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use redis::Value;
 
 use super::answer::{self, Answer, ReplyError};
-use super::view::{Heard, PollError, PollErrorKind};
+use super::error::{PollError, PollErrorKind};
+use super::view::Heard;
 use super::PollPlan;
 use crate::config::SentinelAddr;
 use crate::threads::{self, mono};
@@ -146,10 +147,10 @@ impl Pollers {
                         self.feed.report(Finding::Failed {
                             from: addr.clone(),
                             at: mono(),
-                            error: PollError {
-                                kind: PollErrorKind::Connect,
-                                text: format!("cannot start a poller thread: {e}"),
-                            },
+                            error: PollError::new(
+                                PollErrorKind::Connect,
+                                format!("cannot start a poller thread: {e}"),
+                            ),
                         });
                     }
                 }
@@ -281,7 +282,9 @@ impl Session {
         for c in commands {
             c.write_packed_command(&mut packed);
         }
-        self.writer.write_all(&packed).map_err(io_error)?;
+        self.writer
+            .write_all(&packed)
+            .map_err(|e| PollError::io(&e))?;
         let mut budget = Budget {
             inner: &mut self.reader,
             left: MAX_REPLY_BYTES,
@@ -291,24 +294,11 @@ impl Session {
             let v = self
                 .parser
                 .parse_value(&mut budget)
-                .map_err(|e| classify(&e))?;
+                .map_err(|e| PollError::reading(&e))?;
             out.push(v);
         }
         Ok(out)
     }
-}
-
-fn io_error(e: io::Error) -> PollError {
-    let kind = match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => PollErrorKind::Timeout,
-        io::ErrorKind::InvalidData => PollErrorKind::Reply,
-        _ => PollErrorKind::Connect,
-    };
-    let text = match kind {
-        PollErrorKind::Timeout => "no answer within the timeout".to_string(),
-        _ => e.to_string(),
-    };
-    PollError { kind, text }
 }
 
 fn cmd(args: &[&str]) -> redis::Cmd {
@@ -360,10 +350,7 @@ impl Job {
                     Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
-                        error: PollError {
-                            kind: PollErrorKind::Reply,
-                            text: "internal error while polling".into(),
-                        },
+                        error: PollError::new(PollErrorKind::Reply, "internal error while polling"),
                     }
                 }
             };
@@ -385,9 +372,11 @@ impl Job {
         // Host names are resolved here, on this poller's own thread.
         let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
             .to_socket_addrs()
-            .map_err(|e| PollError {
-                kind: PollErrorKind::Connect,
-                text: format!("cannot resolve {}: {e}", self.addr.host),
+            .map_err(|e| {
+                PollError::new(
+                    PollErrorKind::Connect,
+                    format!("cannot resolve {}: {e}", self.addr.host),
+                )
             })?
             .collect();
         let mut last = None;
@@ -403,12 +392,12 @@ impl Job {
         }
         let stream = match (stream, last) {
             (Some(s), _) => s,
-            (None, Some(e)) => return Err(io_error(e)),
+            (None, Some(e)) => return Err(PollError::io(&e)),
             (None, None) => {
-                return Err(PollError {
-                    kind: PollErrorKind::Connect,
-                    text: format!("{} resolves to no address", self.addr.host),
-                })
+                return Err(PollError::new(
+                    PollErrorKind::Connect,
+                    format!("{} resolves to no address", self.addr.host),
+                ))
             }
         };
         let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
@@ -417,15 +406,12 @@ impl Job {
             s.set_write_timeout(Some(read_timeout))?;
             Ok((s.try_clone()?, s.try_clone()?))
         };
-        let (reader, stop_handle) = setup(&stream).map_err(io_error)?;
+        let (reader, stop_handle) = setup(&stream).map_err(|e| PollError::io(&e))?;
         if let Ok(mut slot) = self.socket.lock() {
             *slot = Some(stop_handle);
         }
         if self.stopping.load(Ordering::SeqCst) {
-            return Err(PollError {
-                kind: PollErrorKind::Connect,
-                text: "stopping".into(),
-            });
+            return Err(PollError::new(PollErrorKind::Connect, "stopping"));
         }
         let mut session = Session {
             writer: stream,
@@ -449,10 +435,9 @@ impl Job {
         for (i, reply) in replies.iter().enumerate() {
             if let Value::ServerError(e) = reply {
                 let is_auth = self.plan.auth_pass.is_some() && i == 0;
-                let text = answer::server_error_text(e);
                 // CLIENT SETNAME is a courtesy; anything else failing is not.
                 if is_auth || i + 1 == replies.len() {
-                    let mut err = reply_error(ReplyError::Server(text));
+                    let mut err = PollError::refused(&answer::server_error(e));
                     if is_auth {
                         err.kind = PollErrorKind::Auth;
                     }
@@ -461,9 +446,9 @@ impl Job {
             }
         }
         let myid = replies.last().ok_or_else(|| {
-            reply_error(ReplyError::Malformed("no reply to SENTINEL MYID".into()))
+            PollError::reply(&ReplyError::Malformed("no reply to SENTINEL MYID".into()))
         })?;
-        session.sentinel_runid = answer::parse_myid(myid).map_err(reply_error)?;
+        session.sentinel_runid = answer::parse_myid(myid).map_err(|e| PollError::reply(&e))?;
         Ok(session)
     }
 
@@ -486,14 +471,14 @@ impl Job {
         }
         let replies = s.exchange(&commands)?;
         let received = mono();
-        let master = answer::parse_master(&replies[0]).map_err(reply_error)?;
+        let master = answer::parse_master(&replies[0]).map_err(|e| PollError::reply(&e))?;
         // Unusable entries are skipped inside the lists; only a reply that is not a list
         // fails the poll (a replica list is needed whole: it carries the promoted flag).
-        let replicas = answer::parse_replicas(&replies[1]).map_err(reply_error)?;
+        let replicas = answer::parse_replicas(&replies[1]).map_err(|e| PollError::reply(&e))?;
         let peers = match replies.get(2) {
             Some(v) => {
                 s.last_peers = Some(sent);
-                Some(answer::parse_peers(v).map_err(reply_error)?)
+                Some(answer::parse_peers(v).map_err(|e| PollError::reply(&e))?)
             }
             None => None,
         };
@@ -516,44 +501,6 @@ impl Job {
     }
 }
 
-fn reply_error(e: ReplyError) -> PollError {
-    let kind = match &e {
-        ReplyError::Server(text) if text.contains("No such master") => PollErrorKind::NoSuchMaster,
-        ReplyError::Server(text) if is_auth_code(text) => PollErrorKind::Auth,
-        _ => PollErrorKind::Reply,
-    };
-    PollError {
-        kind,
-        text: e.to_string(),
-    }
-}
-
-fn is_auth_code(text: &str) -> bool {
-    ["NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH"]
-        .iter()
-        .any(|code| text.starts_with(code))
-}
-
-/// A failure while reading a reply: a timeout, a closed connection, or bytes that are not
-/// RESP.
-fn classify(e: &redis::RedisError) -> PollError {
-    if e.is_timeout() {
-        return PollError {
-            kind: PollErrorKind::Timeout,
-            text: "no answer within the timeout".into(),
-        };
-    }
-    let kind = if e.is_io_error() || e.is_connection_dropped() {
-        PollErrorKind::Connect
-    } else {
-        PollErrorKind::Reply
-    };
-    PollError {
-        kind,
-        text: e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,31 +515,6 @@ mod tests {
                 (c.as_millis(), r.as_millis()),
                 (connect, read),
                 "{interval}"
-            );
-        }
-    }
-
-    #[test]
-    fn error_replies_are_sorted_by_kind() {
-        // (server error text, kind)
-        let cases = [
-            (
-                "ERR No such master with that name",
-                PollErrorKind::NoSuchMaster,
-            ),
-            ("NOAUTH Authentication required.", PollErrorKind::Auth),
-            (
-                "WRONGPASS invalid username-password pair",
-                PollErrorKind::Auth,
-            ),
-            ("NOPERM this user has no permissions", PollErrorKind::Auth),
-            ("ERR unknown command", PollErrorKind::Reply),
-        ];
-        for (text, kind) in cases {
-            assert_eq!(
-                reply_error(ReplyError::Server(text.into())).kind,
-                kind,
-                "{text}"
             );
         }
     }

@@ -14,11 +14,11 @@
 //!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
 //!   force until it answers again, however old: silence never lifts a fence.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::answer::{Answer, Endpoint, Instance, Peer};
+pub use super::error::{PollError, PollErrorKind};
 use super::why::{Counts, Down, Why};
 use crate::config::SentinelAddr;
 
@@ -68,33 +68,6 @@ pub enum Verdict {
     Hold { until: Duration, why: Why },
     /// Do not hold. `fence` is None while simply not (yet) confirmed.
     Refuse { fence: Option<Fence>, why: Why },
-}
-
-/// What kind of failure a poll met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollErrorKind {
-    /// Connection refused, unreachable, timed out while connecting.
-    Connect,
-    /// The Sentinel refused our credentials (or wants some).
-    Auth,
-    /// No answer within the read timeout.
-    Timeout,
-    /// The Sentinel does not monitor a master of that name.
-    NoSuchMaster,
-    /// Any other error reply, or a reply that does not parse.
-    Reply,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollError {
-    pub kind: PollErrorKind,
-    pub text: String,
-}
-
-impl fmt::Display for PollError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
 }
 
 /// One answer, with our own clock: `sent` is when the poll left (the lease counts from

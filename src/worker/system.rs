@@ -38,7 +38,7 @@ impl Kernel {
         let result = f(self.netlink()?);
         if let Err(e) = &result {
             // A timed-out or broken socket may hold a stale reply: start afresh.
-            if e.errno == libc::EAGAIN || e.errno == libc::ETIMEDOUT || e.errno == 0 {
+            if e.is(libc::EAGAIN) || e.is(libc::ETIMEDOUT) || e.is_protocol() {
                 self.netlink = None;
             }
         }
