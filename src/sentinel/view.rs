@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::answer::{Answer, Endpoint, Instance, Peer};
 pub use super::error::{PollError, PollErrorKind};
-use super::why::{Counts, Down, Why};
+use super::why::Why;
 use crate::config::SentinelAddr;
 
 /// How long an answer showing a failover (or the master down) keeps the fast poll rate.
@@ -372,11 +372,7 @@ impl SentinelView {
 
     /// The newest config epoch under which a Sentinel names this node master.
     pub fn epoch_naming_us(&self, rules: Rules) -> Option<u64> {
-        self.readings(rules)
-            .iter()
-            .filter(|r| r.names_us)
-            .map(|r| r.epoch())
-            .max()
+        epoch_naming_us(&self.readings(rules))
     }
 
     /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
@@ -400,177 +396,6 @@ impl SentinelView {
             ))
         } else {
             None
-        }
-    }
-
-    /// May this node, whose role is master, hold the VIP at `now`?
-    pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
-        let readings = self.readings(rules);
-        let required = self.required(rules, &readings);
-
-        // Fence 1: a failover promotes another node (while its Sentinel still answers, or,
-        // once silent, until that failover cannot matter any more).
-        for r in &readings {
-            let m = &r.heard.answer.master;
-            if let Some(p) = r.heard.answer.promoted() {
-                if !self.identity.is(p, r.heard.received)
-                    && self.stale_fence_stands(r, &p.endpoint, true, &readings, required, now)
-                {
-                    return Verdict::Refuse {
-                        fence: Some(Fence::FailoverPromotesOther),
-                        why: Why::FailoverPromotesOther {
-                            by: r.addr.clone(),
-                            to: p.endpoint.clone(),
-                            state: m.failover_state.clone().unwrap_or_else(|| "?".into()),
-                        },
-                    };
-                }
-            }
-        }
-
-        // Fence 2: another master under a newer config epoch than any naming us.
-        let epoch_us = readings
-            .iter()
-            .filter(|r| r.names_us)
-            .map(|r| r.epoch())
-            .max();
-        let newest_other = readings
-            .iter()
-            .filter(|r| !r.names_us)
-            .filter(|r| {
-                self.stale_fence_stands(r, &r.master().endpoint, false, &readings, required, now)
-            })
-            .max_by_key(|r| r.epoch());
-        if let (Some(us), Some(other)) = (epoch_us, &newest_other) {
-            if other.epoch() > us {
-                return Verdict::Refuse {
-                    fence: Some(Fence::NewerConfigNamesOther),
-                    why: Why::NewerConfigNamesOther {
-                        by: other.addr.clone(),
-                        master: other.master().endpoint.clone(),
-                        epoch: other.epoch(),
-                        ours: us,
-                    },
-                };
-            }
-        }
-
-        // Basis 1: chosen by a running failover.
-        let promoted_until = readings
-            .iter()
-            .filter(|r| {
-                r.heard
-                    .answer
-                    .promoted()
-                    .is_some_and(|p| self.identity.is(p, r.heard.received))
-            })
-            .filter(|r| newest_other.as_ref().is_none_or(|o| o.epoch() <= r.epoch()))
-            .map(|r| (r.fresh_until(), r.addr))
-            .filter(|(until, _)| *until > now)
-            .max_by_key(|(until, _)| *until);
-
-        // Basis 2: a quorum of supporters, at least one of them naming us.
-        let confirmer_until = readings
-            .iter()
-            .filter(|r| r.confirms())
-            .map(|r| r.guard())
-            .filter(|g| *g > now)
-            .max();
-        let mut support: Vec<Duration> = readings
-            .iter()
-            .filter_map(|r| {
-                if r.confirms() {
-                    Some(r.guard())
-                } else if !r.names_us
-                    && epoch_us.is_some_and(|us| r.epoch() < us)
-                    && !r.master().flags.failover_in_progress
-                {
-                    Some(r.fresh_until())
-                } else {
-                    None
-                }
-            })
-            .filter(|t| *t > now)
-            .collect();
-        support.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum_until = match (confirmer_until, support.get(required.saturating_sub(1))) {
-            (Some(c), Some(q)) if required > 0 => Some(c.min(*q)),
-            _ => None,
-        };
-        let confirming = readings
-            .iter()
-            .filter(|r| r.confirms() && r.guard() > now)
-            .count();
-        let counts = Counts {
-            confirming,
-            required,
-            known: self.known(&readings),
-        };
-
-        match (quorum_until, promoted_until) {
-            (Some(q), p) if p.is_none_or(|(p, _)| q >= p) => {
-                return Verdict::Hold {
-                    until: q,
-                    why: Why::Confirmed(counts),
-                }
-            }
-            (_, Some((until, by))) => {
-                return Verdict::Hold {
-                    until,
-                    why: Why::Promoted { by: by.clone() },
-                }
-            }
-            _ => {}
-        }
-
-        // Not holding: say why, most specific first.
-        let fresh: Vec<&Reading<'_>> = readings.iter().filter(|r| r.fresh_until() > now).collect();
-        let down: Vec<(Down, &Reading<'_>)> = fresh
-            .iter()
-            .filter(|r| r.names_us && !r.confirms())
-            .map(|r| {
-                let f = r.master().flags;
-                let how = if f.failover_in_progress {
-                    Down::FailingOver
-                } else if f.o_down {
-                    Down::Objectively
-                } else {
-                    Down::Subjectively
-                };
-                (how, *r)
-            })
-            .collect();
-        if let Some((how, r)) = down.iter().max_by_key(|(how, _)| *how) {
-            return Verdict::Refuse {
-                fence: Some(Fence::ReportedDown),
-                why: Why::ReportedDown {
-                    how: *how,
-                    reporting: down.len(),
-                    by: r.addr.clone(),
-                    counts,
-                },
-            };
-        }
-        let naming_other: Vec<&&Reading<'_>> = fresh.iter().filter(|r| !r.names_us).collect();
-        if naming_other.len() >= required {
-            if let Some(first) = naming_other.first() {
-                return Verdict::Refuse {
-                    fence: Some(Fence::QuorumNamesOther),
-                    why: Why::QuorumNamesOther {
-                        naming: naming_other.len(),
-                        master: first.master().endpoint.clone(),
-                        counts,
-                    },
-                };
-            }
-        }
-        let ever_named_us = readings.iter().any(|r| r.names_us);
-        Verdict::Refuse {
-            fence: ever_named_us.then_some(Fence::LeaseExpired),
-            why: Why::TooFewConfirm {
-                counts,
-                reachable: self.reachable(),
-            },
         }
     }
 
@@ -723,6 +548,15 @@ impl SentinelView {
     }
 }
 
+/// The newest config epoch under which one of these answers names this node master.
+fn epoch_naming_us(readings: &[Reading<'_>]) -> Option<u64> {
+    readings
+        .iter()
+        .filter(|r| r.names_us)
+        .map(|r| r.epoch())
+        .max()
+}
+
 /// The same Sentinels, whatever the order.
 pub fn same_sentinels(a: &[SentinelAddr], b: &[SentinelAddr]) -> bool {
     let key = |l: &[SentinelAddr]| {
@@ -751,6 +585,7 @@ fn flags_text(inst: &Instance) -> String {
 mod count;
 mod fences;
 mod identity;
+mod rule;
 
 use count::peer_id;
 use identity::Identity;
