@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn error_replies_are_sorted_once_by_their_code() {
         // (reply, refusal, kind)
-        let cases: [(&[u8], Refusal, PollErrorKind); 8] = [
+        let cases: [(&[u8], Refusal, PollErrorKind); 4] = [
             (
                 b"-ERR No such master with that name\r\n",
                 Refusal::NoSuchMaster,
@@ -221,6 +221,14 @@ mod tests {
                 },
                 PollErrorKind::Auth,
             ),
+        ];
+        check(&cases);
+    }
+
+    #[test]
+    fn refusals_without_a_command_or_outside_auth_are_sorted_too() {
+        // (reply, refusal, kind)
+        let cases: [(&[u8], Refusal, PollErrorKind); 4] = [
             (
                 b"-NOPERM this user has no permissions\r\n",
                 Refusal::NoPerm {
@@ -244,14 +252,19 @@ mod tests {
                 PollErrorKind::Reply,
             ),
         ];
+        check(&cases);
+    }
+
+    /// Each reply is sorted as the case says, and keeps its own words.
+    fn check(cases: &[(&[u8], Refusal, PollErrorKind)]) {
         for (reply, refusal, kind) in cases {
             let Ok(redis::Value::ServerError(e)) = redis::parse_redis_value(reply) else {
                 panic!("{reply:?} is not an error reply");
             };
             let e = ServerError::of(&e, 1024);
-            assert_eq!(e.refusal, refusal, "{e}");
+            assert_eq!(&e.refusal, refusal, "{e}");
             let polled = PollError::refused(&e);
-            assert_eq!(polled.kind, kind, "{e}");
+            assert_eq!(polled.kind, *kind, "{e}");
             // The text is the reply's own words, without the leading '-' and CRLF.
             assert_eq!(
                 polled.text.as_bytes(),

@@ -114,49 +114,52 @@ impl Pollers {
         }
         if let Some(p) = &plan {
             for (i, addr) in p.targets.iter().enumerate() {
-                if self.running.contains_key(addr) {
-                    continue;
-                }
-                // Control messages are few (poll now, stop); a full queue already holds a
-                // "poll now", so dropping one more changes nothing.
-                let (tx, rx) = crossbeam_channel::bounded(4);
-                let socket = Arc::new(Mutex::new(None));
-                let stopping = Arc::new(AtomicBool::new(false));
-                let job = Job {
-                    stopping: stopping.clone(),
-                    addr: addr.clone(),
-                    plan: p.clone(),
-                    feed: self.feed.clone(),
-                    interval_ms: self.interval_ms.clone(),
-                    ctl: rx,
-                    socket: socket.clone(),
-                };
-                match threads::spawn(&format!("vip-sentinel-{i}"), move || job.run()) {
-                    Ok(t) => {
-                        self.running.insert(
-                            addr.clone(),
-                            Poller {
-                                tx,
-                                thread: Some(t),
-                                socket,
-                                stopping,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        self.feed.report(Finding::Failed {
-                            from: addr.clone(),
-                            at: mono(),
-                            error: PollError::new(
-                                PollErrorKind::Connect,
-                                format!("cannot start a poller thread: {e}"),
-                            ),
-                        });
-                    }
+                if !self.running.contains_key(addr) {
+                    self.start(i, addr, p);
                 }
             }
         }
         self.plan = plan;
+    }
+
+    /// Start the poller of one Sentinel (the `i`th of the plan); a thread that cannot
+    /// start is reported as that Sentinel's failure.
+    fn start(&mut self, i: usize, addr: &SentinelAddr, plan: &PollPlan) {
+        // Control messages are few (poll now, stop); a full queue already holds a
+        // "poll now", so dropping one more changes nothing.
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let socket = Arc::new(Mutex::new(None));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let job = Job {
+            stopping: stopping.clone(),
+            addr: addr.clone(),
+            plan: plan.clone(),
+            feed: self.feed.clone(),
+            interval_ms: self.interval_ms.clone(),
+            ctl: rx,
+            socket: socket.clone(),
+        };
+        match threads::spawn(&format!("vip-sentinel-{i}"), move || job.run()) {
+            Ok(t) => {
+                let poller = Poller {
+                    tx,
+                    thread: Some(t),
+                    socket,
+                    stopping,
+                };
+                self.running.insert(addr.clone(), poller);
+            }
+            Err(e) => {
+                self.feed.report(Finding::Failed {
+                    from: addr.clone(),
+                    at: mono(),
+                    error: PollError::new(
+                        PollErrorKind::Connect,
+                        format!("cannot start a poller thread: {e}"),
+                    ),
+                });
+            }
+        }
     }
 
     pub fn poll_now(&self) {
@@ -367,9 +370,9 @@ impl Job {
         }
     }
 
-    fn connect(&self) -> Result<Session, PollError> {
-        let (connect_timeout, read_timeout) = timeouts(self.interval());
-        // Host names are resolved here, on this poller's own thread.
+    /// Resolve (on this poller's own thread) and connect to the first address that
+    /// answers.
+    fn open_stream(&self, timeout: Duration) -> Result<TcpStream, PollError> {
         let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
             .to_socket_addrs()
             .map_err(|e| {
@@ -380,26 +383,24 @@ impl Job {
             })?
             .collect();
         let mut last = None;
-        let mut stream = None;
         for a in addrs {
-            match TcpStream::connect_timeout(&a, connect_timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
         }
-        let stream = match (stream, last) {
-            (Some(s), _) => s,
-            (None, Some(e)) => return Err(PollError::io(&e)),
-            (None, None) => {
-                return Err(PollError::new(
-                    PollErrorKind::Connect,
-                    format!("{} resolves to no address", self.addr.host),
-                ))
-            }
-        };
+        Err(match last {
+            Some(e) => PollError::io(&e),
+            None => PollError::new(
+                PollErrorKind::Connect,
+                format!("{} resolves to no address", self.addr.host),
+            ),
+        })
+    }
+
+    fn connect(&self) -> Result<Session, PollError> {
+        let (connect_timeout, read_timeout) = timeouts(self.interval());
+        let stream = self.open_stream(connect_timeout)?;
         let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
             s.set_nodelay(true)?;
             s.set_read_timeout(Some(read_timeout))?;
@@ -420,6 +421,13 @@ impl Job {
             sentinel_runid: String::new(),
             last_peers: None,
         };
+        session.sentinel_runid = self.handshake(&mut session)?;
+        Ok(session)
+    }
+
+    /// AUTH (when configured), CLIENT SETNAME and SENTINEL MYID, pipelined: the Sentinel's
+    /// run id.
+    fn handshake(&self, session: &mut Session) -> Result<String, PollError> {
         let mut commands = Vec::new();
         if let Some(pass) = &self.plan.auth_pass {
             let mut auth = cmd(&["AUTH"]);
@@ -448,8 +456,7 @@ impl Job {
         let myid = replies.last().ok_or_else(|| {
             PollError::reply(&ReplyError::Malformed("no reply to SENTINEL MYID".into()))
         })?;
-        session.sentinel_runid = answer::parse_myid(myid).map_err(|e| PollError::reply(&e))?;
-        Ok(session)
+        answer::parse_myid(myid).map_err(|e| PollError::reply(&e))
     }
 
     fn poll_once(&self, session: &mut Option<Session>) -> Result<Heard, PollError> {

@@ -14,6 +14,7 @@
 //!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
 //!   force until it answers again, however old: silence never lifts a fence.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -345,19 +346,24 @@ impl SentinelView {
         }
     }
 
+    /// One answer read for this node.
+    fn reading<'a>(&self, t: &'a Target, h: &'a Heard, rules: Rules) -> Reading<'a> {
+        Reading {
+            target: t,
+            heard: h,
+            addr: &t.addr,
+            names_us: self.identity.is(&h.answer.master.instance, h.received),
+            lease: lease_for(rules, h.answer.master.down_after_ms),
+        }
+    }
+
     /// The latest answer of each distinct Sentinel (by its run id): the same Sentinel asked
     /// under two addresses counts once.
     fn readings(&self, rules: Rules) -> Vec<Reading<'_>> {
         let mut out: Vec<Reading<'_>> = Vec::new();
         for t in &self.targets {
             let Some(h) = &t.heard else { continue };
-            let reading = Reading {
-                target: t,
-                heard: h,
-                addr: &t.addr,
-                names_us: self.identity.is(&h.answer.master.instance, h.received),
-                lease: lease_for(rules, h.answer.master.down_after_ms),
-            };
+            let reading = self.reading(t, h, rules);
             match out
                 .iter_mut()
                 .find(|r| r.heard.answer.sentinel_runid == h.answer.sentinel_runid)
@@ -489,62 +495,62 @@ impl SentinelView {
         let ghosts = self.ghosts();
         self.targets
             .iter()
-            .map(|t| {
-                let mut row = SentinelRow {
-                    addr: t.addr.to_string(),
-                    learned: t.learned(),
-                    reachable: t.heard.is_some() && !t.failing(),
-                    last_answer_ms_ago: -1,
-                    last_error: t
-                        .error
-                        .as_ref()
-                        .filter(|_| t.failing())
-                        .map(|(_, e)| e.text.clone())
-                        .unwrap_or_default(),
-                    ..SentinelRow::default()
-                };
-                if let Some(h) = &t.heard {
-                    let r = Reading {
-                        target: t,
-                        heard: h,
-                        addr: &t.addr,
-                        names_us: self.identity.is(&h.answer.master.instance, h.received),
-                        lease: lease_for(rules, h.answer.master.down_after_ms),
-                    };
-                    let m = &h.answer.master;
-                    row.runid = h.answer.sentinel_runid.clone();
-                    row.last_answer_ms_ago =
-                        i64::try_from(now.saturating_sub(h.received).as_millis()).unwrap_or(-1);
-                    row.master = m.instance.endpoint.to_string();
-                    row.names_this_node = r.names_us;
-                    row.config_epoch = m.config_epoch;
-                    row.master_flags = flags_text(&m.instance);
-                    row.failover_state = m.failover_state.clone().unwrap_or_default();
-                    row.promoted = h
-                        .answer
-                        .promoted()
-                        .map(|p| p.endpoint.to_string())
-                        .unwrap_or_default();
-                    row.confirms = r.confirms() && r.guard() > now;
-                    row.skipped_replicas = h.answer.skipped_replicas.count;
-                    row.skipped_peers = h.answer.skipped_peers.count;
-                    row.skipped_reason = h
-                        .answer
-                        .skipped_replicas
-                        .first
-                        .clone()
-                        .or_else(|| h.answer.skipped_peers.first.clone())
-                        .unwrap_or_default();
-                    row.ghosts = t
-                        .peers
-                        .iter()
-                        .flatten()
-                        .filter(|p| ghosts.contains(&peer_id(p)))
-                        .count() as u32;
-                }
-                row
-            })
+            .map(|t| self.row(t, now, rules, &ghosts))
             .collect()
+    }
+
+    /// One Sentinel's row: its connection, then what its latest answer says.
+    fn row(
+        &self,
+        t: &Target,
+        now: Duration,
+        rules: Rules,
+        ghosts: &BTreeSet<String>,
+    ) -> SentinelRow {
+        let mut row = SentinelRow {
+            addr: t.addr.to_string(),
+            learned: t.learned(),
+            reachable: t.heard.is_some() && !t.failing(),
+            last_answer_ms_ago: -1,
+            last_error: t
+                .error
+                .as_ref()
+                .filter(|_| t.failing())
+                .map(|(_, e)| e.text.clone())
+                .unwrap_or_default(),
+            ..SentinelRow::default()
+        };
+        let Some(h) = &t.heard else { return row };
+        let r = self.reading(t, h, rules);
+        let (a, m) = (&h.answer, &h.answer.master);
+        row.runid = a.sentinel_runid.clone();
+        row.last_answer_ms_ago =
+            i64::try_from(now.saturating_sub(h.received).as_millis()).unwrap_or(-1);
+        row.master = m.instance.endpoint.to_string();
+        row.names_this_node = r.names_us;
+        row.config_epoch = m.config_epoch;
+        row.master_flags = flags_text(&m.instance);
+        row.failover_state = m.failover_state.clone().unwrap_or_default();
+        row.promoted = a
+            .promoted()
+            .map(|p| p.endpoint.to_string())
+            .unwrap_or_default();
+        row.confirms = r.confirms() && r.guard() > now;
+        row.skipped_replicas = a.skipped_replicas.count;
+        row.skipped_peers = a.skipped_peers.count;
+        row.skipped_reason = a
+            .skipped_replicas
+            .first
+            .clone()
+            .or_else(|| a.skipped_peers.first.clone())
+            .unwrap_or_default();
+        row.ghosts = t
+            .peers
+            .iter()
+            .flatten()
+            .filter(|p| ghosts.contains(&peer_id(p)))
+            .count() as u32;
+        row
     }
 }
 
