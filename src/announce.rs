@@ -9,7 +9,9 @@
 use std::io;
 use std::mem;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
 use crate::error::{Op, OsError};
 use crate::packet;
@@ -35,7 +37,7 @@ impl Announcer {
     /// interface but is bound to no protocol, so the kernel queues nothing to it.
     pub fn open() -> Result<Announcer, OsError> {
         Ok(Announcer {
-            fd: packet_socket(0)?,
+            fd: packet_socket(SockFlag::empty())?,
         })
     }
 
@@ -114,7 +116,7 @@ impl Listener {
     pub fn open(ifindex: u32, addrs: &[IpAddr]) -> Result<Listener, OsError> {
         // Protocol 0 until bind: the socket receives nothing while the filter goes on,
         // so no frame from another interface or protocol can slip in before it.
-        let fd = packet_socket(libc::SOCK_NONBLOCK)?;
+        let fd = packet_socket(SockFlag::SOCK_NONBLOCK)?;
 
         // PACKET_IGNORE_OUTGOING (Linux 4.20): drop our own transmissions in the kernel.
         // Older kernels answer ENOPROTOOPT; `recv` skips outgoing frames either way.
@@ -181,27 +183,24 @@ impl Listener {
             return Ok(Some(n as usize));
         }
     }
+}
 
-    /// The socket, for poll(2) or epoll. It stays owned by the listener.
-    pub fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+/// The socket, for poll(2). It stays owned by the listener.
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
-fn packet_socket(flags: libc::c_int) -> Result<OwnedFd, OsError> {
-    // SAFETY: plain system call; the result is checked before use.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(last_error(OP_OPEN));
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn packet_socket(flags: SockFlag) -> Result<OwnedFd, OsError> {
+    // Protocol 0: the socket receives nothing until `bind` names a protocol.
+    socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC | flags,
+        None,
+    )
+    .map_err(|e| OsError::from_nix(OP_OPEN, e))
 }
 
 /// A sockaddr_ll naming interface `ifindex` and a protocol given in network byte order.

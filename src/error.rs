@@ -125,6 +125,11 @@ impl OsError {
         }
     }
 
+    /// Keep the errno of a failed `nix` call.
+    pub fn from_nix(op: Op, err: nix::errno::Errno) -> Self {
+        OsError::new(op, err as i32)
+    }
+
     /// The same failure, attributed to another operation.
     pub fn during(self, op: Op) -> Self {
         OsError { op, ..self }

@@ -29,6 +29,8 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::TimeVal;
 
 use crate::error::{Op, OsError};
 use decode::{align4, INFINITY_LIFE_TIME, NLMSG_HDRLEN};
@@ -69,7 +71,7 @@ impl std::fmt::Debug for Netlink {
 impl Netlink {
     pub fn open() -> Result<Netlink, OsError> {
         let socket = open_socket(OP_OPEN)?;
-        set_recv_timeout(&socket, REPLY_TIMEOUT).map_err(|e| OsError::from_io(OP_OPEN, &e))?;
+        set_recv_timeout(&socket, REPLY_TIMEOUT).map_err(|e| OsError::from_nix(OP_OPEN, e))?;
         // Both are optional niceties (kernel 4.2+/4.12+): error text, and short ACKs.
         let _ = socket.set_ext_ack(true);
         let _ = socket.set_cap_ack(true);
@@ -335,26 +337,12 @@ impl Netlink {
     }
 }
 
-fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: valid fd, pointer and length of a timeval.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const libc::timeval as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+fn set_recv_timeout(socket: &Socket, timeout: Duration) -> nix::Result<()> {
+    let tv = TimeVal::new(
+        timeout.as_secs() as libc::time_t,
+        timeout.subsec_micros() as libc::suseconds_t,
+    );
+    setsockopt(socket, sockopt::ReceiveTimeout, &tv)
 }
 
 fn timeout_error(op: Op) -> OsError {

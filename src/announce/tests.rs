@@ -8,6 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
 /// RFC 7042 documentation MACs.
 const MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01];
 const OTHER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x53, 0xaa];
@@ -64,27 +66,18 @@ fn run(args: &[&str]) {
 /// Moves the calling thread, and only it, into namespace `ns`.
 fn enter(ns: &str) {
     let file = File::open(format!("/run/netns/{ns}")).unwrap();
-    // SAFETY: valid namespace fd; setns changes only this thread's network namespace.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
+    // setns changes only this thread's network namespace.
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
 fn ifindex(name: &CStr) -> u32 {
-    // SAFETY: NUL-terminated name.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    assert_ne!(index, 0, "{name:?}: {}", io::Error::last_os_error());
-    index
+    nix::net::if_::if_nametoindex(name).unwrap_or_else(|e| panic!("{name:?}: {e}"))
 }
 
 /// Waits up to `timeout` for the listener, then drains it.
 fn receive(listener: &Listener, timeout: Duration) -> Vec<Vec<u8>> {
-    let mut pfd = libc::pollfd {
-        fd: listener.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::try_from(timeout).unwrap());
     let mut frames = Vec::new();
     let mut buf = [0u8; 2048];
     while let Some(n) = listener.recv(&mut buf).unwrap() {

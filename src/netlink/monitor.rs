@@ -1,10 +1,11 @@
 //! Notifications of link and address changes.
 
-use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use netlink_sys::Socket;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::socket::{open_socket, RECV_BUF};
 use crate::error::{Op, OsError};
@@ -24,6 +25,13 @@ impl std::fmt::Debug for Monitor {
         f.debug_struct("Monitor")
             .field("fd", &self.socket.as_raw_fd())
             .finish()
+    }
+}
+
+/// The socket, for a caller that polls several descriptors at once.
+impl AsFd for Monitor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 
@@ -55,33 +63,18 @@ impl Monitor {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => timeout,
             };
-            let mut pfd = libc::pollfd {
-                fd: self.socket.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
+            let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+            let rc = match poll(&mut fds, poll_millis(left)) {
+                Ok(rc) => rc,
+                Err(Errno::EINTR) if left.is_zero() => return Ok(false),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(OsError::from_nix(OP_WATCH, e)),
             };
-            // SAFETY: one valid pollfd, count 1.
-            let rc = unsafe { libc::poll(&mut pfd, 1, poll_millis(left)) };
-            if rc < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    if left.is_zero() {
-                        return Ok(false);
-                    }
-                    continue;
-                }
-                return Err(OsError::from_io(OP_WATCH, &e));
-            }
             if rc == 0 {
                 return Ok(false);
             }
             return self.drain();
         }
-    }
-
-    /// The socket, for a caller that polls several descriptors at once.
-    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.socket.as_raw_fd()
     }
 
     /// Read everything queued without blocking; `Ok(true)` if anything was there.
@@ -104,8 +97,8 @@ impl Monitor {
     }
 }
 
-pub(super) fn poll_millis(d: Duration) -> libc::c_int {
+pub(super) fn poll_millis(d: Duration) -> PollTimeout {
     // Round up so a sub-millisecond wait does not become a busy loop.
     let ms = d.as_micros().div_ceil(1000);
-    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
 }

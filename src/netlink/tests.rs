@@ -49,9 +49,8 @@ impl Ns {
         std::thread::scope(|s| {
             let handle = s.spawn(move || {
                 let file = std::fs::File::open(&path).expect("open netns");
-                // SAFETY: valid fd; setns affects only this thread, which ends here.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
+                // setns affects only this thread, which ends here.
+                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
                 f()
             });
             match handle.join() {
@@ -361,6 +360,6 @@ fn decoders_reject_garbage_without_panicking() {
         Ok(Reply::Done)
     ));
     assert_eq!(ext_ack_message(&[5, 0]), None);
-    assert_eq!(poll_millis(Duration::from_micros(1)), 1);
-    assert_eq!(poll_millis(Duration::MAX), libc::c_int::MAX);
+    assert_eq!(i32::from(poll_millis(Duration::from_micros(1))), 1);
+    assert_eq!(i32::from(poll_millis(Duration::MAX)), i32::MAX);
 }
