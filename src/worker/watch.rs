@@ -8,7 +8,7 @@
 //! listener too.
 
 use std::net::IpAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -83,6 +83,23 @@ impl WatchControl {
 /// At most this many frames are read per wake-up before the other sockets get a turn.
 const FRAMES_PER_WAKE: usize = 256;
 
+/// Wait in poll(2) on those of the descriptors that exist: which are ready, in their order
+/// (an absent one never is). None on a timeout or an interrupted poll.
+fn wait(fds: [Option<BorrowedFd<'_>>; 3], timeout: PollTimeout) -> Option<[bool; 3]> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .flatten()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    if !matches!(poll(&mut polled, timeout), Ok(n) if n > 0) {
+        return None;
+    }
+    let mut ready = polled
+        .iter()
+        .map(|p| p.revents().is_some_and(|r| !r.is_empty()));
+    Some(fds.map(|fd| fd.is_some() && ready.next().unwrap_or(false)))
+}
+
 pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
     let mut monitor = Monitor::open().ok();
     let mut listener: Option<(ListenSpec, Listener)> = None;
@@ -119,30 +136,13 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
         } else {
             PollTimeout::NONE
         };
-        let (wake, changed, claims) = {
-            let fds = [
-                control.wake.as_ref().map(|f| f.as_fd()),
-                monitor.as_ref().map(|m| m.as_fd()),
-                listener.as_ref().map(|(_, l)| l.as_fd()),
-            ];
-            let mut polled: Vec<PollFd<'_>> = fds
-                .iter()
-                .flatten()
-                .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-                .collect();
-            if !matches!(poll(&mut polled, timeout), Ok(n) if n > 0) {
-                continue;
-            }
-            // Which of the three are ready, in their order (an absent one never is).
-            let mut ready = polled
-                .iter()
-                .map(|p| p.revents().is_some_and(|r| !r.is_empty()));
-            let mut next = |present: bool| present && ready.next().unwrap_or(false);
-            (
-                next(fds[0].is_some()),
-                next(fds[1].is_some()),
-                next(fds[2].is_some()),
-            )
+        let fds = [
+            control.wake.as_ref().map(|f| f.as_fd()),
+            monitor.as_ref().map(|m| m.as_fd()),
+            listener.as_ref().map(|(_, l)| l.as_fd()),
+        ];
+        let Some([wake, changed, claims]) = wait(fds, timeout) else {
+            continue;
         };
         if wake {
             control.drain();
@@ -178,5 +178,32 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_says_which_descriptors_are_ready_in_their_order() {
+        let rung = WatchControl::new();
+        let quiet = WatchControl::new();
+        let fds = || {
+            [
+                None,
+                rung.wake.as_ref().map(|f| f.as_fd()),
+                quiet.wake.as_ref().map(|f| f.as_fd()),
+            ]
+        };
+        assert_eq!(wait(fds(), PollTimeout::ZERO), None, "nothing rang");
+        rung.ring();
+        assert_eq!(
+            wait(fds(), PollTimeout::ZERO),
+            Some([false, true, false]),
+            "the absent first one is never ready"
+        );
+        rung.drain();
+        assert_eq!(wait(fds(), PollTimeout::ZERO), None, "drained");
     }
 }
