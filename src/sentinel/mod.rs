@@ -2,7 +2,8 @@
 //!
 //! - `answer`: their replies, parsed into the few facts that matter (pure);
 //! - `error`: what went wrong while asking, as types (an error reply sorted once) (pure);
-//! - `view`: every Sentinel's latest answer, and whether this node may hold (pure);
+//! - `view`: every Sentinel's latest answer, and whether this node may hold (pure; the rule's
+//!   steps in `view/rule.rs`);
 //! - `poller`: the threads that ask (one per Sentinel, with timeouts).
 
 pub mod answer;

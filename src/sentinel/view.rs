@@ -13,6 +13,10 @@
 //! - **Fences**, checked first: a failover promoting another node; another master named
 //!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
 //!   force until it answers again, however old: silence never lifts a fence.
+//!
+//! `rule` runs these as named steps (`verdict`); `identity`, `count` and `fences` hold what
+//! the steps ask: is this entry us, how many Sentinels must confirm, does a silent one's
+//! fence still stand.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
