@@ -100,31 +100,54 @@ fn wait(fds: [Option<BorrowedFd<'_>>; 3], timeout: PollTimeout) -> Option<[bool;
     Some(fds.map(|fd| fd.is_some() && ready.next().unwrap_or(false)))
 }
 
+/// Open the listener `spec` asks for (None: close it), and tell the core how that went.
+/// None: the worker is gone.
+fn open_listener(
+    spec: Option<ListenSpec>,
+    inbox: &Inbox,
+) -> Option<Option<(ListenSpec, Listener)>> {
+    let Some(s) = spec else { return Some(None) };
+    match Listener::open(s.ifindex, &s.addrs) {
+        Ok(l) => inbox
+            .send_feed(Event::Listening(Ok(())))
+            .then_some(Some((s, l))),
+        // Told to the core (a visible fault); the core asks again on its next look at the
+        // interface.
+        Err(e) => inbox.send_feed(Event::Listening(Err(e))).then_some(None),
+    }
+}
+
+/// Read what the listener queued (at most `FRAMES_PER_WAKE` frames) and report each claim
+/// of one of our addresses by another MAC. False: the worker is gone.
+fn report_claims(spec: &ListenSpec, l: &Listener, buf: &mut [u8], inbox: &Inbox) -> bool {
+    for _ in 0..FRAMES_PER_WAKE {
+        let Ok(Some(n)) = l.recv(buf) else { break };
+        let frame = buf.get(..n).unwrap_or(&[]);
+        let claim = packet::arp_claim(frame)
+            .map(|(ip, mac)| (IpAddr::V4(ip), mac))
+            .or_else(|| packet::na_claim(frame).map(|(ip, mac)| (IpAddr::V6(ip), mac)));
+        if let Some((ip, mac)) = claim {
+            if mac != spec.mac
+                && spec.addrs.contains(&ip)
+                && !inbox.send_feed(Event::Claimed { ip, mac })
+            {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
     let mut monitor = Monitor::open().ok();
     let mut listener: Option<(ListenSpec, Listener)> = None;
     let mut buf = [0u8; 2048];
     while !control.stopping() {
         if let Some(spec) = control.take_spec() {
-            listener = match spec {
-                Some(s) => match Listener::open(s.ifindex, &s.addrs) {
-                    Ok(l) => {
-                        if !inbox.send_feed(Event::Listening(Ok(()))) {
-                            return;
-                        }
-                        Some((s, l))
-                    }
-                    Err(e) => {
-                        // Told to the core (a visible fault); the core asks again on its next
-                        // look at the interface.
-                        if !inbox.send_feed(Event::Listening(Err(e))) {
-                            return;
-                        }
-                        None
-                    }
-                },
-                None => None,
-            };
+            match open_listener(spec, &inbox) {
+                Some(l) => listener = l,
+                None => return,
+            }
         }
         if monitor.is_none() {
             monitor = Monitor::open().ok();
@@ -161,20 +184,8 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
         }
         if claims {
             if let Some((spec, l)) = &listener {
-                for _ in 0..FRAMES_PER_WAKE {
-                    let Ok(Some(n)) = l.recv(&mut buf) else { break };
-                    let frame = buf.get(..n).unwrap_or(&[]);
-                    let claim = packet::arp_claim(frame)
-                        .map(|(ip, mac)| (IpAddr::V4(ip), mac))
-                        .or_else(|| packet::na_claim(frame).map(|(ip, mac)| (IpAddr::V6(ip), mac)));
-                    if let Some((ip, mac)) = claim {
-                        if mac != spec.mac
-                            && spec.addrs.contains(&ip)
-                            && !inbox.send_feed(Event::Claimed { ip, mac })
-                        {
-                            return;
-                        }
-                    }
+                if !report_claims(spec, l, &mut buf, &inbox) {
+                    return;
                 }
             }
         }
