@@ -1501,19 +1501,19 @@ pub fn describe(error: &OsError, vip: &str, iface: &str) -> String {
     } else {
         format!("{op} {vip} on {iface}")
     };
-    match error.errno {
-        libc::EPERM | libc::EACCES => format!(
+    match error.errno() {
+        Some(libc::EPERM | libc::EACCES) => format!(
             "{what}: permission denied: redis-server needs CAP_NET_ADMIN and CAP_NET_RAW (missing {}): see README#deployment",
             error.op.capability().as_str()
         ),
-        libc::ENODEV | libc::ENXIO => format!(
+        Some(libc::ENODEV | libc::ENXIO) => format!(
             "{what}: interface '{iface}' not found: create it or set vip.interface to an existing interface"
         ),
-        libc::EAFNOSUPPORT => format!(
+        Some(libc::EAFNOSUPPORT) => format!(
             "{what}: address family not allowed: systemd's RestrictAddressFamilies must allow AF_NETLINK and AF_PACKET (see deploy/)"
         ),
-        libc::ENETDOWN => format!("{what}: interface '{iface}' is down"),
-        libc::ERANGE => format!("{what}: label too long for the kernel: set vip.label to 15 characters or fewer"),
+        Some(libc::ENETDOWN) => format!("{what}: interface '{iface}' is down"),
+        Some(libc::ERANGE) => format!("{what}: label too long for the kernel: set vip.label to 15 characters or fewer"),
         _ => error.to_string(),
     }
 }

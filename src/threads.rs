@@ -1,8 +1,19 @@
-//! Every thread the module starts goes through `spawn`: a name that shows in `ps -T` and
-//! crash reports, and the signal mask Redis gives its own background threads.
+//! What every module thread shares, below everything else: how it starts (`spawn`: a name
+//! that shows in `ps -T` and crash reports, and the signal mask Redis gives its own
+//! background threads) and the one monotonic clock (`mono`) the worker, the pollers and the
+//! Redis glue stamp their events with.
 
 use std::io;
+use std::sync::LazyLock;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Monotonic time since the first call: the module's one clock for the core's `now`.
+pub fn mono() -> Duration {
+    EPOCH.elapsed()
+}
 
 /// Start a named thread that never receives SIGALRM: Redis' software watchdog (and
 /// `DEBUG SLEEP`-style tooling around it) expects that signal on the main thread only,

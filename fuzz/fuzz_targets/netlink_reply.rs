@@ -31,7 +31,7 @@ fuzz_target!(|datagram: &[u8]| {
                 let _ = netlink::decode_addr(data);
             }
             Ok(Reply::Done) => {}
-            Err(e) => assert!(e.errno >= 0, "{e:?}"),
+            Err(e) => assert!(e.errno().is_none_or(|errno| errno > 0), "{e:?}"),
         }
         rest = rest.get((len.saturating_add(3) & !3)..).unwrap_or(&[]);
     }

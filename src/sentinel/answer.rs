@@ -10,6 +10,9 @@ use std::fmt;
 
 use redis::Value;
 
+pub use super::error::ReplyError;
+use super::error::ServerError;
+
 /// The most entries kept from one reply (replicas or peers of one master). A real
 /// deployment has a handful, but Sentinel forgets nothing by itself (replicas that left,
 /// backup clients, replaced Sentinels stay until `SENTINEL RESET`): entries past this are
@@ -156,24 +159,6 @@ impl Answer {
     }
 }
 
-/// Why a reply could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyError {
-    /// The Sentinel answered with an error (`-ERR No such master with that name`, `-NOAUTH`).
-    Server(String),
-    /// The reply does not have the shape sentinel.c gives it.
-    Malformed(String),
-}
-
-impl fmt::Display for ReplyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReplyError::Server(text) => write!(f, "{text}"),
-            ReplyError::Malformed(why) => write!(f, "unexpected reply: {why}"),
-        }
-    }
-}
-
 fn malformed(why: impl Into<String>) -> ReplyError {
     ReplyError::Malformed(why.into())
 }
@@ -184,7 +169,7 @@ fn text(v: &Value) -> Result<String, ReplyError> {
         Value::SimpleString(s) => s.clone(),
         Value::Int(i) => i.to_string(),
         Value::VerbatimString { text, .. } => text.clone(),
-        Value::ServerError(e) => return Err(ReplyError::Server(server_error_text(e))),
+        Value::ServerError(e) => return Err(ReplyError::Server(server_error(e))),
         other => return Err(malformed(format!("expected a string, got {}", kind(other)))),
     };
     if s.len() > MAX_FIELD {
@@ -193,14 +178,9 @@ fn text(v: &Value) -> Result<String, ReplyError> {
     Ok(s)
 }
 
-/// An error reply as text (code and detail), cut to the longest field kept.
-pub(crate) fn server_error_text(e: &redis::ServerError) -> String {
-    let mut out = e.code().to_string();
-    if let Some(detail) = e.details() {
-        out.push(' ');
-        out.push_str(detail);
-    }
-    out.chars().take(MAX_FIELD).collect()
+/// An error reply, sorted, its text cut to the longest field kept.
+pub(crate) fn server_error(e: &redis::ServerError) -> ServerError {
+    ServerError::of(e, MAX_FIELD)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -238,7 +218,7 @@ impl Fields {
                     pairs.push((text(k)?, val.clone()));
                 }
             }
-            Value::ServerError(e) => return Err(ReplyError::Server(server_error_text(e))),
+            Value::ServerError(e) => return Err(ReplyError::Server(server_error(e))),
             other => {
                 return Err(malformed(format!(
                     "expected field/value pairs, got {}",
@@ -332,7 +312,7 @@ pub fn parse_master(v: &Value) -> Result<Master, ReplyError> {
 fn entries(v: &Value) -> Result<&[Value], ReplyError> {
     match v {
         Value::Array(items) | Value::Set(items) => Ok(items),
-        Value::ServerError(e) => Err(ReplyError::Server(server_error_text(e))),
+        Value::ServerError(e) => Err(ReplyError::Server(server_error(e))),
         other => Err(malformed(format!("expected a list, got {}", kind(other)))),
     }
 }
@@ -364,7 +344,7 @@ fn listed<T>(
     for e in all.iter().take(MAX_SCAN) {
         let fields = match Fields::of(e) {
             Ok(f) => f,
-            Err(ReplyError::Server(text)) => return Err(ReplyError::Server(text)),
+            Err(ReplyError::Server(e)) => return Err(ReplyError::Server(e)),
             Err(err) => {
                 out.skipped.add(err.to_string());
                 continue;

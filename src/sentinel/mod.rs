@@ -1,10 +1,13 @@
 //! The Sentinel-confirmed mode: asking the Sentinels who the master is.
 //!
 //! - `answer`: their replies, parsed into the few facts that matter (pure);
-//! - `view`: every Sentinel's latest answer, and whether this node may hold (pure);
+//! - `error`: what went wrong while asking, as types (an error reply sorted once) (pure);
+//! - `view`: every Sentinel's latest answer, and whether this node may hold (pure; the rule's
+//!   steps in `view/rule.rs`);
 //! - `poller`: the threads that ask (one per Sentinel, with timeouts).
 
 pub mod answer;
+pub mod error;
 pub mod poller;
 pub mod view;
 pub mod why;

@@ -7,13 +7,13 @@
 //!                               vip-sentinel-0          vip-sentinel-1          vip-sentinel-2
 //!                               connect+AUTH (timeout), then every poll interval:
 //!                               SENTINEL MASTER / REPLICAS [/ SENTINELS] name, pipelined
-//!                                    │ Event::SentinelAnswer / SentinelFailed
+//!                                    │ Finding::Answer / Failed (the Feed)
 //!                                    └──────────────────────▶ worker channel
 //! ```
 //!
 //! A Sentinel that is dead, stopped or slow only ever holds up its own thread: every
 //! connect and read has a timeout, and the others keep polling. The decisions are not
-//! made here; answers go to the core as events.
+//! made here; findings go to the worker's feed (`Feed`), and from there to the core as events.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
@@ -27,15 +27,34 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use redis::Value;
 
 use super::answer::{self, Answer, ReplyError};
-use super::view::{Heard, PollError, PollErrorKind};
+use super::error::{PollError, PollErrorKind};
+use super::view::Heard;
 use super::PollPlan;
 use crate::config::{SentinelAddr, Settings};
-use crate::core::Event;
-use crate::threads;
-use crate::worker::{mono, Inbox};
+use crate::threads::{self, mono};
 
 /// How often a poller also asks `SENTINEL SENTINELS` (to learn peers).
 const PEERS_EVERY: Duration = Duration::from_secs(5);
+
+/// What a poller found out: data for the core, nothing decided here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Answer {
+        from: SentinelAddr,
+        heard: Box<Heard>,
+    },
+    Failed {
+        from: SentinelAddr,
+        at: Duration,
+        error: PollError,
+    },
+}
+
+/// Where the pollers report (the worker's bounded feed). Never blocks; false once nobody
+/// listens any more (the poller then stops).
+pub trait Feed: Send + Sync {
+    fn report(&self, finding: Finding) -> bool;
+}
 
 enum Ctl {
     PollNow,
@@ -51,16 +70,16 @@ struct Poller {
 
 /// The running pollers, owned by the worker thread.
 pub struct Pollers {
-    inbox: Inbox,
+    feed: Arc<dyn Feed>,
     plan: Option<PollPlan>,
     running: BTreeMap<SentinelAddr, Poller>,
     interval_ms: Arc<AtomicU64>,
 }
 
 impl Pollers {
-    pub fn new(inbox: Inbox) -> Pollers {
+    pub fn new(feed: Box<dyn Feed>) -> Pollers {
         Pollers {
-            inbox,
+            feed: Arc::from(feed),
             plan: None,
             running: BTreeMap::new(),
             interval_ms: Arc::new(AtomicU64::new(Settings::default().poll_interval_ms)),
@@ -95,49 +114,52 @@ impl Pollers {
         }
         if let Some(p) = &plan {
             for (i, addr) in p.targets.iter().enumerate() {
-                if self.running.contains_key(addr) {
-                    continue;
-                }
-                // Control messages are few (poll now, stop); a full queue already holds a
-                // "poll now", so dropping one more changes nothing.
-                let (tx, rx) = crossbeam_channel::bounded(4);
-                let socket = Arc::new(Mutex::new(None));
-                let stopping = Arc::new(AtomicBool::new(false));
-                let job = Job {
-                    stopping: stopping.clone(),
-                    addr: addr.clone(),
-                    plan: p.clone(),
-                    inbox: self.inbox.clone(),
-                    interval_ms: self.interval_ms.clone(),
-                    ctl: rx,
-                    socket: socket.clone(),
-                };
-                match threads::spawn(&format!("vip-sentinel-{i}"), move || job.run()) {
-                    Ok(t) => {
-                        self.running.insert(
-                            addr.clone(),
-                            Poller {
-                                tx,
-                                thread: Some(t),
-                                socket,
-                                stopping,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        self.inbox.send_feed(Event::SentinelFailed {
-                            from: addr.clone(),
-                            at: mono(),
-                            error: PollError {
-                                kind: PollErrorKind::Connect,
-                                text: format!("cannot start a poller thread: {e}"),
-                            },
-                        });
-                    }
+                if !self.running.contains_key(addr) {
+                    self.start(i, addr, p);
                 }
             }
         }
         self.plan = plan;
+    }
+
+    /// Start the poller of one Sentinel (the `i`th of the plan); a thread that cannot
+    /// start is reported as that Sentinel's failure.
+    fn start(&mut self, i: usize, addr: &SentinelAddr, plan: &PollPlan) {
+        // Control messages are few (poll now, stop); a full queue already holds a
+        // "poll now", so dropping one more changes nothing.
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let socket = Arc::new(Mutex::new(None));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let job = Job {
+            stopping: stopping.clone(),
+            addr: addr.clone(),
+            plan: plan.clone(),
+            feed: self.feed.clone(),
+            interval_ms: self.interval_ms.clone(),
+            ctl: rx,
+            socket: socket.clone(),
+        };
+        match threads::spawn(&format!("vip-sentinel-{i}"), move || job.run()) {
+            Ok(t) => {
+                let poller = Poller {
+                    tx,
+                    thread: Some(t),
+                    socket,
+                    stopping,
+                };
+                self.running.insert(addr.clone(), poller);
+            }
+            Err(e) => {
+                self.feed.report(Finding::Failed {
+                    from: addr.clone(),
+                    at: mono(),
+                    error: PollError::new(
+                        PollErrorKind::Connect,
+                        format!("cannot start a poller thread: {e}"),
+                    ),
+                });
+            }
+        }
     }
 
     pub fn poll_now(&self) {
@@ -204,7 +226,7 @@ fn join(mut p: Poller) {
 struct Job {
     addr: SentinelAddr,
     plan: PollPlan,
-    inbox: Inbox,
+    feed: Arc<dyn Feed>,
     interval_ms: Arc<AtomicU64>,
     ctl: Receiver<Ctl>,
     /// A clone of the connected socket, so that `stop` can shut it down under a blocked read.
@@ -263,7 +285,9 @@ impl Session {
         for c in commands {
             c.write_packed_command(&mut packed);
         }
-        self.writer.write_all(&packed).map_err(io_error)?;
+        self.writer
+            .write_all(&packed)
+            .map_err(|e| PollError::io(&e))?;
         let mut budget = Budget {
             inner: &mut self.reader,
             left: MAX_REPLY_BYTES,
@@ -273,24 +297,11 @@ impl Session {
             let v = self
                 .parser
                 .parse_value(&mut budget)
-                .map_err(|e| classify(&e))?;
+                .map_err(|e| PollError::reading(&e))?;
             out.push(v);
         }
         Ok(out)
     }
-}
-
-fn io_error(e: io::Error) -> PollError {
-    let kind = match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => PollErrorKind::Timeout,
-        io::ErrorKind::InvalidData => PollErrorKind::Reply,
-        _ => PollErrorKind::Connect,
-    };
-    let text = match kind {
-        PollErrorKind::Timeout => "no answer within the timeout".to_string(),
-        _ => e.to_string(),
-    };
-    PollError { kind, text }
 }
 
 fn cmd(args: &[&str]) -> redis::Cmd {
@@ -324,14 +335,14 @@ impl Job {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.poll_once(&mut session)
             }));
-            let event = match outcome {
-                Ok(Ok(heard)) => Event::SentinelAnswer {
+            let finding = match outcome {
+                Ok(Ok(heard)) => Finding::Answer {
                     from: self.addr.clone(),
                     heard: Box::new(heard),
                 },
                 Ok(Err(error)) => {
                     self.drop_session(&mut session);
-                    Event::SentinelFailed {
+                    Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
                         error,
@@ -339,17 +350,14 @@ impl Job {
                 }
                 Err(_) => {
                     self.drop_session(&mut session);
-                    Event::SentinelFailed {
+                    Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
-                        error: PollError {
-                            kind: PollErrorKind::Reply,
-                            text: "internal error while polling".into(),
-                        },
+                        error: PollError::new(PollErrorKind::Reply, "internal error while polling"),
                     }
                 }
             };
-            if !self.inbox.send_feed(event) {
+            if !self.feed.report(finding) {
                 return;
             }
         }
@@ -362,52 +370,49 @@ impl Job {
         }
     }
 
-    fn connect(&self) -> Result<Session, PollError> {
-        let (connect_timeout, read_timeout) = timeouts(self.interval());
-        // Host names are resolved here, on this poller's own thread.
+    /// Resolve (on this poller's own thread) and connect to the first address that
+    /// answers.
+    fn open_stream(&self, timeout: Duration) -> Result<TcpStream, PollError> {
         let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
             .to_socket_addrs()
-            .map_err(|e| PollError {
-                kind: PollErrorKind::Connect,
-                text: format!("cannot resolve {}: {e}", self.addr.host),
+            .map_err(|e| {
+                PollError::new(
+                    PollErrorKind::Connect,
+                    format!("cannot resolve {}: {e}", self.addr.host),
+                )
             })?
             .collect();
         let mut last = None;
-        let mut stream = None;
         for a in addrs {
-            match TcpStream::connect_timeout(&a, connect_timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
             }
         }
-        let stream = match (stream, last) {
-            (Some(s), _) => s,
-            (None, Some(e)) => return Err(io_error(e)),
-            (None, None) => {
-                return Err(PollError {
-                    kind: PollErrorKind::Connect,
-                    text: format!("{} resolves to no address", self.addr.host),
-                })
-            }
-        };
+        Err(match last {
+            Some(e) => PollError::io(&e),
+            None => PollError::new(
+                PollErrorKind::Connect,
+                format!("{} resolves to no address", self.addr.host),
+            ),
+        })
+    }
+
+    fn connect(&self) -> Result<Session, PollError> {
+        let (connect_timeout, read_timeout) = timeouts(self.interval());
+        let stream = self.open_stream(connect_timeout)?;
         let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
             s.set_nodelay(true)?;
             s.set_read_timeout(Some(read_timeout))?;
             s.set_write_timeout(Some(read_timeout))?;
             Ok((s.try_clone()?, s.try_clone()?))
         };
-        let (reader, stop_handle) = setup(&stream).map_err(io_error)?;
+        let (reader, stop_handle) = setup(&stream).map_err(|e| PollError::io(&e))?;
         if let Ok(mut slot) = self.socket.lock() {
             *slot = Some(stop_handle);
         }
         if self.stopping.load(Ordering::SeqCst) {
-            return Err(PollError {
-                kind: PollErrorKind::Connect,
-                text: "stopping".into(),
-            });
+            return Err(PollError::new(PollErrorKind::Connect, "stopping"));
         }
         let mut session = Session {
             writer: stream,
@@ -416,6 +421,13 @@ impl Job {
             sentinel_runid: String::new(),
             last_peers: None,
         };
+        session.sentinel_runid = self.handshake(&mut session)?;
+        Ok(session)
+    }
+
+    /// AUTH (when configured), CLIENT SETNAME and SENTINEL MYID, pipelined: the Sentinel's
+    /// run id.
+    fn handshake(&self, session: &mut Session) -> Result<String, PollError> {
         let mut commands = Vec::new();
         if let Some(pass) = &self.plan.auth_pass {
             let mut auth = cmd(&["AUTH"]);
@@ -431,10 +443,9 @@ impl Job {
         for (i, reply) in replies.iter().enumerate() {
             if let Value::ServerError(e) = reply {
                 let is_auth = self.plan.auth_pass.is_some() && i == 0;
-                let text = answer::server_error_text(e);
                 // CLIENT SETNAME is a courtesy; anything else failing is not.
                 if is_auth || i + 1 == replies.len() {
-                    let mut err = reply_error(ReplyError::Server(text));
+                    let mut err = PollError::refused(&answer::server_error(e));
                     if is_auth {
                         err.kind = PollErrorKind::Auth;
                     }
@@ -443,10 +454,9 @@ impl Job {
             }
         }
         let myid = replies.last().ok_or_else(|| {
-            reply_error(ReplyError::Malformed("no reply to SENTINEL MYID".into()))
+            PollError::reply(&ReplyError::Malformed("no reply to SENTINEL MYID".into()))
         })?;
-        session.sentinel_runid = answer::parse_myid(myid).map_err(reply_error)?;
-        Ok(session)
+        answer::parse_myid(myid).map_err(|e| PollError::reply(&e))
     }
 
     fn poll_once(&self, session: &mut Option<Session>) -> Result<Heard, PollError> {
@@ -468,14 +478,14 @@ impl Job {
         }
         let replies = s.exchange(&commands)?;
         let received = mono();
-        let master = answer::parse_master(&replies[0]).map_err(reply_error)?;
+        let master = answer::parse_master(&replies[0]).map_err(|e| PollError::reply(&e))?;
         // Unusable entries are skipped inside the lists; only a reply that is not a list
         // fails the poll (a replica list is needed whole: it carries the promoted flag).
-        let replicas = answer::parse_replicas(&replies[1]).map_err(reply_error)?;
+        let replicas = answer::parse_replicas(&replies[1]).map_err(|e| PollError::reply(&e))?;
         let peers = match replies.get(2) {
             Some(v) => {
                 s.last_peers = Some(sent);
-                Some(answer::parse_peers(v).map_err(reply_error)?)
+                Some(answer::parse_peers(v).map_err(|e| PollError::reply(&e))?)
             }
             None => None,
         };
@@ -498,44 +508,6 @@ impl Job {
     }
 }
 
-fn reply_error(e: ReplyError) -> PollError {
-    let kind = match &e {
-        ReplyError::Server(text) if text.contains("No such master") => PollErrorKind::NoSuchMaster,
-        ReplyError::Server(text) if is_auth_code(text) => PollErrorKind::Auth,
-        _ => PollErrorKind::Reply,
-    };
-    PollError {
-        kind,
-        text: e.to_string(),
-    }
-}
-
-fn is_auth_code(text: &str) -> bool {
-    ["NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH"]
-        .iter()
-        .any(|code| text.starts_with(code))
-}
-
-/// A failure while reading a reply: a timeout, a closed connection, or bytes that are not
-/// RESP.
-fn classify(e: &redis::RedisError) -> PollError {
-    if e.is_timeout() {
-        return PollError {
-            kind: PollErrorKind::Timeout,
-            text: "no answer within the timeout".into(),
-        };
-    }
-    let kind = if e.is_io_error() || e.is_connection_dropped() {
-        PollErrorKind::Connect
-    } else {
-        PollErrorKind::Reply
-    };
-    PollError {
-        kind,
-        text: e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,31 +522,6 @@ mod tests {
                 (c.as_millis(), r.as_millis()),
                 (connect, read),
                 "{interval}"
-            );
-        }
-    }
-
-    #[test]
-    fn error_replies_are_sorted_by_kind() {
-        // (server error text, kind)
-        let cases = [
-            (
-                "ERR No such master with that name",
-                PollErrorKind::NoSuchMaster,
-            ),
-            ("NOAUTH Authentication required.", PollErrorKind::Auth),
-            (
-                "WRONGPASS invalid username-password pair",
-                PollErrorKind::Auth,
-            ),
-            ("NOPERM this user has no permissions", PollErrorKind::Auth),
-            ("ERR unknown command", PollErrorKind::Reply),
-        ];
-        for (text, kind) in cases {
-            assert_eq!(
-                reply_error(ReplyError::Server(text.into())).kind,
-                kind,
-                "{text}"
             );
         }
     }

@@ -13,13 +13,18 @@
 //! - **Fences**, checked first: a failover promoting another node; another master named
 //!   under a newer config epoch than any naming us. A Sentinel's latest answer stays in
 //!   force until it answers again, however old: silence never lifts a fence.
+//!
+//! `rule` runs these as named steps (`verdict`); `identity`, `count` and `fences` hold what
+//! the steps ask: is this entry us, how many Sentinels must confirm, does a silent one's
+//! fence still stand.
 
-use std::fmt;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::answer::{Answer, Endpoint, Instance, Peer};
-use super::why::{Counts, Down, Why};
+pub use super::error::{PollError, PollErrorKind};
+use super::why::Why;
 use crate::config::SentinelAddr;
 
 /// How long an answer showing a failover (or the master down) keeps the fast poll rate.
@@ -68,33 +73,6 @@ pub enum Verdict {
     Hold { until: Duration, why: Why },
     /// Do not hold. `fence` is None while simply not (yet) confirmed.
     Refuse { fence: Option<Fence>, why: Why },
-}
-
-/// What kind of failure a poll met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollErrorKind {
-    /// Connection refused, unreachable, timed out while connecting.
-    Connect,
-    /// The Sentinel refused our credentials (or wants some).
-    Auth,
-    /// No answer within the read timeout.
-    Timeout,
-    /// The Sentinel does not monitor a master of that name.
-    NoSuchMaster,
-    /// Any other error reply, or a reply that does not parse.
-    Reply,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollError {
-    pub kind: PollErrorKind,
-    pub text: String,
-}
-
-impl fmt::Display for PollError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
 }
 
 /// One answer, with our own clock: `sent` is when the poll left (the lease counts from
@@ -372,19 +350,24 @@ impl SentinelView {
         }
     }
 
+    /// One answer read for this node.
+    fn reading<'a>(&self, t: &'a Target, h: &'a Heard, rules: Rules) -> Reading<'a> {
+        Reading {
+            target: t,
+            heard: h,
+            addr: &t.addr,
+            names_us: self.identity.is(&h.answer.master.instance, h.received),
+            lease: lease_for(rules, h.answer.master.down_after_ms),
+        }
+    }
+
     /// The latest answer of each distinct Sentinel (by its run id): the same Sentinel asked
     /// under two addresses counts once.
     fn readings(&self, rules: Rules) -> Vec<Reading<'_>> {
         let mut out: Vec<Reading<'_>> = Vec::new();
         for t in &self.targets {
             let Some(h) = &t.heard else { continue };
-            let reading = Reading {
-                target: t,
-                heard: h,
-                addr: &t.addr,
-                names_us: self.identity.is(&h.answer.master.instance, h.received),
-                lease: lease_for(rules, h.answer.master.down_after_ms),
-            };
+            let reading = self.reading(t, h, rules);
             match out
                 .iter_mut()
                 .find(|r| r.heard.answer.sentinel_runid == h.answer.sentinel_runid)
@@ -399,11 +382,7 @@ impl SentinelView {
 
     /// The newest config epoch under which a Sentinel names this node master.
     pub fn epoch_naming_us(&self, rules: Rules) -> Option<u64> {
-        self.readings(rules)
-            .iter()
-            .filter(|r| r.names_us)
-            .map(|r| r.epoch())
-            .max()
+        epoch_naming_us(&self.readings(rules))
     }
 
     /// An operator's `vip.quorum` that cannot work or weakens the guarantee, in words.
@@ -427,177 +406,6 @@ impl SentinelView {
             ))
         } else {
             None
-        }
-    }
-
-    /// May this node, whose role is master, hold the VIP at `now`?
-    pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
-        let readings = self.readings(rules);
-        let required = self.required(rules, &readings);
-
-        // Fence 1: a failover promotes another node (while its Sentinel still answers, or,
-        // once silent, until that failover cannot matter any more).
-        for r in &readings {
-            let m = &r.heard.answer.master;
-            if let Some(p) = r.heard.answer.promoted() {
-                if !self.identity.is(p, r.heard.received)
-                    && self.stale_fence_stands(r, &p.endpoint, true, &readings, required, now)
-                {
-                    return Verdict::Refuse {
-                        fence: Some(Fence::FailoverPromotesOther),
-                        why: Why::FailoverPromotesOther {
-                            by: r.addr.clone(),
-                            to: p.endpoint.clone(),
-                            state: m.failover_state.clone().unwrap_or_else(|| "?".into()),
-                        },
-                    };
-                }
-            }
-        }
-
-        // Fence 2: another master under a newer config epoch than any naming us.
-        let epoch_us = readings
-            .iter()
-            .filter(|r| r.names_us)
-            .map(|r| r.epoch())
-            .max();
-        let newest_other = readings
-            .iter()
-            .filter(|r| !r.names_us)
-            .filter(|r| {
-                self.stale_fence_stands(r, &r.master().endpoint, false, &readings, required, now)
-            })
-            .max_by_key(|r| r.epoch());
-        if let (Some(us), Some(other)) = (epoch_us, &newest_other) {
-            if other.epoch() > us {
-                return Verdict::Refuse {
-                    fence: Some(Fence::NewerConfigNamesOther),
-                    why: Why::NewerConfigNamesOther {
-                        by: other.addr.clone(),
-                        master: other.master().endpoint.clone(),
-                        epoch: other.epoch(),
-                        ours: us,
-                    },
-                };
-            }
-        }
-
-        // Basis 1: chosen by a running failover.
-        let promoted_until = readings
-            .iter()
-            .filter(|r| {
-                r.heard
-                    .answer
-                    .promoted()
-                    .is_some_and(|p| self.identity.is(p, r.heard.received))
-            })
-            .filter(|r| newest_other.as_ref().is_none_or(|o| o.epoch() <= r.epoch()))
-            .map(|r| (r.fresh_until(), r.addr))
-            .filter(|(until, _)| *until > now)
-            .max_by_key(|(until, _)| *until);
-
-        // Basis 2: a quorum of supporters, at least one of them naming us.
-        let confirmer_until = readings
-            .iter()
-            .filter(|r| r.confirms())
-            .map(|r| r.guard())
-            .filter(|g| *g > now)
-            .max();
-        let mut support: Vec<Duration> = readings
-            .iter()
-            .filter_map(|r| {
-                if r.confirms() {
-                    Some(r.guard())
-                } else if !r.names_us
-                    && epoch_us.is_some_and(|us| r.epoch() < us)
-                    && !r.master().flags.failover_in_progress
-                {
-                    Some(r.fresh_until())
-                } else {
-                    None
-                }
-            })
-            .filter(|t| *t > now)
-            .collect();
-        support.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum_until = match (confirmer_until, support.get(required.saturating_sub(1))) {
-            (Some(c), Some(q)) if required > 0 => Some(c.min(*q)),
-            _ => None,
-        };
-        let confirming = readings
-            .iter()
-            .filter(|r| r.confirms() && r.guard() > now)
-            .count();
-        let counts = Counts {
-            confirming,
-            required,
-            known: self.known(&readings),
-        };
-
-        match (quorum_until, promoted_until) {
-            (Some(q), p) if p.is_none_or(|(p, _)| q >= p) => {
-                return Verdict::Hold {
-                    until: q,
-                    why: Why::Confirmed(counts),
-                }
-            }
-            (_, Some((until, by))) => {
-                return Verdict::Hold {
-                    until,
-                    why: Why::Promoted { by: by.clone() },
-                }
-            }
-            _ => {}
-        }
-
-        // Not holding: say why, most specific first.
-        let fresh: Vec<&Reading<'_>> = readings.iter().filter(|r| r.fresh_until() > now).collect();
-        let down: Vec<(Down, &Reading<'_>)> = fresh
-            .iter()
-            .filter(|r| r.names_us && !r.confirms())
-            .map(|r| {
-                let f = r.master().flags;
-                let how = if f.failover_in_progress {
-                    Down::FailingOver
-                } else if f.o_down {
-                    Down::Objectively
-                } else {
-                    Down::Subjectively
-                };
-                (how, *r)
-            })
-            .collect();
-        if let Some((how, r)) = down.iter().max_by_key(|(how, _)| *how) {
-            return Verdict::Refuse {
-                fence: Some(Fence::ReportedDown),
-                why: Why::ReportedDown {
-                    how: *how,
-                    reporting: down.len(),
-                    by: r.addr.clone(),
-                    counts,
-                },
-            };
-        }
-        let naming_other: Vec<&&Reading<'_>> = fresh.iter().filter(|r| !r.names_us).collect();
-        if naming_other.len() >= required {
-            if let Some(first) = naming_other.first() {
-                return Verdict::Refuse {
-                    fence: Some(Fence::QuorumNamesOther),
-                    why: Why::QuorumNamesOther {
-                        naming: naming_other.len(),
-                        master: first.master().endpoint.clone(),
-                        counts,
-                    },
-                };
-            }
-        }
-        let ever_named_us = readings.iter().any(|r| r.names_us);
-        Verdict::Refuse {
-            fence: ever_named_us.then_some(Fence::LeaseExpired),
-            why: Why::TooFewConfirm {
-                counts,
-                reachable: self.reachable(),
-            },
         }
     }
 
@@ -691,63 +499,72 @@ impl SentinelView {
         let ghosts = self.ghosts();
         self.targets
             .iter()
-            .map(|t| {
-                let mut row = SentinelRow {
-                    addr: t.addr.to_string(),
-                    learned: t.learned(),
-                    reachable: t.heard.is_some() && !t.failing(),
-                    last_answer_ms_ago: -1,
-                    last_error: t
-                        .error
-                        .as_ref()
-                        .filter(|_| t.failing())
-                        .map(|(_, e)| e.text.clone())
-                        .unwrap_or_default(),
-                    ..SentinelRow::default()
-                };
-                if let Some(h) = &t.heard {
-                    let r = Reading {
-                        target: t,
-                        heard: h,
-                        addr: &t.addr,
-                        names_us: self.identity.is(&h.answer.master.instance, h.received),
-                        lease: lease_for(rules, h.answer.master.down_after_ms),
-                    };
-                    let m = &h.answer.master;
-                    row.runid = h.answer.sentinel_runid.clone();
-                    row.last_answer_ms_ago =
-                        i64::try_from(now.saturating_sub(h.received).as_millis()).unwrap_or(-1);
-                    row.master = m.instance.endpoint.to_string();
-                    row.names_this_node = r.names_us;
-                    row.config_epoch = m.config_epoch;
-                    row.master_flags = flags_text(&m.instance);
-                    row.failover_state = m.failover_state.clone().unwrap_or_default();
-                    row.promoted = h
-                        .answer
-                        .promoted()
-                        .map(|p| p.endpoint.to_string())
-                        .unwrap_or_default();
-                    row.confirms = r.confirms() && r.guard() > now;
-                    row.skipped_replicas = h.answer.skipped_replicas.count;
-                    row.skipped_peers = h.answer.skipped_peers.count;
-                    row.skipped_reason = h
-                        .answer
-                        .skipped_replicas
-                        .first
-                        .clone()
-                        .or_else(|| h.answer.skipped_peers.first.clone())
-                        .unwrap_or_default();
-                    row.ghosts = t
-                        .peers
-                        .iter()
-                        .flatten()
-                        .filter(|p| ghosts.contains(&peer_id(p)))
-                        .count() as u32;
-                }
-                row
-            })
+            .map(|t| self.row(t, now, rules, &ghosts))
             .collect()
     }
+
+    /// One Sentinel's row: its connection, then what its latest answer says.
+    fn row(
+        &self,
+        t: &Target,
+        now: Duration,
+        rules: Rules,
+        ghosts: &BTreeSet<String>,
+    ) -> SentinelRow {
+        let mut row = SentinelRow {
+            addr: t.addr.to_string(),
+            learned: t.learned(),
+            reachable: t.heard.is_some() && !t.failing(),
+            last_answer_ms_ago: -1,
+            last_error: t
+                .error
+                .as_ref()
+                .filter(|_| t.failing())
+                .map(|(_, e)| e.text.clone())
+                .unwrap_or_default(),
+            ..SentinelRow::default()
+        };
+        let Some(h) = &t.heard else { return row };
+        let r = self.reading(t, h, rules);
+        let (a, m) = (&h.answer, &h.answer.master);
+        row.runid = a.sentinel_runid.clone();
+        row.last_answer_ms_ago =
+            i64::try_from(now.saturating_sub(h.received).as_millis()).unwrap_or(-1);
+        row.master = m.instance.endpoint.to_string();
+        row.names_this_node = r.names_us;
+        row.config_epoch = m.config_epoch;
+        row.master_flags = flags_text(&m.instance);
+        row.failover_state = m.failover_state.clone().unwrap_or_default();
+        row.promoted = a
+            .promoted()
+            .map(|p| p.endpoint.to_string())
+            .unwrap_or_default();
+        row.confirms = r.confirms() && r.guard() > now;
+        row.skipped_replicas = a.skipped_replicas.count;
+        row.skipped_peers = a.skipped_peers.count;
+        row.skipped_reason = a
+            .skipped_replicas
+            .first
+            .clone()
+            .or_else(|| a.skipped_peers.first.clone())
+            .unwrap_or_default();
+        row.ghosts = t
+            .peers
+            .iter()
+            .flatten()
+            .filter(|p| ghosts.contains(&peer_id(p)))
+            .count() as u32;
+        row
+    }
+}
+
+/// The newest config epoch under which one of these answers names this node master.
+fn epoch_naming_us(readings: &[Reading<'_>]) -> Option<u64> {
+    readings
+        .iter()
+        .filter(|r| r.names_us)
+        .map(|r| r.epoch())
+        .max()
 }
 
 /// The same Sentinels, whatever the order.
@@ -778,6 +595,7 @@ fn flags_text(inst: &Instance) -> String {
 mod count;
 mod fences;
 mod identity;
+mod rule;
 
 use count::peer_id;
 use identity::Identity;

@@ -142,7 +142,7 @@ mod tests {
     };
 
     #[test]
-    fn each_decision_has_its_sentence() {
+    fn each_hold_and_fence_has_its_sentence() {
         // (decision, the sentence the operator reads)
         let cases = [
             (
@@ -174,6 +174,16 @@ mod tests {
                 },
                 "Sentinel 192.0.2.22:26379 names 192.0.2.12:6379 master under config epoch 3, newer than 2",
             ),
+        ];
+        for (why, text) in cases {
+            assert_eq!(why.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn each_refusal_by_count_has_its_sentence() {
+        // (decision, the sentence the operator reads)
+        let cases = [
             (
                 Why::ReportedDown {
                     how: Down::Subjectively,

@@ -24,17 +24,19 @@ pub mod watch;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Settings, Vip};
 use crate::core::{Action, Core, Event, ListenSpec, Now, Observation, Role, Status};
 use crate::error::OsError;
+use crate::sentinel::poller::{Feed, Finding};
 use crate::sentinel::PollPlan;
 use crate::threads;
+pub use crate::threads::mono;
 use watch::WatchControl;
 
 pub use crate::core::Level;
@@ -85,8 +87,6 @@ impl Clock for RealClock {
     }
 }
 
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
 /// Monotonic time since the first call, and wall-clock milliseconds.
 pub fn now() -> Now {
     let unix_ms = SystemTime::now()
@@ -97,10 +97,6 @@ pub fn now() -> Now {
         mono: mono(),
         unix_ms,
     }
-}
-
-pub fn mono() -> Duration {
-    EPOCH.elapsed()
 }
 
 /// Carry out one action; `Ok(Some(event))` feeds a result back to the core.
@@ -297,6 +293,16 @@ impl Inbox {
             }
             Err(TrySendError::Disconnected(_)) => false,
         }
+    }
+}
+
+/// The pollers report into the feed like every other thread.
+impl Feed for Inbox {
+    fn report(&self, finding: Finding) -> bool {
+        self.send_feed(match finding {
+            Finding::Answer { from, heard } => Event::SentinelAnswer { from, heard },
+            Finding::Failed { from, at, error } => Event::SentinelFailed { from, at, error },
+        })
     }
 }
 

@@ -38,7 +38,7 @@ impl Kernel {
         let result = f(self.netlink()?);
         if let Err(e) = &result {
             // A timed-out or broken socket may hold a stale reply: start afresh.
-            if e.errno == libc::EAGAIN || e.errno == libc::ETIMEDOUT || e.errno == 0 {
+            if e.is(libc::EAGAIN) || e.is(libc::ETIMEDOUT) || e.is_protocol() {
                 self.netlink = None;
             }
         }
@@ -140,8 +140,7 @@ fn effective_caps(status: &str) -> (bool, bool) {
 pub fn process_age() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let ticks = start_ticks(&stat)?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
     let hz = u64::try_from(hz).ok().filter(|h| *h > 0)?;
     let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
     let now = Duration::new(
@@ -182,7 +181,7 @@ impl Live {
     ) -> Live {
         Live {
             kernel: Kernel::default(),
-            pollers: Pollers::new(inbox),
+            pollers: Pollers::new(Box::new(inbox)),
             watch,
             sink,
             log,

@@ -8,9 +8,12 @@
 //! listener too.
 
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::Inbox;
 use crate::announce::Listener;
@@ -20,7 +23,7 @@ use crate::packet;
 
 /// How the worker steers the watcher: what to listen for, and when to stop.
 pub struct WatchControl {
-    wake: Option<OwnedFd>,
+    wake: Option<EventFd>,
     stop: AtomicBool,
     spec: Mutex<Option<Option<ListenSpec>>>,
 }
@@ -33,16 +36,9 @@ impl Default for WatchControl {
 
 impl WatchControl {
     pub fn new() -> WatchControl {
-        // SAFETY: plain syscall; the result is checked before being owned.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        let wake = if raw >= 0 {
-            // SAFETY: a fresh descriptor that nothing else owns.
-            Some(unsafe { OwnedFd::from_raw_fd(raw) })
-        } else {
-            None
-        };
         WatchControl {
-            wake,
+            wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                .ok(),
             stop: AtomicBool::new(false),
             spec: Mutex::new(None),
         }
@@ -50,21 +46,15 @@ impl WatchControl {
 
     fn ring(&self) {
         if let Some(fd) = &self.wake {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
-            unsafe {
-                libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8);
-            }
+            // Fails only when the counter would overflow: it is rung already.
+            let _ = fd.write(1);
         }
     }
 
     fn drain(&self) {
         if let Some(fd) = &self.wake {
-            let mut v: u64 = 0;
-            // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-            unsafe {
-                libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8);
-            }
+            // Non-blocking: EAGAIN when nobody rang.
+            let _ = fd.read();
         }
     }
 
@@ -93,66 +83,94 @@ impl WatchControl {
 /// At most this many frames are read per wake-up before the other sockets get a turn.
 const FRAMES_PER_WAKE: usize = 256;
 
+/// Wait in poll(2) on those of the descriptors that exist: which are ready, in their order
+/// (an absent one never is). None on a timeout or an interrupted poll.
+fn wait(fds: [Option<BorrowedFd<'_>>; 3], timeout: PollTimeout) -> Option<[bool; 3]> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .flatten()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    if !matches!(poll(&mut polled, timeout), Ok(n) if n > 0) {
+        return None;
+    }
+    let mut ready = polled
+        .iter()
+        .map(|p| p.revents().is_some_and(|r| !r.is_empty()));
+    Some(fds.map(|fd| fd.is_some() && ready.next().unwrap_or(false)))
+}
+
+/// Open the listener `spec` asks for (None: close it), and tell the core how that went.
+/// None: the worker is gone.
+fn open_listener(
+    spec: Option<ListenSpec>,
+    inbox: &Inbox,
+) -> Option<Option<(ListenSpec, Listener)>> {
+    let Some(s) = spec else { return Some(None) };
+    match Listener::open(s.ifindex, &s.addrs) {
+        Ok(l) => inbox
+            .send_feed(Event::Listening(Ok(())))
+            .then_some(Some((s, l))),
+        // Told to the core (a visible fault); the core asks again on its next look at the
+        // interface.
+        Err(e) => inbox.send_feed(Event::Listening(Err(e))).then_some(None),
+    }
+}
+
+/// Read what the listener queued (at most `FRAMES_PER_WAKE` frames) and report each claim
+/// of one of our addresses by another MAC. False: the worker is gone.
+fn report_claims(spec: &ListenSpec, l: &Listener, buf: &mut [u8], inbox: &Inbox) -> bool {
+    for _ in 0..FRAMES_PER_WAKE {
+        let Ok(Some(n)) = l.recv(buf) else { break };
+        let frame = buf.get(..n).unwrap_or(&[]);
+        let claim = packet::arp_claim(frame)
+            .map(|(ip, mac)| (IpAddr::V4(ip), mac))
+            .or_else(|| packet::na_claim(frame).map(|(ip, mac)| (IpAddr::V6(ip), mac)));
+        if let Some((ip, mac)) = claim {
+            if mac != spec.mac
+                && spec.addrs.contains(&ip)
+                && !inbox.send_feed(Event::Claimed { ip, mac })
+            {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
     let mut monitor = Monitor::open().ok();
     let mut listener: Option<(ListenSpec, Listener)> = None;
     let mut buf = [0u8; 2048];
-    let wake_fd = control.wake.as_ref().map_or(-1, |f| f.as_raw_fd());
-    // Without an eventfd, look at the control every second.
-    let timeout: libc::c_int = if wake_fd < 0 { 1000 } else { -1 };
     while !control.stopping() {
         if let Some(spec) = control.take_spec() {
-            listener = match spec {
-                Some(s) => match Listener::open(s.ifindex, &s.addrs) {
-                    Ok(l) => {
-                        if !inbox.send_feed(Event::Listening(Ok(()))) {
-                            return;
-                        }
-                        Some((s, l))
-                    }
-                    Err(e) => {
-                        // Told to the core (a visible fault); the core asks again on its next
-                        // look at the interface.
-                        if !inbox.send_feed(Event::Listening(Err(e))) {
-                            return;
-                        }
-                        None
-                    }
-                },
-                None => None,
-            };
+            match open_listener(spec, &inbox) {
+                Some(l) => listener = l,
+                None => return,
+            }
         }
         if monitor.is_none() {
             monitor = Monitor::open().ok();
         }
-        let mut fds = [
-            libc::pollfd {
-                fd: wake_fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: monitor.as_ref().map_or(-1, |m| m.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: listener.as_ref().map_or(-1, |(_, l)| l.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+        // Without an eventfd, look at the control every second; without a monitor socket
+        // (it failed to open), try to open it again in a second.
+        let timeout = if control.wake.is_none() || monitor.is_none() {
+            PollTimeout::from(1000u16)
+        } else {
+            PollTimeout::NONE
+        };
+        let fds = [
+            control.wake.as_ref().map(|f| f.as_fd()),
+            monitor.as_ref().map(|m| m.as_fd()),
+            listener.as_ref().map(|(_, l)| l.as_fd()),
         ];
-        // Without a monitor socket (it failed to open), try again in a second.
-        let timeout = if monitor.is_none() { 1000 } else { timeout };
-        // SAFETY: three valid pollfd structs (negative fds are ignored by poll).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if rc <= 0 {
+        let Some([wake, changed, claims]) = wait(fds, timeout) else {
             continue;
-        }
-        if fds[0].revents != 0 {
+        };
+        if wake {
             control.drain();
         }
-        if fds[1].revents != 0 {
+        if changed {
             let changed = match monitor.as_mut().map(|m| m.drain()) {
                 Some(Ok(changed)) => changed,
                 _ => {
@@ -164,24 +182,39 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
                 return;
             }
         }
-        if fds[2].revents != 0 {
+        if claims {
             if let Some((spec, l)) = &listener {
-                for _ in 0..FRAMES_PER_WAKE {
-                    let Ok(Some(n)) = l.recv(&mut buf) else { break };
-                    let frame = buf.get(..n).unwrap_or(&[]);
-                    let claim = packet::arp_claim(frame)
-                        .map(|(ip, mac)| (IpAddr::V4(ip), mac))
-                        .or_else(|| packet::na_claim(frame).map(|(ip, mac)| (IpAddr::V6(ip), mac)));
-                    if let Some((ip, mac)) = claim {
-                        if mac != spec.mac
-                            && spec.addrs.contains(&ip)
-                            && !inbox.send_feed(Event::Claimed { ip, mac })
-                        {
-                            return;
-                        }
-                    }
+                if !report_claims(spec, l, &mut buf, &inbox) {
+                    return;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_says_which_descriptors_are_ready_in_their_order() {
+        let rung = WatchControl::new();
+        let quiet = WatchControl::new();
+        let fds = || {
+            [
+                None,
+                rung.wake.as_ref().map(|f| f.as_fd()),
+                quiet.wake.as_ref().map(|f| f.as_fd()),
+            ]
+        };
+        assert_eq!(wait(fds(), PollTimeout::ZERO), None, "nothing rang");
+        rung.ring();
+        assert_eq!(
+            wait(fds(), PollTimeout::ZERO),
+            Some([false, true, false]),
+            "the absent first one is never ready"
+        );
+        rung.drain();
+        assert_eq!(wait(fds(), PollTimeout::ZERO), None, "drained");
     }
 }

@@ -439,11 +439,14 @@ def test_container_entrypoint(topo, module_path):
 MESSAGE_SOURCES = [
     ("src/core.rs", "handle"), ("src/core.rs", "sentinel_fault"), ("src/core.rs", "want"),
     ("src/core.rs", "apply_observation"), ("src/core.rs", "apply_settings"), ("src/core.rs", "describe"),
-    ("src/sentinel/view.rs", "quorum_warning"), ("src/sentinel/view.rs", "verdict"),
+    ("src/sentinel/view.rs", "quorum_warning"), ("src/sentinel/view/rule.rs", "verdict"),
+    ("src/sentinel/view/rule.rs", "failover_promotes_other"),
     ("src/sentinel/view.rs", "fault"), ("src/sentinel/view/count.rs", "cruft"), ("src/sentinel/why.rs", "sentence"),
     ("src/reach.rs", "problem"), ("src/core.rs", "check_clients"),
-    ("src/sentinel/poller.rs", "apply"), ("src/sentinel/poller.rs", "run"), ("src/sentinel/poller.rs", "connect"),
-    ("src/sentinel/poller.rs", "io_error"), ("src/sentinel/poller.rs", "classify"),
+    ("src/sentinel/poller.rs", "start"), ("src/sentinel/poller.rs", "run"), ("src/sentinel/poller.rs", "connect"),
+    ("src/sentinel/poller.rs", "open_stream"), ("src/sentinel/poller.rs", "handshake"),
+    ("src/sentinel/error.rs", "timeout"), ("src/sentinel/error.rs", "io"), ("src/sentinel/error.rs", "reading"),
+    ("src/sentinel/error.rs", "reply"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"
