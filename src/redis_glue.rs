@@ -166,7 +166,7 @@ fn log_raw(ctx: *mut raw::RedisModuleCtx, level: Level, message: &str) {
     }
 }
 
-/// The channel every transition is published on (format: `core::Notice`).
+/// The channel every transition is published on (format: `core::Publication`).
 const EVENTS_CHANNEL: &str = "__vip__:events";
 /// The last lines published, for `VIP.EVENTS`: a subscriber that was disconnected (Sentinel's
 /// promotion runs CLIENT KILL TYPE normal and TYPE pubsub on the promoted replica, just when
@@ -735,11 +735,11 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("version", Text(env!("CARGO_PKG_VERSION").into())),
         ("build", Text(env!("VIP_BUILD_COMMIT").into())),
         ("version_num", Int(version_num())),
-        ("state", Text(s.state.into())),
-        ("state_code", Int(state_code(s.state))),
-        ("mode", Text(s.mode.into())),
-        ("mode_code", Int(i64::from(s.mode == "sentinel"))),
-        ("role", Text(s.role.into())),
+        ("state", Text(s.state.as_str().into())),
+        ("state_code", Int(s.state.code())),
+        ("mode", Text(s.mode.as_str().into())),
+        ("mode_code", Int(i64::from(s.mode == Mode::Sentinel))),
+        ("role", Text(s.role_str().into())),
         ("addresses", Text(s.addresses.clone())),
         ("interface", Text(s.interface.clone())),
         ("holding", Int(i64::from(s.holding))),
@@ -747,7 +747,10 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
             "announce",
             Text(if s.announce { "yes" } else { "no" }.into()),
         ),
-        ("conflict_detection", Text(s.conflict_detection.into())),
+        (
+            "conflict_detection",
+            Text(s.conflict_detection.as_str().into()),
+        ),
         ("reason", Text(s.reason.clone())),
         ("last_transition_ms", int(s.last_transition_ms)),
         ("last_claim_latency_us", int(s.last_claim_latency_us)),
@@ -767,7 +770,7 @@ fn fields(s: &Status) -> Vec<(&'static str, Value)> {
         ("lease_ms", int(s.lease_ms)),
         ("lease_remaining_ms", int(s.lease_remaining_ms)),
         ("fences", int(c.fences)),
-        ("last_fence_reason", Text(s.last_fence_reason.into())),
+        ("last_fence_reason", Text(s.last_fence_reason_str().into())),
         ("last_fence", Text(s.last_fence.clone())),
         (
             "clients_can_connect",
@@ -791,16 +794,6 @@ fn version_num() -> i64 {
     part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
         + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
         + part(env!("CARGO_PKG_VERSION_PATCH"))
-}
-
-/// `state` as a number (Prometheus keeps numbers only): 0 idle, 1 standby, 2 holding, 3 error.
-fn state_code(state: &str) -> i64 {
-    match state {
-        "standby" => 1,
-        "holding" => 2,
-        "error" => 3,
-        _ => 0,
-    }
 }
 
 pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {

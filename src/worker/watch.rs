@@ -175,7 +175,7 @@ pub fn watch(inbox: Inbox, control: Arc<WatchControl>) {
                     if let Some((ip, mac)) = claim {
                         if mac != spec.mac
                             && spec.addrs.contains(&ip)
-                            && !inbox.send_feed(Event::Claimed { ip, mac })
+                            && !inbox.send_feed(Event::Conflict { ip, mac })
                         {
                             return;
                         }

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::config::parse_addresses;
-use crate::error::Op;
+use crate::error::{Op, OsError};
+use crate::sentinel::PollPlan;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
@@ -216,7 +217,7 @@ impl World {
     }
 
     fn phase(&self) -> &'static str {
-        self.core.phase().as_str()
+        self.core.state().as_str()
     }
 
     fn logged(&self, text: &str) -> bool {
@@ -309,7 +310,7 @@ fn each_event_in_each_state() {
         let s = w.core.status(at(100));
         let case = format!("{start:?} -> {role:?} loaded={loaded}");
         assert_eq!(s.holding, holding, "{case}");
-        assert_eq!(s.state, phase, "{case}");
+        assert_eq!(s.state.as_str(), phase, "{case}");
         assert_eq!(s.reason, reason, "{case}");
         assert_eq!(w.present.is_empty(), !holding, "{case}");
     }
@@ -723,7 +724,7 @@ fn errors_are_counted_once_each_and_kept_as_history_with_their_time() {
                 FailAnnounce(errno) => {
                     // A conflict makes it announce at once.
                     w.fail_announce = errno;
-                    w.feed(Event::Claimed {
+                    w.feed(Event::Conflict {
                         ip: "192.0.2.100".parse().unwrap(),
                         mac: OTHER_MAC,
                     });
@@ -745,7 +746,7 @@ fn errors_are_counted_once_each_and_kept_as_history_with_their_time() {
         w.run_until(4000);
         let s = w.core.status(at(4000));
         assert_eq!(
-            (s.counters.errors, s.error_active, s.state == "error"),
+            (s.counters.errors, s.error_active, s.state == State::Error),
             (errors, active, active),
             "{case}: {s:?}"
         );
@@ -868,13 +869,13 @@ fn conflicts_are_counted_and_logged_once_per_mac() {
     let mut w = World::new(settings("192.0.2.100/24"));
     w.role(Role::Master, true);
     let ip: IpAddr = "192.0.2.100".parse().unwrap();
-    w.feed(Event::Claimed { ip, mac: MAC }); // our own frame
-    w.feed(Event::Claimed {
+    w.feed(Event::Conflict { ip, mac: MAC }); // our own frame
+    w.feed(Event::Conflict {
         ip: "192.0.2.55".parse().unwrap(),
         mac: OTHER_MAC,
     }); // not a VIP
-    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
-    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+    w.feed(Event::Conflict { ip, mac: OTHER_MAC });
+    w.feed(Event::Conflict { ip, mac: OTHER_MAC });
     let s = w.core.status(at(0));
     assert_eq!(s.counters.conflicts, 2);
     assert_eq!(s.last_conflict_mac, "02:00:00:00:00:09");
@@ -970,7 +971,7 @@ fn a_conflict_while_holding_is_answered_with_a_burst_at_most_once_a_second() {
         w.announced.clear();
         for &t in claims {
             w.run_until(t);
-            w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+            w.feed(Event::Conflict { ip, mac: OTHER_MAC });
         }
         w.run_until(40_000);
         let c = w.core.status(at(40_000)).counters;
@@ -1003,7 +1004,7 @@ fn a_conflict_in_sentinel_mode_also_asks_the_sentinels_once_per_burst() {
     let ip: IpAddr = "192.0.2.100".parse().unwrap();
     let polls = w.polls_now;
     w.now = 100;
-    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+    w.feed(Event::Conflict { ip, mac: OTHER_MAC });
     assert_eq!(
         w.polls_now,
         polls + 1,
@@ -1015,7 +1016,7 @@ fn a_conflict_in_sentinel_mode_also_asks_the_sentinels_once_per_burst() {
         "the first frame goes out with the decision"
     );
     w.now = 150;
-    w.feed(Event::Claimed { ip, mac: OTHER_MAC });
+    w.feed(Event::Conflict { ip, mac: OTHER_MAC });
     assert_eq!(w.polls_now, polls + 1, "inside the holdoff: no second poll");
     let c = w.core.status(at(150)).counters;
     assert_eq!((c.conflicts, c.reannounced), (2, 1));
@@ -1037,7 +1038,11 @@ fn errno_descriptions_name_the_fix() {
         (Op::AddAddress, libc::ERANGE, "vip.label"),
     ];
     for (op, errno, want) in cases {
-        let text = describe(&OsError::new(op, errno), "192.0.2.100/24", "eth0");
+        let text = describe(
+            &OsError::new(op, errno),
+            Some(vip("192.0.2.100/24")),
+            "eth0",
+        );
         assert!(text.contains(want), "{op:?} {errno}: {text}");
     }
 }
@@ -1139,7 +1144,7 @@ fn sentinel_mode_releases_when_the_lease_runs_out() {
     w.run_until(600);
     assert!(w.present.is_empty());
     let s = w.core.status(at(600));
-    assert_eq!(s.last_fence_reason, "lease_expired");
+    assert_eq!(s.last_fence_reason_str(), "lease_expired");
     assert_eq!(
         s.last_fence,
         "fenced: 0 of 3 Sentinels confirm this node as master within the lease, 2 needed (2 reachable)"
@@ -1161,7 +1166,7 @@ fn sentinel_mode_a_newer_epoch_elsewhere_releases_at_once() {
     w.hear(3, answer(3, 2, "r2", 4));
     assert!(w.present.is_empty());
     assert_eq!(
-        w.core.status(at(50)).last_fence_reason,
+        w.core.status(at(50)).last_fence_reason_str(),
         "newer_config_names_other"
     );
 }
@@ -1233,7 +1238,7 @@ fn basic_mode_polls_nothing() {
     w.role(Role::Master, true);
     assert_eq!(w.plans, vec![None]);
     assert_eq!(w.present.len(), 1);
-    assert_eq!(w.core.status(at(0)).mode, "basic");
+    assert_eq!(w.core.status(at(0)).mode.as_str(), "basic");
 }
 
 #[test]
@@ -1284,7 +1289,7 @@ fn transitions_are_published_one_line_each() {
     w.hear(2, answer(2, 1, "r1", 4));
     w.now = 50;
     w.hear(3, answer(3, 2, "r2", 5));
-    w.feed(Event::Claimed {
+    w.feed(Event::Conflict {
         ip: "192.0.2.100".parse().unwrap(),
         mac: OTHER_MAC,
     });
@@ -1383,7 +1388,10 @@ fn a_listener_that_cannot_open_is_a_visible_fault_retried_at_each_look() {
         libc::EPERM,
     ))));
     let s = w.core.status(at(0));
-    assert_eq!((s.state, s.conflict_detection), ("error", "failing"));
+    assert_eq!(
+        (s.state.as_str(), s.conflict_detection.as_str()),
+        ("error", "failing")
+    );
     assert!(
         s.last_error.contains("conflict detection is off") && s.last_error.contains("CAP_NET_RAW"),
         "{}",
@@ -1395,7 +1403,10 @@ fn a_listener_that_cannot_open_is_a_visible_fault_retried_at_each_look() {
     assert!(w.listening.is_some(), "asked again at the next look");
     w.feed(Event::Listening(Ok(())));
     let s = w.core.status(at(1_000));
-    assert_eq!((s.state, s.conflict_detection), ("holding", "on"));
+    assert_eq!(
+        (s.state.as_str(), s.conflict_detection.as_str()),
+        ("holding", "on")
+    );
 }
 
 #[test]
