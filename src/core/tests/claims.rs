@@ -25,60 +25,63 @@ fn loaded_as_master_claims_and_announces_on_schedule() {
     assert_eq!(s.last_transition_ms, 1_700_000_000_000);
 }
 
+/// (start role, event role, loaded, expect holding, expect state, reason)
+type RoleCase = (Option<Role>, Role, bool, bool, &'static str, &'static str);
+
+const ROLE_EVENTS: [RoleCase; 6] = [
+    (
+        None,
+        Role::Master,
+        true,
+        true,
+        "holding",
+        "loaded as master",
+    ),
+    (
+        None,
+        Role::Replica,
+        true,
+        false,
+        "standby",
+        "loaded as replica",
+    ),
+    (
+        Some(Role::Replica),
+        Role::Master,
+        false,
+        true,
+        "holding",
+        "role changed to master",
+    ),
+    (
+        Some(Role::Master),
+        Role::Replica,
+        false,
+        false,
+        "standby",
+        "role changed to replica",
+    ),
+    (
+        Some(Role::Master),
+        Role::Master,
+        false,
+        true,
+        "holding",
+        "loaded as master",
+    ),
+    (
+        Some(Role::Replica),
+        Role::Replica,
+        false,
+        false,
+        "standby",
+        "loaded as replica",
+    ),
+];
+
 #[test]
 fn each_event_in_each_state() {
-    // (start role, event role, loaded, expect holding, expect phase, reason)
-    let cases = [
-        (
-            None,
-            Role::Master,
-            true,
-            true,
-            "holding",
-            "loaded as master",
-        ),
-        (
-            None,
-            Role::Replica,
-            true,
-            false,
-            "standby",
-            "loaded as replica",
-        ),
-        (
-            Some(Role::Replica),
-            Role::Master,
-            false,
-            true,
-            "holding",
-            "role changed to master",
-        ),
-        (
-            Some(Role::Master),
-            Role::Replica,
-            false,
-            false,
-            "standby",
-            "role changed to replica",
-        ),
-        (
-            Some(Role::Master),
-            Role::Master,
-            false,
-            true,
-            "holding",
-            "loaded as master",
-        ),
-        (
-            Some(Role::Replica),
-            Role::Replica,
-            false,
-            false,
-            "standby",
-            "loaded as replica",
-        ),
-    ];
-    for (start, role, loaded, holding, phase, reason) in cases {
+    for (start, role, loaded, holding, phase, reason) in ROLE_EVENTS {
         let mut w = World::new(settings("192.0.2.100/24"));
         if let Some(r) = start {
             w.role(r, true);

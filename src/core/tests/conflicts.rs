@@ -27,88 +27,91 @@ fn conflicts_are_counted_and_logged_once_per_mac() {
     );
 }
 
+/// (case, holding, announce-count x interval ms, another host's announcements heard at ms,
+/// conflicts, reannounced, bursts started at ms)
+type Case = (
+    &'static str,
+    bool,
+    (u32, u64),
+    &'static [u64],
+    u64,
+    u64,
+    &'static [u64],
+);
+const CONFLICT_ANSWERS: [Case; 6] = [
+    (
+        "another host announces while we hold",
+        true,
+        (5, 200),
+        &[20_000],
+        1,
+        1,
+        &[20_000],
+    ),
+    (
+        "a second one inside the holdoff",
+        true,
+        (5, 200),
+        &[20_000, 20_999],
+        2,
+        1,
+        &[20_000],
+    ),
+    (
+        "one once the holdoff is over",
+        true,
+        (5, 200),
+        &[20_000, 21_000],
+        2,
+        2,
+        &[20_000, 21_000],
+    ),
+    (
+        "one every 100 ms for 3 s",
+        true,
+        (5, 200),
+        &[
+            20_000, 20_100, 20_200, 20_300, 20_400, 20_500, 20_600, 20_700, 20_800, 20_900, 21_000,
+            21_100, 21_200, 21_300, 21_400, 21_500, 21_600, 21_700, 21_800, 21_900, 22_000, 22_100,
+            22_200, 22_300, 22_400, 22_500, 22_600, 22_700, 22_800, 22_900,
+        ],
+        30,
+        3,
+        &[20_000, 21_000, 22_000],
+    ),
+    (
+        "a burst longer than a second is the holdoff",
+        true,
+        (10, 500),
+        &[20_000, 23_000, 24_500],
+        3,
+        2,
+        &[20_000, 24_500],
+    ),
+    (
+        "one while we do not hold",
+        false,
+        (5, 200),
+        &[20_000],
+        0,
+        0,
+        &[],
+    ),
+];
+
 #[test]
 fn a_conflict_while_holding_is_answered_with_a_burst_at_most_once_a_second() {
     let ip: IpAddr = "192.0.2.100".parse().unwrap();
-    // (case, holding, announce-count x interval ms, claims at ms, conflicts, reannounced,
-    //  bursts started at ms)
-    type Case = (
-        &'static str,
-        bool,
-        (u32, u64),
-        &'static [u64],
-        u64,
-        u64,
-        &'static [u64],
-    );
-    let cases: [Case; 6] = [
-        (
-            "a claim while holding",
-            true,
-            (5, 200),
-            &[20_000],
-            1,
-            1,
-            &[20_000],
-        ),
-        (
-            "a second claim inside the holdoff",
-            true,
-            (5, 200),
-            &[20_000, 20_999],
-            2,
-            1,
-            &[20_000],
-        ),
-        (
-            "a claim once the holdoff is over",
-            true,
-            (5, 200),
-            &[20_000, 21_000],
-            2,
-            2,
-            &[20_000, 21_000],
-        ),
-        (
-            "a claim every 100 ms for 3 s",
-            true,
-            (5, 200),
-            &[
-                20_000, 20_100, 20_200, 20_300, 20_400, 20_500, 20_600, 20_700, 20_800, 20_900,
-                21_000, 21_100, 21_200, 21_300, 21_400, 21_500, 21_600, 21_700, 21_800, 21_900,
-                22_000, 22_100, 22_200, 22_300, 22_400, 22_500, 22_600, 22_700, 22_800, 22_900,
-            ],
-            30,
-            3,
-            &[20_000, 21_000, 22_000],
-        ),
-        (
-            "a burst longer than a second is the holdoff",
-            true,
-            (10, 500),
-            &[20_000, 23_000, 24_500],
-            3,
-            2,
-            &[20_000, 24_500],
-        ),
-        (
-            "a claim while not holding",
-            false,
-            (5, 200),
-            &[20_000],
-            0,
-            0,
-            &[],
-        ),
-    ];
-    for (case, holding, (count, interval), claims, conflicts, reannounced, bursts) in cases {
+    for (case, holding, (count, interval), heard, conflicts, reannounced, bursts) in
+        CONFLICT_ANSWERS
+    {
         let mut s = settings("192.0.2.100/24");
         (s.announce_count, s.announce_interval_ms) = (count, interval);
         let mut w = World::new(s);
         w.role(if holding { Role::Master } else { Role::Replica }, true);
         w.run_until(15_000);
         w.announced.clear();
-        for &t in claims {
+        for &t in heard {
             w.run_until(t);
             w.feed(Event::Conflict { ip, mac: OTHER_MAC });
         }
@@ -119,7 +122,7 @@ fn a_conflict_while_holding_is_answered_with_a_burst_at_most_once_a_second() {
             (conflicts, reannounced),
             "{case}"
         );
-        // Each burst is the claim's own: count frames `interval` apart, and the same again
+        // Each burst answers what was heard: count frames `interval` apart, and the same again
         // after vip.announce-repeat-delay-ms (5 s).
         let mut want: Vec<u64> = bursts
             .iter()

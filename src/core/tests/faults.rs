@@ -94,150 +94,161 @@ enum Step {
     LinkDown,
 }
 
+use Step::{Caps, Demote, FailAnnounce, Link, LinkDown, Reconfigure};
+
+const CAP: &str = "lacks CAP_NET_ADMIN";
+const NO_LINK: &str = "interface 'eth0' not found";
+const ANNOUNCE: &str = "send announcement";
+
+/// (case, steps (ms, step), errors, error_active, last_error contains, last_error_ms (fake
+/// clock ms, None: 0 = never), warnings logged)
+type Case = (
+    &'static str,
+    &'static [(u64, Step)],
+    u64,
+    bool,
+    &'static str,
+    Option<u64>,
+    usize,
+);
+
+const ERROR_HISTORY: [Case; 9] = [
+    ("no fault", &[], 0, false, "", None, 0),
+    (
+        "a fault in force",
+        &[(1000, Link(false))],
+        1,
+        true,
+        NO_LINK,
+        Some(1000),
+        1,
+    ),
+    (
+        "a fault that cleared stays, with its time",
+        &[(1000, Link(false)), (3000, Link(true))],
+        1,
+        false,
+        NO_LINK,
+        Some(1000),
+        1,
+    ),
+    (
+        "a fault that clears and comes back is two errors",
+        &[(1000, Link(false)), (2000, Link(true)), (3000, Link(false))],
+        2,
+        true,
+        NO_LINK,
+        Some(3000),
+        2,
+    ),
+    (
+        "two faults, the later clears: last_error names the one in force",
+        &[
+            (1000, Caps(false, true)),
+            (2000, Link(false)),
+            (3000, Link(true)),
+        ],
+        2,
+        true,
+        CAP,
+        Some(1000),
+        2,
+    ),
+    (
+        "a CONFIG SET while a fault is in force: the same error",
+        &[
+            (1000, Link(false)),
+            (2000, Reconfigure),
+            (2500, Reconfigure),
+        ],
+        1,
+        true,
+        NO_LINK,
+        Some(1000),
+        1,
+    ),
+    (
+        "a CONFIG SET does not hide a fault that is gone",
+        &[(1000, Link(false)), (2000, Link(true)), (2500, Reconfigure)],
+        1,
+        false,
+        NO_LINK,
+        Some(1000),
+        1,
+    ),
+    (
+        "an announce fault ends with the hold",
+        &[(1000, FailAnnounce(Some(libc::ENETDOWN))), (2000, Demote)],
+        1,
+        false,
+        ANNOUNCE,
+        Some(1000),
+        2, // the conflict that made it announce, and the fault
+    ),
+    (
+        "announcements due while the link is down are no error",
+        &[
+            (1000, LinkDown),
+            (1500, FailAnnounce(Some(libc::ENETDOWN))),
+            (2000, FailAnnounce(None)),
+            (2000, Link(true)),
+        ],
+        0,
+        false,
+        "",
+        None,
+        1, // the conflict that made it announce
+    ),
+];
+
+impl World {
+    /// Change the fake world as `step` says, and deliver what the worker would.
+    fn take(&mut self, step: Step) {
+        match step {
+            Step::Link(up) => {
+                self.link = up.then_some(LinkState {
+                    index: 2,
+                    up: true,
+                    mac: Some(MAC),
+                });
+                self.feed(Event::NetChanged);
+            }
+            Step::Caps(admin, raw) => {
+                self.caps = (admin, raw);
+                self.feed(Event::NetChanged);
+            }
+            Step::FailAnnounce(errno) => {
+                // A conflict makes it announce at once.
+                self.fail_announce = errno;
+                self.feed(Event::Conflict {
+                    ip: "192.0.2.100".parse().unwrap(),
+                    mac: OTHER_MAC,
+                });
+            }
+            Step::Reconfigure => {
+                let mut s = self.core.settings().clone();
+                s.check_interval_ms += 1;
+                self.feed(Event::Settings(s));
+            }
+            Step::Demote => self.role(Role::Replica, false),
+            Step::LinkDown => {
+                if let Some(l) = self.link.as_mut() {
+                    l.up = false;
+                }
+                self.feed(Event::NetChanged);
+            }
+        }
+    }
+}
+
 #[test]
 fn errors_are_counted_once_each_and_kept_as_history_with_their_time() {
-    use Step::*;
-    let cap = "lacks CAP_NET_ADMIN";
-    let no_link = "interface 'eth0' not found";
-    let announce = "send announcement";
-    // (case, steps (ms, step), errors, error_active, last_error contains, last_error_ms
-    //  (fake clock ms, None: 0 = never), warnings logged)
-    type Case = (
-        &'static str,
-        &'static [(u64, Step)],
-        u64,
-        bool,
-        &'static str,
-        Option<u64>,
-        usize,
-    );
-    let cases: [Case; 9] = [
-        ("no fault", &[], 0, false, "", None, 0),
-        (
-            "a fault in force",
-            &[(1000, Link(false))],
-            1,
-            true,
-            no_link,
-            Some(1000),
-            1,
-        ),
-        (
-            "a fault that cleared stays, with its time",
-            &[(1000, Link(false)), (3000, Link(true))],
-            1,
-            false,
-            no_link,
-            Some(1000),
-            1,
-        ),
-        (
-            "a fault that clears and comes back is two errors",
-            &[(1000, Link(false)), (2000, Link(true)), (3000, Link(false))],
-            2,
-            true,
-            no_link,
-            Some(3000),
-            2,
-        ),
-        (
-            "two faults, the later clears: last_error names the one in force",
-            &[
-                (1000, Caps(false, true)),
-                (2000, Link(false)),
-                (3000, Link(true)),
-            ],
-            2,
-            true,
-            cap,
-            Some(1000),
-            2,
-        ),
-        (
-            "a CONFIG SET while a fault is in force: the same error",
-            &[
-                (1000, Link(false)),
-                (2000, Reconfigure),
-                (2500, Reconfigure),
-            ],
-            1,
-            true,
-            no_link,
-            Some(1000),
-            1,
-        ),
-        (
-            "a CONFIG SET does not hide a fault that is gone",
-            &[(1000, Link(false)), (2000, Link(true)), (2500, Reconfigure)],
-            1,
-            false,
-            no_link,
-            Some(1000),
-            1,
-        ),
-        (
-            "an announce fault ends with the hold",
-            &[(1000, FailAnnounce(Some(libc::ENETDOWN))), (2000, Demote)],
-            1,
-            false,
-            announce,
-            Some(1000),
-            2, // the conflict that made it announce, and the fault
-        ),
-        (
-            "announcements due while the link is down are no error",
-            &[
-                (1000, LinkDown),
-                (1500, FailAnnounce(Some(libc::ENETDOWN))),
-                (2000, FailAnnounce(None)),
-                (2000, Link(true)),
-            ],
-            0,
-            false,
-            "",
-            None,
-            1, // the conflict that made it announce
-        ),
-    ];
-    for (case, steps, errors, active, last_error, last_error_ms, warnings) in cases {
+    for (case, steps, errors, active, last_error, last_error_ms, warnings) in ERROR_HISTORY {
         let mut w = World::new(settings("192.0.2.100/24"));
         w.role(Role::Master, true);
         for &(ms, step) in steps {
             w.run_until(ms);
-            match step {
-                Link(up) => {
-                    w.link = up.then_some(LinkState {
-                        index: 2,
-                        up: true,
-                        mac: Some(MAC),
-                    });
-                    w.feed(Event::NetChanged);
-                }
-                Caps(admin, raw) => {
-                    w.caps = (admin, raw);
-                    w.feed(Event::NetChanged);
-                }
-                FailAnnounce(errno) => {
-                    // A conflict makes it announce at once.
-                    w.fail_announce = errno;
-                    w.feed(Event::Conflict {
-                        ip: "192.0.2.100".parse().unwrap(),
-                        mac: OTHER_MAC,
-                    });
-                }
-                Reconfigure => {
-                    let mut s = w.core.settings().clone();
-                    s.check_interval_ms += 1;
-                    w.feed(Event::Settings(s));
-                }
-                Demote => w.role(Role::Replica, false),
-                LinkDown => {
-                    if let Some(l) = w.link.as_mut() {
-                        l.up = false;
-                    }
-                    w.feed(Event::NetChanged);
-                }
-            }
+            w.take(step);
         }
         w.run_until(4000);
         let s = w.core.status(at(4000));
