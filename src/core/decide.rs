@@ -155,15 +155,7 @@ impl Core {
         self.counters.claims += 1;
         self.transition(why, now);
         self.publish(Publication::Claim, why, now, out);
-        out.push(Action::Log {
-            level: Level::Notice,
-            message: format!(
-                "claiming {} on {} ({})",
-                self.settings.addresses_text(),
-                self.settings.interface,
-                why
-            ),
-        });
+        out.push(self.log_addresses("claiming", why));
         if let Some(problem) = &self.clients.problem {
             out.push(Action::Log {
                 level: Level::Warning,
@@ -199,6 +191,18 @@ impl Core {
             self.kernel.next_refresh = self
                 .refresh_period_ms()
                 .map(|ms| now.mono + Duration::from_millis(ms));
+        }
+    }
+
+    /// "claiming|releasing <addresses> on <interface> (<why>)".
+    fn log_addresses(&self, verb: &str, why: &str) -> Action {
+        Action::Log {
+            level: Level::Notice,
+            message: format!(
+                "{verb} {} on {} ({why})",
+                self.settings.addresses_text(),
+                self.settings.interface,
+            ),
         }
     }
 
@@ -254,15 +258,7 @@ impl Core {
             Publication::Release
         };
         self.publish(what, why, now, out);
-        out.push(Action::Log {
-            level: Level::Notice,
-            message: format!(
-                "releasing {} on {} ({})",
-                self.settings.addresses_text(),
-                self.settings.interface,
-                why
-            ),
-        });
+        out.push(self.log_addresses("releasing", why));
     }
 
     /// Delete every VIP on the interface; one we did not hold is worth a warning.

@@ -18,8 +18,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{Mode, Settings, Vip};
-use crate::sentinel::{Heard, Me, PollError};
+use crate::config::{Mode, Settings, Vip, MAX_SENTINELS};
 
 mod adapters;
 mod clients;
@@ -153,12 +152,17 @@ impl Core {
             Event::Added(vip) => self.added(vip, now, out),
             Event::Announced { at } => self.announced(at, out),
             Event::Failed { action, error } => self.action_failed(action, error, now, out),
-            Event::Identity(me) => self.identity(me, now, out),
+            Event::Identity(me) => {
+                self.sentinels.view.set_me(me);
+                self.after_sentinel_news(now, out);
+            }
             Event::SentinelAnswer { from, heard } => {
-                self.sentinel_answered(&from, *heard, now, out)
+                self.sentinels.view.record(&from, *heard, MAX_SENTINELS);
+                self.after_sentinel_news(now, out);
             }
             Event::SentinelFailed { from, at, error } => {
-                self.sentinel_failed(&from, at, error, now, out)
+                self.sentinels.view.failed(&from, at, error);
+                self.after_sentinel_news(now, out);
             }
             Event::Conflict { ip, mac } => self.conflict(ip, mac, now, out),
             Event::Listening(result) => self.listening(result, now, out),
@@ -227,36 +231,6 @@ impl Core {
         self.counters.announcements_sent += 1;
         self.latency.stop(sent);
         self.clear_fault(FaultKind::Announce, out);
-    }
-
-    fn identity(&mut self, me: Me, now: Now, out: &mut Vec<Action>) {
-        self.sentinels.view.set_me(me);
-        self.after_sentinel_news(now, out);
-    }
-
-    fn sentinel_answered(
-        &mut self,
-        from: &crate::config::SentinelAddr,
-        heard: Heard,
-        now: Now,
-        out: &mut Vec<Action>,
-    ) {
-        self.sentinels
-            .view
-            .record(from, heard, crate::config::MAX_SENTINELS);
-        self.after_sentinel_news(now, out);
-    }
-
-    fn sentinel_failed(
-        &mut self,
-        from: &crate::config::SentinelAddr,
-        at: Duration,
-        error: PollError,
-        now: Now,
-        out: &mut Vec<Action>,
-    ) {
-        self.sentinels.view.failed(from, at, error);
-        self.after_sentinel_news(now, out);
     }
 }
 

@@ -168,6 +168,22 @@ fn latency_is_role_event_to_first_announcement() {
     assert_eq!(w.core.status(at(2)).last_claim_latency_us, 300);
 }
 
+/// A bare core, loaded as master, with addresses of `lifetime_s`.
+fn loaded_master(lifetime_s: u32) -> Core {
+    let mut s = settings("192.0.2.100/24");
+    s.address_lifetime_s = lifetime_s;
+    let mut core = Core::new(s);
+    core.handle(
+        Event::Role {
+            role: Role::Master,
+            at: Duration::ZERO,
+            loaded: true,
+        },
+        at(0),
+    );
+    core
+}
+
 #[test]
 fn lifetime_is_refreshed_four_times_per_lifetime() {
     let mut s = settings("192.0.2.100/24");
@@ -179,17 +195,7 @@ fn lifetime_is_refreshed_four_times_per_lifetime() {
         w.run_until(t);
     }
     // Count Add actions by replaying a tick at each refresh point.
-    let mut s = settings("192.0.2.100/24");
-    s.address_lifetime_s = 2;
-    let mut core = Core::new(s);
-    core.handle(
-        Event::Role {
-            role: Role::Master,
-            at: Duration::ZERO,
-            loaded: true,
-        },
-        at(0),
-    );
+    let mut core = loaded_master(2);
     let obs = w.observation();
     for a in core.handle(Event::Observed(obs.clone()), at(0)) {
         if matches!(a, Action::Add { lifetime_s: 2, .. }) {
@@ -211,17 +217,7 @@ fn lifetime_is_refreshed_four_times_per_lifetime() {
 
 #[test]
 fn permanent_addresses_are_not_refreshed() {
-    let mut s = settings("192.0.2.100/24");
-    s.address_lifetime_s = 0;
-    let mut core = Core::new(s);
-    core.handle(
-        Event::Role {
-            role: Role::Master,
-            at: Duration::ZERO,
-            loaded: true,
-        },
-        at(0),
-    );
+    let mut core = loaded_master(0);
     let obs = Observation {
         link: Some(LinkState {
             index: 2,
@@ -241,11 +237,17 @@ fn permanent_addresses_are_not_refreshed() {
     );
 }
 
-#[test]
-fn drift_is_repaired_and_announced() {
+/// Loaded as master 20 s ago: the claim's bursts are over.
+fn settled_master() -> World {
     let mut w = World::new(settings("192.0.2.100/24"));
     w.role(Role::Master, true);
     w.run_until(20_000);
+    w
+}
+
+#[test]
+fn drift_is_repaired_and_announced() {
+    let mut w = settled_master();
     let sent = w.announced.len();
     w.present.clear(); // deleted by hand
     w.feed(Event::NetChanged);
@@ -272,9 +274,7 @@ fn vip_on_a_replica_is_deleted() {
 
 #[test]
 fn link_down_and_up_reannounces() {
-    let mut w = World::new(settings("192.0.2.100/24"));
-    w.role(Role::Master, true);
-    w.run_until(20_000);
+    let mut w = settled_master();
     let sent = w.announced.len();
     if let Some(l) = w.link.as_mut() {
         l.up = false;

@@ -138,10 +138,7 @@ fn a_conflict_while_holding_is_answered_with_a_burst_at_most_once_a_second() {
 
 #[test]
 fn a_conflict_in_sentinel_mode_also_asks_the_sentinels_once_per_burst() {
-    let mut w = sentinel_world();
-    w.role(Role::Master, true);
-    w.hear(1, answer(1, 1, "r1", 0));
-    w.hear(2, answer(2, 1, "r1", 0));
+    let mut w = confirmed_by_two();
     assert_eq!(w.phase(), "holding");
     let ip: IpAddr = "192.0.2.100".parse().unwrap();
     let polls = w.polls_now;

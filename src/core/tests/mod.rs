@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::parse_addresses;
 use crate::error::{Op, OsError};
-use crate::sentinel::PollPlan;
+use crate::sentinel::{PollError, PollPlan};
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const OTHER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
@@ -256,6 +256,15 @@ fn sentinel_world() -> World {
         runid: "r1".into(),
         ..Default::default()
     }));
+    w
+}
+
+/// A master confirmed by two of the three Sentinels (the quorum) under epoch 0.
+fn confirmed_by_two() -> World {
+    let mut w = sentinel_world();
+    w.role(Role::Master, true);
+    w.hear(1, answer(1, 1, "r1", 0));
+    w.hear(2, answer(2, 1, "r1", 0));
     w
 }
 

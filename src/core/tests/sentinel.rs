@@ -40,10 +40,7 @@ fn sentinel_mode_starts_the_pollers_and_claims_only_when_confirmed() {
 
 #[test]
 fn sentinel_mode_releases_when_the_lease_runs_out() {
-    let mut w = sentinel_world();
-    w.role(Role::Master, true);
-    w.hear(1, answer(1, 1, "r1", 0));
-    w.hear(2, answer(2, 1, "r1", 0));
+    let mut w = confirmed_by_two();
     w.now = 100;
     w.hear(1, answer(1, 1, "r1", 0));
     w.hear(2, answer(2, 1, "r1", 0));
