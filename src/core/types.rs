@@ -191,7 +191,7 @@ pub enum Action {
     PollNow,
     /// Poll this often from now on.
     PollInterval(Duration),
-    /// Watch the wire for other hosts claiming our addresses (None: stop watching).
+    /// Watch the wire for other hosts announcing our addresses (None: stop watching).
     Listen(Option<ListenSpec>),
     /// Tell subscribers of `__vip__:events` (one line, see `Publication`).
     Publish(String),

@@ -216,7 +216,7 @@ fn transitions_are_published_one_line_each() {
         lines[2].starts_with("fence 192.0.2.100/24 4 1700000000050 fenced: Sentinel 192.0.2.23:26379 names 192.0.2.12:6379"),
         "{lines:?}"
     );
-    // not holding any more: a claim on the wire is no conflict
+    // not holding any more: another host announcing the VIP is no conflict
 }
 
 #[test]
