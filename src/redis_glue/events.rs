@@ -10,7 +10,7 @@ use redis_module_macros::cron_event_handler;
 
 use super::{lock, server};
 
-/// The channel every transition is published on (format: `core::Notice`).
+/// The channel every transition is published on (format: `core::Publication`).
 const EVENTS_CHANNEL: &str = "__vip__:events";
 /// The last lines published, for `VIP.EVENTS`: a subscriber that was disconnected (Sentinel's
 /// promotion runs CLIENT KILL TYPE normal and TYPE pubsub on the promoted replica, just when

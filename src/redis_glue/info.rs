@@ -6,6 +6,7 @@ use std::ffi::c_int;
 use redis_module::{raw, InfoContext};
 
 use super::{events, lifecycle};
+use crate::config::Mode;
 use crate::core::Status;
 use crate::sentinel::SentinelRow;
 
@@ -50,11 +51,11 @@ fn version_fields() -> Fields {
 /// The state, mode and role (as text and, for scrapers, as numbers) and what is held where.
 fn state_fields(s: &Status) -> Fields {
     vec![
-        ("state", Text(s.state.into())),
-        ("state_code", Int(state_code(s.state))),
-        ("mode", Text(s.mode.into())),
-        ("mode_code", flag(s.mode == "sentinel")),
-        ("role", Text(s.role.into())),
+        ("state", Text(s.state.as_str().into())),
+        ("state_code", Int(s.state.code())),
+        ("mode", Text(s.mode.as_str().into())),
+        ("mode_code", flag(s.mode == Mode::Sentinel)),
+        ("role", Text(s.role_str().into())),
         ("addresses", Text(s.addresses.clone())),
         ("interface", Text(s.interface.clone())),
         ("holding", flag(s.holding)),
@@ -62,7 +63,10 @@ fn state_fields(s: &Status) -> Fields {
             "announce",
             Text(if s.announce { "yes" } else { "no" }.into()),
         ),
-        ("conflict_detection", Text(s.conflict_detection.into())),
+        (
+            "conflict_detection",
+            Text(s.conflict_detection.as_str().into()),
+        ),
         ("reason", Text(s.reason.clone())),
         ("last_transition_ms", int(s.last_transition_ms)),
         ("last_claim_latency_us", int(s.last_claim_latency_us)),
@@ -94,7 +98,7 @@ fn sentinel_fields(s: &Status) -> Fields {
         ("lease_ms", int(s.lease_ms)),
         ("lease_remaining_ms", int(s.lease_remaining_ms)),
         ("fences", int(s.counters.fences)),
-        ("last_fence_reason", Text(s.last_fence_reason.into())),
+        ("last_fence_reason", Text(s.last_fence_reason_str().into())),
         ("last_fence", Text(s.last_fence.clone())),
     ]
 }
@@ -127,16 +131,6 @@ fn version_num() -> i64 {
     part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
         + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
         + part(env!("CARGO_PKG_VERSION_PATCH"))
-}
-
-/// `state` as a number (Prometheus keeps numbers only): 0 idle, 1 standby, 2 holding, 3 error.
-fn state_code(state: &str) -> i64 {
-    match state {
-        "standby" => 1,
-        "holding" => 2,
-        "error" => 3,
-        _ => 0,
-    }
 }
 
 /// One Sentinel's row of `VIP.SENTINELS`.

@@ -129,7 +129,7 @@ fn report_claims(spec: &ListenSpec, l: &Listener, buf: &mut [u8], inbox: &Inbox)
         if let Some((ip, mac)) = claim {
             if mac != spec.mac
                 && spec.addrs.contains(&ip)
-                && !inbox.send_feed(Event::Claimed { ip, mac })
+                && !inbox.send_feed(Event::Conflict { ip, mac })
             {
                 return false;
             }

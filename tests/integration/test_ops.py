@@ -437,12 +437,16 @@ def test_container_entrypoint(topo, module_path):
 # Where the messages of `reason`, `last_error` and VIP.SENTINELS' `last_error` are made:
 # (file, function). Every string literal in them is a message or a piece of one.
 MESSAGE_SOURCES = [
-    ("src/core.rs", "handle"), ("src/core.rs", "sentinel_fault"), ("src/core.rs", "want"),
-    ("src/core.rs", "apply_observation"), ("src/core.rs", "apply_settings"), ("src/core.rs", "describe"),
+    ("src/core/mod.rs", "role_seen"), ("src/core/faults.rs", "observe_failed"), ("src/core/faults.rs", "listening"),
+    ("src/core/sentinels.rs", "sentinel_config_fault"), ("src/core/decide.rs", "should_hold"),
+    ("src/core/sentinels.rs", "sentinel_decision"), ("src/core/kernel.rs", "check_capabilities"),
+    ("src/core/kernel.rs", "check_link"), ("src/core/kernel.rs", "link_up_again"),
+    ("src/core/lifecycle.rs", "settings_reason"), ("src/core/lifecycle.rs", "release_what_no_longer_applies"),
+    ("src/core/faults.rs", "describe"),
     ("src/sentinel/view.rs", "quorum_warning"), ("src/sentinel/view/rule.rs", "verdict"),
     ("src/sentinel/view/rule.rs", "failover_promotes_other"),
     ("src/sentinel/view.rs", "fault"), ("src/sentinel/view/count.rs", "cruft"), ("src/sentinel/why.rs", "sentence"),
-    ("src/reach.rs", "problem"), ("src/core.rs", "check_clients"),
+    ("src/reach.rs", "problem"), ("src/core/clients.rs", "check"),
     ("src/sentinel/poller.rs", "start"), ("src/sentinel/poller.rs", "run"), ("src/sentinel/poller.rs", "connect"),
     ("src/sentinel/poller.rs", "open_stream"), ("src/sentinel/poller.rs", "handshake"),
     ("src/sentinel/error.rs", "timeout"), ("src/sentinel/error.rs", "io"), ("src/sentinel/error.rs", "reading"),
