@@ -5,7 +5,7 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 use super::events::{self, HISTORY_LEN};
 use super::info::{self, Fields, Value};
-use super::lifecycle;
+use super::worker_link;
 
 /// Field/value pairs as one flat array, the names as `key` makes them.
 fn flat(fields: Fields, key: fn(&'static str) -> RedisValue) -> RedisValue {
@@ -22,7 +22,7 @@ fn flat(fields: Fields, key: fn(&'static str) -> RedisValue) -> RedisValue {
 
 pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
     Ok(flat(
-        info::fields(&lifecycle::status()),
+        info::fields(&worker_link::status()),
         RedisValue::SimpleStringStatic,
     ))
 }
@@ -30,7 +30,7 @@ pub fn vip_status(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
 /// `VIP.SENTINELS`: one entry per Sentinel asked (configured or learned), as field/value
 /// arrays. Empty in basic mode.
 pub fn vip_sentinels(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
-    let rows = lifecycle::status().sentinels;
+    let rows = worker_link::status().sentinels;
     let out = rows
         .iter()
         // the field names as bulk strings here, as they always were

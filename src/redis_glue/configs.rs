@@ -13,8 +13,8 @@ use std::sync::{LazyLock, Mutex};
 
 use redis_module::{raw, Context};
 
-use super::lifecycle::send;
 use super::lock;
+use super::worker_link::send;
 use crate::config::{self, Config, Flags, Kind, Settings, Values, CONFIGS};
 use crate::worker::Control;
 

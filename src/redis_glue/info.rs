@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use redis_module::{raw, InfoContext};
 
-use super::{events, lifecycle};
+use super::{events, worker_link};
 use crate::config::Mode;
 use crate::core::Status;
 use crate::sentinel::SentinelRow;
@@ -176,12 +176,12 @@ pub extern "C" fn info_callback(ctx: *mut raw::RedisModuleInfoCtx, for_crash_rep
 fn vip_info(ctx: &InfoContext, for_crash_report: bool) {
     // A crash report must never wait: the worker may hold the lock, or be gone mid-update.
     let snapshot = if for_crash_report {
-        match lifecycle::try_status() {
+        match worker_link::try_status() {
             Some(s) => s,
             None => return,
         }
     } else {
-        lifecycle::status()
+        worker_link::status()
     };
     raw::add_info_section(ctx.ctx, None);
     for (name, value) in fields(&snapshot) {

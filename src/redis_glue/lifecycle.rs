@@ -1,36 +1,15 @@
 //! Load and unload: the loadmodule arguments checked, the configs registered, the worker
 //! started (and joined at SHUTDOWN and MODULE UNLOAD), the INFO callback and ACL categories
-//! put in place; and the status snapshot the worker publishes for the commands and INFO.
+//! put in place.
 
 use std::ffi::c_void;
-use std::sync::{Arc, LazyLock, Mutex};
 
 use redis_module::{raw, Context, RedisString, Status as RedisStatus};
 
-use super::{configs, defrag, events, info, lock, log, server};
+use super::{configs, defrag, events, info, log, server, worker_link};
 use crate::config::{self, Mode, Settings};
-use crate::core::{Role, Status};
-use crate::worker::{self, Control, Handle};
-
-static WORKER: Mutex<Option<Handle>> = Mutex::new(None);
-static STATUS: LazyLock<Arc<Mutex<Status>>> = LazyLock::new(Arc::default);
-
-/// Hand a control to the worker, when one runs (not yet while the configs load).
-pub fn send(control: Control) {
-    if let Some(w) = lock(&WORKER).as_ref() {
-        w.send(control);
-    }
-}
-
-/// The last status the worker published.
-pub fn status() -> Status {
-    lock(&STATUS).clone()
-}
-
-/// The same without waiting (a crash report): `None` when the lock is held or poisoned.
-pub fn try_status() -> Option<Status> {
-    STATUS.try_lock().ok().map(|s| s.clone())
-}
+use crate::core::Role;
+use crate::worker;
 
 pub fn init(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     let status = load(ctx, args);
@@ -100,10 +79,10 @@ fn start(ctx: &Context) -> RedisStatus {
         first,
         Box::new(log::RedisLog),
         Box::new(events::queue_event),
-        STATUS.clone(),
+        worker_link::status_slot(),
     );
     match spawned {
-        Ok(handle) => *lock(&WORKER) = Some(handle),
+        Ok(handle) => worker_link::attach(handle),
         Err(e) => {
             log::warning(
                 ctx,
@@ -220,11 +199,11 @@ fn acl_categories(ctx: *mut raw::RedisModuleCtx) {
 }
 
 pub fn deinit(ctx: &Context) -> RedisStatus {
-    stop_worker();
+    worker_link::stop();
     configs::set_loaded(false);
     log::notice(ctx, "redis-vip unloaded");
     log::free_log_ctx();
-    *lock(&STATUS) = Status::default();
+    worker_link::reset_status();
     events::clear();
     configs::release();
     RedisStatus::Ok
@@ -237,12 +216,5 @@ unsafe extern "C" fn on_shutdown(
     _data: *mut c_void,
 ) {
     // The process is about to exit: release now (per vip.release-on-shutdown).
-    stop_worker();
-}
-
-fn stop_worker() {
-    let handle = lock(&WORKER).take();
-    if let Some(h) = handle {
-        h.stop();
-    }
+    worker_link::stop();
 }

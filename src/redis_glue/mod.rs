@@ -2,7 +2,8 @@
 //! reads state or hands a control to the worker: no I/O, no waiting, except joining the
 //! worker at shutdown and unload, which is what those are for.
 //!
-//! - `lifecycle` load (arguments, configs, worker) and unload; the status snapshot
+//! - `lifecycle` load (arguments, configs, worker) and unload
+//! - `worker_link` the worker's handle and the status snapshot it publishes
 //! - `configs`   the `vip.*` configs registered from `config::CONFIGS`; the values in force
 //! - `server`    the role, this process's identity, whether clients can reach the VIP
 //! - `events`    `__vip__:events`, published from the server cron, and its history
@@ -23,6 +24,7 @@ mod info;
 mod lifecycle;
 mod log;
 mod server;
+mod worker_link;
 
 pub use commands::{vip_events, vip_sentinels, vip_status};
 pub use lifecycle::{deinit, init};

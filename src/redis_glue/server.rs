@@ -8,7 +8,7 @@ use redis_module::server_events::ServerRole;
 use redis_module::{Context, ContextFlags, RedisValue};
 use redis_module_macros::{config_changed_event_handler, role_changed_event_handler};
 
-use super::lifecycle::send;
+use super::worker_link::send;
 use crate::core::Role;
 use crate::worker::{self, Control};
 
