@@ -122,6 +122,11 @@ pub struct Settings {
     /// Never longer than down-after-milliseconds, whatever is set.
     pub lease_ms: u64,
     pub poll_interval_ms: u64,
+    // --- TLS to the Sentinels (sentinel/tls.rs) ---
+    /// `vip.sentinel-tls yes`: the files in force, each the `vip.sentinel-tls-*` config or,
+    /// when that is empty, the server's own `tls-*` config. None: plaintext.
+    pub sentinel_tls: Option<Box<crate::sentinel::tls::TlsPlan>>,
+    // --- end TLS ---
 }
 
 impl Default for Settings {
@@ -146,6 +151,7 @@ impl Default for Settings {
             quorum: 0,
             lease_ms: 0,
             poll_interval_ms: 100,
+            sentinel_tls: None,
         }
     }
 }
@@ -465,6 +471,14 @@ pub const CONFIG_NAMES: &[(&str, Kind)] = &[
     ("release-on-shutdown", Kind::Bool),
     ("enabled", Kind::Bool),
     ("announce", Kind::Bool),
+    // --- TLS to the Sentinels ---
+    ("sentinel-tls", Kind::Bool),
+    ("sentinel-tls-ca-cert-file", Kind::Text),
+    ("sentinel-tls-ca-cert-dir", Kind::Text),
+    ("sentinel-tls-cert-file", Kind::Text),
+    ("sentinel-tls-key-file", Kind::Text),
+    ("sentinel-tls-key-file-pass", Kind::Text),
+    // --- end TLS ---
 ];
 
 /// Redis' own booleans: yes or no, in any case.

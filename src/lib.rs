@@ -75,11 +75,20 @@ mod module {
                 // SENSITIVE: redacted from MONITOR and the slow log (CONFIG GET still shows
                 // it, as Redis shows masterauth)
                 ["sentinel-auth-pass", &SENTINEL_AUTH_PASS, "", SECRET, Some(Box::new(on_config_changed))],
+                // --- TLS to the Sentinels (empty: the server's own tls-* config) ---
+                ["sentinel-tls-ca-cert-file", &SENTINEL_TLS_CA_CERT_FILE, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-tls-ca-cert-dir", &SENTINEL_TLS_CA_CERT_DIR, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-tls-cert-file", &SENTINEL_TLS_CERT_FILE, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-tls-key-file", &SENTINEL_TLS_KEY_FILE, "", PROTECTED, Some(Box::new(on_config_changed))],
+                ["sentinel-tls-key-file-pass", &SENTINEL_TLS_KEY_FILE_PASS, "", SECRET, Some(Box::new(on_config_changed))],
+                // --- end TLS ---
             ],
             bool: [
                 ["release-on-shutdown", &RELEASE_ON_SHUTDOWN, true, DEFAULT, Some(Box::new(on_config_changed))],
                 ["enabled", &ENABLED, true, PROTECTED, Some(Box::new(on_config_changed))],
                 ["announce", &ANNOUNCE, true, PROTECTED, Some(Box::new(on_config_changed))],
+                // --- TLS to the Sentinels ---
+                ["sentinel-tls", &SENTINEL_TLS, false, PROTECTED, Some(Box::new(on_config_changed))],
             ],
             enum: [],
             module_args_as_configuration: true,

@@ -21,6 +21,7 @@ use redis_module_macros::{
 
 use crate::config::{self, Mode, Settings};
 use crate::core::{Level, Role, Status};
+use crate::sentinel::tls;
 use crate::worker::{self, Control, Handle, Log};
 
 /// A string config whose value is checked by a parser from `config.rs` before it is kept.
@@ -81,6 +82,45 @@ pub static SENTINEL_AUTH_USER: StrConfig =
     StrConfig::new(|s| config::parse_token("Sentinel user name", s).map(|_| ()));
 pub static SENTINEL_AUTH_PASS: StrConfig = StrConfig::new(|s| config::parse_secret(s).map(|_| ()));
 
+// --- TLS to the Sentinels (sentinel/tls.rs): the configs, and the server's own tls-* ---
+pub static SENTINEL_TLS: AtomicBool = AtomicBool::new(false);
+pub static SENTINEL_TLS_CA_CERT_FILE: StrConfig =
+    StrConfig::new(|s| tls::parse_path("CA file", s).map(|_| ()));
+pub static SENTINEL_TLS_CA_CERT_DIR: StrConfig =
+    StrConfig::new(|s| tls::parse_path("CA directory", s).map(|_| ()));
+pub static SENTINEL_TLS_CERT_FILE: StrConfig =
+    StrConfig::new(|s| tls::parse_path("certificate", s).map(|_| ()));
+pub static SENTINEL_TLS_KEY_FILE: StrConfig =
+    StrConfig::new(|s| tls::parse_path("key", s).map(|_| ()));
+pub static SENTINEL_TLS_KEY_FILE_PASS: StrConfig =
+    StrConfig::new(|s| config::parse_secret(s).map(|_| ()));
+/// The server's own TLS files, the defaults of the configs above.
+static SERVER_TLS: Mutex<Option<tls::ServerTls>> = Mutex::new(None);
+
+/// Read the server's own tls-* configs (main thread: CONFIG GET only reads memory). At load,
+/// and on every `CONFIG SET tls-*`.
+fn read_server_tls(ctx: &Context) {
+    let server = tls::ServerTls::from_configs(|name| config_value(ctx, name));
+    *lock(&SERVER_TLS) = Some(server);
+}
+
+/// The TLS plan in force: `vip.sentinel-tls-*`, else the server's.
+fn sentinel_tls() -> Option<tls::TlsPlan> {
+    let path = |c: &StrConfig| tls::parse_path("", &c.get_string()).unwrap_or_default();
+    let module = tls::ModuleTls {
+        enabled: SENTINEL_TLS.load(Ordering::Relaxed),
+        ca_file: path(&SENTINEL_TLS_CA_CERT_FILE),
+        ca_dir: path(&SENTINEL_TLS_CA_CERT_DIR),
+        cert_file: path(&SENTINEL_TLS_CERT_FILE),
+        key_file: path(&SENTINEL_TLS_KEY_FILE),
+        key_pass: config::parse_secret(&SENTINEL_TLS_KEY_FILE_PASS.get_string())
+            .unwrap_or_default(),
+    };
+    let server = lock(&SERVER_TLS).clone().unwrap_or_default();
+    tls::resolve(&module, &server)
+}
+// --- end TLS ---
+
 pub static ANNOUNCE_COUNT: AtomicI64 = AtomicI64::new(5);
 pub static ANNOUNCE_INTERVAL_MS: AtomicI64 = AtomicI64::new(200);
 pub static ANNOUNCE_REPEAT_DELAY_MS: AtomicI64 = AtomicI64::new(5000);
@@ -131,6 +171,7 @@ pub fn settings() -> Settings {
         quorum: num(&QUORUM),
         lease_ms: num(&LEASE_MS),
         poll_interval_ms: num(&POLL_INTERVAL_MS),
+        sentinel_tls: sentinel_tls().map(Box::new),
     }
 }
 
@@ -358,6 +399,11 @@ fn on_server_config_changed(ctx: &Context, names: &[&str]) {
     {
         send(listening(ctx));
     }
+    // TLS to the Sentinels: the server's own files are the defaults.
+    if names.iter().any(|n| tls::SERVER_TLS_CONFIGS.contains(n)) {
+        read_server_tls(ctx);
+        send(Control::Settings(settings()));
+    }
 }
 
 #[role_changed_event_handler]
@@ -421,6 +467,13 @@ fn current_value(name: &str) -> Option<String> {
         "release-on-shutdown" => boolean(&RELEASE_ON_SHUTDOWN),
         "enabled" => boolean(&ENABLED),
         "announce" => boolean(&ANNOUNCE),
+        // --- TLS ---
+        "sentinel-tls" => boolean(&SENTINEL_TLS),
+        "sentinel-tls-ca-cert-file" => text(&SENTINEL_TLS_CA_CERT_FILE),
+        "sentinel-tls-ca-cert-dir" => text(&SENTINEL_TLS_CA_CERT_DIR),
+        "sentinel-tls-cert-file" => text(&SENTINEL_TLS_CERT_FILE),
+        "sentinel-tls-key-file" => text(&SENTINEL_TLS_KEY_FILE),
+        "sentinel-tls-key-file-pass" => text(&SENTINEL_TLS_KEY_FILE_PASS),
         _ => None,
     }
 }
@@ -436,13 +489,15 @@ fn overridden(name: &str, arg: &str) -> Option<String> {
     if same {
         return None;
     }
-    Some(if name == "sentinel-auth-pass" {
-        format!("vip.{name} from the configuration file overrides the loadmodule argument")
-    } else {
-        format!(
+    Some(
+        if name == "sentinel-auth-pass" || name == "sentinel-tls-key-file-pass" {
+            format!("vip.{name} from the configuration file overrides the loadmodule argument")
+        } else {
+            format!(
             "vip.{name} '{current}' from the configuration file overrides the loadmodule argument '{arg}'"
         )
-    })
+        },
+    )
 }
 
 /// No warning at load on servers without defrag callbacks (issue 21). The `redis_module!`
@@ -577,6 +632,7 @@ fn init_or_refuse(ctx: &Context, args: &[RedisString]) -> RedisStatus {
     } else {
         Role::Replica
     };
+    read_server_tls(ctx);
     let settings = settings();
     let first = vec![identity(ctx), listening(ctx), role_event(role, true)];
     RECHECK_CLIENTS.store(true, Ordering::Relaxed);

@@ -2,10 +2,12 @@
 //!
 //! - `answer`: their replies, parsed into the few facts that matter (pure);
 //! - `view`: every Sentinel's latest answer, and whether this node may hold (pure);
-//! - `poller`: the threads that ask (one per Sentinel, with timeouts).
+//! - `poller`: the threads that ask (one per Sentinel, with timeouts);
+//! - `tls`: TLS to the Sentinels (the client context, the handshake, its errors).
 
 pub mod answer;
 pub mod poller;
+pub mod tls;
 pub mod view;
 pub mod why;
 
@@ -20,6 +22,8 @@ pub struct PollPlan {
     pub master_name: String,
     pub auth_user: Option<String>,
     pub auth_pass: Option<Secret>,
+    /// TLS to every Sentinel (`vip.sentinel-tls yes`); None: plaintext.
+    pub tls: Option<tls::TlsPlan>,
 }
 pub use view::{
     same_sentinels, Fence, Heard, Me, PollError, PollErrorKind, Rules, SentinelRow, SentinelView,

@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use redis::Value;
 
 use super::answer::{self, Answer, ReplyError};
+use super::tls::{self, Stream, Tls};
 use super::view::{Heard, PollError, PollErrorKind};
 use super::PollPlan;
 use crate::config::SentinelAddr;
@@ -75,6 +76,7 @@ impl Pollers {
                 old.master_name != new.master_name
                     || old.auth_user != new.auth_user
                     || old.auth_pass != new.auth_pass
+                    || old.tls != new.tls
             }
             _ => true,
         };
@@ -246,11 +248,10 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
-/// One connection to a Sentinel: the socket, and the RESP parser of the `redis` crate
-/// (which keeps any bytes read ahead between replies).
+/// One connection to a Sentinel: the socket (plaintext or TLS), and the RESP parser of the
+/// `redis` crate (which keeps any bytes read ahead between replies).
 struct Session {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
+    conn: BufReader<Stream>,
     parser: redis::Parser,
     sentinel_runid: String,
     last_peers: Option<Duration>,
@@ -263,18 +264,26 @@ impl Session {
         for c in commands {
             c.write_packed_command(&mut packed);
         }
-        self.writer.write_all(&packed).map_err(io_error)?;
+        if let Err(e) = self.conn.get_mut().write_all(&packed) {
+            return Err(self.conn.get_mut().take_failure().unwrap_or(io_error(e)));
+        }
         let mut budget = Budget {
-            inner: &mut self.reader,
+            inner: &mut self.conn,
             left: MAX_REPLY_BYTES,
         };
         let mut out = Vec::with_capacity(commands.len());
         for _ in commands {
-            let v = self
-                .parser
-                .parse_value(&mut budget)
-                .map_err(|e| classify(&e))?;
-            out.push(v);
+            match self.parser.parse_value(&mut budget) {
+                Ok(v) => out.push(v),
+                // A TLS alert behind the I/O error says more than the error itself.
+                Err(e) => {
+                    return Err(budget
+                        .inner
+                        .get_mut()
+                        .take_failure()
+                        .unwrap_or(classify(&e)))
+                }
+            }
         }
         Ok(out)
     }
@@ -308,6 +317,7 @@ impl Job {
 
     fn run(self) {
         let mut session: Option<Session> = None;
+        let mut tls = self.plan.tls.clone().map(Tls::new);
         let mut next = mono();
         loop {
             let wait = next.saturating_sub(mono());
@@ -322,7 +332,7 @@ impl Job {
             // once: its late answer was already too old to count.
             next = mono() + self.interval();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.poll_once(&mut session)
+                self.poll_once(&mut session, &mut tls)
             }));
             let event = match outcome {
                 Ok(Ok(heard)) => Event::SentinelAnswer {
@@ -362,7 +372,7 @@ impl Job {
         }
     }
 
-    fn connect(&self) -> Result<Session, PollError> {
+    fn connect(&self, tls: &mut Option<Tls>) -> Result<Session, PollError> {
         let (connect_timeout, read_timeout) = timeouts(self.interval());
         // Host names are resolved here, on this poller's own thread.
         let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
@@ -393,13 +403,13 @@ impl Job {
                 })
             }
         };
-        let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
+        let setup = |s: &TcpStream| -> io::Result<TcpStream> {
             s.set_nodelay(true)?;
             s.set_read_timeout(Some(read_timeout))?;
             s.set_write_timeout(Some(read_timeout))?;
-            Ok((s.try_clone()?, s.try_clone()?))
+            s.try_clone()
         };
-        let (reader, stop_handle) = setup(&stream).map_err(io_error)?;
+        let stop_handle = setup(&stream).map_err(io_error)?;
         if let Ok(mut slot) = self.socket.lock() {
             *slot = Some(stop_handle);
         }
@@ -409,9 +419,12 @@ impl Job {
                 text: "stopping".into(),
             });
         }
+        let stream = match tls {
+            Some(t) => t.handshake(stream, &self.addr.host)?,
+            None => Stream::Plain(stream),
+        };
         let mut session = Session {
-            writer: stream,
-            reader: BufReader::new(reader),
+            conn: BufReader::new(stream),
             parser: redis::Parser::new(),
             sentinel_runid: String::new(),
             last_peers: None,
@@ -427,7 +440,11 @@ impl Job {
         }
         commands.push(cmd(&["CLIENT", "SETNAME", "redis-vip"]));
         commands.push(cmd(&["SENTINEL", "MYID"]));
-        let replies = session.exchange(&commands)?;
+        let replies = session.exchange(&commands).map_err(|e| match tls {
+            // a TLS-only Sentinel closes a plaintext connection at the first command
+            None => tls::plaintext_to_tls_port(e),
+            Some(_) => e,
+        })?;
         for (i, reply) in replies.iter().enumerate() {
             if let Value::ServerError(e) = reply {
                 let is_auth = self.plan.auth_pass.is_some() && i == 0;
@@ -449,10 +466,18 @@ impl Job {
         Ok(session)
     }
 
-    fn poll_once(&self, session: &mut Option<Session>) -> Result<Heard, PollError> {
+    fn poll_once(
+        &self,
+        session: &mut Option<Session>,
+        tls: &mut Option<Tls>,
+    ) -> Result<Heard, PollError> {
+        // A TLS file changed: reconnect with it now (a broken renewal shows at once).
+        if session.is_some() && tls.as_mut().is_some_and(|t| t.files_changed(mono())) {
+            self.drop_session(session);
+        }
         let s = match session {
             Some(s) => s,
-            slot => slot.insert(self.connect()?),
+            slot => slot.insert(self.connect(tls)?),
         };
         let name = self.plan.master_name.as_str();
         let sent = mono();

@@ -83,6 +83,9 @@ pub enum PollErrorKind {
     NoSuchMaster,
     /// Any other error reply, or a reply that does not parse.
     Reply,
+    /// TLS: a certificate refused either way, a file that cannot be used, TLS on one side
+    /// only. The text names the cause and the fix (sentinel/tls.rs).
+    Tls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -625,12 +628,17 @@ impl SentinelView {
             t.error
                 .as_ref()
                 .filter(|(_, e)| {
-                    matches!(e.kind, PollErrorKind::Auth | PollErrorKind::NoSuchMaster)
+                    matches!(
+                        e.kind,
+                        PollErrorKind::Auth | PollErrorKind::NoSuchMaster | PollErrorKind::Tls
+                    )
                 })
                 .filter(|_| t.failing())
                 .map(|(_, e)| (t, e))
         }) {
             let fix = match e.kind {
+                // the text names the cause and the fix itself
+                PollErrorKind::Tls => return Some(format!("Sentinel {}: {}", t.addr, e.text)),
                 PollErrorKind::Auth => {
                     "authentication failed: check vip.sentinel-auth-user and vip.sentinel-auth-pass"
                 }
