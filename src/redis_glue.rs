@@ -339,9 +339,20 @@ fn identity(ctx: &Context) -> Control {
     };
     Control::Identity(crate::sentinel::Me {
         runid: field("run_id"),
-        port: field("tcp_port").parse().unwrap_or(0),
+        port: listed_port(ctx, field("tcp_port").parse().unwrap_or(0)),
         age: crate::worker::system::process_age().map(|age| (worker::mono(), age)),
     })
+}
+
+/// The port Sentinel lists this node by: a replica tells its master its `tls-port` when
+/// `tls-replication yes` (a TLS-only node has `port 0`), else its `port`.
+fn listed_port(ctx: &Context, tcp_port: u16) -> u16 {
+    let tls_port = config_value(ctx, "tls-port").parse().unwrap_or(0);
+    if tls_port != 0 && (tcp_port == 0 || config_value(ctx, "tls-replication") == "yes") {
+        tls_port
+    } else {
+        tcp_port
+    }
 }
 
 /// One config value as `CONFIG GET` answers it (empty when it cannot be read).

@@ -5,6 +5,7 @@
 //! - `poller`: the threads that ask (one per Sentinel, with timeouts);
 //! - `tls`: TLS to the Sentinels (the client context, the handshake, its errors).
 
+pub mod acl;
 pub mod answer;
 pub mod poller;
 pub mod tls;

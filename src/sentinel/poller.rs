@@ -26,6 +26,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use redis::Value;
 
+use super::acl;
 use super::answer::{self, Answer, ReplyError};
 use super::tls::{self, Stream, Tls};
 use super::view::{Heard, PollError, PollErrorKind};
@@ -344,7 +345,8 @@ impl Job {
                     Event::SentinelFailed {
                         from: self.addr.clone(),
                         at: mono(),
-                        error,
+                        // a NOPERM names the command and the ACL rule to add
+                        error: acl::refine(error, self.plan.auth_user.as_deref()),
                     }
                 }
                 Err(_) => {

@@ -86,6 +86,9 @@ pub enum PollErrorKind {
     /// TLS: a certificate refused either way, a file that cannot be used, TLS on one side
     /// only. The text names the cause and the fix (sentinel/tls.rs).
     Tls,
+    /// The Sentinel's ACL refuses a command the module needs (NOPERM); the text names the
+    /// command and the rule to add (sentinel/acl.rs).
+    Denied,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -630,7 +633,10 @@ impl SentinelView {
                 .filter(|(_, e)| {
                     matches!(
                         e.kind,
-                        PollErrorKind::Auth | PollErrorKind::NoSuchMaster | PollErrorKind::Tls
+                        PollErrorKind::Auth
+                            | PollErrorKind::NoSuchMaster
+                            | PollErrorKind::Tls
+                            | PollErrorKind::Denied
                     )
                 })
                 .filter(|_| t.failing())
@@ -638,7 +644,9 @@ impl SentinelView {
         }) {
             let fix = match e.kind {
                 // the text names the cause and the fix itself
-                PollErrorKind::Tls => return Some(format!("Sentinel {}: {}", t.addr, e.text)),
+                PollErrorKind::Tls | PollErrorKind::Denied => {
+                    return Some(format!("Sentinel {}: {}", t.addr, e.text))
+                }
                 PollErrorKind::Auth => {
                     "authentication failed: check vip.sentinel-auth-user and vip.sentinel-auth-pass"
                 }
