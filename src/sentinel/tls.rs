@@ -313,7 +313,7 @@ fn tls_error(text: String) -> PollError {
 }
 
 /// Read a file ourselves: the error names the path and the cause, not an OpenSSL code.
-fn read(what: &str, path: &str) -> Result<Vec<u8>, String> {
+fn read_file(what: &str, path: &str) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("cannot read the {what} {path}: {e}"))
 }
 
@@ -330,7 +330,7 @@ fn build(plan: &TlsPlan) -> Result<SslContext, String> {
         return Err("no CA to verify the Sentinels' certificates with: set tls-ca-cert-file on this server, or vip.sentinel-tls-ca-cert-file".into());
     }
     if let Some(path) = &plan.ca_file {
-        let pem = read("CA file", path)?;
+        let pem = read_file("CA file", path)?;
         let certs = X509::stack_from_pem(&pem)
             .ok()
             .filter(|c| !c.is_empty())
@@ -365,7 +365,7 @@ fn build(plan: &TlsPlan) -> Result<SslContext, String> {
             ))
         }
         (Some(cert), Some(key)) => {
-            let pem = read("client certificate", cert)?;
+            let pem = read_file("client certificate", cert)?;
             let mut chain = X509::stack_from_pem(&pem)
                 .ok()
                 .filter(|c| !c.is_empty())
@@ -379,7 +379,7 @@ fn build(plan: &TlsPlan) -> Result<SslContext, String> {
                 b.add_extra_chain_cert(extra)
                     .map_err(|e| format!("cannot use the client certificate {cert}: {e}"))?;
             }
-            let key_pem = read("client key", key)?;
+            let key_pem = read_file("client key", key)?;
             let pkey = private_key(&key_pem, plan.key_pass.as_ref(), key)?;
             b.set_private_key(&pkey).map_err(|e| {
                 if e.to_string().contains("mismatch") {
@@ -462,42 +462,49 @@ fn handshake_failure(
     alert(plan.cert_file.as_deref(), &reasons(e))
 }
 
+/// OpenSSL's reasons, as `alert` reads them (lower case): a plaintext answer to our hello.
+const PLAINTEXT: &[&str] = &[
+    "wrong version number",
+    "packet length too long",
+    "record layer failure",
+    "http request",
+];
+/// The Sentinel wants a client certificate (TLS 1.3: "certificate required"; TLS 1.2 sends
+/// a plain "handshake failure", read so only when we sent none).
+const CERT_REQUIRED: &str = "certificate required";
+const HANDSHAKE_FAILURE: &str = "handshake failure";
+/// The Sentinel does not trust the certificate we sent ("decrypt error": signed by another
+/// CA of the same name).
+const UNTRUSTED: &[&str] = &["unknown ca", "bad certificate", "unsupported certificate"];
+const DECRYPT_ERROR: &str = "decrypt error";
+const EXPIRED: &str = "certificate expired";
+const REVOKED: &str = "certificate revoked";
+const NO_VERSION: &[&str] = &["protocol version", "no protocols available"];
+const NO_CIPHER: &str = "no shared cipher";
+
 /// A failure the Sentinel signalled with an alert, or a plaintext answer.
 fn alert(cert_file: Option<&str>, why: &str) -> PollError {
     let has = |s: &str| why.contains(s);
-    let text = if has("wrong version number")
-        || has("packet length too long")
-        || has("record layer failure")
-        || has("http request")
-    {
-        "the Sentinel answered in plaintext, not TLS: give its tls-port in vip.sentinel-tls, or set vip.sentinel-tls no for a plaintext Sentinel".to_string()
-    } else if has("certificate required") || (cert_file.is_none() && has("handshake failure")) {
+    let any = |l: &[&str]| l.iter().any(|s| why.contains(s));
+    let ours = cert_file.unwrap_or("(none)");
+    let text = if any(PLAINTEXT) {
+        "the Sentinel answered in plaintext, not TLS: give its tls-port in vip.sentinels, or set vip.sentinel-tls no for a plaintext Sentinel".to_string()
+    } else if has(CERT_REQUIRED) || (cert_file.is_none() && has(HANDSHAKE_FAILURE)) {
         match cert_file {
             None => "the Sentinel requires a client certificate (tls-auth-clients yes) and none is configured: set tls-cert-file and tls-key-file on this server, or vip.sentinel-tls-cert-file and vip.sentinel-tls-key-file".into(),
             Some(c) => format!("the Sentinel requires a client certificate and did not accept {c}: sign it with a CA in the Sentinel's tls-ca-cert-file"),
         }
-    } else if has("unknown ca")
-        || has("bad certificate")
-        || has("unsupported certificate")
-        || (cert_file.is_some() && has("decrypt error"))
-    {
+    } else if any(UNTRUSTED) || (cert_file.is_some() && has(DECRYPT_ERROR)) {
         format!(
-            "the Sentinel does not trust our client certificate {}: sign it with a CA in the Sentinel's tls-ca-cert-file",
-            cert_file.unwrap_or("(none)")
+            "the Sentinel does not trust our client certificate {ours}: sign it with a CA in the Sentinel's tls-ca-cert-file"
         )
-    } else if has("certificate expired") {
-        format!(
-            "the Sentinel refused our client certificate {} as expired: renew it",
-            cert_file.unwrap_or("(none)")
-        )
-    } else if has("certificate revoked") {
-        format!(
-            "the Sentinel refused our client certificate {} as revoked: issue a new one",
-            cert_file.unwrap_or("(none)")
-        )
-    } else if has("protocol version") || has("no protocols available") {
+    } else if has(EXPIRED) {
+        format!("the Sentinel refused our client certificate {ours} as expired: renew it")
+    } else if has(REVOKED) {
+        format!("the Sentinel refused our client certificate {ours} as revoked: issue a new one")
+    } else if any(NO_VERSION) {
         "no TLS version in common: the module speaks TLS 1.2 and 1.3; check the Sentinel's tls-protocols".into()
-    } else if has("no shared cipher") || has("handshake failure") {
+    } else if has(NO_CIPHER) || has(HANDSHAKE_FAILURE) {
         "TLS handshake refused (no cipher or certificate type in common): check the Sentinel's tls-ciphers / tls-ciphersuites and its certificate".into()
     } else {
         format!("TLS handshake failed: {}", why.trim())
@@ -682,15 +689,14 @@ impl Write for Stream {
     }
 }
 
+/// How a connection closed by the peer reads in an error text (lower case).
+const CLOSED: &[&str] = &["closed", "reset", "broken pipe", "eof", "unexpected end"];
+
 /// A plaintext poll whose first exchange failed: a TLS-only Sentinel answers a plaintext
 /// command with a TLS alert record (0x15 0x03 ...) or closes the connection.
 pub fn plaintext_to_tls_port(e: PollError) -> PollError {
     let t = e.text.to_ascii_lowercase();
-    let closed = t.contains("closed")
-        || t.contains("reset")
-        || t.contains("broken pipe")
-        || t.contains("eof")
-        || t.contains("unexpected end");
+    let closed = CLOSED.iter().any(|c| t.contains(c));
     let alert_bytes = t.contains("invalid")
         && (t.contains("0x15") || t.contains("\\u{15}") || t.contains("\u{15}"));
     if matches!(e.kind, PollErrorKind::Connect | PollErrorKind::Reply) && (closed || alert_bytes) {
