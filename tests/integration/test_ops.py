@@ -439,6 +439,12 @@ MESSAGE_SOURCES = [
     ("src/reach.rs", "problem"), ("src/core.rs", "check_clients"),
     ("src/sentinel/poller.rs", "apply"), ("src/sentinel/poller.rs", "run"), ("src/sentinel/poller.rs", "connect"),
     ("src/sentinel/poller.rs", "io_error"), ("src/sentinel/poller.rs", "classify"),
+    # TLS and ACL (sentinel/tls.rs, sentinel/acl.rs)
+    ("src/sentinel/tls.rs", "handshake"), ("src/sentinel/tls.rs", "build"), ("src/sentinel/tls.rs", "read_file"),
+    ("src/sentinel/tls.rs", "private_key"), ("src/sentinel/tls.rs", "handshake_failure"),
+    ("src/sentinel/tls.rs", "alert"), ("src/sentinel/tls.rs", "certificate_refused"),
+    ("src/sentinel/tls.rs", "closed_after_handshake"), ("src/sentinel/tls.rs", "plaintext_to_tls_port"),
+    ("src/sentinel/acl.rs", "denied"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"

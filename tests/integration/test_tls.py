@@ -343,7 +343,7 @@ def test_the_smallest_acl_user_and_one_missing_command(topo, module_path, pki, f
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_no_secret_in_the_log_info_or_status(topo, module_path, pki, flavor):
     """Every secret set (the Sentinels' password for an ACL user, an encrypted client key with
-    its passphrase): after a run with a failover and a wrong-password phase, none appears in the
+    its passphrase): after a run with a planned failover, none appears in the
     server's log, INFO, VIP.STATUS or VIP.SENTINELS."""
     needs_tls(flavor)
     import subprocess
