@@ -124,6 +124,14 @@ def test_tls_kill9_then_stale_restart(topo, module_path, pki, flavor):
     assert (s1["mode"], s1["state"], s1["last_error"]) == ("sentinel", "holding", ""), s1
     rows = sentinel_rows(g["n1"])
     assert len(rows) == 3 and all(r["last_error"] == "" for r in rows), rows
+    # One TLS session per node and Sentinel, kept across polls: the same connections 2 s
+    # (20 polls) later, and exactly one per node.
+    def module_clients():
+        return sorted((c["id"], c["addr"].rsplit(":", 1)[0]) for c in
+                      g.sentinels["n2"].client().client_list() if c.get("name") == "redis-vip")
+    before = module_clients()
+    time.sleep(2)
+    assert module_clients() == before and sorted(a for _, a in before) == sorted(n.address for n in g), before
     with HolderSampler(topo, interval=0.02) as smp, TlsVipWriter(topo, pki) as w:
         t0, wall0 = time.monotonic(), time.time()
         g["n1"].kill9()
