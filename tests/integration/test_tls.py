@@ -297,6 +297,14 @@ def test_each_tls_failure_is_named_with_its_fix_and_recovers(make_topology, modu
     # and back
     fix(sentinel_tls="yes")
     no_error(node)
+    # The server's own files are the defaults: with the module's cleared there is no CA; a
+    # CONFIG SET of the server's tls-* files (read on the config-change event) fixes it, and
+    # its certificate is the client certificate the Sentinel asks for.
+    fix(sentinel_tls_ca_cert_file="", sentinel_tls_cert_file="", sentinel_tls_key_file="")
+    error_of(node, tls_s, ["no CA to verify", "tls-ca-cert-file"])
+    node.execute("CONFIG", "SET", "tls-cert-file", pki.server_cert, "tls-key-file", pki.server_key,
+                 "tls-ca-cert-file", pki.ca)
+    no_error(node)
     assert node.alive() and not topo.crashes(), topo.logs()
 
 
@@ -374,3 +382,55 @@ def test_no_secret_in_the_log_info_or_status(topo, module_path, pki, flavor):
         texts += [n.log_text(), str(n.client().info("everything")), str(n.vip_status()),
                   str(n.execute("VIP.SENTINELS"))]
     assert not secrets_in(texts, [ACL_PASS, key_pass]), "a secret appears"
+
+
+# ----------------------------------------------------------------------------------------------
+# figures (printed with -s; no performance assertion)
+
+
+def _proc_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _poller_ticks(g: RedisGroup) -> int:
+    from helpers import thread_cpu_ticks
+    return sum(thread_cpu_ticks(n, f"vip-sentinel-{i}") for n in g for i in range(3))
+
+
+def _measure(g: RedisGroup, seconds: float) -> tuple[float, float]:
+    """(module CPU ms per poll, Sentinels' CPU ms per second, all three together) over
+    ``seconds`` with every node polling every Sentinel every 100 ms."""
+    import os
+    hz = os.sysconf("SC_CLK_TCK")
+    p0 = _poller_ticks(g)
+    s0 = sum(_proc_ticks(s.pid) for s in g.sentinels.values())
+    time.sleep(seconds)
+    p1 = _poller_ticks(g)
+    s1 = sum(_proc_ticks(s.pid) for s in g.sentinels.values())
+    polls = len(g.nodes) * len(g.sentinels) * seconds / 0.1
+    return (p1 - p0) * 1000 / hz / polls, (s1 - s0) * 1000 / hz / seconds
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_figures_tls_against_plaintext(make_topology, module_path, pki, flavor):
+    """The cost of TLS at 100 ms polls from 3 nodes to 3 Sentinels, against plaintext: the
+    module's poller CPU per poll and the Sentinels' CPU per second (clock ticks of 10 ms over
+    20 s: coarse), and the connections each node keeps (one per Sentinel either way)."""
+    needs_tls(flavor)
+    from helpers import start_sentinel_group
+    seconds = 20
+    topo = make_topology()
+    g = start_tls_group(topo, module_path, pki, flavor, auth_clients=True)
+    time.sleep(2)
+    tls_poll, tls_sentinels = _measure(g, seconds)
+    conns = sum(1 for c in g.sentinels["n1"].client().client_list() if c.get("name") == "redis-vip")
+    topo.close()
+    topo2 = make_topology()
+    g2 = start_sentinel_group(topo2, module_path, flavor)
+    time.sleep(2)
+    plain_poll, plain_sentinels = _measure(g2, seconds)
+    print(f"\n[{flavor}] 3 nodes x 3 Sentinels, 100 ms polls, {seconds} s: module CPU per poll TLS "
+          f"{tls_poll:.3f} ms, plaintext {plain_poll:.3f} ms; the 3 Sentinels' CPU TLS {tls_sentinels:.1f} ms/s, "
+          f"plaintext {plain_sentinels:.1f} ms/s; module connections on one Sentinel (TLS): {conns}")
+    assert conns == 3
