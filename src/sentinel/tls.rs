@@ -244,6 +244,7 @@ impl Tls {
 
     /// The context for the next handshake, rebuilt when a file changed.
     fn context(&mut self) -> Result<SslContext, PollError> {
+        pin_module();
         let now = self.stamps();
         if let Some((ctx, stamps)) = &self.context {
             if *stamps == now {
@@ -303,6 +304,34 @@ impl Tls {
             }
         }
     }
+}
+
+/// Keep this module's code mapped until the process exits, from the first TLS use on.
+///
+/// rust-openssl registers `ex_data` indices in the process's one libssl, with free callbacks
+/// in this library; OpenSSL calls every registered callback whenever any `SSL` is freed, the
+/// server's own included. After a MODULE UNLOAD that unmapped this code, the server's next TLS
+/// client to disconnect would call into nothing. `RTLD_NODELETE` on our own mapping makes
+/// that impossible (a reload of the module then reuses the mapping, as it already does in
+/// practice: docs/operations.md, rolling upgrade).
+fn pin_module() {
+    static PINNED: std::sync::Once = std::sync::Once::new();
+    PINNED.call_once(|| {
+        // SAFETY: dladdr only reads the loader's tables into a plain struct; dlopen with
+        // RTLD_NOLOAD never loads anything, it only adds a reference (and NODELETE) to the
+        // mapping that holds this function, named by the path the loader gave.
+        unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            if libc::dladdr(pin_module as *const libc::c_void, &mut info) != 0
+                && !info.dli_fname.is_null()
+            {
+                let _ = libc::dlopen(
+                    info.dli_fname,
+                    libc::RTLD_LAZY | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+                );
+            }
+        }
+    });
 }
 
 fn tls_error(text: String) -> PollError {
@@ -636,6 +665,16 @@ fn closed_after_handshake(cert_file: Option<&str>, io: &io::Error) -> PollError 
             "the Sentinel closed the connection right after the TLS handshake ({io}): most likely it does not trust our client certificate {c}: sign it with a CA in the Sentinel's tls-ca-cert-file"
         ),
     })
+}
+
+impl Drop for Stream {
+    /// Say goodbye (close_notify) so the Sentinel sees a clean close; one write, never a wait
+    /// for its answer (and nothing at all on a socket already shut down).
+    fn drop(&mut self) {
+        if let Stream::Tls { stream, .. } = self {
+            let _ = stream.shutdown();
+        }
+    }
 }
 
 impl Read for Stream {
