@@ -434,3 +434,22 @@ def test_figures_tls_against_plaintext(make_topology, module_path, pki, flavor):
           f"{tls_poll:.3f} ms, plaintext {plain_poll:.3f} ms; the 3 Sentinels' CPU TLS {tls_sentinels:.1f} ms/s, "
           f"plaintext {plain_sentinels:.1f} ms/s; module connections on one Sentinel (TLS): {conns}")
     assert conns == 3
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_unload_while_tls_is_used_leaves_the_server_up(topo, module_path, pki, flavor):
+    """MODULE UNLOAD of a module that polled over TLS, then TLS clients connecting and leaving
+    (the server frees their SSL objects, which calls libssl's ex_data callbacks, some of which
+    are the module's): the server stays up, and the module loads again."""
+    needs_tls(flavor)
+    g = start_tls_group(topo, module_path, pki, flavor, auth_clients=True)
+    n3 = g["n3"]
+    n3.execute("MODULE", "UNLOAD", "vip")
+    for _ in range(20):
+        c = tls_client(n3.ns, "127.0.0.1", REDIS_PORT, pki)
+        assert c.ping()
+        c.connection_pool.disconnect()
+    assert n3.alive() and n3.ping(), n3.log_tail(20)
+    n3.execute("MODULE", "LOAD", module_path, *n3.module_args)
+    wait_until(lambda: status(n3)["state"] in ("standby", "holding"), 10, 0.1, msg=lambda: str(status(n3)))
+    assert not topo.crashes(), topo.logs()
