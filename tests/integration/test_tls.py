@@ -59,12 +59,12 @@ def pki(tmp_path: Path) -> Pki:
 
 def start_tls_group(topo: Topology, module_path: str, pki: Pki, flavor: str, auth_clients: bool = True,
                     extra_module_args=(), sentinel_extra=(), module_auth=None,
-                    wait_holder: bool = True) -> RedisGroup:
+                    wait_holder: bool = True, protected_configs: bool = False) -> RedisGroup:
     """3 TLS-only nodes with the module (vip.sentinel-tls yes, the server's own files), then 3
     TLS-only Sentinels (quorum 2, down-after 1000) once the replicas are online."""
     args = module_args(topo, module_auth, ["sentinel-tls", "yes", *extra_module_args])
     g = topo.redis(flavor=flavor, module=module_path, vip=VIP4, module_args=args,
-                   extra_conf=server_tls_conf(pki, REDIS_PORT, auth_clients))
+                   extra_conf=server_tls_conf(pki, REDIS_PORT, auth_clients), protected_configs=protected_configs)
     for n in g:
         use_tls_clients(n, pki)
     g.start()
@@ -398,42 +398,56 @@ def _poller_ticks(g: RedisGroup) -> int:
     return sum(thread_cpu_ticks(n, f"vip-sentinel-{i}") for n in g for i in range(3))
 
 
-def _measure(g: RedisGroup, seconds: float) -> tuple[float, float]:
-    """(module CPU ms per poll, Sentinels' CPU ms per second, all three together) over
-    ``seconds`` with every node polling every Sentinel every 100 ms."""
+def _sentinel_ticks(g: RedisGroup) -> int:
+    return sum(_proc_ticks(s.pid) for s in g.sentinels.values())
+
+
+def _measure(g: RedisGroup, seconds: float) -> dict:
+    """Over ``seconds`` each, with every node polling every Sentinel every 100 ms, then with
+    the module disabled on every node: the module's poller CPU per poll, the Sentinels' CPU
+    per second with and without the module's polls, and the module's connections on one
+    Sentinel."""
     import os
     hz = os.sysconf("SC_CLK_TCK")
-    p0 = _poller_ticks(g)
-    s0 = sum(_proc_ticks(s.pid) for s in g.sentinels.values())
+    time.sleep(2)
+    p0, s0 = _poller_ticks(g), _sentinel_ticks(g)
     time.sleep(seconds)
-    p1 = _poller_ticks(g)
-    s1 = sum(_proc_ticks(s.pid) for s in g.sentinels.values())
+    p1, s1 = _poller_ticks(g), _sentinel_ticks(g)
+    conns = sum(1 for c in g.sentinels["n1"].client().client_list() if c.get("name") == "redis-vip")
+    for n in g:
+        assert n.config_set("vip.enabled", "no") is None
+    time.sleep(2)
+    q0 = _sentinel_ticks(g)
+    time.sleep(seconds)
+    q1 = _sentinel_ticks(g)
     polls = len(g.nodes) * len(g.sentinels) * seconds / 0.1
-    return (p1 - p0) * 1000 / hz / polls, (s1 - s0) * 1000 / hz / seconds
+    per_s = 1000 / hz / seconds
+    return {"poll_ms": (p1 - p0) * 1000 / hz / polls, "with": (s1 - s0) * per_s / len(g.sentinels),
+            "without": (q1 - q0) * per_s / len(g.sentinels), "conns": conns}
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_figures_tls_against_plaintext(make_topology, module_path, pki, flavor):
-    """The cost of TLS at 100 ms polls from 3 nodes to 3 Sentinels, against plaintext: the
-    module's poller CPU per poll and the Sentinels' CPU per second (clock ticks of 10 ms over
-    20 s: coarse), and the connections each node keeps (one per Sentinel either way)."""
+    """The cost of TLS at 100 ms polls from 3 nodes to 3 Sentinels, against the same in
+    plaintext: the module's poller CPU per poll, one Sentinel's CPU per second with and without
+    the module's polls (the difference is what 3 nodes cost it; 30 nodes cost ten times that:
+    each node is one connection and one poll per interval), and the connections each node keeps
+    (one per Sentinel). Clock ticks of 10 ms over 20 s: coarse."""
     needs_tls(flavor)
     from helpers import start_sentinel_group
     seconds = 20
     topo = make_topology()
-    g = start_tls_group(topo, module_path, pki, flavor, auth_clients=True)
-    time.sleep(2)
-    tls_poll, tls_sentinels = _measure(g, seconds)
-    conns = sum(1 for c in g.sentinels["n1"].client().client_list() if c.get("name") == "redis-vip")
+    t = _measure(start_tls_group(topo, module_path, pki, flavor, auth_clients=True, protected_configs=True), seconds)
     topo.close()
-    topo2 = make_topology()
-    g2 = start_sentinel_group(topo2, module_path, flavor)
-    time.sleep(2)
-    plain_poll, plain_sentinels = _measure(g2, seconds)
-    print(f"\n[{flavor}] 3 nodes x 3 Sentinels, 100 ms polls, {seconds} s: module CPU per poll TLS "
-          f"{tls_poll:.3f} ms, plaintext {plain_poll:.3f} ms; the 3 Sentinels' CPU TLS {tls_sentinels:.1f} ms/s, "
-          f"plaintext {plain_sentinels:.1f} ms/s; module connections on one Sentinel (TLS): {conns}")
-    assert conns == 3
+    p = _measure(start_sentinel_group(make_topology(), module_path, flavor, protected_configs=True), seconds)
+    lines = [f"[{flavor}] 3 nodes x 3 Sentinels, 100 ms polls, {seconds} s each:"]
+    for name, m in (("TLS", t), ("plaintext", p)):
+        extra = m["with"] - m["without"]
+        lines.append(f"  {name}: module CPU per poll {m['poll_ms']:.3f} ms; one Sentinel {m['with']:.1f} ms/s with the "
+                     f"polls, {m['without']:.1f} ms/s without: +{extra:.1f} ms/s from 3 nodes, ~+{extra * 10:.0f} ms/s "
+                     f"from 30; module connections per Sentinel {m['conns']}")
+    print("\n" + "\n".join(lines))
+    assert t["conns"] == 3 and p["conns"] == 3
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
