@@ -52,8 +52,10 @@ python_has_pip() { python3 -m pip --version >/dev/null 2>&1; }
 # ------------------------------------------------------------------------------------------
 # 1. Debian packages
 
-PKGS=(build-essential gcc pkg-config libclang-dev clang redis-server redis-tools iproute2 tcpdump keepalived
-      iputils-arping iputils-ping procps util-linux ca-certificates curl
+# libssl-dev + openssl: the openssl crate (TLS to the Sentinels) builds against libssl; the TLS
+# tests make their certificates with the openssl command
+PKGS=(build-essential gcc pkg-config libclang-dev clang libssl-dev openssl redis-server redis-tools iproute2 tcpdump
+      keepalived iputils-arping iputils-ping procps util-linux ca-certificates curl
       prometheus prometheus-redis-exporter bird2 frr)
 OPTIONAL_PKGS=(redis-sentinel)   # a separate package on Debian 12 / Ubuntu; absent on some releases
 

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 mod args;
 mod table;
+pub mod tls;
 
 pub use args::{as_default, check_module_args, parse_bool};
 pub use table::{find, yes_no, Config, Flags, Kind, Settings, Values, CONFIGS};

@@ -6,6 +6,7 @@
 //! A new config: one row here and its field in [`Settings`] (then the README row and the
 //! redis.conf.example block the test asks for).
 
+use super::tls::{self, parse_path, ModuleTls, ServerTls, TlsPlan};
 use super::{
     parse_addresses, parse_interface, parse_label, parse_secret, parse_sentinels, parse_token,
     Secret, SentinelAddr, Vip, MAX_SENTINELS,
@@ -193,6 +194,18 @@ pub static CONFIGS: &[Config] = &[
         "the ACL user for the Sentinels, as Sentinel's own `auth-user`; goes with `vip.sentinel-auth-pass`"),
     text!("sentinel-auth-pass", auth_pass = parse_secret, SECRET, "",
         "the password for the Sentinels, as Sentinel's own `auth-pass`; it never appears in the log"),
+    boolean!("sentinel-tls", sentinel_tls, PROTECTED, false,
+        "talk to the Sentinels over TLS (docs/operations.md, \"Sentinels over TLS and behind ACLs\")"),
+    text!("sentinel-tls-ca-cert-file", sentinel_tls_ca_cert_file = |v| parse_path("CA file", v), PROTECTED, "",
+        "the CA file the Sentinels' certificates are checked against; empty, with `vip.sentinel-tls-ca-cert-dir` empty too: the server's own `tls-ca-cert-file` / `tls-ca-cert-dir`"),
+    text!("sentinel-tls-ca-cert-dir", sentinel_tls_ca_cert_dir = |v| parse_path("CA directory", v), PROTECTED, "",
+        "a directory of CA certificates (as `tls-ca-cert-dir`), instead of or beside the CA file"),
+    text!("sentinel-tls-cert-file", sentinel_tls_cert_file = |v| parse_path("certificate", v), PROTECTED, "",
+        "the client certificate sent to Sentinels with `tls-auth-clients yes`; empty, with `vip.sentinel-tls-key-file` empty too: the server's `tls-client-cert-file` when set, else its `tls-cert-file` (and the matching key and passphrase)"),
+    text!("sentinel-tls-key-file", sentinel_tls_key_file = |v| parse_path("key", v), PROTECTED, "",
+        "the private key of `vip.sentinel-tls-cert-file`"),
+    text!("sentinel-tls-key-file-pass", sentinel_tls_key_file_pass = parse_secret, SECRET, "",
+        "the passphrase of that key, if it is encrypted; it never appears in the log"),
     number!("quorum", quorum, PROTECTED, 0, 0, MAX_SENTINELS as i64,
         "Sentinels that must confirm; 0 = a majority of those known (more if their own quorum is small)"),
     number!("lease-ms", lease_ms, PROTECTED, 0, 0, 600_000,
@@ -274,6 +287,37 @@ settings! {
         /// Never longer than down-after-milliseconds, whatever is set.
         pub lease_ms: u64,
         pub poll_interval_ms: u64,
+        /// `vip.sentinel-tls`: TLS to the Sentinels, with the files below, each defaulting
+        /// to the server's own (`server_tls`); `sentinel_tls_plan()` resolves them.
+        pub sentinel_tls: bool,
+        pub sentinel_tls_ca_cert_file: Option<String>,
+        pub sentinel_tls_ca_cert_dir: Option<String>,
+        pub sentinel_tls_cert_file: Option<String>,
+        pub sentinel_tls_key_file: Option<String>,
+        pub sentinel_tls_key_file_pass: Option<Secret>,
+        /// Not a config: the server's own `tls-*` files, the defaults of the ones above. The
+        /// Redis glue reads them at load and at every `CONFIG SET tls-*`.
+        pub server_tls: ServerTls,
+    }
+}
+
+impl Settings {
+    /// The fields that are not configs (the glue fills them from the server).
+    #[cfg(test)]
+    pub(crate) const NOT_CONFIGS: &[&str] = &["server_tls"];
+
+    /// TLS to the Sentinels as it is in force: `None` for plaintext; else each
+    /// `vip.sentinel-tls-*` that is set, and the server's own files for the rest.
+    pub fn sentinel_tls_plan(&self) -> Option<TlsPlan> {
+        let module = ModuleTls {
+            enabled: self.sentinel_tls,
+            ca_file: self.sentinel_tls_ca_cert_file.clone(),
+            ca_dir: self.sentinel_tls_ca_cert_dir.clone(),
+            cert_file: self.sentinel_tls_cert_file.clone(),
+            key_file: self.sentinel_tls_key_file.clone(),
+            key_pass: self.sentinel_tls_key_file_pass.clone(),
+        };
+        tls::resolve(&module, &self.server_tls)
     }
 }
 

@@ -66,6 +66,7 @@ impl Core {
                 master_name: name.clone(),
                 auth_user: s.auth_user.clone(),
                 auth_pass: s.auth_pass.clone(),
+                tls: s.sentinel_tls_plan(),
             }),
             _ => None,
         }

@@ -141,7 +141,7 @@ impl Core {
     fn dispatch(&mut self, event: Event, now: Now, out: &mut Vec<Action>) {
         match event {
             Event::Role { role, at, loaded } => self.role_seen(role, at, loaded, now, out),
-            Event::Settings(new) => self.apply_settings(new, now, out),
+            Event::Settings(new) => self.apply_settings(*new, now, out),
             Event::Tick => self.tick(false, now, out),
             Event::NetChanged => self.tick(true, now, out),
             Event::Observed(obs) => {

@@ -108,7 +108,7 @@ pub enum Event {
         at: Duration,
         loaded: bool,
     },
-    Settings(Settings),
+    Settings(Box<Settings>),
     /// A deadline passed.
     Tick,
     /// Netlink said a link or address changed: look again now.

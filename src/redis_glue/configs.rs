@@ -15,6 +15,7 @@ use redis_module::{raw, Context};
 
 use super::lock;
 use super::worker_link::send;
+use crate::config::tls::ServerTls;
 use crate::config::{self, Config, Flags, Kind, Settings, Values, CONFIGS};
 use crate::worker::Control;
 
@@ -26,9 +27,19 @@ static VALUES: LazyLock<Mutex<Values>> = LazyLock::new(|| Mutex::new(Values::def
 static LOADED: AtomicBool = AtomicBool::new(false);
 static LOAD_REFUSED: Mutex<Option<String>> = Mutex::new(None);
 
-/// Every config, validated already, as one value for the worker.
+/// The server's own `tls-*` files: the defaults of `vip.sentinel-tls-*`.
+static SERVER_TLS: Mutex<ServerTls> = Mutex::new(ServerTls::EMPTY);
+
+/// Every config, validated already, with the server's TLS files, as one value for the worker.
 pub fn settings() -> Settings {
-    lock(&VALUES).settings().clone()
+    let mut settings = lock(&VALUES).settings().clone();
+    settings.server_tls = lock(&SERVER_TLS).clone();
+    settings
+}
+
+/// Keep the server's own TLS files (read at load and at every `CONFIG SET tls-*`).
+pub fn set_server_tls(server: ServerTls) {
+    *lock(&SERVER_TLS) = server;
 }
 
 pub fn set_loaded(loaded: bool) {
@@ -143,7 +154,7 @@ fn register_one(ctx: &Context, index: usize, config: &Config, default: &str) -> 
 
 /// A value was taken: the worker gets the settings now in force (nothing runs yet at load).
 fn changed() {
-    send(Control::Settings(settings()));
+    send(Control::Settings(Box::new(settings())));
 }
 
 /// A refused value, for the server to show: `CONFIG SET`'s error, or the load's.

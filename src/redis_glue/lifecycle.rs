@@ -70,6 +70,7 @@ fn refuse_load(ctx: &Context, why: &str) -> RedisStatus {
 /// module into the server.
 fn start(ctx: &Context) -> RedisStatus {
     let role = server::role(ctx);
+    server::read_server_tls(ctx);
     let settings = configs::settings();
     let first = server::first_controls(ctx, role);
     let summary = summary(&settings, role);

@@ -8,7 +8,9 @@ use redis_module::server_events::ServerRole;
 use redis_module::{Context, ContextFlags, RedisValue};
 use redis_module_macros::{config_changed_event_handler, role_changed_event_handler};
 
+use super::configs;
 use super::worker_link::send;
+use crate::config::tls::{ServerTls, SERVER_TLS_CONFIGS};
 use crate::core::Role;
 use crate::worker::{self, Control};
 
@@ -59,9 +61,26 @@ fn identity(ctx: &Context) -> Control {
     };
     Control::Identity(crate::sentinel::Me {
         runid: field("run_id"),
-        port: field("tcp_port").parse().unwrap_or(0),
+        port: listed_port(ctx, field("tcp_port").parse().unwrap_or(0)),
         age: crate::worker::system::process_age().map(|age| (worker::mono(), age)),
     })
+}
+
+/// The port Sentinel lists this node by: a replica tells its master its `tls-port` when
+/// `tls-replication yes` (a TLS-only node has `port 0`), else its `port`.
+fn listed_port(ctx: &Context, tcp_port: u16) -> u16 {
+    let tls_port = config_value(ctx, "tls-port").parse().unwrap_or(0);
+    if tls_port != 0 && (tcp_port == 0 || config_value(ctx, "tls-replication") == "yes") {
+        tls_port
+    } else {
+        tcp_port
+    }
+}
+
+/// The server's own TLS files, the defaults of `vip.sentinel-tls-*` (`CONFIG GET` only reads
+/// memory). At load, and at every `CONFIG SET tls-*`.
+pub fn read_server_tls(ctx: &Context) {
+    configs::set_server_tls(ServerTls::from_configs(|name| config_value(ctx, name)));
 }
 
 /// One config value as `CONFIG GET` answers it (empty when it cannot be read).
@@ -110,7 +129,8 @@ fn listening(ctx: &Context) -> Control {
     })
 }
 
-/// `CONFIG SET bind / protected-mode / requirepass`: tell the worker what clients can reach now.
+/// `CONFIG SET bind / protected-mode / requirepass`: tell the worker what clients can reach
+/// now. `CONFIG SET tls-*`: the server's files are the defaults of TLS to the Sentinels.
 #[config_changed_event_handler]
 fn on_server_config_changed(ctx: &Context, names: &[&str]) {
     if names
@@ -118,6 +138,10 @@ fn on_server_config_changed(ctx: &Context, names: &[&str]) {
         .any(|n| matches!(*n, "bind" | "protected-mode" | "requirepass"))
     {
         send(listening(ctx));
+    }
+    if names.iter().any(|n| SERVER_TLS_CONFIGS.contains(n)) {
+        read_server_tls(ctx);
+        send(Control::Settings(Box::new(configs::settings())));
     }
 }
 

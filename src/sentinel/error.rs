@@ -49,10 +49,10 @@ impl Refusal {
     pub fn kind(&self) -> PollErrorKind {
         match self {
             Refusal::NoSuchMaster => PollErrorKind::NoSuchMaster,
-            Refusal::NoAuth
-            | Refusal::WrongPass
-            | Refusal::NoPerm { .. }
-            | Refusal::AuthNotConfigured => PollErrorKind::Auth,
+            Refusal::NoAuth | Refusal::WrongPass | Refusal::AuthNotConfigured => {
+                PollErrorKind::Auth
+            }
+            Refusal::NoPerm { .. } => PollErrorKind::Denied,
             Refusal::Loading | Refusal::Other => PollErrorKind::Reply,
         }
     }
@@ -126,6 +126,12 @@ pub enum PollErrorKind {
     NoSuchMaster,
     /// Any other error reply, or a reply that does not parse.
     Reply,
+    /// TLS: a certificate refused either way, a file that cannot be used, TLS on one side
+    /// only. The text names the cause and the fix (sentinel/tls.rs).
+    Tls,
+    /// The Sentinel's ACL refuses a command the module needs (NOPERM); the text names the
+    /// command and the rule to add (sentinel/acl.rs).
+    Denied,
 }
 
 /// A failed poll: its kind, and the text `VIP.SENTINELS` and the log show.
@@ -219,7 +225,7 @@ mod tests {
                 Refusal::NoPerm {
                     command: "sentinel|master".into(),
                 },
-                PollErrorKind::Auth,
+                PollErrorKind::Denied,
             ),
         ];
         check(&cases);
@@ -234,7 +240,7 @@ mod tests {
                 Refusal::NoPerm {
                     command: String::new(),
                 },
-                PollErrorKind::Auth,
+                PollErrorKind::Denied,
             ),
             (
                 b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",

@@ -4,11 +4,15 @@
 //! - `error`: what went wrong while asking, as types (an error reply sorted once) (pure);
 //! - `view`: every Sentinel's latest answer, and whether this node may hold (pure; the rule's
 //!   steps in `view/rule.rs`);
-//! - `poller`: the threads that ask (one per Sentinel, with timeouts).
+//! - `poller`: the threads that ask (one per Sentinel, with timeouts);
+//! - `tls`: TLS to the Sentinels (the client context, the handshake, its errors);
+//! - `acl`: a command a Sentinel's ACL refuses, worded with the rule to add.
 
+pub mod acl;
 pub mod answer;
 pub mod error;
 pub mod poller;
+pub mod tls;
 pub mod view;
 pub mod why;
 
@@ -23,6 +27,8 @@ pub struct PollPlan {
     pub master_name: String,
     pub auth_user: Option<String>,
     pub auth_pass: Option<Secret>,
+    /// TLS to every Sentinel (`vip.sentinel-tls yes`); None: plaintext.
+    pub tls: Option<tls::TlsPlan>,
 }
 pub use view::{
     same_sentinels, Fence, Heard, Me, PollError, PollErrorKind, Rules, SentinelRow, SentinelView,

@@ -26,8 +26,10 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use redis::Value;
 
+use super::acl;
 use super::answer::{self, Answer, ReplyError};
 use super::error::{PollError, PollErrorKind};
+use super::tls::{self, Stream, Tls};
 use super::view::Heard;
 use super::PollPlan;
 use crate::config::{SentinelAddr, Settings};
@@ -94,6 +96,7 @@ impl Pollers {
                 old.master_name != new.master_name
                     || old.auth_user != new.auth_user
                     || old.auth_pass != new.auth_pass
+                    || old.tls != new.tls
             }
             _ => true,
         };
@@ -268,11 +271,10 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
-/// One connection to a Sentinel: the socket, and the RESP parser of the `redis` crate
-/// (which keeps any bytes read ahead between replies).
+/// One connection to a Sentinel: the socket (plaintext or TLS), and the RESP parser of the
+/// `redis` crate (which keeps any bytes read ahead between replies).
 struct Session {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
+    conn: BufReader<Stream>,
     parser: redis::Parser,
     sentinel_runid: String,
     last_peers: Option<Duration>,
@@ -285,20 +287,30 @@ impl Session {
         for c in commands {
             c.write_packed_command(&mut packed);
         }
-        self.writer
-            .write_all(&packed)
-            .map_err(|e| PollError::io(&e))?;
+        if let Err(e) = self.conn.get_mut().write_all(&packed) {
+            return Err(self
+                .conn
+                .get_mut()
+                .take_failure()
+                .unwrap_or(PollError::io(&e)));
+        }
         let mut budget = Budget {
-            inner: &mut self.reader,
+            inner: &mut self.conn,
             left: MAX_REPLY_BYTES,
         };
         let mut out = Vec::with_capacity(commands.len());
         for _ in commands {
-            let v = self
-                .parser
-                .parse_value(&mut budget)
-                .map_err(|e| PollError::reading(&e))?;
-            out.push(v);
+            match self.parser.parse_value(&mut budget) {
+                Ok(v) => out.push(v),
+                // A TLS alert behind the I/O error says more than the error itself.
+                Err(e) => {
+                    return Err(budget
+                        .inner
+                        .get_mut()
+                        .take_failure()
+                        .unwrap_or(PollError::reading(&e)))
+                }
+            }
         }
         Ok(out)
     }
@@ -319,6 +331,7 @@ impl Job {
 
     fn run(self) {
         let mut session: Option<Session> = None;
+        let mut tls = self.plan.tls.clone().map(Tls::new);
         let mut next = mono();
         loop {
             let wait = next.saturating_sub(mono());
@@ -333,7 +346,7 @@ impl Job {
             // once: its late answer was already too old to count.
             next = mono() + self.interval();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.poll_once(&mut session)
+                self.poll_once(&mut session, &mut tls)
             }));
             let finding = match outcome {
                 Ok(Ok(heard)) => Finding::Answer {
@@ -345,7 +358,8 @@ impl Job {
                     Finding::Failed {
                         from: self.addr.clone(),
                         at: mono(),
-                        error,
+                        // a NOPERM names the command and the ACL rule to add
+                        error: acl::refine(error, self.plan.auth_user.as_deref()),
                     }
                 }
                 Err(_) => {
@@ -398,25 +412,28 @@ impl Job {
         })
     }
 
-    fn connect(&self) -> Result<Session, PollError> {
+    fn connect(&self, tls: &mut Option<Tls>) -> Result<Session, PollError> {
         let (connect_timeout, read_timeout) = timeouts(self.interval());
         let stream = self.open_stream(connect_timeout)?;
-        let setup = |s: &TcpStream| -> io::Result<(TcpStream, TcpStream)> {
+        let setup = |s: &TcpStream| -> io::Result<TcpStream> {
             s.set_nodelay(true)?;
             s.set_read_timeout(Some(read_timeout))?;
             s.set_write_timeout(Some(read_timeout))?;
-            Ok((s.try_clone()?, s.try_clone()?))
+            s.try_clone()
         };
-        let (reader, stop_handle) = setup(&stream).map_err(|e| PollError::io(&e))?;
+        let stop_handle = setup(&stream).map_err(|e| PollError::io(&e))?;
         if let Ok(mut slot) = self.socket.lock() {
             *slot = Some(stop_handle);
         }
         if self.stopping.load(Ordering::SeqCst) {
             return Err(PollError::new(PollErrorKind::Connect, "stopping"));
         }
+        let stream = match tls {
+            Some(t) => t.handshake(stream, &self.addr.host)?,
+            None => Stream::Plain(stream),
+        };
         let mut session = Session {
-            writer: stream,
-            reader: BufReader::new(reader),
+            conn: BufReader::new(stream),
             parser: redis::Parser::new(),
             sentinel_runid: String::new(),
             last_peers: None,
@@ -439,7 +456,15 @@ impl Job {
         }
         commands.push(cmd(&["CLIENT", "SETNAME", "redis-vip"]));
         commands.push(cmd(&["SENTINEL", "MYID"]));
-        let replies = session.exchange(&commands)?;
+        let plaintext = matches!(session.conn.get_ref(), Stream::Plain(_));
+        let replies = session.exchange(&commands).map_err(|e| {
+            if plaintext {
+                // a TLS-only Sentinel closes a plaintext connection at the first command
+                tls::plaintext_to_tls_port(e)
+            } else {
+                e
+            }
+        })?;
         for (i, reply) in replies.iter().enumerate() {
             if let Value::ServerError(e) = reply {
                 let is_auth = self.plan.auth_pass.is_some() && i == 0;
@@ -459,10 +484,18 @@ impl Job {
         answer::parse_myid(myid).map_err(|e| PollError::reply(&e))
     }
 
-    fn poll_once(&self, session: &mut Option<Session>) -> Result<Heard, PollError> {
+    fn poll_once(
+        &self,
+        session: &mut Option<Session>,
+        tls: &mut Option<Tls>,
+    ) -> Result<Heard, PollError> {
+        // A TLS file changed: reconnect with it now (a broken renewal shows at once).
+        if session.is_some() && tls.as_mut().is_some_and(|t| t.files_changed(mono())) {
+            self.drop_session(session);
+        }
         let s = match session {
             Some(s) => s,
-            slot => slot.insert(self.connect()?),
+            slot => slot.insert(self.connect(tls)?),
         };
         let name = self.plan.master_name.as_str();
         let sent = mono();

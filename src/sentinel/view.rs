@@ -433,12 +433,22 @@ impl SentinelView {
             t.error
                 .as_ref()
                 .filter(|(_, e)| {
-                    matches!(e.kind, PollErrorKind::Auth | PollErrorKind::NoSuchMaster)
+                    matches!(
+                        e.kind,
+                        PollErrorKind::Auth
+                            | PollErrorKind::NoSuchMaster
+                            | PollErrorKind::Tls
+                            | PollErrorKind::Denied
+                    )
                 })
                 .filter(|_| t.failing())
                 .map(|(_, e)| (t, e))
         }) {
             let fix = match e.kind {
+                // the text names the cause and the fix itself
+                PollErrorKind::Tls | PollErrorKind::Denied => {
+                    return Some(format!("Sentinel {}: {}", t.addr, e.text))
+                }
                 PollErrorKind::Auth => {
                     "authentication failed: check vip.sentinel-auth-user and vip.sentinel-auth-pass"
                 }

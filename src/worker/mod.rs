@@ -194,7 +194,7 @@ pub fn process(core: &mut Core, event: Event, sys: &mut dyn System, clock: &dyn 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     Shutdown,
-    Settings(Settings),
+    Settings(Box<Settings>),
     Identity(crate::sentinel::Me),
     Clients(crate::reach::Listening),
     Role {
@@ -209,7 +209,7 @@ pub enum Control {
 #[derive(Default)]
 struct Slots {
     shutdown: bool,
-    settings: Option<Settings>,
+    settings: Option<Box<Settings>>,
     identity: Option<crate::sentinel::Me>,
     clients: Option<crate::reach::Listening>,
     role: Option<(Role, Duration, bool)>,
@@ -514,7 +514,7 @@ mod tests {
                 },
             ]
         );
-        inbox.control(Control::Settings(Settings::default()));
+        inbox.control(Control::Settings(Box::default()));
         inbox.control(Control::Shutdown);
         assert_eq!(mailbox.next(None), vec![Event::Shutdown]);
     }

@@ -18,6 +18,7 @@ One file per job:
 - writer.py     ``VipWriter``: a client writing through the VIP, each write's acknowledging node
 - sentinel.py   the Sentinel-confirmed set-up (3 nodes, 3 Sentinels) and its waits
 - logs.py       Redis logs as events: promotions, the module's claim/release lines, thread CPU
+- tls.py        TLS deployments: a PKI made with openssl, server TLS config lines, TLS clients
 - routed.py     the routed topology (a router, a /29 per host); speakers.py its BIRD/FRR daemons
                 and configurations; routes.py the router's kernel table; routed_setup.py the
                 whole routed set-up

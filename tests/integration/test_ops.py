@@ -451,6 +451,12 @@ MESSAGE_SOURCES = [
     ("src/sentinel/poller.rs", "open_stream"), ("src/sentinel/poller.rs", "handshake"),
     ("src/sentinel/error.rs", "timeout"), ("src/sentinel/error.rs", "io"), ("src/sentinel/error.rs", "reading"),
     ("src/sentinel/error.rs", "reply"),
+    # TLS and ACL (sentinel/tls.rs, sentinel/acl.rs)
+    ("src/sentinel/tls.rs", "handshake"), ("src/sentinel/tls.rs", "build"), ("src/sentinel/tls.rs", "read_file"),
+    ("src/sentinel/tls.rs", "private_key"), ("src/sentinel/tls.rs", "handshake_failure"),
+    ("src/sentinel/tls.rs", "alert"), ("src/sentinel/tls.rs", "certificate_refused"),
+    ("src/sentinel/tls.rs", "closed_after_handshake"), ("src/sentinel/tls.rs", "plaintext_to_tls_port"),
+    ("src/sentinel/acl.rs", "denied"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"

@@ -228,7 +228,7 @@ impl World {
             Step::Reconfigure => {
                 let mut s = self.core.settings().clone();
                 s.check_interval_ms += 1;
-                self.feed(Event::Settings(s));
+                self.feed(Event::Settings(Box::new(s)));
             }
             Step::Demote => self.role(Role::Replica, false),
             Step::LinkDown => {

@@ -8,7 +8,7 @@ fn settings_changes_move_the_claim() {
     let mut w = World::new(settings("192.0.2.100/24"));
     w.role(Role::Master, true);
     w.now = 1000;
-    w.feed(Event::Settings(settings("192.0.2.101/24")));
+    w.feed(Event::Settings(Box::new(settings("192.0.2.101/24"))));
     assert_eq!(w.present, vec![vip("192.0.2.101/24")]);
     assert!(w.logged("releasing 192.0.2.100/24 on eth0 (configuration changed)"));
     let s = w.core.status(at(1000));
@@ -16,18 +16,18 @@ fn settings_changes_move_the_claim() {
 
     let mut off = settings("192.0.2.101/24");
     off.enabled = false;
-    w.feed(Event::Settings(off.clone()));
+    w.feed(Event::Settings(Box::new(off.clone())));
     assert!(w.present.is_empty());
     assert_eq!(w.phase(), "idle");
     assert_eq!(w.core.status(at(1000)).reason, "disabled by vip.enabled");
 
     off.enabled = true;
-    w.feed(Event::Settings(off));
+    w.feed(Event::Settings(Box::new(off)));
     assert_eq!(w.present, vec![vip("192.0.2.101/24")]);
     assert_eq!(w.phase(), "holding");
 
     // Unconfigured: releases and idles, and asks for no ticks.
-    w.feed(Event::Settings(Settings::default()));
+    w.feed(Event::Settings(Box::default()));
     assert!(w.present.is_empty());
     assert_eq!(w.phase(), "idle");
     w.run_until(100_000);

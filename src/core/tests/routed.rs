@@ -42,7 +42,7 @@ fn routed_mode_refuses_a_permanent_address() {
     let mut w = routed();
     let mut s = w.core.settings().clone();
     s.address_lifetime_s = 0;
-    w.feed(Event::Settings(s));
+    w.feed(Event::Settings(Box::new(s)));
     w.role(Role::Master, true);
     assert_eq!(w.phase(), "error");
     assert!(w.present.is_empty());
@@ -61,7 +61,7 @@ fn announcing_mode_still_needs_cap_net_raw_and_a_mac() {
     let mut w = routed();
     let mut s = w.core.settings().clone();
     s.announce = true;
-    w.feed(Event::Settings(s));
+    w.feed(Event::Settings(Box::new(s)));
     w.role(Role::Master, true);
     assert_eq!(w.phase(), "error");
     let e = w.core.status(at(0)).last_error;

@@ -225,7 +225,7 @@ fn sentinel_mode_the_same_sentinels_reordered_keep_the_vip_and_the_pollers() {
     let plans = w.plans.len();
     let mut s = w.core.settings().clone();
     s.sentinels = vec![sentinel(3), sentinel(1), sentinel(2)];
-    w.feed(Event::Settings(s));
+    w.feed(Event::Settings(Box::new(s)));
     assert_eq!(w.present.len(), 1, "still held");
     assert_eq!(w.plans.len(), plans, "the pollers keep running");
     assert!(w.core.status(at(0)).holding);
