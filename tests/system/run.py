@@ -30,7 +30,6 @@ Everything it made (containers, namespaces, node roots) is removed at the end, a
 --keep leaves the node roots for a look. Exit status 0 when every check passed.
 """
 
-
 import argparse
 import os
 import shutil
@@ -39,6 +38,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.harness.netns import WaitTimeout
 
 from .common import REPO, Failed, Report, log, run
 from .faults import failover, kill_master, stop_master
@@ -94,7 +95,7 @@ def main():
     try:
         with Lab(args.release, args.keep, args.valkey) as lab:
             (test_valkey if args.valkey else test)(lab, deb, rep)
-    except Failed as e:
+    except (Failed, WaitTimeout) as e:  # WaitTimeout: the harness's sampler got no first sample
         rep.check("the run completed", False, str(e).splitlines()[0])
         print(str(e), file=sys.stderr)
     except (subprocess.SubprocessError, OSError) as e:
