@@ -133,11 +133,11 @@ deb: deps
 	    else echo "lintian not installed (apt-get install lintian): package not checked"; fi
 
 # not part of `test` (too slow for CI): three Debian nodes booted with systemd in containers,
-# the package installed, configured and checked (tests/system/run.py, docs/walkthrough.md)
+# the package installed, configured and checked (tests/system/, docs/walkthrough.md)
 test-system: deb
 	@command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null || \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container
-	$(PYTHON) tests/system/run.py $(DEB) $(ARGS)
+	$(PYTHON) -m tests.system.run $(DEB) $(ARGS)
 
 clean:
 	$(CARGO) clean
