@@ -37,7 +37,7 @@ from typing import Optional
 
 from bench.common import Repetition, log
 from bench.mechanisms import module_path
-from tests.harness.logs import log_times
+from tests.harness.logs import log_times, timed_lines
 from tests.harness.netns import MASTER_NAME, REDIS_PORT, SENTINEL_PORT, VIP4, VIP_IP, wait_until
 from tests.harness.processes import RedisNode, SentinelNode
 from tests.harness.sampling import HolderSampler
@@ -64,9 +64,11 @@ class Deployment(Repetition):
     TLS everywhere when ``tls``."""
 
     def __init__(self, tag: str, tls: bool, groups: int = 1, keep: bool = False,
-                 wrapper_n1: tuple = (), nodes: int = 3, down_after_ms: int = DOWN_AFTER_MS):
+                 wrapper_n1: tuple = (), nodes: int = 3, down_after_ms: int = DOWN_AFTER_MS,
+                 sentinel_conf: tuple = ()):
         self.tag, self.tls, self.groups, self.keep = tag, tls, groups, keep
         self.wrapper_n1, self.n_nodes, self.down_after_ms = list(wrapper_n1), nodes, down_after_ms
+        self.sentinel_conf = list(sentinel_conf)
         self.topo: Optional[Topology] = None
         self.pki: Optional[Pki] = None
         self.nodes: dict[tuple[int, str], RedisNode] = {}
@@ -115,7 +117,7 @@ class Deployment(Repetition):
                           f"sentinel failover-timeout {g} 10000"]
             s = SentinelNode(topo, name, master_addr=topo.addr4("n1"), quorum=min(2, len(names)),
                              down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
-                             extra_conf=self.tls_conf(SENTINEL_PORT) + extra)
+                             extra_conf=self.tls_conf(SENTINEL_PORT) + extra + self.sentinel_conf)
             if self.pki:
                 use_tls_clients(s, self.pki)
             self.sentinels[name] = s
@@ -240,7 +242,9 @@ def _times(text: str, needle: str, after: float) -> list[float]:
 
 def failover_rep(tls: bool, keep: bool = False) -> dict:
     res: dict = {"tls": tls}
-    with Deployment("btf" if tls else "bpf", tls, 1, keep) as dep:
+    # loglevel debug: the Sentinels' reconnection attempts (-cmd-link-reconnection) are
+    # debug events
+    with Deployment("btf" if tls else "bpf", tls, 1, keep, sentinel_conf=("loglevel debug",)) as dep:
         topo = dep.topo
         macs = {n: topo.mac(n) for n in topo.node_names}
         cap = topo.capture("obs", filter="arp")
@@ -271,6 +275,13 @@ def failover_rep(tls: bool, keep: bool = False) -> dict:
             od = [t for t in _times(text, "+odown master", t_kill)]
             res["sdown_ms"][name] = ms(sd[0]) if sd else None
             res["odown_ms"][name] = ms(od[0]) if od else None
+        res["reconnects_until_sdown"] = {}
+        res["tls_init_failed_until_sdown"] = {}
+        for name, s in dep.sentinels.items():
+            lines = [(t, line) for t, line in timed_lines(s.log_text(), "-cmd-link-reconnection master")
+                     if t >= t_kill and (res["sdown_ms"][name] is None or ms(t) <= res["sdown_ms"][name])]
+            res["reconnects_until_sdown"][name] = len(lines)
+            res["tls_init_failed_until_sdown"][name] = sum("Failed to initialize TLS" in line for _, line in lines)
         sd_vals = [v for v in res["sdown_ms"].values() if v is not None]
         res["first_sdown_ms"] = min(sd_vals) if sd_vals else None
         sw = [t for s in dep.sentinels.values() for t in _times(s.log_text(), "+switch-master", t_kill)]
