@@ -29,20 +29,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import time
 from pathlib import Path
 from typing import Optional
 
-from bench.common import Repetition, log
+from bench.common import Repetition
 from bench.mechanisms import module_path
 from tests.harness.logs import log_times, timed_lines
 from tests.harness.netns import MASTER_NAME, REDIS_PORT, SENTINEL_PORT, VIP4, VIP_IP, wait_until
 from tests.harness.processes import RedisNode, SentinelNode
 from tests.harness.sampling import HolderSampler
 from tests.harness.sentinel import sentinel_list
-from tests.harness.tls import Pki, make_pki, server_tls_conf, tls_client, use_tls_clients
+from tests.harness.tls import Pki, make_pki, server_tls_conf, use_tls_clients
 from tests.harness.topology import Topology
 
 DOWN_AFTER_MS = 1000
