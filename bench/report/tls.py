@@ -181,8 +181,8 @@ def tls_section(L: list[str], results: dict, provenance: bool = True) -> None:
         add("One node (`bench/callgrind.py`'s set-up) with the module under `valgrind --tool=callgrind "
             "--separate-threads=yes` and one Sentinel in its namespace (quorum 1), holding the VIP; two runs of "
             "different lengths, differenced (start-up, the TLS handshake and shutdown cancel out): the "
-            "instructions of every thread but the main one (the module's worker and its poller; Redis' bio "
-            "threads sleep) over the polls the Sentinel answered in between (its commands processed, over "
+            "instructions of every thread but the main one (the module's worker, its poller and its "
+            "address watcher `vip-watch`; Redis' bio threads sleep) over the polls the Sentinel answered in between (its commands processed, over "
             "2.02 per poll: it has no peers and watches no replica, so every command is a poll's).")
         add("")
         add("| | TLS | plaintext | TLS ÷ plaintext |")
