@@ -56,7 +56,9 @@ CAUSE = (
     "`SSL_connect` fails, the Sentinel logs `-cmd-link-reconnection ... #Failed to initialize TLS`, closes "
     "the link and queues no PING. `act_ping_time` stays 0 (the last PING had been answered), so the silence "
     "is counted from the last PONG, which can be up to one PING period (1 s at this down-after) before the "
-    "kill: +sdown comes down-after-milliseconds after the last PONG, between 0 and 1 s after the kill. "
+    "kill: +sdown comes down-after-milliseconds after the last PONG, anywhere from just after the kill "
+    "to about down-after after it (a Sentinel whose last PONG came just before the kill calls it down as "
+    "late as in plaintext). "
     "The runs count those failed TLS reconnections before each Sentinel's +sdown (its log at `loglevel "
     "debug`). A host that is gone (no RST) would leave the TLS connect pending, as in plaintext; this "
     "measures a dead process on a live host.")
@@ -120,6 +122,17 @@ def tls_section(L: list[str], results: dict, provenance: bool = True) -> None:
         add(f"| runs with a second failover | {_count(ft, lambda r: (r.get('promotions') or 0) > 1)} | "
             f"{_count(fp, lambda r: (r.get('promotions') or 0) > 1)} | |")
         add("")
+        held_t = [r for r in ft if r.get("dead_node_held_at_claim")]
+        if ft and fp:
+            add(f"With TLS the promotion came {cell(stat(ft, 'promotion_ms'), 0)} ms after the kill, before the dead "
+                f"node's address ran out ({cell(stat(ft, 'dead_node_vip_gone_ms'), 0)} ms): in {len(held_t)} of "
+                f"{len(ft)} TLS runs the dead node's kernel still had the VIP when the new master claimed, for "
+                f"{cell(stat(ft, 'two_holders_ms'), 0)} ms of samples with the address in both kernels (no process "
+                f"behind it on the dead node). In plaintext the promotion came at "
+                f"{cell(stat(fp, 'promotion_ms'), 0)} ms, after the address had gone "
+                f"({cell(stat(fp, 'dead_node_vip_gone_ms'), 0)} ms), in "
+                f"{len(fp) - sum(1 for r in fp if r.get('dead_node_held_at_claim'))} of {len(fp)} runs.")
+            add("")
         add(CAUSE)
         add("")
     loads = t.get("load") or {}
