@@ -3,8 +3,8 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default).
 
-    python3 -m bench.run            # full run (~65 min on 2 cores), writes docs/benchmarks.md
-    python3 -m bench.run --quick    # smoke run (~16 min), prints the tables only
+    python3 -m bench.run            # full run (~77 min on 2 cores), writes docs/benchmarks.md
+    python3 -m bench.run --quick    # smoke run (~17 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
