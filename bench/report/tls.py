@@ -25,6 +25,19 @@ def _pooled(rows: list[dict], key: str) -> dict:
     return summary(v for r in rows for v in (r.get(key) or {}).values())
 
 
+def _first_odown(r: dict):
+    vals = [v for v in (r.get("odown_ms") or {}).values() if v is not None]
+    return min(vals) if vals else None
+
+
+def _sentinel_us_per_poll(r: dict):
+    """What the polls cost one Sentinel per poll it answered (µs, schedstat)."""
+    polls = r.get("polls") or 0
+    if polls <= 0:
+        return None
+    return r["extra_sentinel_sched_ms_per_s"] * r["polling"]["seconds"] * 1000 / (polls / 3)
+
+
 def _count(rows: list[dict], pred) -> str:
     return f"{sum(1 for r in rows if pred(r))} of {len(rows)}"
 
@@ -102,8 +115,7 @@ def tls_section(L: list[str], results: dict, provenance: bool = True) -> None:
         add("|---|---|---|---|")
         _row(L, "first +sdown (any Sentinel)", stat(ft, "first_sdown_ms"), stat(fp, "first_sdown_ms"), 0)
         _row(L, "+sdown, each Sentinel", _pooled(ft, "sdown_ms"), _pooled(fp, "sdown_ms"), 0)
-        _row(L, "first +odown", stat(ft, lambda r: min(v for v in r["odown_ms"].values() if v is not None)),
-             stat(fp, lambda r: min(v for v in r["odown_ms"].values() if v is not None)), 0)
+        _row(L, "first +odown", stat(ft, _first_odown), stat(fp, _first_odown), 0)
         _row(L, "promotion (`MASTER MODE enabled`)", stat(ft, "promotion_ms"), stat(fp, "promotion_ms"), 0)
         _row(L, "first +switch-master", stat(ft, "switch_master_ms"), stat(fp, "switch_master_ms"), 0)
         _row(L, "claim: first GARP − promotion", stat(ft, "claim_ms"), stat(fp, "claim_ms"), 1, ratio=False)
@@ -166,11 +178,7 @@ def tls_section(L: list[str], results: dict, provenance: bool = True) -> None:
                  stat(lp, "extra_sentinel_ms_per_s"))
             _row(L, "the same from schedstat (ms/s)", stat(lt, "extra_sentinel_sched_ms_per_s"),
                  stat(lp, "extra_sentinel_sched_ms_per_s"))
-            _row(L, "the same per poll answered (µs)",
-                 stat(lt, lambda r: r["extra_sentinel_sched_ms_per_s"] * r["polling"]["seconds"] * 1000
-                      / (r["polls"] / 3)),
-                 stat(lp, lambda r: r["extra_sentinel_sched_ms_per_s"] * r["polling"]["seconds"] * 1000
-                      / (r["polls"] / 3)))
+            _row(L, "the same per poll answered (µs)", stat(lt, _sentinel_us_per_poll), stat(lp, _sentinel_us_per_poll))
             _row(L, "polls measured ÷ nominal (10 per s per node and Sentinel)",
                  stat(lt, lambda r: r["polls"] / r["polls_nominal"]),
                  stat(lp, lambda r: r["polls"] / r["polls_nominal"]), 2, ratio=False)
