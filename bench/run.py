@@ -3,8 +3,8 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default).
 
-    python3 -m bench.run            # full run (~65 min on 2 cores), writes docs/benchmarks.md
-    python3 -m bench.run --quick    # smoke run (~16 min), prints the tables only
+    python3 -m bench.run            # full run (~77 min on 2 cores), writes docs/benchmarks.md
+    python3 -m bench.run --quick    # smoke run (~17 min), prints the tables only
     make bench ARGS="--quick"
 
 Run as root from the repository root; the module must be built (`cargo build --release`).
@@ -28,6 +28,9 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
  12  nothing failed, at down-after 1000 and 30000: the master's redis-server killed and started
      again at once, and a backup client (redis-cli --rdb) against the master: client gap, ms with
      no holder / two holders, failovers, writes lost
+ 13  TLS to the Sentinels against plaintext (bench/tls_cost.py): kill -9 timings (+sdown, promotion,
+     claim, the dead node's address), the Sentinels' CPU from 3 and 30 polling nodes, connections
+     per node, the module's instructions per poll (callgrind)
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -179,7 +182,7 @@ def other_netns() -> int:
 # (full run, --quick) of each option that sizes the run
 RUN_SIZES = {
     "reps": (7, 2), "scenario_reps": (5, 1), "stop_reps": (3, 1), "startup_reps": (5, 1), "routed_reps": (5, 2),
-    "nothing_failed_reps": (3, 1), "manual_count": (30, 10), "throughput_reps": (12, 2),
+    "nothing_failed_reps": (3, 1), "tls_reps": (5, 1), "tls_seconds": (10.0, 3.0), "manual_count": (30, 10), "throughput_reps": (12, 2),
     "requests": (1_000_000, 200_000), "idle_s": (30.0, 5.0), "flap_s": (5.0, 2.0), "flap_reps": (5, 2),
 }
 
@@ -324,6 +327,49 @@ class Runner:
             self.sample_load(f"routed rep {rep + 1}")
         return out
 
+    def tls(self, reps: int, seconds: float, groups: list[int], callgrind: bool, results: dict) -> dict:
+        """Figure 13: TLS against plaintext, alternating which goes first in each repetition;
+        filled as it goes: {"failover": {kind: [rows]}, "load": {groups: {kind: [rows]}},
+        "callgrind": {kind: pair}}."""
+        from bench import tls_cost
+        kinds = ("tls", "plaintext")
+        out: dict = {"failover": {k: [] for k in kinds}, "load": {str(g): {k: [] for k in kinds} for g in groups},
+                     "callgrind": {}, "seconds": seconds, "reps": reps, "load_at_start": loadavg()}
+        results["tls"] = out  # filled as it goes: an interrupted run keeps what it measured
+        missing = tls_cost.available()
+        if missing:
+            out["not_ready"] = missing
+            return out
+        for rep in range(reps):
+            order = kinds if rep % 2 == 0 else kinds[::-1]
+            for k in order:
+                t0 = time.time()
+                r = self.attempt(f"tls kill -9 {k} rep {rep + 1}", tls_cost.failover_rep, k == "tls", self.args.keep)
+                out["failover"][k].append(r)
+                log(f"  kill -9 {k} rep {rep + 1}/{reps}: +sdown {fmt(r.get('first_sdown_ms'), 0)} ms, promotion "
+                    f"{fmt(r.get('promotion_ms'), 0)} ms, claim {fmt(r.get('claim_ms'))} ms after it, dead node "
+                    f"held at the claim: {r.get('dead_node_held_at_claim')}  [{time.time() - t0:.0f} s]")
+            for g in groups:
+                for k in order:
+                    t0 = time.time()
+                    r = self.attempt(f"tls load {3 * g} nodes {k} rep {rep + 1}", tls_cost.load_rep, k == "tls", g,
+                                     seconds, self.args.keep)
+                    out["load"][str(g)][k].append(r)
+                    log(f"  {3 * g} nodes {k} rep {rep + 1}/{reps}: Sentinel +{fmt(r.get('extra_sentinel_ms_per_s'))} "
+                        f"ms/s, module {fmt(r.get('module_ms_per_poll'), 3)} ms/poll  [{time.time() - t0:.0f} s]")
+            self.sample_load(f"tls rep {rep + 1}")
+        if callgrind:
+            from bench import callgrind as vprof
+            if vprof.available():
+                for k in kinds:
+                    log(f"  callgrind {k}: runs of {seconds:.0f} s and {3 * seconds:.0f} s")
+                    out["callgrind"][k] = self.attempt(f"tls callgrind {k}", tls_cost.callgrind_pair, k == "tls",
+                                                       seconds, 3 * seconds, self.args.keep)
+            else:
+                out["callgrind"]["not_ready"] = "valgrind not installed"
+        out["load_at_end"] = loadavg()
+        return out
+
     def startups(self, mechs: list[str], reps: int) -> dict:
         from bench import startup
         out: dict = {m: [] for m in mechs if m in startup.MEASURED}
@@ -372,8 +418,11 @@ def parse_args(argv=None):
                     help="Sentinel down-after-milliseconds values of figure 12")
     ap.add_argument("--routed-reps", type=int, help="repetitions for figure 11, per scenario and routing daemon "
                                                      "(default 5, quick 2)")
+    ap.add_argument("--tls-reps", type=int, help="repetitions for figure 13 (default 5, quick 1)")
+    ap.add_argument("--tls-seconds", type=float, help="figure 13's CPU windows (default 10, quick 3)")
+    ap.add_argument("--tls-groups", default="1,10", help="figure 13: groups of 3 nodes on one set of Sentinels")
     ap.add_argument("--routed-speakers", default="bird,frr", help="routing daemons on the nodes for figure 11")
-    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12",
+    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12,13",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
@@ -396,6 +445,10 @@ def parse_args(argv=None):
         a.nothing_failed_down_after_list = [int(x) for x in a.nothing_failed_down_after.split(",") if x.strip()]
     except ValueError:
         ap.error("--nothing-failed-down-after: comma-separated milliseconds, e.g. 1000,30000")
+    try:
+        a.tls_group_list = [int(x) for x in a.tls_groups.split(",") if x.strip()]
+    except ValueError:
+        ap.error("--tls-groups: comma-separated counts, e.g. 1,10")
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
     a.mech_list = [m for m in a.mechanisms.split(",") if m]
     bad = [m for m in a.mech_list if m not in MECHANISMS]
@@ -506,6 +559,13 @@ def _run(args, argv, src_so: Path) -> int:
             results["routed"] = run.routed(args.speaker_list, args.routed_reps)
         elif 11 in args.figure_set:
             log("figure 11 skipped: it measures redis-vip's Sentinel-confirmed mode (vip-sentinel), not in --mechanisms")
+        if 13 in args.figure_set and "vip-sentinel" in args.mech_list:
+            log(f"figure 13: TLS against plaintext, {args.tls_reps} reps, {args.tls_seconds:.0f} s windows, "
+                f"{', '.join(str(3 * g) for g in args.tls_group_list)} nodes")
+            run.tls(args.tls_reps, args.tls_seconds, args.tls_group_list,
+                    callgrind=not args.quick and not args.no_callgrind, results=results)
+        elif 13 in args.figure_set:
+            log("figure 13 skipped: it measures redis-vip's Sentinel-confirmed mode (vip-sentinel), not in --mechanisms")
         from bench import overhead
         if 4 in args.figure_set:
             log(f"figure 4: redis-benchmark, {args.throughput_reps} alternating rounds, -n {args.requests}")

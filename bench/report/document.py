@@ -7,11 +7,12 @@ from bench.mechanisms import DOWN_AFTER_MS, MECHANISMS
 from .cells import failover_stats, repo_path
 from .layer2 import (busy_section, failover_section, planned_section, second_failover_section, stale_isolation_section,
                      startup_section, stopped_section)
-from .method import METHOD, METHOD_12, METHOD_ANCHOR
+from .method import METHOD, METHOD_12, METHOD_13, METHOD_ANCHOR
 from .nothing_failed import nothing_failed_section, nothing_failed_setting
 from .overhead import overhead_section
 from .routed import routed_section, routed_targets
 from .summary import at_a_glance, auto_notes, targets
+from .tls import tls_section
 
 # ----------------------------------------------------------------------------------------------
 # the document
@@ -108,6 +109,7 @@ def render(results: dict, json_path: str) -> str:
     nothing_failed_section(L, results, mechs)
     second_failover_section(L, results, fs, mechs)
     overhead_section(L, results)
+    tls_section(L, results)
 
     errs = meta.get("harness_errors") or []
     notes = auto_notes(results, fs, mechs)
@@ -119,20 +121,24 @@ def render(results: dict, json_path: str) -> str:
         for e in errs:
             add(f"- harness error: `{e.splitlines()[0]}`")
         add("")
-    L.append(METHOD.replace(METHOD_ANCHOR, METHOD_12 + METHOD_ANCHOR) if results.get("nothing_failed") else METHOD)
+    extra = (METHOD_12 if results.get("nothing_failed") else "") + (METHOD_13 if results.get("tls") else "")
+    L.append(METHOD.replace(METHOD_ANCHOR, extra + METHOD_ANCHOR))
     return "\n".join(L) + "\n"
 
 
 def render_figures(results: dict, json_path: str, figures: list[int]) -> str:
     """Only the sections of the named figures, each with a line naming the run: for a partial
     run pasted into docs/benchmarks.md beside the figures of the last full run."""
-    unknown = [f for f in figures if f != 12]
+    unknown = [f for f in figures if f not in (12, 13)]
     if unknown:
-        raise ValueError(f"only figure 12 renders on its own, not {unknown}")
+        raise ValueError(f"only figures 12 and 13 render on their own, not {unknown}")
     args = results.get("meta", {}).get("args", {})
     mechs = [m for m in MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
     L: list[str] = []
-    nothing_failed_section(L, results, mechs, provenance=True)
+    if 12 in figures:
+        nothing_failed_section(L, results, mechs, provenance=True)
+    if 13 in figures:
+        tls_section(L, results)
     if L:
         L.append(f"Raw results: `{json_path}`.")
         L.append("")

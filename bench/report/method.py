@@ -113,3 +113,11 @@ METHOD_12 = """12. **Nothing failed** (bench/scenarios.py, at down-after 1000 an
    held back by `repl-diskless-sync-delay 20` until every Sentinel lists it as `ip:0`).
 
 """
+METHOD_13 = """13. **TLS to the Sentinels** (bench/tls_cost.py; tests/harness/tls.py's certificates and
+   server lines): the TLS deployment of tests/integration/test_tls.py against the same in
+   plaintext, a fresh topology per run: kill -9 of the master (Sentinel and node logs, an ARP
+   capture in obs, the holders sampled every 20 ms), 3 and 30 nodes polling one set of 3
+   Sentinels (the Sentinels' CPU with the modules polling and with `vip.enabled no`, `ss` and
+   CLIENT LIST for the connections), and one node under callgrind for the instructions per poll.
+
+"""
