@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.logs import module_log, thread_cpu_ticks
+from tests.harness.logs import module_log
 from tests.harness.netns import MASTER_NAME, NODE_ADDR4, REDIS_PORT, SENTINEL_PORT, VIP4, wait_until
 from tests.harness.processes import RedisGroup, RedisNode, SentinelNode
 from tests.harness.sampling import HolderSampler
-from tests.harness.sentinel import first_promotion, module_args, start_sentinel_group, wait_settled
+from tests.harness.sentinel import first_promotion, module_args, wait_settled
 from tests.harness.servers import server_binary
 from tests.harness.status import sentinel_rows, status, statuses
 from tests.harness.tls import Pki, TlsVipWriter, make_pki, openssl_available, secrets_in, server_has_tls, \
@@ -390,66 +390,6 @@ def test_no_secret_in_the_log_info_or_status(topo, module_path, pki, flavor):
 
 # ----------------------------------------------------------------------------------------------
 # figures (printed with -s; no performance assertion)
-
-
-def _proc_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def _poller_ticks(g: RedisGroup) -> int:
-    return sum(thread_cpu_ticks(n, f"vip-sentinel-{i}") for n in g for i in range(3))
-
-
-def _sentinel_ticks(g: RedisGroup) -> int:
-    return sum(_proc_ticks(s.pid) for s in g.sentinels.values())
-
-
-def _measure(g: RedisGroup, seconds: float) -> dict:
-    """Over ``seconds`` each, with every node polling every Sentinel every 100 ms, then with
-    the module disabled on every node: the module's poller CPU per poll, the Sentinels' CPU
-    per second with and without the module's polls, and the module's connections on one
-    Sentinel."""
-    import os
-    hz = os.sysconf("SC_CLK_TCK")
-    time.sleep(2)
-    p0, s0 = _poller_ticks(g), _sentinel_ticks(g)
-    time.sleep(seconds)
-    p1, s1 = _poller_ticks(g), _sentinel_ticks(g)
-    conns = sum(1 for c in g.sentinels["n1"].client().client_list() if c.get("name") == "redis-vip")
-    for n in g:
-        assert n.config_set("vip.enabled", "no") is None
-    time.sleep(2)
-    q0 = _sentinel_ticks(g)
-    time.sleep(seconds)
-    q1 = _sentinel_ticks(g)
-    polls = len(g.nodes) * len(g.sentinels) * seconds / 0.1
-    per_s = 1000 / hz / seconds
-    return {"poll_ms": (p1 - p0) * 1000 / hz / polls, "with": (s1 - s0) * per_s / len(g.sentinels),
-            "without": (q1 - q0) * per_s / len(g.sentinels), "conns": conns}
-
-
-@pytest.mark.parametrize("flavor", FLAVORS)
-def test_figures_tls_against_plaintext(make_topology, module_path, pki, flavor):
-    """The cost of TLS at 100 ms polls from 3 nodes to 3 Sentinels, against the same in
-    plaintext: the module's poller CPU per poll, one Sentinel's CPU per second with and without
-    the module's polls (the difference is what 3 nodes cost it; 30 nodes cost ten times that:
-    each node is one connection and one poll per interval), and the connections each node keeps
-    (one per Sentinel). Clock ticks of 10 ms over 20 s: coarse."""
-    needs_tls(flavor)
-    seconds = 20
-    topo = make_topology()
-    t = _measure(start_tls_group(topo, module_path, pki, flavor, auth_clients=True, protected_configs=True), seconds)
-    topo.close()
-    p = _measure(start_sentinel_group(make_topology(), module_path, flavor, protected_configs=True), seconds)
-    lines = [f"[{flavor}] 3 nodes x 3 Sentinels, 100 ms polls, {seconds} s each:"]
-    for name, m in (("TLS", t), ("plaintext", p)):
-        extra = m["with"] - m["without"]
-        lines.append(f"  {name}: module CPU per poll {m['poll_ms']:.3f} ms; one Sentinel {m['with']:.1f} ms/s with the "
-                     f"polls, {m['without']:.1f} ms/s without: +{extra:.1f} ms/s from 3 nodes, ~+{extra * 10:.0f} ms/s "
-                     f"from 30; module connections per Sentinel {m['conns']}")
-    print("\n" + "\n".join(lines))
-    assert t["conns"] == 3 and p["conns"] == 3
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
