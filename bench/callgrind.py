@@ -116,11 +116,7 @@ def run_one(cfg: str, requests: int, workdir: Path, pipeline: int = 16) -> dict:
         if cfg != "none":
             st = node.vip_status()
             state = {k: st.get(k) for k in ("state", "mode", "holding", "reason")}
-        try:
-            node.execute("SHUTDOWN", "NOSAVE")
-        except Exception:  # noqa: BLE001 - the connection closes as the server exits
-            pass
-        node.wait_exit(120)
+        node.shutdown_and_wait(120)
         # one file per thread: <out>-01 is the main thread (the one that serves requests)
         files = sorted(out.parent.glob(out.name + "-*"))
         main = out.parent / (out.name + "-01")

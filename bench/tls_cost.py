@@ -338,11 +338,7 @@ def callgrind_rep(tls: bool, seconds: float, keep: bool = False) -> dict:
         p0 = dep.commands()
         time.sleep(seconds)
         p1 = dep.commands()
-        try:
-            node.execute("SHUTDOWN", "NOSAVE")
-        except Exception:  # noqa: BLE001 - the connection closes as the server exits
-            pass
-        node.wait_exit(120)
+        node.shutdown_and_wait(120)
     files = sorted(out.parent.glob(out.name + "-*"))
     ir = _thread_ir(files)
     import shutil

@@ -109,6 +109,15 @@ class _ServerProc:
         except subprocess.TimeoutExpired:
             raise WaitTimeout(f"{self.kind} {self.name} (pid {self.pid}) still running after {timeout}s")
 
+    def shutdown_and_wait(self, timeout: float = 120) -> int:
+        """SHUTDOWN NOSAVE, then wait for the exit (a process under valgrind writes its
+        profile on the way out)."""
+        try:
+            self.execute("SHUTDOWN", "NOSAVE")
+        except Exception:  # noqa: BLE001 - the connection closes as the server exits
+            pass
+        return self.wait_exit(timeout)
+
     def signal(self, sig: int) -> None:
         if self.alive():
             os.kill(self.pid, sig)

@@ -12,10 +12,8 @@ a namespace.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -143,33 +141,10 @@ class TlsVipWriter(VipWriter):
         super().__init__(topo, **kwargs)
         self.pki = pki
 
-    def _connect(self):  # type: ignore[override]
-        conn = NetnsSSLConnection(netns=self.topo.ns("obs"), host=self.host, port=REDIS_PORT,
+    def _new_connection(self):  # type: ignore[override]
+        return NetnsSSLConnection(netns=self.topo.ns("obs"), host=self.host, port=REDIS_PORT,
                                   socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                                   retry=Retry(NoBackoff(), 0), **ssl_options(self.pki))
-        try:
-            conn.connect()
-            conn.send_command("CONFIG", "GET", "dir")
-            reply = conn.read_response()
-            m = re.search(r"redis-(n\d+)", str(reply))
-            if not m:
-                raise RuntimeError(f"cannot tell the node from {reply!r}")
-            self.connects += 1
-            return conn, m.group(1)
-        except BaseException:
-            conn.disconnect()
-            raise
-
-
-def wait_for(cond, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def secrets_in(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:

@@ -50,10 +50,15 @@ class VipWriter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vip-writer", daemon=True)
 
-    def _connect(self) -> tuple[NetnsConnection, str]:
-        conn = NetnsConnection(netns=self.topo.ns("obs"), host=self.host, port=REDIS_PORT,
+    def _new_connection(self) -> NetnsConnection:
+        """An unconnected client for the VIP, from the observer's namespace (TlsVipWriter
+        makes a TLS one)."""
+        return NetnsConnection(netns=self.topo.ns("obs"), host=self.host, port=REDIS_PORT,
                                socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                                retry=Retry(NoBackoff(), 0))
+
+    def _connect(self) -> tuple[NetnsConnection, str]:
+        conn = self._new_connection()
         try:
             conn.connect()
             conn.send_command("CONFIG", "GET", "dir")
