@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
-30000, Sentinel's default).
+30000, Sentinel's default; figure 13, with --down-after, the failover figures at other settings).
 
     python3 -m bench.run            # full run (~65 min on 2 cores), writes docs/benchmarks.md
     python3 -m bench.run --quick    # smoke run (~16 min), prints the tables only
@@ -28,6 +28,9 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
  12  nothing failed, at down-after 1000 and 30000: the master's redis-server killed and started
      again at once, and a backup client (redis-cli --rdb) against the master: client gap, ms with
      no holder / two holders, failovers, writes lost
+ 13  figures 1-2, 3 and 7 at the other settings of --down-after (e.g. 1000,5000,30000; an
+     isolation there lasts down-after + 8 s), a row group per setting; with
+     --mechanisms ...,keepalived-fast also keepalived with sub-second VRRP timers
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
