@@ -384,6 +384,8 @@ def parse_args(argv=None):
     ap.add_argument("--down-after", default=str(DOWN_AFTER_MS),
                     help="Sentinel down-after-milliseconds values of the failover figures (1-2, 3, 7), e.g. "
                          "1000,5000,30000; a value other than 1000 goes to its own section (figure 13)")
+    ap.add_argument("--scenarios", default="", help="with figures 3, 7, 8: only these scenarios (stale-restart, "
+                                                    "isolation, planned, busy), e.g. isolation")
     ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(ALL_MECHANISMS)}")
@@ -415,6 +417,10 @@ def parse_args(argv=None):
     if not a.down_after_list or min(a.down_after_list) < 100:
         ap.error("--down-after: at least one value, each 100 ms or more")
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
+    a.scenario_list = [x for x in a.scenarios.split(",") if x.strip()]
+    bad = [x for x in a.scenario_list if x not in ("stale-restart", "isolation", "planned", "busy")]
+    if bad:
+        ap.error(f"--scenarios: unknown {bad} (stale-restart, isolation, planned, busy)")
     a.mech_list = [m for m in a.mechanisms.split(",") if m]
     bad = [m for m in a.mech_list if m not in ALL_MECHANISMS]
     if bad:
@@ -541,7 +547,7 @@ def _run(args, argv, src_so: Path) -> int:
             log(f"figure 10: start-up, {args.startup_reps} reps x {', '.join(args.mech_list)}")
             results["startup"] = run.startups(args.mech_list, args.startup_reps)
         names = [n for n, f in (("stale-restart", 3), ("isolation", 3), ("planned", 7), ("busy", 8))
-                 if f in args.figure_set]
+                 if f in args.figure_set and (not args.scenario_list or n in args.scenario_list)]
         if names and at_default:
             log(f"figures 3, 7, 8: {', '.join(names)}, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
             run.scenarios(names, args.mech_list, args.scenario_reps, results)

@@ -28,7 +28,7 @@ def settings_text(das) -> str:
 
 def _absent(da: str, figure: str) -> str:
     """The cell of a mechanism these results lack at a setting."""
-    return f"see figure {figure}" if int(da) == DOWN_AFTER_MS else "not measured"
+    return f"see {figure}" if int(da) == DOWN_AFTER_MS else "not measured"
 
 
 def _blocks(results: dict) -> dict[str, dict]:
@@ -117,7 +117,7 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
             if not b.get("failover"):
                 continue
             fs = failover_stats({"failover": b["failover"]})
-            na = {"runs": _absent(da, "1-2")}
+            na = {"runs": _absent(da, "figures 1-2")}
 
             def c(key: str, nd: int = 0):
                 return lambda m: cell(fs[m][key], nd) if m in fs else na.get(key, "—")
@@ -151,7 +151,7 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
 
             group(da, ms)
             row("runs", ms, lambda m: runs_cell(len(rows_(m)), _status(_scen_raw(b, "planned", m)))
-                if _scen_raw(b, "planned", m) else _absent(da, "7"))
+                if _scen_raw(b, "planned", m) else _absent(da, "figure 7"))
             row("leader's choice", ms, s("choice_ms"))
             row("new master's first GARP", ms, s("first_garp_ms"))
             row("old master's release", ms, s("release_ms"))
@@ -184,7 +184,7 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
 
             group(da, ms)
             row("runs", ms, lambda m: runs_cell(len(irows(m)), _status(_scen_raw(b, "isolation", m)))
-                if _scen_raw(b, "isolation", m) else _absent(da, "3"))
+                if _scen_raw(b, "isolation", m) else _absent(da, "figure 3"))
             row("link down", ms, si("link_down_ms"))
             row("**old master's release after link down**", ms, si("release_ms"))
             row("release − first promotion (negative: before)", ms, si("release_minus_promotion_ms"))
