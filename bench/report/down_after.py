@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bench.mechanisms import DOWN_AFTER_MS, LABELS
 
-from .cells import _status, cell, count_cell, failover_stats, none_, ok_rows, runs_cell, runs_with, stat, two
+from .cells import _status, cell, count_cell, failover_stats, med, none_, ok_rows, runs_cell, runs_with, stat, two
 from .nothing_failed import ms_setting, plural
 
 KEEPALIVED_FAST = ("keepalived 0.1 s: `bench/peers/keepalived-fast.conf.in`, as keepalived's configuration but "
@@ -41,6 +41,22 @@ def _blocks(results: dict) -> dict[str, dict]:
     for da, block in (results.get("down_after") or {}).items():
         out[str(da)] = block
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def _per_setting(blocks: dict, ms: list[str], get) -> str:
+    """'label a / b / c' per mechanism, one value per setting that has any (— where absent)."""
+    parts = []
+    for m in ms:
+        vals = [get(b, m) for b in blocks.values()]
+        if all(v is None for v in vals):
+            continue
+        parts.append(f"{LABELS[m]} " + " / ".join("—" if v is None else f"{v:.0f}" for v in vals))
+    return "; ".join(parts)
+
+
+def _total(rows: list[dict], key: str):
+    vals = [r.get(key) for r in rows if r.get(key) is not None]
+    return sum(vals) if vals else None
 
 
 def down_after_settings(results: dict) -> list[str]:
@@ -133,6 +149,16 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
                 lambda m: f"{fs[m]['second']} of {fs[m]['runs']}" if m in fs else "—")
         add("")
 
+        per = _per_setting({da: b for da, b in blocks.items() if b.get("failover")}, ms,
+                           lambda b, m: med(failover_stats({"failover": b.get("failover") or {}})
+                                                        .get(m, {}).get("excess")))
+        if per:
+            add("The outage beyond Sentinel's own promotion (median ms, down-after " + settings_text(
+                [da for da in blocks if blocks[da].get("failover")]) + "): " + per + ". Sentinel's promotion "
+                "comes down-after plus its election after the kill, the same for every mechanism; the rows "
+                "\"outage − Sentinel's promotion\" and \"promotion → first GARP\" are what a mechanism adds.")
+            add("")
+
     # planned failover (figure 7)
     ms = _mechs(blocks, mechs, lambda b, m: bool(_scen_raw(b, "planned", m)))
     if ms:
@@ -165,6 +191,16 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
                 lambda m: count_cell(rows_(m), "writes_lost") if rows_(m) else "—")
             row("converged", ms, lambda m: runs_with(rows_(m), "converged") if rows_(m) else "—")
         add("")
+
+        per = _per_setting({da: b for da, b in blocks.items() if any(_scen_raw(b, "planned", m) for m in ms)}, ms,
+                           lambda b, m: _total(ok_rows(_scen_raw(b, "planned", m)),
+                                                           "acked_by_old_after_promotion"))
+        if per:
+            add("Writes the old master acknowledged after the promotion, all runs together (down-after "
+                + settings_text([da for da in blocks if any(_scen_raw(blocks[da], "planned", m) for m in ms)])
+                + "): " + per + ". `SENTINEL FAILOVER` does not wait for down-after; the Sentinel-confirmed "
+                "mode's lease is half of it.")
+            add("")
 
     # isolation (figure 3)
     ms = _mechs(blocks, mechs, lambda b, m: bool(_scen_raw(b, "isolation", m)))
