@@ -233,3 +233,8 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
             row("first promotion after the fault", ms, si("promotion_ms"))
             row("converged", ms, lambda m: runs_with(irows(m), "converged") if irows(m) else "—")
         add("")
+        add("\"—\" as release: the old master kept the VIP for the whole time it was cut off. As in figure 3, "
+            "taking the bridge port down also takes the carrier away from n1's eth0, so keepalived enters its "
+            "FAULT state and drops the VIP at once; the Sentinel-confirmed mode releases when its lease (half of "
+            "down-after) runs out without the Sentinels' confirmation.")
+        add("")
