@@ -230,6 +230,7 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
                 lambda m: count_cell(irows(m), "acked_by_old_after_promotion") if irows(m) else "—")
             row("acknowledged writes missing from the settled master at the end", ms,
                 lambda m: count_cell(irows(m), "writes_lost") if irows(m) else "—")
+            row("client's longest gap between acknowledged writes", ms, si("client_gap_ms"))
             row("first promotion after the fault", ms, si("promotion_ms"))
             row("converged", ms, lambda m: runs_with(irows(m), "converged") if irows(m) else "—")
         add("")
