@@ -71,6 +71,13 @@ def _mechs(blocks: dict, mechs: list[str], what) -> list[str]:
     return [m for m in mechs if any(what(b, m) for b in blocks.values())]
 
 
+def _figures(args: dict) -> list[int]:
+    try:
+        return [int(x) for x in str(args.get("figures", "")).split(",") if x.strip()]
+    except ValueError:
+        return []
+
+
 def _provenance(results: dict) -> list[str]:
     out = []
     for meta in results.get("meta_runs") or [results.get("meta", {})]:
@@ -81,8 +88,13 @@ def _provenance(results: dict) -> list[str]:
             f"`{meta.get('command', 'python3 -m bench.run')}` on {meta.get('started', '?')} "
             f"({meta.get('duration_s', 0) / 60:.0f} min; down-after {settings_text(das)}; "
             f"{', '.join(LABELS.get(m, m) for m in args.get('mech_list') or [])}; "
-            f"{plural(args.get('reps', 0), 'kill -9 repetition')} and "
-            f"{plural(args.get('scenario_reps', 0), 'repetition')} of the other scenarios per cell), repository at "
+            + " and ".join(x for x in (
+                plural(args.get("reps", 0), "kill -9 repetition") if {1, 2} & set(args.get("figure_set") or
+                                                                              _figures(args)) else "",
+                plural(args.get("scenario_reps", 0), "repetition") + " of "
+                + (", ".join(args.get("scenario_list") or []) or "the other scenarios")
+                if {3, 7} & set(_figures(args)) else "") if x)
+            + " per cell), repository at "
             f"{mc.get('git_commit', '?')}" + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else "")
             + f", module sha256 {mc.get('module_sha256', '?')}…, {mc.get('keepalived', '?')}, "
             f"{mc.get('cpus', '?')} CPUs, load average {meta.get('load_at_start', '?')} at the start and "
