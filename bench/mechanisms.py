@@ -8,9 +8,13 @@
                        (bench/peers/sentinel-reconfig-vip.sh)
 - ``keepalived``       keepalived VRRP on every node, vrrp_script on the local Redis role
                        (bench/peers/keepalived.conf.in, keepalived-check-redis-master.sh)
+- ``keepalived-fast``  the same with sub-second VRRP timers: VRRPv3, advert_int 0.1 (the check
+                       script every second, the least keepalived 2.2.7 accepts;
+                       bench/peers/keepalived-fast.conf.in). Not in a default run: name it in
+                       --mechanisms
 
 Every deployment: n1 master, n2 and n3 replicas, one Sentinel per node (quorum 2,
-down-after-milliseconds 1000 for every mechanism, failover-timeout 10000, parallel-syncs 1),
+down-after-milliseconds 1000 for every mechanism unless a run names others, failover-timeout 10000, parallel-syncs 1),
 observer/client in ``obs``; `enable-debug-command yes` on every Redis (the busy-master figure
 sends DEBUG SLEEP). All processes are started through the Topology (``ip netns exec``) and
 killed by pid when it closes.
@@ -33,15 +37,20 @@ from tests.harness.sentinel import DOWN_AFTER_MS, sentinel_list, wait_settled
 from tests.harness.status import try_status
 from tests.harness.topology import Topology
 
+# a default run's mechanisms
 MECHANISMS = ["vip-basic", "vip-sentinel", "sentinel-script", "keepalived"]
+# every mechanism a run may name (--mechanisms), in the tables' order
+ALL_MECHANISMS = MECHANISMS + ["keepalived-fast"]
+KEEPALIVED_CONF = {"keepalived": "keepalived.conf.in", "keepalived-fast": "keepalived-fast.conf.in"}
 LABELS = {
     "vip-basic": "redis-vip basic",
     "vip-sentinel": "redis-vip sentinel",
     "sentinel-script": "Sentinel script",
     "keepalived": "keepalived",
+    "keepalived-fast": "keepalived 0.1 s",
 }
 # short codes for namespace tags and work directories
-TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka"}
+TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka", "keepalived-fast": "kf"}
 # Sentinel's usual setting, the same for every mechanism (tests/harness/sentinel.py)
 DOWN_AFTER_MS = DOWN_AFTER_MS
 REDIS_EXTRA_CONF = ["enable-debug-command yes"]
@@ -91,7 +100,7 @@ class Deployment:
 
     def __init__(self, topo: Topology, mech: str, down_after_ms: int = DOWN_AFTER_MS,
                  module_at_start: bool = True):
-        if mech not in MECHANISMS:
+        if mech not in ALL_MECHANISMS:
             raise ValueError(f"unknown mechanism {mech!r}")
         self.topo = topo
         self.mech = mech
@@ -110,7 +119,7 @@ class Deployment:
         timeout = timeout or (20.0 if self.mech.startswith("vip-") else 40.0)
         g = self.group
         g.start()
-        if self.mech == "keepalived" and self.module_at_start:
+        if self.mech in KEEPALIVED_CONF and self.module_at_start:
             self.start_keepalived()
         self._start_sentinels()
         if self.mech == "sentinel-script":
@@ -129,7 +138,7 @@ class Deployment:
                 raise NotReady(f"{self.mech}: VIP not on n1 alone {timeout:.0f} s after start "
                                f"(held by {self.topo.holders(VIP4)}){self._why()}")
             time.sleep(0.1)
-        if self.mech == "keepalived":
+        if self.mech in KEEPALIVED_CONF:
             # VRRP may still be settling (several nodes go MASTER after the first down timer)
             stable_since = time.monotonic()
             deadline = time.monotonic() + timeout
@@ -181,7 +190,7 @@ class Deployment:
             d.mkdir(exist_ok=True)
             check = fill(PEERS / "keepalived-check-redis-master.sh", d / "check-redis-master.sh",
                          {"PORT": "6379"}, 0o755)
-            conf = fill(PEERS / "keepalived.conf.in", d / "keepalived.conf",
+            conf = fill(PEERS / KEEPALIVED_CONF.get(self.mech, "keepalived.conf.in"), d / "keepalived.conf",
                         {"ROUTER_ID": f"redis-{n}", "CHECK_SCRIPT": str(check), "INTERFACE": "eth0",
                          "VIP": f"{VIP_IP}/{VIP_PREFIX}"})
             logf = open(d / "keepalived.log", "ab")

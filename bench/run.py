@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """redis-vip benchmarks, basic and Sentinel-confirmed mode, side by side with a Sentinel
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
-30000, Sentinel's default).
+30000, Sentinel's default; figure 14, with --down-after, the failover figures at other settings).
 
     python3 -m bench.run            # full run (~77 min on 2 cores), writes docs/benchmarks.md
     python3 -m bench.run --quick    # smoke run (~17 min), prints the tables only
@@ -31,6 +31,9 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
  13  TLS to the Sentinels against plaintext (bench/tls_cost.py): kill -9 timings (+sdown, promotion,
      claim, the dead node's address), the Sentinels' CPU from 3 and 30 polling nodes, connections
      per node, the module's instructions per poll (callgrind)
+ 14  figures 1-2, 3 and 7 at the other settings of --down-after (e.g. 1000,5000,30000; an
+     isolation there lasts down-after + 8 s), a row group per setting; with
+     --mechanisms ...,keepalived-fast also keepalived with sub-second VRRP timers
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -238,30 +241,35 @@ class Runner:
                     log(f"  {name(k)} rep {rep + 1}/{reps}: {text}  [{time.time() - t0:.0f} s]")
             self.sample_load(load(rep))
 
-    def failovers(self, mechs: list[str], reps: int) -> dict:
+    def failovers(self, mechs: list[str], reps: int, down_after_ms: int = DOWN_AFTER_MS,
+                  out: Optional[dict] = None) -> dict:
         from bench import failover
-        out: dict = {m: [] for m in mechs}
+        out = out if out is not None else {}
+        out.update({m: [] for m in mechs})
+        da = "" if down_after_ms == DOWN_AFTER_MS else f" down-after {down_after_ms}"
         self.interleaved(
-            reps, mechs, lambda m: f"failover {m}",
-            lambda m: failover.failover_rep(m, DOWN_AFTER_MS, self.args.writer_interval_ms, self.args.keep),
+            reps, mechs, lambda m: f"failover {m}{da}",
+            lambda m: failover.failover_rep(m, down_after_ms, self.args.writer_interval_ms, self.args.keep),
             out.__getitem__,
             lambda m, r: (f"promotion->GARP {fmt(r.get('promotion_to_garp_ms'))} ms, "
                           f"outage {fmt(r.get('outage_ms'))} ms (promotion {fmt(r.get('sentinel_promotion_ms'))} ms), "
                           f"promotions {r.get('promotions')}, settled on {r.get('settled_master')}, "
                           f"writer {fmt(r.get('writer_rate_per_s'), 0)}/s"),
-            lambda rep: f"failover rep {rep + 1}")
+            lambda rep: f"failover{da} rep {rep + 1}")
         return out
 
-    def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict) -> None:
+    def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict,
+                  down_after_ms: int = DOWN_AFTER_MS) -> None:
         """Repetitions of the named scenarios (scenarios.SCENARIOS) into results["scenarios"],
-        mechanisms interleaved within a repetition."""
+        mechanisms interleaved within a repetition (filled as it goes)."""
         from bench import scenarios
         per = results.setdefault("scenarios", {})
+        da = "" if down_after_ms == DOWN_AFTER_MS else f" down-after {down_after_ms}"
         for name in names:
             fn = scenarios.SCENARIOS[name][1]
             per[name] = {m: [] for m in mechs}
             self.interleaved(
-                reps, mechs, lambda m: f"{name} {m}", lambda m: fn(m, DOWN_AFTER_MS, self.args.keep),
+                reps, mechs, lambda m: f"{name} {m}{da}", lambda m: fn(m, down_after_ms, self.args.keep),
                 per[name].__getitem__,
                 lambda m, r: (f"two holders {fmt(r['total']['two_holders_ms'], 0)} ms, "
                               f"no holder {fmt(r['total']['no_holder_ms'], 0)} ms, "
@@ -269,7 +277,7 @@ class Runner:
                               f"old master's acks after the promotion {r.get('acked_by_old_after_promotion')}, "
                               f"promotions {r.get('promotions')}, client gap {fmt(r.get('client_gap_ms'), 0)} ms")
                 if "total" in r else None,
-                lambda rep: f"{name} rep {rep + 1}")
+                lambda rep: f"{name}{da} rep {rep + 1}")
 
     def nothing_failed(self, mechs: list[str], reps: int, down_afters: list[int], results: dict) -> None:
         """Figure 12: the scenarios where nothing failed (scenarios.NOTHING_FAILED) at each
@@ -398,7 +406,7 @@ def fmt(v, nd: int = 1) -> str:
 
 
 def parse_args(argv=None):
-    from bench.mechanisms import MECHANISMS
+    from bench.mechanisms import ALL_MECHANISMS, MECHANISMS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: fewer repetitions, shorter windows")
@@ -422,9 +430,14 @@ def parse_args(argv=None):
     ap.add_argument("--tls-seconds", type=float, help="figure 13's CPU windows (default 10, quick 3)")
     ap.add_argument("--tls-groups", default="1,10", help="figure 13: groups of 3 nodes on one set of Sentinels")
     ap.add_argument("--routed-speakers", default="bird,frr", help="routing daemons on the nodes for figure 11")
+    ap.add_argument("--down-after", default=str(DOWN_AFTER_MS),
+                    help="Sentinel down-after-milliseconds values of the failover figures (1-2, 3, 7), e.g. "
+                         "1000,5000,30000; a value other than 1000 goes to its own section (figure 14)")
+    ap.add_argument("--scenarios", default="", help="with figures 3, 7, 8: only these scenarios (stale-restart, "
+                                                    "isolation, planned, busy), e.g. isolation")
     ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12,13",
                     help="comma-separated subset (1 and 2 run together)")
-    ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(MECHANISMS)}")
+    ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(ALL_MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
     ap.add_argument("--no-callgrind", action="store_true", help="skip figure 4b (valgrind) in a full run")
     ap.add_argument("--keep", action="store_true", help="keep each topology's work directory (logs, pcaps)")
@@ -432,10 +445,11 @@ def parse_args(argv=None):
     ap.add_argument("--no-docs", action="store_true", help="do not write the markdown file")
     ap.add_argument("--json", default=None, help="raw results (default target/bench/results-<time>.json)")
     ap.add_argument("--no-install", action="store_true", help="only check the tools, install nothing")
-    ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a raw results file "
-                                                     "(printed; written where --docs says)")
+    ap.add_argument("--render", metavar="JSON", help="only re-render the markdown from a raw results file, or "
+                                                     "several (comma-separated) merged into one (printed; "
+                                                     "written where --docs says)")
     ap.add_argument("--render-figures", metavar="LIST", help="with --render: print only these figures' sections "
-                                                             "(12), each with a line naming the run, to paste into "
+                                                             "(12, 13, 14), each with a line naming the run, to paste into "
                                                              "docs/benchmarks.md; writes nothing")
     a = ap.parse_args(argv)
     a.docs_given = a.docs is not None
@@ -449,9 +463,19 @@ def parse_args(argv=None):
         a.tls_group_list = [int(x) for x in a.tls_groups.split(",") if x.strip()]
     except ValueError:
         ap.error("--tls-groups: comma-separated counts, e.g. 1,10")
+    try:
+        a.down_after_list = [int(x) for x in a.down_after.split(",") if x.strip()]
+    except ValueError:
+        ap.error("--down-after: comma-separated milliseconds, e.g. 1000,5000,30000")
+    if not a.down_after_list or min(a.down_after_list) < 100:
+        ap.error("--down-after: at least one value, each 100 ms or more")
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
+    a.scenario_list = [x for x in a.scenarios.split(",") if x.strip()]
+    bad = [x for x in a.scenario_list if x not in ("stale-restart", "isolation", "planned", "busy")]
+    if bad:
+        ap.error(f"--scenarios: unknown {bad} (stale-restart, isolation, planned, busy)")
     a.mech_list = [m for m in a.mechanisms.split(",") if m]
-    bad = [m for m in a.mech_list if m not in MECHANISMS]
+    bad = [m for m in a.mech_list if m not in ALL_MECHANISMS]
     if bad:
         ap.error(f"unknown mechanisms {bad}")
     a.speaker_list = [s for s in a.routed_speakers.split(",") if s]
@@ -467,13 +491,40 @@ def parse_args(argv=None):
     return a
 
 
+def merge_results(paths: list[str]) -> tuple[dict, str]:
+    """Raw results files read into one (the first file's, each later one filling in a figure,
+    mechanism or down-after setting the earlier ones lack; every run's meta in "meta_runs"), and
+    how to name them."""
+    results: dict = {}
+    shown = []
+    for path in paths:
+        more = json.loads(Path(path).read_text())
+        p = Path(path).resolve()
+        shown.append(str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p))
+        if not results:
+            results = more
+            results["meta_runs"] = [more.get("meta", {})]
+            continue
+        results["meta_runs"].append(more.get("meta", {}))
+
+        def fill(into: dict, src: dict) -> None:
+            for k, v in src.items():
+                if k not in into:
+                    into[k] = v
+                elif isinstance(into[k], dict) and isinstance(v, dict):
+                    fill(into[k], v)
+
+        fill(results, {k: v for k, v in more.items() if k != "meta"})
+    if len(paths) == 1:
+        results.pop("meta_runs", None)
+    return results, ", ".join(shown)
+
+
 def render_only(path: str, docs: str | None, figures: str | None = None) -> int:
     """Re-render the markdown from a raw results file (e.g. after a change of wording); with
     figures, only those figures' sections (printed, never written)."""
     from bench import report
-    results = json.loads(Path(path).read_text())
-    p = Path(path).resolve()
-    shown = str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
+    results, shown = merge_results(path.split(","))
     if figures:
         try:
             text = report.render_figures(results, shown, [int(x) for x in figures.split(",") if x.strip()])
@@ -528,11 +579,19 @@ def _run(args, argv, src_so: Path) -> int:
     run = Runner(args)
     t_start = time.time()
     try:
+        # the failover figures at other down-after settings: results["down_after"][<ms>] holds
+        # "failover" and "scenarios" as a run at 1000 holds them at the top level
+        other_da = [d for d in args.down_after_list if d != DOWN_AFTER_MS]
+        at_default = DOWN_AFTER_MS in args.down_after_list
         if args.figure_set & {1, 2}:
-            log(f"figures 1-2: Sentinel failover with a writer through the VIP, {args.reps} reps x "
-                f"{', '.join(args.mech_list)}")
-            results["failover"] = run.failovers(args.mech_list, args.reps)
-        if 1 in args.figure_set and "vip-basic" in args.mech_list:
+            for da in args.down_after_list:
+                at = "" if args.down_after_list == [DOWN_AFTER_MS] else f", down-after {da}"
+                log(f"figures 1-2: Sentinel failover with a writer through the VIP{at}, {args.reps} reps x "
+                    f"{', '.join(args.mech_list)}")
+                target = (results.setdefault("failover", {}) if da == DOWN_AFTER_MS else
+                          results.setdefault("down_after", {}).setdefault(str(da), {}).setdefault("failover", {}))
+                run.failovers(args.mech_list, args.reps, da, target)
+        if 1 in args.figure_set and "vip-basic" in args.mech_list and at_default:
             # in the Sentinel-confirmed mode a promotion no Sentinel asked for never claims
             log(f"figure 1b: {args.manual_count} promotions by REPLICAOF NO ONE, vip-basic")
             results["manual"] = {"vip-basic": run.attempt("manual promotions vip-basic", failover_manual, "vip-basic",
@@ -541,10 +600,17 @@ def _run(args, argv, src_so: Path) -> int:
             log(f"figure 10: start-up, {args.startup_reps} reps x {', '.join(args.mech_list)}")
             results["startup"] = run.startups(args.mech_list, args.startup_reps)
         names = [n for n, f in (("stale-restart", 3), ("isolation", 3), ("planned", 7), ("busy", 8))
-                 if f in args.figure_set]
-        if names:
+                 if f in args.figure_set and (not args.scenario_list or n in args.scenario_list)]
+        if names and at_default:
             log(f"figures 3, 7, 8: {', '.join(names)}, {args.scenario_reps} reps x {', '.join(args.mech_list)}")
             run.scenarios(names, args.mech_list, args.scenario_reps, results)
+        # figure 8 (DEBUG SLEEP 5) fails nothing over once down-after exceeds the sleep: 3 and 7 only
+        names = [n for n in names if n != "busy"]
+        for da in other_da if names else []:
+            log(f"figures 3, 7 at down-after {da}: {', '.join(names)}, {args.scenario_reps} reps x "
+                f"{', '.join(args.mech_list)}")
+            run.scenarios(names, args.mech_list, args.scenario_reps,
+                          results.setdefault("down_after", {}).setdefault(str(da), {}), da)
         if 9 in args.figure_set:
             log(f"figure 9: two of three Sentinels stopped for 10 s, {args.stop_reps} reps x {', '.join(args.mech_list)}")
             run.scenarios(["sentinels-stopped"], args.mech_list, args.stop_reps, results)

@@ -1,7 +1,7 @@
 """Figures 3 and 7-9: faults with a client writing through the VIP, holders sampled every 10 ms.
 
 - 3  stale restart (kill -9 of the master, failover, the old master restarted as a master)
-     and isolation (the master's link down for 8 s);
+     and isolation (the master's link down for 8 s; above down-after 1000, down-after + 8 s);
 - 7  planned failover (SENTINEL FAILOVER with every node healthy);
 - 8  busy master (DEBUG SLEEP 5 on the master; the Sentinels fail over while it sleeps);
 - 9  two of the three Sentinels stopped (SIGSTOP) for 10 s, every Redis node healthy;
@@ -217,10 +217,17 @@ def stale_restart_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     return res
 
 
+def link_down_s(down_after_ms: int) -> float:
+    """How long the isolation lasts: 8 s at down-after 1000; above, down-after + 8 s (a shorter
+    isolation fails nothing over: the Sentinels never see the master down that long)."""
+    return LINK_DOWN_S if down_after_ms <= 1000 else down_after_ms / 1000 + LINK_DOWN_S
+
+
 def isolation_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
-    """The master's bridge port down for 8 s (the majority fails over meanwhile), then up
-    until Sentinel converts the old master."""
+    """The master's bridge port down for 8 s (down-after + 8 s above down-after 1000; the
+    majority fails over meanwhile), then up until Sentinel converts the old master."""
     res: dict = {"mech": mech, "scenario": "isolation", "down_after_ms": down_after_ms}
+    down_s = link_down_s(down_after_ms)
     with Rep(mech, "bi", keep, down_after_ms) as r:
         time.sleep(0.5)
         with r.sampler.lock:
@@ -228,8 +235,8 @@ def isolation_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
             r.topo.link_down("n1")
             r.sampler.set_isolated("n1", True)
         # the majority side (n2, n3 and their Sentinels) fails over
-        res["new_master"] = _wait(lambda: _new_master(r.dep, "n1", among=["n2", "n3"]), LINK_DOWN_S - 0.5, 0.05)
-        time.sleep(max(0.0, t_fault + LINK_DOWN_S - time.time()))
+        res["new_master"] = _wait(lambda: _new_master(r.dep, "n1", among=["n2", "n3"]), down_s - 0.5, 0.05)
+        time.sleep(max(0.0, t_fault + down_s - time.time()))
         with r.sampler.lock:
             t_up = time.time()
             r.topo.link_up("n1")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench.mechanisms import DOWN_AFTER_MS, MECHANISMS
+from bench.mechanisms import ALL_MECHANISMS, DOWN_AFTER_MS, MECHANISMS
 
 from .cells import failover_stats, repo_path
+from .down_after import down_after_section, down_after_settings, settings_text
 from .layer2 import (busy_section, failover_section, planned_section, second_failover_section, stale_isolation_section,
                      startup_section, stopped_section)
-from .method import METHOD, METHOD_12, METHOD_13, METHOD_ANCHOR
+from .method import METHOD, METHOD_12, METHOD_13, METHOD_14, METHOD_ANCHOR
 from .nothing_failed import nothing_failed_section, nothing_failed_setting
 from .overhead import overhead_section
 from .routed import routed_section, routed_targets
@@ -22,7 +23,7 @@ def render(results: dict, json_path: str) -> str:
     meta = results.get("meta", {})
     mc = meta.get("machine", {})
     args = meta.get("args", {})
-    mechs = [m for m in MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
+    mechs = [m for m in ALL_MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
     fs = failover_stats(results)
     L: list[str] = []
     add = L.append
@@ -40,7 +41,8 @@ def render(results: dict, json_path: str) -> str:
         "quorum 2. Sentinel's default is 30 000, and many deployments use 5 000–10 000; "
         f"{DOWN_AFTER_MS} is the hardest setting for redis-vip's safety (the shortest lease, and the least "
         "time for a dead node's 1 s address lifetime to run out before the promotion). "
-        + (nothing_failed_setting(results) or "No other setting was measured. ")
+        + (nothing_failed_setting(results) + down_after_setting(results)
+           or "No other setting was measured. ")
         + "`python3 -m bench.run --quick` is a smoke run (2 kill -9 "
         "repetitions, 1 of every other scenario, 2 of each routed one, short throughput and probe runs, no "
         "callgrind) that "
@@ -107,6 +109,7 @@ def render(results: dict, json_path: str) -> str:
     startup_section(L, results, mechs)
     routed_section(L, results, fs)
     nothing_failed_section(L, results, mechs)
+    down_after_section(L, results, mechs)
     second_failover_section(L, results, fs, mechs)
     overhead_section(L, results)
     tls_section(L, results)
@@ -121,24 +124,35 @@ def render(results: dict, json_path: str) -> str:
         for e in errs:
             add(f"- harness error: `{e.splitlines()[0]}`")
         add("")
-    extra = (METHOD_12 if results.get("nothing_failed") else "") + (METHOD_13 if results.get("tls") else "")
+    extra = ((METHOD_12 if results.get("nothing_failed") else "") + (METHOD_13 if results.get("tls") else "")
+             + (METHOD_14 if down_after_settings(results) else ""))
     L.append(METHOD.replace(METHOD_ANCHOR, extra + METHOD_ANCHOR))
     return "\n".join(L) + "\n"
+
+
+def down_after_setting(results: dict) -> str:
+    das = down_after_settings(results)
+    if not das:
+        return ""
+    return ("Figure 14 has the failover figures (1-2, 7, and 3 where measured) again at down-after "
+            + settings_text(das) + ". ")
 
 
 def render_figures(results: dict, json_path: str, figures: list[int]) -> str:
     """Only the sections of the named figures, each with a line naming the run: for a partial
     run pasted into docs/benchmarks.md beside the figures of the last full run."""
-    unknown = [f for f in figures if f not in (12, 13)]
+    unknown = [f for f in figures if f not in (12, 13, 14)]
     if unknown:
-        raise ValueError(f"only figures 12 and 13 render on their own, not {unknown}")
+        raise ValueError(f"only figures 12, 13 and 14 render on their own, not {unknown}")
     args = results.get("meta", {}).get("args", {})
-    mechs = [m for m in MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
+    mechs = [m for m in ALL_MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
     L: list[str] = []
     if 12 in figures:
         nothing_failed_section(L, results, mechs, provenance=True)
     if 13 in figures:
         tls_section(L, results)
+    if 14 in figures:
+        down_after_section(L, results, mechs, provenance=True)
     if L:
         L.append(f"Raw results: `{json_path}`.")
         L.append("")

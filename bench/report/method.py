@@ -7,7 +7,8 @@ METHOD = """## How each figure is measured
 Topology (tests/harness/topology.py): a bridge namespace and namespaces n1, n2, n3 (Redis
 7.0 + Sentinel each, 192.0.2.11-13) and obs (the client, 192.0.2.50); VIP 192.0.2.100/24.
 n1 starts as master, n2 and n3 replicate it; one Sentinel per node (quorum 2,
-down-after-milliseconds 1000 for every mechanism, failover-timeout 10000). Every repetition
+down-after-milliseconds 1000 for every mechanism (figures 12 and 13 also at other
+settings), failover-timeout 10000). Every repetition
 builds a fresh topology, so no Sentinel state carries over. Mechanisms:
 
 - **redis-vip basic**: `loadmodule libredis_vip.so address 192.0.2.100/24 interface eth0`,
@@ -24,10 +25,14 @@ builds a fresh topology, so no Sentinel state carries over. Mechanisms:
   advert_int 1, preemption on (the default; no nopreempt), `vrrp_script` =
   `bench/peers/keepalived-check-redis-master.sh` (redis-cli INFO replication | grep role:master)
   with interval 1, weight 20. One keepalived per namespace (`--dont-fork --vrrp`, own pid
-  files and log), so VRRP multicast stays on the test bridge. This is one configuration, the
-  common one with 1 s timers. keepalived accepts fractional timers (`advert_int` in seconds,
-  such as 0.92 in its manual; script intervals below a second from keepalived 2.3.2); faster
-  settings were not measured, and keepalived's figures here hold for 1 s timers only.
+  files and log), so VRRP multicast stays on the test bridge. This is the common configuration,
+  with 1 s timers.
+- **keepalived 0.1 s** (figure 14 only; `--mechanisms keepalived-fast`): the same with
+  sub-second VRRP timers, `bench/peers/keepalived-fast.conf.in`: VRRPv3 (`vrrp_version 3`,
+  whose advertisement interval is counted in centiseconds; no authentication in VRRPv3) with
+  `advert_int 0.1`, so a backup takes over about 0.35 s after the last advertisement it heard.
+  The role check still runs every second: keepalived 2.2.7 accepts no script interval below
+  1 s (fractional script intervals came with keepalived 2.3.2).
 
 Figures 1 and 2 come from the same failovers: a writer in obs (bench/writer.py, plain
 sockets) sends a SET through the VIP every 5 ms (reply timeout 200 ms). After an error it
@@ -119,5 +124,13 @@ METHOD_13 = """13. **TLS to the Sentinels** (bench/tls_cost.py; tests/harness/tl
    capture in obs, the holders sampled every 20 ms), 3 and 30 nodes polling one set of 3
    Sentinels (the Sentinels' CPU with the modules polling and with `vip.enabled no`, `ss` and
    CLIENT LIST for the connections), and one node under callgrind for the instructions per poll.
+
+"""
+METHOD_14 = """14. **Other down-after settings** (`--down-after 5000,30000`): figures 1-2, 7 and 3's
+   isolation measured as above with Sentinel's down-after-milliseconds set to each value on
+   every Sentinel (the Sentinel-confirmed mode's lease follows it: half of down-after). Above
+   1000 the isolation lasts down-after + 8 s, since a shorter one fails nothing over. Figure 8
+   (DEBUG SLEEP 5) is not repeated: a 5 s sleep fails nothing over at 5000 or more. Figure 14
+   also has keepalived 0.1 s (`--mechanisms keepalived-fast`) at every setting measured.
 
 """
