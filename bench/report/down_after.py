@@ -1,5 +1,6 @@
-"""Figure 14: the failover figures (kill -9: 1-2; isolation: 3; planned failover: 7) at other
-Sentinel down-after settings, one table per figure with a row group per setting.
+"""Figure 14: the failover figures (kill -9: 1-2; isolation: 3; planned failover: 7; two of
+three Sentinels stopped: 9) at other Sentinel down-after settings, one table per figure with a
+row group per setting.
 
 A run with `--down-after 5000,30000` keeps those settings' results in
 results["down_after"][<ms>] = {"failover": {mech: [rows]}, "scenarios": {name: {mech: [rows]}}};
@@ -93,7 +94,9 @@ def _provenance(results: dict) -> list[str]:
                                                                               _figures(args)) else "",
                 plural(args.get("scenario_reps", 0), "repetition") + " of "
                 + (", ".join(args.get("scenario_list") or []) or "the other scenarios")
-                if {3, 7} & set(_figures(args)) else "") if x)
+                if {3, 7} & set(_figures(args)) else "",
+                plural(args.get("stop_reps", 0), "repetition") + " of the Sentinels' stop"
+                if 9 in _figures(args) else "") if x)
             + " per cell), repository at "
             f"{mc.get('git_commit', '?')}" + (" (src/ had uncommitted changes)" if mc.get("git_dirty_src") else "")
             + f", module sha256 {mc.get('module_sha256', '?')}…, {mc.get('keepalived', '?')}, "
@@ -118,10 +121,11 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
             "[min–max] ranges before the medians.")
         add("")
     add(f"Figures 1-2 (kill -9 of the master), 7 (planned `SENTINEL FAILOVER`) and, where measured, 3 "
-        f"(isolation) again at Sentinel down-after {settings}, measured as in those figures, with every "
-        "mechanism side by side; one table per figure, a row group per setting. Sentinel's default is 30 000 "
-        "and many deployments use 5 000-10 000. An isolation shorter than down-after fails nothing over: "
-        "above 1000 the link stays down for down-after + 8 s. " + KEEPALIVED_FAST + " Values: median "
+        f"(isolation) and 9 (two of three Sentinels stopped) again at Sentinel down-after {settings}, "
+        "measured as in those figures, with every mechanism side by side; one table per figure, a row group "
+        "per setting. Sentinel's default is 30 000 and many deployments use 5 000-10 000. An isolation "
+        "shorter than down-after fails nothing over: above 1000 the link stays down for down-after + 8 s; "
+        "the Sentinels' stop stays 10 s at every setting. " + KEEPALIVED_FAST + " Values: median "
         "[min–max] in ms over the repetitions; counts per run.")
     add("")
 
@@ -250,4 +254,77 @@ def down_after_section(L: list[str], results: dict, mechs: list[str], provenance
             "taking the bridge port down also takes the carrier away from n1's eth0, so keepalived enters its "
             "FAULT state and drops the VIP at once; the Sentinel-confirmed mode releases when its lease (half of "
             "down-after) runs out without the Sentinels' confirmation.")
+        add("")
+
+    stopped_table(L, blocks, mechs, header, group, row)
+
+
+def _stopped_findings(da: str, rows_of: dict[str, list[dict]]) -> str:
+    """One sentence on a setting of figure 9, from its rows: who kept the VIP through the stop,
+    who released it (when, for how long there was no holder, when it came back), promotions."""
+    kept, released = [], []
+    for m, rows in rows_of.items():
+        if not rows:
+            continue
+        rel = [r["release_ms"] for r in rows if r.get("release_ms") is not None]
+        if not rel:
+            kept.append(LABELS[m])
+            continue
+        gap = med(stat(rows, none_))
+        back = med(stat(rows, "reclaim_ms_after_resume"))
+        released.append(
+            f"{LABELS[m]} released it in {len(rel)} of {len(rows)} runs (median {med(stat(rows, 'release_ms')):.0f} "
+            "ms after the stop began" + (f", {gap:.0f} ms with no holder" if gap is not None else "")
+            + (f", back {back:.0f} ms after SIGCONT" if back is not None else "") + ")")
+    proms = sum(_total(rows, "promotions") or 0 for rows in rows_of.values())
+    parts = []
+    if kept:
+        parts.append(", ".join(kept) + " kept the VIP on n1 through the stop in every run")
+    parts += released
+    if not parts:
+        return ""
+    stop = med(stat([r for rows in rows_of.values() for r in rows], "stopped_ms"))
+    return (f"At down-after {ms_setting(da)} (the Sentinel-confirmed mode's lease {ms_setting(int(da) // 2)} ms"
+            + (f", the stop {stop / 1000:.1f} s" if stop is not None else "") + "): "
+            + "; ".join(parts) + "; "
+            + ("no Sentinel promoted anyone." if not proms else f"{plural(proms, 'promotion')} in all.")
+            )
+
+
+def stopped_table(L: list[str], blocks: dict, mechs: list[str], header, group, row) -> None:
+    """Figure 9 (n2's and n3's Sentinels SIGSTOPped for 10 s) per setting."""
+    name = "sentinels-stopped"
+    ms = _mechs(blocks, mechs, lambda b, m: bool(_scen_raw(b, name, m)))
+    if not ms:
+        return
+    add = L.append
+    add("### Two of three Sentinels stopped for 10 s (figure 9)")
+    add("")
+    header(ms)
+    findings = []
+    for da, b in blocks.items():
+        if not any(_scen_raw(b, name, m) for m in ms):
+            continue
+
+        def srows(m: str, b=b) -> list[dict]:
+            return ok_rows(_scen_raw(b, name, m))
+
+        def ss(key: str, b=b):
+            return lambda m: cell(stat(srows(m), key), 0) if srows(m) else "—"
+
+        group(da, ms)
+        row("runs", ms, lambda m: runs_cell(len(srows(m)), _status(_scen_raw(b, name, m)))
+            if _scen_raw(b, name, m) else _absent(da, "figure 9"))
+        row("**VIP outage: ms with no holder**", ms, lambda m: cell(stat(srows(m), none_), 0) if srows(m) else "—")
+        row("client's longest gap between acknowledged writes", ms, ss("client_gap_ms"))
+        row("n1's release after the stop (— : kept it)", ms, ss("release_ms"))
+        row("n1's re-claim after SIGCONT", ms, ss("reclaim_ms_after_resume"))
+        row("ms with two holders", ms, lambda m: cell(stat(srows(m), two), 0) if srows(m) else "—")
+        row("promotions", ms, lambda m: count_cell(srows(m), "promotions") if srows(m) else "—")
+        f = _stopped_findings(da, {m: srows(m) for m in ms})
+        if f:
+            findings.append(f)
+    add("")
+    for f in findings:
+        add(f)
         add("")

@@ -126,11 +126,13 @@ METHOD_13 = """13. **TLS to the Sentinels** (bench/tls_cost.py; tests/harness/tl
    CLIENT LIST for the connections), and one node under callgrind for the instructions per poll.
 
 """
-METHOD_14 = """14. **Other down-after settings** (`--down-after 5000,30000`): figures 1-2, 7 and 3's
-   isolation measured as above with Sentinel's down-after-milliseconds set to each value on
-   every Sentinel (the Sentinel-confirmed mode's lease follows it: half of down-after). Above
-   1000 the isolation lasts down-after + 8 s, since a shorter one fails nothing over. Figure 8
-   (DEBUG SLEEP 5) is not repeated: a 5 s sleep fails nothing over at 5000 or more. Figure 14
-   also has keepalived 0.1 s (`--mechanisms keepalived-fast`) at every setting measured.
+METHOD_14 = """14. **Other down-after settings** (`--down-after 5000,30000`): figures 1-2, 7, 3's isolation
+   and 9 (two of three Sentinels stopped) measured as above with Sentinel's
+   down-after-milliseconds set to each value on every Sentinel (the Sentinel-confirmed mode's
+   lease follows it: half of down-after). Above 1000 the isolation lasts down-after + 8 s,
+   since a shorter one fails nothing over; the Sentinels' stop stays 10 s, so at 30000 it is
+   shorter than the lease (15 s). Figure 8 (DEBUG SLEEP 5) is not repeated: a 5 s sleep fails
+   nothing over at 5000 or more. Figure 14 also has keepalived 0.1 s (`--mechanisms
+   keepalived-fast`) at every setting measured.
 
 """
