@@ -272,10 +272,13 @@ def _stopped_findings(da: str, rows_of: dict[str, list[dict]]) -> str:
             continue
         gap = med(stat(rows, none_))
         back = med(stat(rows, "reclaim_ms_after_resume"))
+        early = sum(1 for r in rows if (r.get("reclaim_ms_after_resume") or 0) < 0)
         released.append(
             f"{LABELS[m]} released it in {len(rel)} of {len(rows)} runs (median {med(stat(rows, 'release_ms')):.0f} "
             "ms after the stop began" + (f", {gap:.0f} ms with no holder" if gap is not None else "")
-            + (f", back {back:.0f} ms after SIGCONT" if back is not None else "") + ")")
+            + (f", back {back:.0f} ms after SIGCONT" if back is not None else "")
+            + (f"; in {early} of them it claimed it again while the two were still stopped (negative re-claim)"
+               if early else "") + ")")
     proms = sum(_total(rows, "promotions") or 0 for rows in rows_of.values())
     parts = []
     if kept:
