@@ -6,7 +6,7 @@
 //! +sentinel|sentinels +client|setname` (`AUTH` is always allowed; a refused
 //! `CLIENT SETNAME` is tolerated).
 
-use super::error::{PollError, PollErrorKind};
+use super::error::{noperm_command, PollError, PollErrorKind};
 
 /// The commands the pollers send, as ACL rules.
 pub const NEEDED: &[&str] = &[
@@ -21,10 +21,7 @@ pub const NEEDED: &[&str] = &[
 /// the 'sentinel|replicas' command", 7.2 and later "NOPERM User u has no permissions to run
 /// the 'sentinel|replicas' command".
 pub fn refused_command(text: &str) -> Option<&str> {
-    let rest = text.strip_prefix("NOPERM")?;
-    let start = rest.find("run the '")? + "run the '".len();
-    let len = rest[start..].find('\'')?;
-    Some(&rest[start..start + len]).filter(|c| !c.is_empty())
+    text.strip_prefix("NOPERM").and_then(noperm_command)
 }
 
 /// The error for a NOPERM reply: the command refused, and the rule that allows it.

@@ -37,7 +37,7 @@ impl Refusal {
             "NOAUTH" => Refusal::NoAuth,
             "WRONGPASS" => Refusal::WrongPass,
             "NOPERM" => Refusal::NoPerm {
-                command: quoted(detail).unwrap_or_default().to_string(),
+                command: noperm_command(detail).unwrap_or_default().to_string(),
             },
             "LOADING" => Refusal::Loading,
             "ERR" if detail.starts_with("AUTH") => Refusal::AuthNotConfigured,
@@ -58,11 +58,12 @@ impl Refusal {
     }
 }
 
-/// The first 'quoted' part of a text.
-fn quoted(text: &str) -> Option<&str> {
-    let start = text.find('\'')? + 1;
-    let len = text[start..].find('\'')?;
-    Some(&text[start..start + len])
+/// The command a NOPERM reply's words name: "... no permissions to run the
+/// 'sentinel|replicas' command" (Redis 7.0 and later, Valkey).
+pub fn noperm_command(detail: &str) -> Option<&str> {
+    let start = detail.find("run the '")? + "run the '".len();
+    let len = detail[start..].find('\'')?;
+    Some(&detail[start..start + len]).filter(|c| !c.is_empty())
 }
 
 /// An error reply: what it means, and its words as the Sentinel sent them.
