@@ -11,6 +11,7 @@
 //! - `worker`    the thread that runs the core and carries out its actions (the loop, the
 //!   system adapter, the watcher)
 //! - `threads`   how every module thread is started (name, signal mask)
+//! - `witness`   the replicas as witnesses: the node-to-node question (pure) and its askers
 //! - `redis_glue` the Redis side, one job a file: load and unload, configs, events, commands,
 //!   INFO (main thread)
 
@@ -25,6 +26,7 @@ pub mod reach;
 pub mod redis_glue;
 pub mod sentinel;
 pub mod threads;
+pub mod witness;
 pub mod worker;
 
 #[cfg(all(feature = "module", not(test)))]

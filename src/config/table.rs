@@ -212,6 +212,10 @@ pub static CONFIGS: &[Config] = &[
         "how long one confirmation counts, from when it was asked; 0 = half of Sentinel's `down-after-milliseconds`; never more than that"),
     number!("poll-interval-ms", poll_interval_ms, PROTECTED, 100, 10, 1000,
         "how often each Sentinel is asked (every 10 ms while a failover is under way)"),
+    boolean!("failsafe", failsafe, PROTECTED, true,
+        "when the Sentinels' support lapses without any naming another master, keep the VIP while every replica that could be promoted confirms that it follows this master (`VIP.WITNESS`); `no`: release, as without it"),
+    number!("witness-lease-ms", witness_lease_ms, PROTECTED, 1000, 100, 60_000,
+        "how long one replica's confirmation counts, from when it was asked; the replica claims nothing for that long, even if promoted"),
     number!("announce-count", announce_count, DEFAULT, 5, 0, 100,
         "gratuitous ARPs / unsolicited NAs per burst; 0 = none"),
     number!("announce-interval-ms", announce_interval_ms, DEFAULT, 200, 10, 60_000,
@@ -287,6 +291,10 @@ settings! {
         /// Never longer than down-after-milliseconds, whatever is set.
         pub lease_ms: u64,
         pub poll_interval_ms: u64,
+        /// `vip.failsafe`: the replicas as witnesses when the Sentinels' support lapses.
+        pub failsafe: bool,
+        /// How long a replica's confirmation counts (and keeps it from claiming).
+        pub witness_lease_ms: u64,
         /// `vip.sentinel-tls`: TLS to the Sentinels, with the files below, each defaulting
         /// to the server's own (`server_tls`); `sentinel_tls_plan()` resolves them.
         pub sentinel_tls: bool,

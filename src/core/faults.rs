@@ -222,6 +222,7 @@ impl Core {
             Action::Observe
             | Action::Log { .. }
             | Action::Sentinels(_)
+            | Action::Witnesses(_)
             | Action::PollNow
             | Action::PollInterval(_)
             | Action::Listen(_)

@@ -170,6 +170,7 @@ impl Core {
                 let vips: Vec<IpAddr> = self.vip_addrs();
                 self.clients.heard(listening, &vips, out);
             }
+            Event::Replication(_) | Event::WitnessAnswer { .. } | Event::Witnessed { .. } => {}
             Event::Shutdown => self.shutdown(now, out),
         }
     }

@@ -8,6 +8,7 @@ use crate::config::{SentinelAddr, Settings, Vip};
 use crate::error::OsError;
 use crate::reach::Listening;
 use crate::sentinel::{Heard, Me, PollError, PollPlan};
+use crate::witness::{Endpoint, Replication, Reply, WitnessPlan};
 
 /// The replication role Redis reports for this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,21 @@ pub enum Event {
     },
     /// What the server listens on and whom it lets in (at load, and after `CONFIG SET`).
     Clients(Listening),
+    /// This server's `INFO replication` (at load, then whenever it changes): our history
+    /// (replid) and the replicas attached, the witnesses the failsafe asks.
+    Replication(Box<Replication>),
+    /// A witness answered `VIP.WITNESS` (Ok), or could not be asked (Err: why). `sent` is
+    /// when the question left (the witness lease counts from there).
+    WitnessAnswer {
+        from: Endpoint,
+        sent: Duration,
+        result: Result<Reply, String>,
+    },
+    /// This node, a replica, confirmed to its master that it follows it (`VIP.WITNESS`):
+    /// it must not claim before `until` (monotonic), even if promoted.
+    Witnessed {
+        until: Duration,
+    },
     /// Server shutdown or module unload.
     Shutdown,
 }
@@ -195,4 +211,6 @@ pub enum Action {
     Listen(Option<ListenSpec>),
     /// Tell subscribers of `__vip__:events` (one line, see `Publication`).
     Publish(String),
+    /// Ask these witnesses, every `interval_ms`, from now on (None: ask none).
+    Witnesses(Option<WitnessPlan>),
 }

@@ -148,6 +148,8 @@ fn perform(
             sys.listen(spec.clone());
             Ok(None)
         }
+        // The askers (witness::asker) are wired in by the worker's system adapter.
+        Action::Witnesses(_) => Ok(None),
         Action::Publish(line) => {
             sys.publish(line.clone());
             Ok(None)

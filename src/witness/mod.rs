@@ -1,0 +1,304 @@
+//! The replicas as witnesses: node-to-node questions (docs/safety.md, "Failsafe").
+//!
+//! When the Sentinels' support of a master is about to lapse (no spare supporter), the master
+//! asks every replica that could be promoted whether it still follows this master:
+//! `VIP.WITNESS <replid> <lease-ms>`. A replica's module confirms only when its role is
+//! replica, its link to the master is up, and it follows the asked replication history
+//! (`master_replid`); it then does not claim the VIP, even if promoted, until the lease it
+//! granted has run out. The master counts the lease from when it *sent* the question.
+//!
+//! Pure: the question, the reply, and the replica's judgement. The asking threads are in
+//! `asker`; the command is in `redis_glue`.
+
+use std::fmt;
+
+pub use crate::sentinel::answer::Endpoint;
+
+/// The most a replica grants, whatever is asked: a master cannot keep a replica from
+/// claiming longer than this.
+pub const MAX_LEASE_MS: u64 = 60_000;
+
+/// What the master asks: confirm that you follow `replid`, and stay away from the VIP for
+/// `lease_ms` (the command's two arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub replid: String,
+    pub lease_ms: u64,
+}
+
+/// Whom to ask, about what. The asker adds the credentials and TLS the server uses for
+/// replication (`masteruser`/`masterauth`, `tls-replication`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessPlan {
+    pub targets: Vec<Endpoint>,
+    pub question: Question,
+    /// Ask every witness this often (the Sentinel poll interval).
+    pub interval_ms: u64,
+}
+
+/// Why a replica did not confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// It is a master now, promoted from the asked history (its `master_replid2` is the
+    /// asked replid): a failover happened. Fences the asking master.
+    Promoted,
+    /// It follows another master's history with its link up: a failover happened. Fences
+    /// the asking master.
+    FollowsOther(String),
+    /// Not following us right now (link down, syncing, a master of another history, role
+    /// unknown): counts as not confirmed, and fences nothing.
+    NotFollowing(String),
+}
+
+impl Denial {
+    /// Evidence that another node took over: the asking master must let go.
+    pub fn fences(&self) -> bool {
+        matches!(self, Denial::Promoted | Denial::FollowsOther(_))
+    }
+}
+
+/// The replica's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Follows the asked history; will not claim for `granted_ms` from its receipt.
+    Follows {
+        granted_ms: u64,
+    },
+    Denied(Denial),
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Follows { granted_ms } => write!(f, "follows (for {granted_ms} ms)"),
+            Reply::Denied(Denial::Promoted) => write!(f, "promoted (a master now)"),
+            Reply::Denied(Denial::FollowsOther(m)) => write!(f, "follows another master ({m})"),
+            Reply::Denied(Denial::NotFollowing(why)) => write!(f, "not following ({why})"),
+        }
+    }
+}
+
+/// The replication facts the judgement needs (`INFO replication`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replication {
+    /// `role:master` (true) or `role:slave` (false).
+    pub is_master: bool,
+    /// `master_link_status:up` (replica).
+    pub link_up: bool,
+    /// `master_host:master_port` (replica).
+    pub master: Option<Endpoint>,
+    /// `master_replid`: our own history as a master, the followed one as a replica.
+    pub replid: String,
+    /// `master_replid2`: the history we came from (after a promotion).
+    pub replid2: String,
+    /// `slaveN:ip=...,port=...` (master): the replicas attached now, port 0 left out.
+    pub replicas: Vec<Endpoint>,
+}
+
+/// A replid as Redis makes them: 40 hex digits.
+pub fn valid_replid(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The replica's judgement of a question, from its own `INFO replication`.
+pub fn judge(info: &Replication, q: &Question) -> Reply {
+    let other = || {
+        info.master
+            .as_ref()
+            .map_or_else(|| "?".to_string(), |m| m.to_string())
+    };
+    if info.is_master {
+        return if !q.replid.is_empty() && info.replid2 == q.replid {
+            Reply::Denied(Denial::Promoted)
+        } else {
+            Reply::Denied(Denial::NotFollowing(
+                "a master of another history".to_string(),
+            ))
+        };
+    }
+    if !info.link_up {
+        return Reply::Denied(Denial::NotFollowing(format!("link to {} down", other())));
+    }
+    if info.replid != q.replid {
+        return Reply::Denied(Denial::FollowsOther(other()));
+    }
+    Reply::Follows {
+        granted_ms: q.lease_ms.min(MAX_LEASE_MS),
+    }
+}
+
+/// Parse `INFO replication` text (either role). Unknown lines are ignored.
+pub fn parse_replication(text: &str) -> Replication {
+    let mut r = Replication::default();
+    let (mut host, mut port) = (None, None);
+    for line in text.lines() {
+        let Some((k, v)) = line.trim_end_matches('\r').split_once(':') else {
+            continue;
+        };
+        match k {
+            "role" => r.is_master = v == "master",
+            "master_link_status" => r.link_up = v == "up",
+            "master_host" => host = Some(v.to_string()),
+            "master_port" => port = v.parse::<u16>().ok(),
+            "master_replid" => r.replid = v.to_string(),
+            "master_replid2" => r.replid2 = v.to_string(),
+            k if k.starts_with("slave") && k[5..].bytes().all(|b| b.is_ascii_digit()) => {
+                if let Some(e) = replica_entry(v) {
+                    r.replicas.push(e);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let (Some(ip), Some(port)) = (host, port) {
+        r.master = Some(Endpoint { ip, port });
+    }
+    r
+}
+
+/// `ip=192.0.2.2,port=6379,state=online,offset=...,lag=0` → the endpoint (port 0: none).
+fn replica_entry(v: &str) -> Option<Endpoint> {
+    let (mut ip, mut port) = (None, None);
+    for kv in v.split(',') {
+        match kv.split_once('=') {
+            Some(("ip", x)) => ip = Some(x.to_string()),
+            Some(("port", x)) => port = x.parse::<u16>().ok(),
+            _ => {}
+        }
+    }
+    match (ip, port) {
+        (Some(ip), Some(port)) if port != 0 && !ip.is_empty() => Some(Endpoint { ip, port }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn replica(link_up: bool, replid: &str) -> Replication {
+        Replication {
+            is_master: false,
+            link_up,
+            master: Some(Endpoint {
+                ip: "192.0.2.1".into(),
+                port: 6379,
+            }),
+            replid: replid.into(),
+            ..Default::default()
+        }
+    }
+
+    fn q(replid: &str, lease_ms: u64) -> Question {
+        Question {
+            replid: replid.into(),
+            lease_ms,
+        }
+    }
+
+    #[test]
+    fn a_replica_judges_the_question_from_its_own_replication() {
+        let promoted = Replication {
+            is_master: true,
+            replid: B.into(),
+            replid2: A.into(),
+            ..Default::default()
+        };
+        let stranger = Replication {
+            is_master: true,
+            replid: B.into(),
+            ..Default::default()
+        };
+        let cases: &[(&str, Replication, Question, Reply)] = &[
+            (
+                "follows, link up",
+                replica(true, A),
+                q(A, 1000),
+                Reply::Follows { granted_ms: 1000 },
+            ),
+            (
+                "the grant is capped",
+                replica(true, A),
+                q(A, 10_000_000),
+                Reply::Follows {
+                    granted_ms: MAX_LEASE_MS,
+                },
+            ),
+            (
+                "link down",
+                replica(false, A),
+                q(A, 1000),
+                Reply::Denied(Denial::NotFollowing("link to 192.0.2.1:6379 down".into())),
+            ),
+            (
+                "another history",
+                replica(true, B),
+                q(A, 1000),
+                Reply::Denied(Denial::FollowsOther("192.0.2.1:6379".into())),
+            ),
+            (
+                "promoted",
+                promoted,
+                q(A, 1000),
+                Reply::Denied(Denial::Promoted),
+            ),
+            (
+                "a master of another history",
+                stranger,
+                q(A, 1000),
+                Reply::Denied(Denial::NotFollowing("a master of another history".into())),
+            ),
+        ];
+        for (name, info, question, want) in cases {
+            assert_eq!(&judge(info, question), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_evidence_of_a_takeover_fences() {
+        assert!(Denial::Promoted.fences());
+        assert!(Denial::FollowsOther("x".into()).fences());
+        assert!(!Denial::NotFollowing("x".into()).fences());
+    }
+
+    #[test]
+    fn info_replication_is_parsed_for_either_role() {
+        let master = format!(
+            "# Replication\r\nrole:master\r\nconnected_slaves:3\r\n\
+             slave0:ip=192.0.2.2,port=6379,state=online,offset=1,lag=0\r\n\
+             slave1:ip=192.0.2.9,port=0,state=online,offset=1,lag=0\r\n\
+             slave2:ip=2001:db8::3,port=6380,state=wait_bgsave,offset=0,lag=0\r\n\
+             master_replid:{A}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+        );
+        let r = parse_replication(&master);
+        assert!(r.is_master);
+        assert_eq!(r.replid, A);
+        assert_eq!(
+            r.replicas,
+            vec![
+                Endpoint {
+                    ip: "192.0.2.2".into(),
+                    port: 6379
+                },
+                Endpoint {
+                    ip: "2001:db8::3".into(),
+                    port: 6380
+                },
+            ]
+        );
+        let replica = format!(
+            "role:slave\nmaster_host:192.0.2.1\nmaster_port:6379\nmaster_link_status:up\n\
+             master_replid:{A}\n"
+        );
+        let r = parse_replication(&replica);
+        assert!(!r.is_master && r.link_up);
+        assert_eq!(
+            r.master.map(|m| m.to_string()).as_deref(),
+            Some("192.0.2.1:6379")
+        );
+        assert!(valid_replid(A) && !valid_replid("x"));
+    }
+}
