@@ -6,7 +6,7 @@
 //! A new config: one row here and its field in [`Settings`] (then the README row and the
 //! redis.conf.example block the test asks for).
 
-use super::tls::{self, parse_path, ModuleTls, ServerTls, TlsPlan};
+use super::tls::{self, parse_path, ModuleTls, ServerReplication, ServerTls, TlsPlan};
 use super::{
     parse_addresses, parse_interface, parse_label, parse_secret, parse_sentinels, parse_token,
     Secret, SentinelAddr, Vip, MAX_SENTINELS,
@@ -306,13 +306,16 @@ settings! {
         /// Not a config: the server's own `tls-*` files, the defaults of the ones above. The
         /// Redis glue reads them at load and at every `CONFIG SET tls-*`.
         pub server_tls: ServerTls,
+        /// Not a config: the server's replication credentials and `tls-replication`, how the
+        /// failsafe's questions to the replicas go out. Read by the glue like `server_tls`.
+        pub server_replication: ServerReplication,
     }
 }
 
 impl Settings {
     /// The fields that are not configs (the glue fills them from the server).
     #[cfg(test)]
-    pub(crate) const NOT_CONFIGS: &[&str] = &["server_tls"];
+    pub(crate) const NOT_CONFIGS: &[&str] = &["server_tls", "server_replication"];
 
     /// TLS to the Sentinels as it is in force: `None` for plaintext; else each
     /// `vip.sentinel-tls-*` that is set, and the server's own files for the rest.

@@ -152,3 +152,46 @@ pub fn resolve(module: &ModuleTls, server: &ServerTls) -> Option<TlsPlan> {
         key_pass,
     })
 }
+
+/// How this server authenticates and encrypts its own replication connections
+/// (`masteruser` / `masterauth`, `tls-replication`): the node-to-node questions of the
+/// failsafe go out the same way. Read by the Redis glue like `ServerTls`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerReplication {
+    pub user: Option<String>,
+    pub pass: Option<Secret>,
+    /// `tls-replication yes`.
+    pub tls: bool,
+}
+
+/// The server's configs that `ServerReplication` is read from.
+pub const SERVER_REPLICATION_CONFIGS: &[&str] = &["masteruser", "masterauth", "tls-replication"];
+
+impl ServerReplication {
+    pub const EMPTY: ServerReplication = ServerReplication {
+        user: None,
+        pass: None,
+        tls: false,
+    };
+
+    /// From the server's config values, by name (an absent or empty one is unset).
+    pub fn from_configs(get: impl Fn(&str) -> String) -> ServerReplication {
+        let opt = |name: &str| Some(get(name)).filter(|v| !v.is_empty());
+        ServerReplication {
+            user: opt("masteruser"),
+            pass: opt("masterauth").map(Secret::new),
+            tls: get("tls-replication").eq_ignore_ascii_case("yes"),
+        }
+    }
+
+    /// The TLS files for a replication connection: the server's own (as Redis uses them).
+    pub fn tls_plan(&self, server: &ServerTls) -> Option<TlsPlan> {
+        self.tls.then(|| TlsPlan {
+            ca_file: server.ca_file.clone(),
+            ca_dir: server.ca_dir.clone(),
+            cert_file: server.cert_file.clone(),
+            key_file: server.key_file.clone(),
+            key_pass: server.key_pass.clone(),
+        })
+    }
+}

@@ -26,14 +26,33 @@ pub struct Question {
     pub lease_ms: u64,
 }
 
-/// Whom to ask, about what. The asker adds the credentials and TLS the server uses for
-/// replication (`masteruser`/`masterauth`, `tls-replication`).
+/// Whom to ask, about what, and how: with the credentials and TLS the server uses for its
+/// own replication (`masteruser`/`masterauth`, `tls-replication`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessPlan {
     pub targets: Vec<Endpoint>,
     pub question: Question,
     /// Ask every witness this often (the Sentinel poll interval).
     pub interval_ms: u64,
+    pub auth_user: Option<String>,
+    pub auth_pass: Option<crate::config::Secret>,
+    pub tls: Option<crate::config::tls::TlsPlan>,
+}
+
+/// One witness as `VIP.WITNESSES` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessRow {
+    pub address: String,
+    /// Why it is a witness: `info` (attached now), `sentinel` (listed), or both.
+    pub source: String,
+    /// The last reply (`follows (for 1000 ms)`, `promoted (a master now)`, ...) or "".
+    pub reply: String,
+    /// ms since that reply's question was sent (-1: never answered).
+    pub age_ms: i64,
+    /// ms its confirmation still counts (0: none in force).
+    pub valid_ms: u64,
+    /// The last failure to ask it ("" none).
+    pub last_error: String,
 }
 
 /// Why a replica did not confirm.
