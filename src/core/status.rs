@@ -84,6 +84,18 @@ pub struct Status {
     pub sentinels: Vec<SentinelRow>,
     /// Events from the pollers or the watcher that did not fit the worker's queue.
     pub inbox_dropped: u64,
+    /// Holding on the replicas' word while the Sentinels' support has lapsed (failsafe).
+    pub failsafe: bool,
+    /// When the node last entered failsafe, unix ms (0: never).
+    pub failsafe_since_ms: u64,
+    /// The replicas asked (or to be asked) as witnesses, and how many confirm now.
+    pub witnesses: u64,
+    pub witnesses_confirmed: u64,
+    pub witness_lease_ms: u64,
+    /// As a replica: ms left of the promise given to the master (no claim before; 0: none).
+    pub witnessed_until_ms: u64,
+    /// One row per witness (VIP.WITNESSES).
+    pub witness_rows: Vec<crate::witness::WitnessRow>,
 }
 
 /// What VIP.STATUS shows before the worker's first snapshot.
@@ -119,6 +131,13 @@ impl Default for Status {
             last_conflict_mac: String::new(),
             sentinels: Vec::new(),
             inbox_dropped: 0,
+            failsafe: false,
+            failsafe_since_ms: 0,
+            witnesses: 0,
+            witnesses_confirmed: 0,
+            witness_lease_ms: 0,
+            witnessed_until_ms: 0,
+            witness_rows: Vec::new(),
         }
     }
 }
@@ -208,6 +227,13 @@ impl Core {
                 Vec::new()
             },
             inbox_dropped: 0,
+            failsafe: false,
+            failsafe_since_ms: 0,
+            witnesses: 0,
+            witnesses_confirmed: 0,
+            witness_lease_ms: self.settings.witness_lease_ms,
+            witnessed_until_ms: 0,
+            witness_rows: Vec::new(),
         }
     }
 }
