@@ -292,3 +292,4 @@ mod faults;
 mod lifecycle;
 mod routed;
 mod sentinel;
+mod witness;
