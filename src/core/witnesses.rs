@@ -11,6 +11,9 @@ use crate::witness::{
     valid_replid, Denial, Endpoint, Question, Replication, Reply, WitnessPlan, WitnessRow,
 };
 
+/// How often the witnesses are asked while the VIP is held on their word alone.
+const FAILSAFE_ASK_MS: u64 = 10;
+
 /// One witness: its latest answer and its latest failure to answer.
 #[derive(Debug, Clone)]
 struct Asked {
@@ -271,7 +274,12 @@ impl Core {
                 replid,
                 lease_ms: s.witness_lease_ms,
             },
-            interval_ms: s.poll_interval_ms.max(1),
+            // In failsafe a witness's "promoted" or "reported down" must reach us at once.
+            interval_ms: if self.witnesses.failsafe_since.is_some() {
+                s.poll_interval_ms.clamp(1, FAILSAFE_ASK_MS)
+            } else {
+                s.poll_interval_ms.max(1)
+            },
             auth_user: s.server_replication.user.clone(),
             auth_pass: s.server_replication.pass.clone(),
             tls: s.server_replication.tls_plan(&s.server_tls),
