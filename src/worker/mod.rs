@@ -9,8 +9,9 @@
 //!  cron, load ─┘                              (a shutdown jumps every queue)
 //!                                           then the feed, else Tick at the deadline
 //!  pollers ────┐                            core.handle(event, now) -> actions
-//!  watcher ────┴─▶ feed (bounded 1024) ──▶  run each action (system.rs): netlink,
-//!                  full: dropped + counted    AF_PACKET, pollers, listener, log
+//!  askers ─────┤                            run each action (system.rs): netlink,
+//!  watcher ────┴─▶ feed (bounded 1024) ──▶  AF_PACKET, pollers, askers, listener, log
+//!                  full: dropped + counted
 //!  VIP.STATUS ◀── Mutex<Status> ◀──────────  publish the status snapshot
 //!  INFO vip                               }
 //! ```
@@ -329,6 +330,18 @@ impl Feed for Inbox {
     }
 }
 
+/// The witness askers report into the same feed.
+impl crate::witness::asker::AnswerFeed for Inbox {
+    fn answer(
+        &self,
+        from: crate::witness::Endpoint,
+        sent: Duration,
+        result: Result<crate::witness::Reply, String>,
+    ) -> bool {
+        self.send_feed(Event::WitnessAnswer { from, sent, result })
+    }
+}
+
 impl Mailbox {
     /// The control events waiting, in the order they must apply; a shutdown alone.
     fn take_control(&self) -> Vec<Event> {
@@ -499,6 +512,7 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         }
         if core.finished() {
             live.pollers.stop_all();
+            live.askers.stop_all();
             break;
         }
     }
