@@ -72,6 +72,8 @@ pub trait System {
     fn poll_now(&mut self);
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
+    /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
+    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
     /// Ask exactly these witnesses (None: ask none). No-op by default: only the live
