@@ -10,6 +10,8 @@
 //! Pure: the question, the reply, and the replica's judgement. The asking threads are in
 //! `asker`; the command is in `redis_glue`.
 
+pub mod asker;
+
 use std::fmt;
 
 pub use crate::sentinel::answer::Endpoint;
