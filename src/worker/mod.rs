@@ -69,6 +69,8 @@ pub trait System {
     fn poll_now(&mut self);
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
+    /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
+    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
 }
@@ -148,8 +150,10 @@ fn perform(
             sys.listen(spec.clone());
             Ok(None)
         }
-        // The askers (witness::asker) are wired in by the worker's system adapter.
-        Action::Witnesses(_) => Ok(None),
+        Action::Witnesses(plan) => {
+            sys.witnesses(plan.clone());
+            Ok(None)
+        }
         Action::Publish(line) => {
             sys.publish(line.clone());
             Ok(None)
