@@ -366,9 +366,9 @@ def forced_failover(g: RedisGroup, cuts: Cuts, master: str, fault: Fault) -> str
         try:
             g.sentinels[key].execute("SENTINEL", "FAILOVER", MASTER_NAME)
             new = wait_failover(g, master, timeout=60)
-            detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it: {master} -> {new}"
+            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it: {master} -> {new}"
         except (redis.RedisError, AssertionError) as exc:
-            detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
+            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
         time.sleep(fault.duration)
     finally:
         cuts.heal(master)
@@ -387,9 +387,9 @@ def crash_after_promotion(g: RedisGroup, master: str, fault: Fault) -> str:
         return f"SENTINEL FAILOVER via {key} (crash after promotion) failed: {str(exc)[:80]}"
     try:
         wait_until(lambda: not s.alive(), 30, 0.05, msg=f"Sentinel {key} crashing after the promotion")
-        detail = f"Sentinel {key} crashed after promoting (exit {s.proc.returncode if s.proc else '?'})"
+        detail = f"{key}'s Sentinel crashed after promoting (exit {s.proc.returncode if s.proc else '?'})"
     except AssertionError:
-        detail = f"Sentinel {key} did not crash within 30 s"
+        detail = f"{key}'s Sentinel did not crash within 30 s"
     time.sleep(fault.duration)
     if not s.alive():
         s.start()
@@ -493,7 +493,7 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
             finally:
                 for k in keys:
                     g.sentinels[k].sigcont()
-            detail += f"SIGSTOP of Sentinels {','.join(keys)} {fault.duration:.1f}s"
+            detail += f"SIGSTOP of the Sentinels of {','.join(keys)} {fault.duration:.1f}s"
         elif fault.kind in ("cut-sentinels", "cut-replicas", "cut-replica"):
             if fault.kind == "cut-sentinels":
                 host, addrs, what = master, sentinel_addrs(g), f"{master} cut off from the Sentinels"
