@@ -95,7 +95,10 @@ fn reply_value(reply: &Reply) -> RedisValue {
             ])
         }
         Reply::Denied(Denial::Promoted) => ("promoted", String::new()),
-        Reply::Denied(Denial::FollowsOther(m)) => ("follows-other", m.clone()),
+        Reply::Denied(Denial::FollowsOther { master, replid }) => {
+            ("follows-other", format!("{master} {replid}"))
+        }
+        Reply::Denied(Denial::FailingOver(why)) => ("failing-over", why.clone()),
         Reply::Denied(Denial::NotFollowing(why)) => ("not-following", why.clone()),
         Reply::Denied(Denial::ReportedDown(why)) => ("reported-down", why.clone()),
     };
@@ -109,8 +112,16 @@ pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
     // What this node's own Sentinels report against its master, as of the worker's last
     // snapshot (empty in basic mode): a replica that hears it does not confirm.
-    let against = worker_link::status().sentinels_against_master;
-    let against = (!against.is_empty()).then_some(against.as_str());
+    let status = worker_link::status();
+    let some = |s: &str| (!s.is_empty()).then_some(s.to_string());
+    let (failing_over, down) = (
+        some(&status.sentinels_failing_over_master),
+        some(&status.sentinels_against_master),
+    );
+    let against = witness::Against {
+        failing_over: failing_over.as_deref(),
+        down: down.as_deref(),
+    };
     let reply = witness::judge_heard(&replication(ctx), &q, against);
     if let Reply::Follows { granted_ms } = reply {
         // Counted from now, on the module's one clock: the asker counts its own lease from

@@ -463,7 +463,15 @@ fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
             let detail = text(detail).unwrap_or_default();
             match other {
                 "promoted" => Ok(Reply::Denied(Denial::Promoted)),
-                "follows-other" => Ok(Reply::Denied(Denial::FollowsOther(detail))),
+                "follows-other" => {
+                    // "<host:port> <replid>"
+                    let (master, replid) = detail.split_once(' ').unwrap_or((detail.as_str(), ""));
+                    Ok(Reply::Denied(Denial::FollowsOther {
+                        master: master.to_string(),
+                        replid: replid.to_string(),
+                    }))
+                }
+                "failing-over" => Ok(Reply::Denied(Denial::FailingOver(detail))),
                 "not-following" => Ok(Reply::Denied(Denial::NotFollowing(detail))),
                 "reported-down" => Ok(Reply::Denied(Denial::ReportedDown(detail))),
                 _ => malformed(&format!(
@@ -510,7 +518,10 @@ mod tests {
             ),
             (
                 b"*2\r\n$13\r\nfollows-other\r\n$14\r\n192.0.2.9:6379\r\n",
-                Reply::Denied(Denial::FollowsOther("192.0.2.9:6379".into())),
+                Reply::Denied(Denial::FollowsOther {
+                    master: "192.0.2.9:6379".into(),
+                    replid: String::new(),
+                }),
             ),
             (
                 b"*2\r\n$13\r\nnot-following\r\n$27\r\nlink to 192.0.2.1:6379 down\r\n",

@@ -88,8 +88,6 @@ def test_a_replica_without_its_link_or_promoted_does_not_confirm(make_topology, 
     assert witness(n2, master_replid(n2), 1000) == ["not-following", "a master of another history"]
 
 
-@pytest.mark.xfail(strict=True, reason="TODO(core): Event::Witnessed is not yet kept by the core "
-                                       "(witnessed_until_ms stays 0); remove this mark once it is")
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_a_confirming_replica_shows_its_promise(make_topology, module_path, flavor):
     g = start_pair(make_topology, module_path, flavor)
