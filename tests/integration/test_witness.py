@@ -51,7 +51,8 @@ def test_a_replica_confirms_only_the_history_it_follows(make_topology, module_pa
     # more than the cap is granted only up to the cap (60 s)
     assert witness(n2, replid, 10_000_000) == ["follows", 60000]
     # another history (a master that is not ours): evidence of a failover elsewhere
-    assert witness(n2, OTHER_REPLID, 1000) == ["follows-other", f"{NODE_ADDR4['n1']}:6379"]
+    # the address it follows and the history it follows (the master's replid, not the asked one)
+    assert witness(n2, OTHER_REPLID, 1000) == ["follows-other", f"{NODE_ADDR4['n1']}:6379 {replid}"]
     # the master itself is no witness of its own history
     assert witness(n1, replid, 1000) == ["not-following", "a master of another history"]
 
