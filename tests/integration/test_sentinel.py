@@ -294,10 +294,11 @@ def first_promotion_wait(g: RedisGroup, after: float) -> tuple[float, str]:
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_two_stopped_sentinels_release_then_reclaim(topo, module_path, flavor):
-    """Two of three Sentinels stopped for 10 s with every Redis node healthy: the master
-    releases when its lease runs out (nothing proves that no other node can be master), and
-    claims again once they answer. The outage is printed."""
-    g = start_sentinel_group(topo, module_path, flavor)
+    """Two of three Sentinels stopped for 10 s with every Redis node healthy, `vip.failsafe no`
+    (the strict behaviour): the master releases when its lease runs out (the Sentinels alone
+    cannot prove that no other node can be master), and claims again once they answer. The
+    outage is printed. (With the failsafe, the default, it keeps the VIP: test_failsafe.py.)"""
+    g = start_sentinel_group(topo, module_path, flavor, extra_module_args=["failsafe", "no"])
     with HolderSampler(topo, interval=0.02) as smp:
         t0 = time.monotonic()
         for n in ("n2", "n3"):
