@@ -245,18 +245,12 @@ impl Core {
                 .map_or(0, |u| u.saturating_sub(now.mono).as_millis() as u64),
             witness_rows,
             sentinels_against_master: if sentinel_mode {
-                self.sentinels
-                    .view
-                    .against_master(now.mono, false)
-                    .unwrap_or_default()
+                self.against_followed_master(now.mono, false)
             } else {
                 String::new()
             },
             sentinels_failing_over_master: if sentinel_mode {
-                self.sentinels
-                    .view
-                    .against_master(now.mono, true)
-                    .unwrap_or_default()
+                self.against_followed_master(now.mono, true)
             } else {
                 String::new()
             },

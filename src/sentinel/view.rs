@@ -332,13 +332,21 @@ impl SentinelView {
         out
     }
 
-    /// What a recent answer reports against the master (as a replica sees it): a failover of
-    /// it (`failing_over`), else it down. A witness then does not confirm.
-    pub fn against_master(&self, now: Duration, failing_over: bool) -> Option<String> {
+    /// What a recent answer reports against `master`, the master this replica follows (as
+    /// its `INFO replication` names it): a failover of it (`failing_over`), else it down. A
+    /// witness then does not confirm. Answers about another master (this replica was just
+    /// moved to a new one, or an address spelled otherwise) are left out.
+    pub fn against_master(
+        &self,
+        now: Duration,
+        failing_over: bool,
+        master: &Endpoint,
+    ) -> Option<String> {
         self.targets
             .iter()
             .filter_map(|t| t.heard.as_ref().map(|h| (t, h)))
             .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
+            .filter(|(_, h)| &h.answer.master.instance.endpoint == master)
             .find_map(|(t, h)| {
                 let f = h.answer.master.instance.flags;
                 let what = match (failing_over, f.failover_in_progress, f.o_down, f.s_down) {
