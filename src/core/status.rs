@@ -96,11 +96,10 @@ pub struct Status {
     pub witnessed_until_ms: u64,
     /// One row per witness (VIP.WITNESSES).
     pub witness_rows: Vec<crate::witness::WitnessRow>,
-    /// As a replica: what its Sentinels report against its master (empty: nothing). A
-    /// witness that hears this does not confirm (`VIP.WITNESS`).
-    pub sentinels_against_master: String,
-    /// As a replica: a Sentinel failing its master over (empty: none).
-    pub sentinels_failing_over_master: String,
+    /// What the Sentinels recently reported against the masters they name (a failover, or
+    /// it down): a replica that hears it about the master it follows does not confirm
+    /// (`VIP.WITNESS`).
+    pub sentinel_reports: Vec<crate::sentinel::MasterReport>,
 }
 
 /// What VIP.STATUS shows before the worker's first snapshot.
@@ -143,8 +142,7 @@ impl Default for Status {
             witness_lease_ms: 0,
             witnessed_until_ms: 0,
             witness_rows: Vec::new(),
-            sentinels_against_master: String::new(),
-            sentinels_failing_over_master: String::new(),
+            sentinel_reports: Vec::new(),
         }
     }
 }
@@ -244,15 +242,10 @@ impl Core {
                 .promise_in_force(now.mono)
                 .map_or(0, |u| u.saturating_sub(now.mono).as_millis() as u64),
             witness_rows,
-            sentinels_against_master: if sentinel_mode {
-                self.against_followed_master(now.mono, false)
+            sentinel_reports: if sentinel_mode {
+                self.sentinels.view.reports_against_masters(now.mono)
             } else {
-                String::new()
-            },
-            sentinels_failing_over_master: if sentinel_mode {
-                self.against_followed_master(now.mono, true)
-            } else {
-                String::new()
+                Vec::new()
             },
         }
     }

@@ -352,17 +352,6 @@ impl Core {
         }
     }
 
-    /// As a replica: what the Sentinels report against the master it follows now.
-    pub(super) fn against_followed_master(&self, now: Duration, failing_over: bool) -> String {
-        self.witnesses
-            .replication
-            .as_ref()
-            .filter(|r| !r.is_master)
-            .and_then(|r| r.master.as_ref())
-            .and_then(|m| self.sentinels.view.against_master(now, failing_over, m))
-            .unwrap_or_default()
-    }
-
     /// The figures for VIP.STATUS and VIP.WITNESSES.
     pub(super) fn witness_rows(&self, now: Duration) -> (u64, u64, Vec<WitnessRow>) {
         if self.settings.mode() != Mode::Sentinel || self.role != Some(Role::Master) {

@@ -112,17 +112,18 @@ pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
     // What this node's own Sentinels report against its master, as of the worker's last
     // snapshot (empty in basic mode): a replica that hears it does not confirm.
-    let status = worker_link::status();
-    let some = |s: &str| (!s.is_empty()).then_some(s.to_string());
-    let (failing_over, down) = (
-        some(&status.sentinels_failing_over_master),
-        some(&status.sentinels_against_master),
-    );
-    let against = witness::Against {
-        failing_over: failing_over.as_deref(),
-        down: down.as_deref(),
+    // What this node's own Sentinels report against the master it follows now (by this
+    // very INFO: not the one it followed before a move), as of the worker's last snapshot.
+    let info = replication(ctx);
+    let reports = worker_link::status().sentinel_reports;
+    let against = match &info.master {
+        Some(m) => witness::Against {
+            failing_over: crate::sentinel::against(&reports, true, m),
+            down: crate::sentinel::against(&reports, false, m),
+        },
+        None => witness::Against::default(),
     };
-    let reply = witness::judge_heard(&replication(ctx), &q, against);
+    let reply = witness::judge_heard(&info, &q, against);
     if let Reply::Follows { granted_ms } = reply {
         // Counted from now, on the module's one clock: the asker counts its own lease from
         // before it sent the question, so its end is never later than ours.

@@ -31,6 +31,6 @@ pub struct PollPlan {
     pub tls: Option<tls::TlsPlan>,
 }
 pub use view::{
-    same_sentinels, Fence, Heard, Me, PollError, PollErrorKind, Rules, SentinelRow, SentinelView,
-    Summary, Support, Verdict,
+    against, same_sentinels, Fence, Heard, MasterReport, Me, PollError, PollErrorKind, Rules,
+    SentinelRow, SentinelView, Summary, Support, Verdict,
 };

@@ -244,6 +244,28 @@ impl Support {
     }
 }
 
+/// A Sentinel's recent report against a master: failing it over, or it down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterReport {
+    pub master: Endpoint,
+    pub failing_over: bool,
+    pub text: String,
+}
+
+/// The first report of this kind about `master` (the master a replica follows, as its own
+/// `INFO replication` names it: a report about the master it followed before a move does
+/// not count).
+pub fn against<'a>(
+    reports: &'a [MasterReport],
+    failing_over: bool,
+    master: &Endpoint,
+) -> Option<&'a str> {
+    reports
+        .iter()
+        .find(|r| &r.master == master && r.failing_over == failing_over)
+        .map(|r| r.text.as_str())
+}
+
 /// How long a replica remembers a Sentinel's report of its master down (`against_master`).
 const AGAINST_MEMORY: Duration = Duration::from_secs(2);
 
@@ -332,31 +354,43 @@ impl SentinelView {
         out
     }
 
-    /// What a recent answer reports against `master`, the master this replica follows (as
-    /// its `INFO replication` names it): a failover of it (`failing_over`), else it down. A
-    /// witness then does not confirm. Answers about another master (this replica was just
-    /// moved to a new one, or an address spelled otherwise) are left out.
+    /// What each recent answer reports against the master it names: a failover of it, or
+    /// it down (`s_down`/`o_down`). A replica's witness answer uses the ones about the master
+    /// it follows (`against`).
+    pub fn reports_against_masters(&self, now: Duration) -> Vec<MasterReport> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.heard.as_ref().map(|h| (t, h)))
+            .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
+            .filter_map(|(t, h)| {
+                let f = h.answer.master.instance.flags;
+                let (failing_over, what) = if f.failover_in_progress {
+                    (true, "is failing it over")
+                } else if f.o_down {
+                    (false, "reports it objectively down (o_down)")
+                } else if f.s_down {
+                    (false, "reports it subjectively down (s_down)")
+                } else {
+                    return None;
+                };
+                Some(MasterReport {
+                    master: h.answer.master.instance.endpoint.clone(),
+                    failing_over,
+                    text: format!("Sentinel {} {what}", t.addr),
+                })
+            })
+            .collect()
+    }
+
+    /// What a recent answer reports against `master` (a failover of it when `failing_over`,
+    /// else it down).
     pub fn against_master(
         &self,
         now: Duration,
         failing_over: bool,
         master: &Endpoint,
     ) -> Option<String> {
-        self.targets
-            .iter()
-            .filter_map(|t| t.heard.as_ref().map(|h| (t, h)))
-            .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
-            .filter(|(_, h)| &h.answer.master.instance.endpoint == master)
-            .find_map(|(t, h)| {
-                let f = h.answer.master.instance.flags;
-                let what = match (failing_over, f.failover_in_progress, f.o_down, f.s_down) {
-                    (true, true, _, _) => "is failing it over",
-                    (false, _, true, _) => "reports it objectively down (o_down)",
-                    (false, _, _, true) => "reports it subjectively down (s_down)",
-                    _ => return None,
-                };
-                Some(format!("Sentinel {} {what}", t.addr))
-            })
+        against(&self.reports_against_masters(now), failing_over, master).map(str::to_string)
     }
 
     pub fn targets(&self) -> Vec<SentinelAddr> {
