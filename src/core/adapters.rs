@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::{Action, Core, LinkState, ListenSpec};
 use crate::config::Mode;
 use crate::sentinel::PollPlan;
+use crate::witness::WitnessPlan;
 
 /// While a failover runs, every node polls this often: the old master must see the
 /// leader's choice, and the new one its promotion, within milliseconds.
@@ -16,6 +17,7 @@ pub(super) struct Told {
     plan: Option<Option<PollPlan>>,
     interval: Option<Duration>,
     listen: Option<Option<ListenSpec>>,
+    witnesses: Option<Option<WitnessPlan>>,
 }
 
 impl Told {
@@ -40,6 +42,13 @@ impl Told {
         }
     }
 
+    fn witnesses(&mut self, plan: Option<WitnessPlan>, out: &mut Vec<Action>) {
+        if self.witnesses.as_ref() != Some(&plan) {
+            out.push(Action::Witnesses(plan.clone()));
+            self.witnesses = Some(plan);
+        }
+    }
+
     /// Send the listener's instruction again at the next sync (it failed to open).
     pub(super) fn forget_listen(&mut self) {
         self.listen = None;
@@ -55,6 +64,8 @@ impl Core {
         self.told.interval(interval, out);
         let listen = self.listen_spec();
         self.told.listen(listen, out);
+        let witnesses = self.witness_plan();
+        self.told.witnesses(witnesses, out);
     }
 
     /// Which Sentinels to poll, and how to log in (None: poll none).

@@ -10,10 +10,12 @@ use crate::sentinel::Fence;
 /// Whether this node should hold the VIPs now, and why (for the log and VIP.STATUS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Decision {
-    /// Hold; in Sentinel mode until the lease runs out.
+    /// Hold; in Sentinel mode until the lease runs out. `failsafe`: on the replicas' word
+    /// alone (the Sentinels' support has lapsed).
     Hold {
         until: Option<Duration>,
         why: String,
+        failsafe: bool,
     },
     /// Do not hold. A refusal may carry a fence: the Sentinels' reason to take the VIPs
     /// away. `explains_standby`: the sentence is what a master that does not hold shows.
@@ -76,6 +78,18 @@ impl Core {
             Some(Role::Replica) => return refuse(&self.reason),
             None => return refuse("role unknown"),
         }
+        if let Some(until) = self.promise_in_force(now.mono) {
+            // As a replica we told our master we follow it: it may hold on that word until
+            // the promise runs out (docs/safety.md, "Failsafe").
+            return Decision::Refuse {
+                why: format!(
+                    "waiting: this node confirmed to its master, as a replica, that it follows it; no claim for {} ms more (vip.witness-lease-ms)",
+                    until.saturating_sub(now.mono).as_millis()
+                ),
+                fence: None,
+                explains_standby: true,
+            };
+        }
         if !s.announce && s.address_lifetime_s == 0 {
             return refuse("a permanent address is refused in routed mode");
         }
@@ -83,12 +97,13 @@ impl Core {
             return Decision::Hold {
                 until: None,
                 why: self.reason.clone(),
+                failsafe: false,
             };
         }
         if s.master_name.is_none() {
             return refuse("vip.master-name is not set");
         }
-        self.sentinel_decision(now)
+        self.with_witnesses(self.sentinel_decision(now), now)
     }
 
     /// Compare what should be with what was observed, and act on the difference.
@@ -103,9 +118,21 @@ impl Core {
             return;
         }
         match self.should_hold(now) {
-            Decision::Hold { until, why } => {
+            Decision::Hold {
+                until,
+                why,
+                failsafe,
+            } => {
                 self.sentinels.hold_until = until;
                 self.hold(&why, now, out);
+                if self.holding {
+                    self.witnesses.lapsed = false;
+                    if failsafe || self.witnesses.failsafe_since.is_some() {
+                        // Entering, in, or leaving failsafe: the basis changed, say which.
+                        self.reason = why.clone();
+                    }
+                }
+                self.note_failsafe(failsafe && self.holding, &why, now, out);
             }
             Decision::Refuse {
                 why,
@@ -118,8 +145,17 @@ impl Core {
                     self.reason = why.clone();
                 }
                 if !self.leftover_can_wait(fence) {
+                    if self.holding
+                        && self.role == Some(Role::Master)
+                        && self.settings.mode() == Mode::Sentinel
+                    {
+                        // A master that lets go comes back only with every Sentinel's
+                        // support or every witness's word (docs/safety.md, "After a lapse").
+                        self.witnesses.lapsed = true;
+                    }
                     self.release(&why, fence, now, out);
                 }
+                self.note_failsafe(false, &why, now, out);
             }
         }
     }

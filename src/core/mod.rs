@@ -32,6 +32,7 @@ mod schedule;
 mod sentinels;
 mod status;
 mod types;
+mod witnesses;
 
 use adapters::Told;
 use clients::Clients;
@@ -40,6 +41,7 @@ use faults::{FaultKind, Faults};
 use kernel::Kernel;
 use schedule::Schedule;
 use sentinels::Sentinels;
+use witnesses::Witnesses;
 
 pub use conflict::format_mac;
 pub use faults::describe;
@@ -60,6 +62,8 @@ pub struct Core {
     schedule: Schedule,
     /// The Sentinels' answers, the lease, the last fence.
     sentinels: Sentinels,
+    /// The replicas as witnesses: our replication, their answers, our own promise.
+    witnesses: Witnesses,
     /// What the pollers and the listener were last told.
     told: Told,
     clients: Clients,
@@ -77,6 +81,7 @@ impl Core {
     pub fn new(settings: Settings) -> Core {
         Core {
             sentinels: Sentinels::new(&settings.sentinels),
+            witnesses: Witnesses::default(),
             settings,
             role: None,
             holding: false,
@@ -113,10 +118,20 @@ impl Core {
         let looks = self.settings.configured() || self.holding || !self.kernel.present.is_empty();
         let observe = looks.then_some(self.kernel.next_observe);
         let lease_end = self.sentinels.hold_until.filter(|_| self.holding);
-        [observe, self.schedule.next_deadline(), lease_end]
-            .into_iter()
-            .flatten()
-            .min()
+        // A promise given as a replica ends: a promoted node may claim then.
+        let promise_end = self
+            .witnesses
+            .promised_until
+            .filter(|_| self.role == Some(Role::Master) && !self.holding);
+        [
+            observe,
+            self.schedule.next_deadline(),
+            lease_end,
+            promise_end,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Handle one event; return the actions to carry out, in order. The worker stops a
@@ -170,7 +185,16 @@ impl Core {
                 let vips: Vec<IpAddr> = self.vip_addrs();
                 self.clients.heard(listening, &vips, out);
             }
-            Event::Replication(_) | Event::WitnessAnswer { .. } | Event::Witnessed { .. } => {}
+            Event::Replication(r) => {
+                self.witnesses.set_replication(*r);
+                if self.settings.mode() == Mode::Sentinel && self.role == Some(Role::Master) {
+                    self.decide(now, out);
+                }
+            }
+            Event::WitnessAnswer { from, sent, result } => {
+                self.witness_answer(from, sent, result, now, out)
+            }
+            Event::Witnessed { until } => self.witnessed(until),
             Event::Shutdown => self.shutdown(now, out),
         }
     }
@@ -185,6 +209,10 @@ impl Core {
     ) {
         let changed = self.role != Some(role);
         self.role = Some(role);
+        if changed {
+            // A new role: no lapse to come back from, no failsafe to be in.
+            self.witnesses.lapsed = false;
+        }
         if changed || loaded {
             if role == Role::Master {
                 self.latency.start(at);
@@ -211,7 +239,13 @@ impl Core {
         if look || now.mono >= self.kernel.next_observe {
             self.observe_now(now, out);
         }
-        if self.holding && self.settings.mode() == Mode::Sentinel {
+        let promise_ended = self.witnesses.promised_until.is_some_and(|u| now.mono >= u);
+        if promise_ended {
+            self.witnesses.promised_until = None;
+        }
+        if (self.holding && self.settings.mode() == Mode::Sentinel)
+            || (promise_ended && self.role == Some(Role::Master))
+        {
             self.decide(now, out);
         }
         self.due_announcements(now, out);

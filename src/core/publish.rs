@@ -13,6 +13,10 @@ pub enum Publication {
     Fence,
     Conflict,
     Error,
+    /// Holding on the replicas' word: the Sentinels' support lapsed (`vip.failsafe`).
+    FailsafeEnter,
+    /// The failsafe ended: the Sentinels confirm again, or the VIP was released.
+    FailsafeLeave,
 }
 
 impl Publication {
@@ -23,6 +27,8 @@ impl Publication {
             Publication::Fence => "fence",
             Publication::Conflict => "conflict",
             Publication::Error => "error",
+            Publication::FailsafeEnter => "failsafe-enter",
+            Publication::FailsafeLeave => "failsafe-leave",
         }
     }
 }

@@ -131,6 +131,7 @@ impl Core {
             Verdict::Hold { until, why } => Decision::Hold {
                 until: Some(until),
                 why: why.to_string(),
+                failsafe: false,
             },
             Verdict::Refuse { fence, why } => Decision::Refuse {
                 why: if fence.is_some() {

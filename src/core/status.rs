@@ -96,6 +96,9 @@ pub struct Status {
     pub witnessed_until_ms: u64,
     /// One row per witness (VIP.WITNESSES).
     pub witness_rows: Vec<crate::witness::WitnessRow>,
+    /// As a replica: what its Sentinels report against its master (empty: nothing). A
+    /// witness that hears this does not confirm (`VIP.WITNESS`).
+    pub sentinels_against_master: String,
 }
 
 /// What VIP.STATUS shows before the worker's first snapshot.
@@ -138,6 +141,7 @@ impl Default for Status {
             witness_lease_ms: 0,
             witnessed_until_ms: 0,
             witness_rows: Vec::new(),
+            sentinels_against_master: String::new(),
         }
     }
 }
@@ -190,6 +194,7 @@ impl Core {
             _ => 0,
         };
         let fence = self.sentinels.last_fence.as_ref();
+        let (witnesses, witnesses_confirmed, witness_rows) = self.witness_rows(now.mono);
         Status {
             state: self.state(),
             mode: self.settings.mode(),
@@ -227,13 +232,23 @@ impl Core {
                 Vec::new()
             },
             inbox_dropped: 0,
-            failsafe: false,
-            failsafe_since_ms: 0,
-            witnesses: 0,
-            witnesses_confirmed: 0,
+            failsafe: self.witnesses.failsafe_since.is_some(),
+            failsafe_since_ms: self.witnesses.failsafe_since.unwrap_or(0),
+            witnesses,
+            witnesses_confirmed,
             witness_lease_ms: self.settings.witness_lease_ms,
-            witnessed_until_ms: 0,
-            witness_rows: Vec::new(),
+            witnessed_until_ms: self
+                .promise_in_force(now.mono)
+                .map_or(0, |u| u.saturating_sub(now.mono).as_millis() as u64),
+            witness_rows,
+            sentinels_against_master: if sentinel_mode {
+                self.sentinels
+                    .view
+                    .against_master(now.mono)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
         }
     }
 }

@@ -97,16 +97,21 @@ fn reply_value(reply: &Reply) -> RedisValue {
         Reply::Denied(Denial::Promoted) => ("promoted", String::new()),
         Reply::Denied(Denial::FollowsOther(m)) => ("follows-other", m.clone()),
         Reply::Denied(Denial::NotFollowing(why)) => ("not-following", why.clone()),
+        Reply::Denied(Denial::ReportedDown(why)) => ("reported-down", why.clone()),
     };
     RedisValue::Array(vec![bulk(kind), bulk(&detail)])
 }
 
-/// `VIP.WITNESS <replid> <lease-ms>`: does this replica follow the asking master? When it
-/// does, it promises not to claim the VIP for the granted lease (from now), even if
+/// `VIP.WITNESS <replid> <lease-ms>`: does this replica follow the asking master (and do its
+/// own Sentinels report nothing against it)? When it does, it promises not to claim the VIP for the granted lease (from now), even if
 /// promoted meanwhile: the worker hears of the promise before any later role change.
 pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
-    let reply = witness::judge(&replication(ctx), &q);
+    // What this replica's own Sentinels last reported against its master (the worker's
+    // last snapshot: a copy under a mutex, never a wait on the worker).
+    let against = worker_link::status().sentinels_against_master;
+    let against = Some(against.as_str()).filter(|a| !a.is_empty());
+    let reply = witness::judge_heard(&replication(ctx), &q, against);
     if let Reply::Follows { granted_ms } = reply {
         // Counted from now, on the module's one clock: the asker counts its own lease from
         // before it sent the question, so its end is never later than ours.

@@ -44,6 +44,8 @@ pub struct Flags {
     pub o_down: bool,
     pub disconnected: bool,
     pub failover_in_progress: bool,
+    /// `SENTINEL FAILOVER`: a failover the operator forced, with no votes and no `o_down`.
+    pub force_failover: bool,
     pub promoted: bool,
 }
 
@@ -56,6 +58,7 @@ impl Flags {
                 "o_down" => f.o_down = true,
                 "disconnected" => f.disconnected = true,
                 "failover_in_progress" => f.failover_in_progress = true,
+                "force_failover" => f.force_failover = true,
                 "promoted" => f.promoted = true,
                 _ => {}
             }

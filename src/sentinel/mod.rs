@@ -32,5 +32,5 @@ pub struct PollPlan {
 }
 pub use view::{
     same_sentinels, Fence, Heard, Me, PollError, PollErrorKind, Rules, SentinelRow, SentinelView,
-    Summary, Verdict,
+    Summary, Support, Verdict,
 };

@@ -52,6 +52,9 @@ pub enum Fence {
     ReportedDown,
     /// Too few Sentinels confirmed within the lease (cut off, Sentinels stopped).
     LeaseExpired,
+    /// A replica asked as a witness answers that it was promoted, follows another master, or
+    /// (in failsafe) hears the Sentinels report this master down.
+    WitnessDenies,
 }
 
 impl Fence {
@@ -62,6 +65,7 @@ impl Fence {
             Fence::QuorumNamesOther => "quorum_names_other",
             Fence::ReportedDown => "reported_down",
             Fence::LeaseExpired => "lease_expired",
+            Fence::WitnessDenies => "witness_denies",
         }
     }
 }
@@ -215,6 +219,34 @@ impl Reading<'_> {
     }
 }
 
+/// How the Sentinels' support of this node stands (`SentinelView::support`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Support {
+    /// Sentinels whose latest answer supports this node now.
+    pub fresh: usize,
+    /// Of those, the ones that answered within the recent window (still answering).
+    pub recent: usize,
+    /// How many must support (the quorum in force).
+    pub required: usize,
+    /// How many Sentinels exist (ghosts left out).
+    pub known: usize,
+}
+
+impl Support {
+    /// One more Sentinel falling silent would end the support: time to ask the witnesses.
+    pub fn no_spare(&self) -> bool {
+        self.recent <= self.required
+    }
+
+    /// Every Sentinel that exists supports this node: none of them can be running a failover.
+    pub fn all(&self) -> bool {
+        self.known > 0 && self.fresh >= self.known
+    }
+}
+
+/// How long a replica remembers a Sentinel's report of its master down (`against_master`).
+const AGAINST_MEMORY: Duration = Duration::from_secs(2);
+
 /// The lease one answer carries: the operator's, capped at down-after; by default half of
 /// down-after (isolation then releases well before any Sentinel can even declare us down).
 pub fn lease_for(rules: Rules, down_after_ms: u64) -> Duration {
@@ -284,6 +316,42 @@ impl SentinelView {
             .iter()
             .filter_map(|t| t.heard.as_ref())
             .all(|h| self.identity.is(&h.answer.master.instance, h.received))
+    }
+
+    /// Every replica the Sentinels' latest answers list, this node left out: witnesses the
+    /// failsafe must ask (the Sentinels could promote any of them).
+    pub fn listed_replicas(&self) -> Vec<Endpoint> {
+        let mut out: Vec<Endpoint> = Vec::new();
+        for h in self.targets.iter().filter_map(|t| t.heard.as_ref()) {
+            for r in &h.answer.replicas {
+                if !self.identity.is(r, h.received) && !out.contains(&r.endpoint) {
+                    out.push(r.endpoint.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// What a recent answer reports against the master (as a replica sees it): a failover
+    /// of it, or it down. A witness then does not confirm.
+    pub fn against_master(&self, now: Duration) -> Option<String> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.heard.as_ref().map(|h| (t, h)))
+            .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
+            .find_map(|(t, h)| {
+                let f = h.answer.master.instance.flags;
+                let what = if f.failover_in_progress {
+                    "is failing it over"
+                } else if f.o_down {
+                    "reports it objectively down (o_down)"
+                } else if f.s_down {
+                    "reports it subjectively down (s_down)"
+                } else {
+                    return None;
+                };
+                Some(format!("Sentinel {} {what}", t.addr))
+            })
     }
 
     pub fn targets(&self) -> Vec<SentinelAddr> {

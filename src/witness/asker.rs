@@ -432,7 +432,8 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// `VIP.WITNESS`'s answer: `["follows", <granted-ms>]`, `["promoted", ""]`,
-/// `["follows-other", "<host:port>"]`, `["not-following", "<reason>"]`, or an error reply.
+/// `["follows-other", "<host:port>"]`, `["reported-down", "<what a Sentinel said>"]`,
+/// `["not-following", "<reason>"]`, or an error reply.
 fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
     let malformed = |what: &str| Err(WitnessError::Malformed(what.to_string()));
     let items = match v {
@@ -464,6 +465,7 @@ fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
                 "promoted" => Ok(Reply::Denied(Denial::Promoted)),
                 "follows-other" => Ok(Reply::Denied(Denial::FollowsOther(detail))),
                 "not-following" => Ok(Reply::Denied(Denial::NotFollowing(detail))),
+                "reported-down" => Ok(Reply::Denied(Denial::ReportedDown(detail))),
                 _ => malformed(&format!(
                     "unknown answer '{}'",
                     other.chars().take(40).collect::<String>()
@@ -509,6 +511,10 @@ mod tests {
             (
                 b"*2\r\n$13\r\nfollows-other\r\n$14\r\n192.0.2.9:6379\r\n",
                 Reply::Denied(Denial::FollowsOther("192.0.2.9:6379".into())),
+            ),
+            (
+                b"*2\r\n$13\r\nreported-down\r\n$13\r\nSentinel said\r\n",
+                Reply::Denied(Denial::ReportedDown("Sentinel said".into())),
             ),
             (
                 b"*2\r\n$13\r\nnot-following\r\n$27\r\nlink to 192.0.2.1:6379 down\r\n",

@@ -69,6 +69,10 @@ pub enum Denial {
     /// Not following us right now (link down, syncing, a master of another history, role
     /// unknown): counts as not confirmed, and fences nothing.
     NotFollowing(String),
+    /// It follows us, but the Sentinels it hears report us down or fail us over: they cannot
+    /// reach us and a promotion may come. Fences a master holding on its witnesses alone
+    /// (failsafe); otherwise counts as not confirmed.
+    ReportedDown(String),
 }
 
 impl Denial {
@@ -95,6 +99,7 @@ impl fmt::Display for Reply {
             Reply::Denied(Denial::Promoted) => write!(f, "promoted (a master now)"),
             Reply::Denied(Denial::FollowsOther(m)) => write!(f, "follows another master ({m})"),
             Reply::Denied(Denial::NotFollowing(why)) => write!(f, "not following ({why})"),
+            Reply::Denied(Denial::ReportedDown(why)) => write!(f, "reported down ({why})"),
         }
     }
 }
@@ -119,6 +124,15 @@ pub struct Replication {
 /// A replid as Redis makes them: 40 hex digits.
 pub fn valid_replid(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The replica's judgement of a question, from its own `INFO replication` and what its own
+/// Sentinels report against the master (`against`: None in basic mode, or nothing reported).
+pub fn judge_heard(info: &Replication, q: &Question, against: Option<&str>) -> Reply {
+    match (judge(info, q), against) {
+        (Reply::Follows { .. }, Some(why)) => Reply::Denied(Denial::ReportedDown(why.to_string())),
+        (reply, _) => reply,
+    }
 }
 
 /// The replica's judgement of a question, from its own `INFO replication`.
@@ -276,6 +290,24 @@ mod tests {
         for (name, info, question, want) in cases {
             assert_eq!(&judge(info, question), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_replica_that_hears_the_master_reported_down_does_not_confirm() {
+        let why = "Sentinel 192.0.2.21:26379 reports it subjectively down (s_down)";
+        assert_eq!(
+            judge_heard(&replica(true, A), &q(A, 1000), Some(why)),
+            Reply::Denied(Denial::ReportedDown(why.into()))
+        );
+        assert_eq!(
+            judge_heard(&replica(true, A), &q(A, 1000), None),
+            Reply::Follows { granted_ms: 1000 }
+        );
+        assert_eq!(
+            judge_heard(&replica(true, B), &q(A, 1000), Some(why)),
+            Reply::Denied(Denial::FollowsOther("192.0.2.1:6379".into())),
+            "the stronger evidence first"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ use crate::sentinel::poller::{Feed, Finding};
 use crate::sentinel::PollPlan;
 use crate::threads;
 pub use crate::threads::mono;
-use crate::witness::{Replication, WitnessPlan};
+use crate::witness::Replication;
 use watch::WatchControl;
 
 pub use crate::core::Level;
@@ -72,11 +72,10 @@ pub trait System {
     fn poll_now(&mut self);
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
+    /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
+    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
-    /// Ask exactly these witnesses (None: ask none). No-op by default: only the live
-    /// system has askers.
-    fn witnesses(&mut self, _plan: Option<WitnessPlan>) {}
 }
 
 /// The time, as the core wants it.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.harness.netns import NODE_ADDR4, VIP4, wait_until
+from tests.harness.netns import NODE_ADDR4, VIP4, VIP_IP, wait_until
 from tests.harness.status import status
 from tests.integration.conftest import FLAVORS
 
@@ -88,15 +88,30 @@ def test_a_replica_without_its_link_or_promoted_does_not_confirm(make_topology, 
     assert witness(n2, master_replid(n2), 1000) == ["not-following", "a master of another history"]
 
 
-@pytest.mark.xfail(strict=True, reason="TODO(core): Event::Witnessed is not yet kept by the core "
-                                       "(witnessed_until_ms stays 0); remove this mark once it is")
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_a_confirming_replica_shows_its_promise(make_topology, module_path, flavor):
+def test_a_promoted_replica_keeps_its_promise(make_topology, module_path, flavor):
+    """A replica that confirmed does not claim the VIP before its promise runs out, even when
+    promoted meanwhile (the promise reaches the worker before the role change)."""
     g = start_pair(make_topology, module_path, flavor)
     n1, n2 = g["n1"], g["n2"]
-    assert witness(n2, master_replid(n1), 60000) == ["follows", 60000]
-    wait_until(lambda: int(status(n2)["witnessed_until_ms"]) > 0, 5,
-               msg=lambda: f"n2 shows its promise (now {status(n2)})")
+    topo = g.topo
+    wait_until(lambda: topo.holders(VIP_IP) == ["n1"], 15, msg=lambda: f"n1 holds ({topo.holders(VIP_IP)})")
+    # a promise long enough that the few commands below cannot outlast it
+    assert witness(n2, master_replid(n1), 8000) == ["follows", 8000]
+    left = int(status(n2)["witnessed_until_ms"])
+    assert 0 < left <= 8000, status(n2)
+
+    # promoted at once, n1 made its replica: n2 is master, yet holds nothing while it promised
+    n2.replicaof(None)
+    n1.replicaof(n2)
+    wait_until(lambda: topo.holders(VIP_IP) == [], 15, msg=lambda: f"n1 let go ({topo.holders(VIP_IP)})")
+    wait_until(lambda: status(n2)["role"] == "master", 10, msg=lambda: f"n2 sees itself master ({status(n2)})")
+    s = status(n2)
+    assert int(s["witnessed_until_ms"]) > 0, s
+    assert s["holding"] == "0" and topo.holders(VIP_IP) == [], s
+    # and claims once the promise ran out
+    wait_until(lambda: topo.holders(VIP_IP) == ["n2"], 20, msg=lambda: f"n2 claims after its promise ({status(n2)})")
+    assert status(n2)["witnessed_until_ms"] == "0"
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

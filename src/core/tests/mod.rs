@@ -43,6 +43,7 @@ pub(crate) struct World {
     pub intervals: Vec<Duration>,
     pub listening: Option<ListenSpec>,
     pub published: Vec<String>,
+    pub witness_plans: Vec<Option<crate::witness::WitnessPlan>>,
     pub now: u64,
 }
 
@@ -60,6 +61,7 @@ struct Effects<'a> {
     intervals: &'a mut Vec<Duration>,
     listening: &'a mut Option<ListenSpec>,
     published: &'a mut Vec<String>,
+    witness_plans: &'a mut Vec<Option<crate::witness::WitnessPlan>>,
     now: u64,
 }
 
@@ -118,6 +120,9 @@ impl crate::worker::System for Effects<'_> {
     fn listen(&mut self, spec: Option<ListenSpec>) {
         *self.listening = spec;
     }
+    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>) {
+        self.witness_plans.push(plan);
+    }
     fn publish(&mut self, line: String) {
         self.published.push(line);
     }
@@ -154,6 +159,7 @@ impl World {
             intervals: Vec::new(),
             listening: None,
             published: Vec::new(),
+            witness_plans: Vec::new(),
             now: 0,
         }
     }
@@ -187,6 +193,7 @@ impl World {
             intervals: &mut self.intervals,
             listening: &mut self.listening,
             published: &mut self.published,
+            witness_plans: &mut self.witness_plans,
             now: self.now,
         };
         crate::worker::process(&mut self.core, event, &mut fx, &FakeClock(self.now));
@@ -285,3 +292,4 @@ mod faults;
 mod lifecycle;
 mod routed;
 mod sentinel;
+mod witness;

@@ -59,10 +59,22 @@ fn sentinel_mode_releases_when_the_lease_runs_out() {
     assert_eq!(s.counters.fences, 1);
     assert!(s.reason.starts_with("fenced:"), "{}", s.reason);
     assert!(w.listening.is_none());
-    // Answers again: claimed again.
+    // Answers again, but Sentinel 3 never did: after a lapse the quorum alone is not
+    // enough (Sentinel 3 could be failing us over, unheard), and no replica confirms.
     w.now = 700;
     w.hear(1, answer(1, 1, "r1", 0));
     w.hear(2, answer(2, 1, "r1", 0));
+    assert!(w.present.is_empty());
+    assert!(
+        w.core
+            .status(at(700))
+            .reason
+            .starts_with("waiting: back after a lapse"),
+        "{}",
+        w.core.status(at(700)).reason
+    );
+    // Every Sentinel supports us: claimed again.
+    w.hear(3, answer(3, 1, "r1", 0));
     assert_eq!(w.present.len(), 1);
 }
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::{Fence, Reading, Rules, SentinelView, Verdict};
+use super::{Fence, Reading, Rules, SentinelView, Support, Verdict};
 use crate::config::SentinelAddr;
 use crate::sentinel::why::{Counts, Down, Why};
 
@@ -43,6 +43,43 @@ impl SentinelView {
             .or_else(|| rule.quorum_names_other())
             .unwrap_or_else(|| rule.too_few_confirm())
     }
+}
+
+impl SentinelView {
+    /// How the support stands at `now`; `recent`: how lately a supporter must have answered
+    /// to count as still answering.
+    pub fn support(&self, now: Duration, rules: Rules, recent: Duration) -> Support {
+        let rule = Rule::new(self, now, rules);
+        let epoch_us = rule.epoch_naming_us();
+        let supporting: Vec<&Reading<'_>> = rule
+            .readings
+            .iter()
+            .filter(|r| rule.supports_until(r, epoch_us).is_some_and(|t| t > now))
+            .collect();
+        Support {
+            fresh: supporting.len(),
+            recent: supporting
+                .iter()
+                .filter(|r| r.heard.received + recent >= now)
+                .count(),
+            required: rule.required,
+            known: self.known(&rule.readings),
+        }
+    }
+}
+
+/// A failover the operator forced (`SENTINEL FAILOVER`) has no votes and no `o_down` behind
+/// it: its promoted replica claims only once the leader has seen the promotion and moved on
+/// (`reconf_slaves`, `update_config`): the step at which sentinel.c itself starts telling
+/// clients the new master and broadcasts the new configuration. A leader that dies before it
+/// (`SENTINEL SIMULATE-FAILURE crash-after-promotion`) leaves a promotion the others undo.
+fn promotion_committed(r: &Reading<'_>) -> bool {
+    let m = &r.heard.answer.master;
+    !m.instance.flags.force_failover
+        || matches!(
+            m.failover_state.as_deref(),
+            Some("reconf_slaves") | Some("update_config")
+        )
 }
 
 impl<'a> Rule<'a> {
@@ -142,6 +179,7 @@ impl<'a> Rule<'a> {
         self.readings
             .iter()
             .filter(|r| r.heard.answer.promoted().is_some_and(|p| self.is_us(r, p)))
+            .filter(|r| promotion_committed(r))
             .filter(|r| newest_other.is_none_or(|o| o.epoch() <= r.epoch()))
             .filter(|r| r.fresh(self.now))
             .map(|r| (r.fresh_until(), r.addr))

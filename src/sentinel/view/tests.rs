@@ -452,3 +452,100 @@ fn an_operators_quorum_that_cannot_work_is_named() {
 mod operators;
 mod silent;
 mod steps;
+
+#[test]
+fn a_forced_failover_promotes_on_its_leaders_word_only_once_committed() {
+    // We are n2 ("r2"). Sentinel 1 was told SENTINEL FAILOVER: no o_down, no votes.
+    let forced = |state: &str| {
+        let mut a = failing_over(1, 1, "r1", 0, 2, "r2");
+        a.master.instance.flags = Flags::parse("master,failover_in_progress,force_failover");
+        a.master.failover_state = Some(state.into());
+        a
+    };
+    let cases: &[(&str, bool)] = &[
+        ("select_slave", false),
+        ("send_slaveof_noone", false),
+        // REPLICAOF NO ONE sent; a leader that dies now (crash-after-promotion) leaves a
+        // promotion the other Sentinels undo.
+        ("wait_promotion", false),
+        // It saw the promotion and broadcasts the new configuration: committed.
+        ("reconf_slaves", true),
+        ("update_config", true),
+    ];
+    for (state, held) in cases {
+        let mut v = view();
+        v.set_me(Me {
+            runid: "r2".into(),
+            ..Me::default()
+        });
+        hear(&mut v, 2, 0, says(2, 1, "r1", 0));
+        hear(&mut v, 3, 0, says(3, 1, "r1", 0));
+        hear(&mut v, 1, 0, forced(state));
+        assert_eq!(holds(&v, 10), *held, "forced failover at {state}");
+    }
+}
+
+#[test]
+fn support_counts_who_still_answers() {
+    // (answered at ms by Sentinel 1, 2, 3; None: never) -> (fresh, recent, no_spare, all)
+    type Case = ([Option<u64>; 3], (usize, usize, bool, bool));
+    let cases: &[Case] = &[
+        ([Some(900), Some(900), Some(900)], (3, 3, false, true)),
+        // Sentinel 3 stopped at 600: its support lasts its lease, but it has stopped answering.
+        ([Some(900), Some(900), Some(600)], (3, 2, true, true)),
+        ([Some(900), Some(900), None], (2, 2, true, false)),
+        ([Some(900), Some(300), Some(300)], (1, 1, true, false)),
+    ];
+    for (answered, (fresh, recent, no_spare, all)) in cases {
+        let mut v = view();
+        for (i, at) in answered.iter().enumerate() {
+            if let Some(at) = at {
+                let s = i as u16 + 1;
+                hear(&mut v, s, *at, says(s, 1, US, 0));
+            }
+        }
+        let got = v.support(ms(1000), Rules::default(), ms(250));
+        assert_eq!(
+            (got.fresh, got.recent, got.no_spare(), got.all()),
+            (*fresh, *recent, *no_spare, *all),
+            "{answered:?}"
+        );
+    }
+}
+
+#[test]
+fn witnesses_are_every_replica_listed_and_never_this_node() {
+    let mut v = view();
+    let mut a = says(1, 1, US, 0);
+    a.replicas = vec![inst(2, "r2", "slave"), inst(3, "r3", "slave,s_down")];
+    hear(&mut v, 1, 0, a);
+    let mut b = says(2, 1, US, 0);
+    // An old entry for this very node (converted back earlier) is no witness.
+    b.replicas = vec![inst(3, "r3", "slave"), inst(1, US, "slave")];
+    hear(&mut v, 2, 0, b);
+    let listed: Vec<String> = v.listed_replicas().iter().map(|e| e.to_string()).collect();
+    assert_eq!(listed, vec!["192.0.2.12:6379", "192.0.2.13:6379"]);
+}
+
+#[test]
+fn a_replica_hears_what_its_sentinels_report_against_the_master() {
+    let mut v = view();
+    v.set_me(Me {
+        runid: "r2".into(),
+        ..Me::default()
+    });
+    hear(&mut v, 1, 0, says(1, 1, "r1", 0));
+    assert_eq!(v.against_master(ms(100)), None);
+    let mut down = says(2, 1, "r1", 0);
+    down.master.instance.flags = Flags::parse("master,s_down");
+    hear(&mut v, 2, 100, down);
+    assert_eq!(
+        v.against_master(ms(200)).as_deref(),
+        Some("Sentinel 192.0.2.22:26379 reports it subjectively down (s_down)")
+    );
+    assert_eq!(
+        v.against_master(ms(3000)),
+        None,
+        "an old report is forgotten"
+    );
+}

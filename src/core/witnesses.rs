@@ -1,0 +1,367 @@
+//! The replicas as witnesses (docs/safety.md, "Failsafe"): what this node knows of its own
+//! replication, what each witness answered, the promise this node gave as a replica, and the
+//! failsafe's part of the hold decision.
+
+use std::time::Duration;
+
+use super::{Action, Core, Decision, Level, Now, Publication, Role};
+use crate::config::Mode;
+use crate::sentinel::{Fence, Support};
+use crate::witness::{
+    valid_replid, Denial, Endpoint, Question, Replication, Reply, WitnessPlan, WitnessRow,
+};
+
+/// How often the witnesses are asked while the VIP is held on their word alone.
+const FAILSAFE_ASK_MS: u64 = 10;
+
+/// One witness: its latest answer and its latest failure to answer.
+#[derive(Debug, Clone)]
+struct Asked {
+    endpoint: Endpoint,
+    /// (when the question was sent, the reply).
+    reply: Option<(Duration, Reply)>,
+    /// (when, why) the last question that could not be asked or answered.
+    error: Option<(Duration, String)>,
+}
+
+/// Who must confirm, and why: `info` (attached now), `sentinel` (a Sentinel lists it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Witness {
+    pub(super) endpoint: Endpoint,
+    pub(super) source: &'static str,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Witnesses {
+    /// This server's `INFO replication`, as last read.
+    replication: Option<Replication>,
+    asked: Vec<Asked>,
+    /// As a replica: no claim before this (monotonic), even if promoted.
+    pub(super) promised_until: Option<Duration>,
+    /// Holding on the witnesses' word: since when (unix ms).
+    pub(super) failsafe_since: Option<u64>,
+    /// Released while master (a lapse): claiming again needs every Sentinel, or every witness.
+    pub(super) lapsed: bool,
+}
+
+impl Witnesses {
+    pub(super) fn set_replication(&mut self, r: Replication) {
+        self.replication = Some(r);
+    }
+
+    /// Our own replication history, when known (a master's `master_replid`).
+    fn replid(&self) -> Option<&str> {
+        self.replication
+            .as_ref()
+            .filter(|r| r.is_master)
+            .map(|r| r.replid.as_str())
+            .filter(|id| valid_replid(id))
+    }
+
+    pub(super) fn record(&mut self, from: Endpoint, sent: Duration, result: Result<Reply, String>) {
+        let i = match self.asked.iter().position(|a| a.endpoint == from) {
+            Some(i) => i,
+            None => {
+                self.asked.push(Asked {
+                    endpoint: from,
+                    reply: None,
+                    error: None,
+                });
+                self.asked.len() - 1
+            }
+        };
+        let a = &mut self.asked[i];
+        match result {
+            // An older question's reply never replaces a newer one's.
+            Ok(reply) if a.reply.as_ref().is_none_or(|(s, _)| *s <= sent) => {
+                a.reply = Some((sent, reply));
+                a.error = None;
+            }
+            Ok(_) => {}
+            Err(why) => a.error = Some((sent, why)),
+        }
+    }
+
+    fn latest(&self, e: &Endpoint) -> Option<&Asked> {
+        self.asked.iter().find(|a| &a.endpoint == e)
+    }
+
+    /// Until when every witness's confirmation counts (None: one does not confirm, or there
+    /// is none to ask, or our history is unknown). Each counts from when it was asked.
+    pub(super) fn confirmed_until(&self, set: &[Witness], now: Duration) -> Option<Duration> {
+        self.replid()?;
+        if set.is_empty() {
+            return None;
+        }
+        set.iter()
+            .map(|w| match self.latest(&w.endpoint)?.reply.as_ref()? {
+                (sent, Reply::Follows { granted_ms }) => {
+                    Some(*sent + Duration::from_millis(*granted_ms)).filter(|t| *t > now)
+                }
+                _ => None,
+            })
+            .collect::<Option<Vec<Duration>>>()?
+            .into_iter()
+            .min()
+    }
+
+    /// A witness whose latest answer is evidence that another node took over (or, in
+    /// failsafe, that the Sentinels it hears report us down).
+    fn fence(&self, set: &[Witness], in_failsafe: bool) -> Option<(Endpoint, Denial)> {
+        set.iter()
+            .find_map(|w| match &self.latest(&w.endpoint)?.reply {
+                Some((_, Reply::Denied(d)))
+                    if d.fences() || (in_failsafe && matches!(d, Denial::ReportedDown(_))) =>
+                {
+                    Some((w.endpoint.clone(), d.clone()))
+                }
+                _ => None,
+            })
+    }
+
+    fn confirming(&self, set: &[Witness], now: Duration) -> usize {
+        set.iter()
+            .filter(|w| {
+                matches!(
+                    self.latest(&w.endpoint).and_then(|a| a.reply.as_ref()),
+                    Some((sent, Reply::Follows { granted_ms }))
+                        if *sent + Duration::from_millis(*granted_ms) > now
+                )
+            })
+            .count()
+    }
+
+    /// Answers of replicas that are no witness any more are forgotten.
+    fn forget_others(&mut self, set: &[Witness]) {
+        self.asked
+            .retain(|a| set.iter().any(|w| w.endpoint == a.endpoint));
+    }
+
+    fn row(&self, w: &Witness, now: Duration) -> WitnessRow {
+        let a = self.latest(&w.endpoint);
+        let reply = a.and_then(|a| a.reply.as_ref());
+        WitnessRow {
+            address: w.endpoint.to_string(),
+            source: w.source.to_string(),
+            reply: reply.map(|(_, r)| r.to_string()).unwrap_or_default(),
+            age_ms: reply.map_or(-1, |(sent, _)| {
+                i64::try_from(now.saturating_sub(*sent).as_millis()).unwrap_or(i64::MAX)
+            }),
+            valid_ms: match reply {
+                Some((sent, Reply::Follows { granted_ms })) => (*sent
+                    + Duration::from_millis(*granted_ms))
+                .saturating_sub(now)
+                .as_millis() as u64,
+                _ => 0,
+            },
+            last_error: a
+                .and_then(|a| a.error.as_ref())
+                .filter(|(at, _)| reply.is_none_or(|(sent, _)| at >= sent))
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Core {
+    /// The replicas that could be promoted: the ones attached now (our `INFO replication`)
+    /// and every one a Sentinel lists for this master.
+    pub(super) fn witness_set(&self) -> Vec<Witness> {
+        let mut set: Vec<Witness> = Vec::new();
+        if let Some(r) = self.witnesses.replication.as_ref().filter(|r| r.is_master) {
+            for e in &r.replicas {
+                if !set.iter().any(|w| &w.endpoint == e) {
+                    set.push(Witness {
+                        endpoint: e.clone(),
+                        source: "info",
+                    });
+                }
+            }
+        }
+        for e in self.sentinels.view.listed_replicas() {
+            match set.iter_mut().find(|w| w.endpoint == e) {
+                Some(w) => w.source = "info,sentinel",
+                None => set.push(Witness {
+                    endpoint: e,
+                    source: "sentinel",
+                }),
+            }
+        }
+        set
+    }
+
+    /// How the Sentinels' support stands; a supporter counts as still answering if it
+    /// answered within two poll intervals.
+    pub(super) fn support(&self, now: Duration) -> Support {
+        let recent = Duration::from_millis(self.settings.poll_interval_ms.max(1) * 2 + 50);
+        self.sentinels.view.support(now, self.rules(), recent)
+    }
+
+    /// The failsafe's and the witnesses' part of a master's decision, on top of the
+    /// Sentinels' (`sentinel`): a witness's evidence of a takeover fences; a hold after a
+    /// lapse needs every Sentinel or every witness; a refusal only for want of confirmations
+    /// becomes a hold while every witness confirms (failsafe).
+    pub(super) fn with_witnesses(&self, sentinel: Decision, now: Now) -> Decision {
+        let set = self.witness_set();
+        let in_failsafe = self.witnesses.failsafe_since.is_some();
+        if let Some((from, denial)) = self.witnesses.fence(&set, in_failsafe) {
+            return Decision::Refuse {
+                why: format!("fenced: replica {from} answers {}", Reply::Denied(denial)),
+                fence: Some(Fence::WitnessDenies),
+                explains_standby: true,
+            };
+        }
+        let confirmed = self.witnesses.confirmed_until(&set, now.mono);
+        let n = set.len();
+        match sentinel {
+            Decision::Hold { until, why, .. }
+                if self.witnesses.lapsed && !self.holding && !self.support(now.mono).all() =>
+            {
+                match confirmed {
+                    Some(w) => Decision::Hold {
+                        until: until.map(|u| u.min(w)),
+                        why: format!("{why}; back after a lapse: every replica ({n}) confirms it follows this master"),
+                        failsafe: false,
+                    },
+                    None => Decision::Refuse {
+                        why: format!("waiting: back after a lapse, {why}, but not every Sentinel supports this node yet, and not every replica ({n}) has confirmed that it follows it (VIP.WITNESSES)"),
+                        fence: None,
+                        explains_standby: true,
+                    },
+                }
+            }
+            Decision::Refuse {
+                why,
+                fence: None | Some(Fence::LeaseExpired),
+                ..
+            } if self.settings.failsafe && self.holding && confirmed.is_some() => {
+                let why = why.trim_start_matches("fenced: ").trim_start_matches("waiting: ");
+                Decision::Hold {
+                    until: confirmed,
+                    why: format!(
+                        "failsafe: {why}; every replica ({n}) confirms it follows this master"
+                    ),
+                    failsafe: true,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whom to ask, while the failsafe may need them: holding with no spare supporter, in
+    /// failsafe, or wanting to claim again after a lapse.
+    pub(super) fn witness_plan(&self) -> Option<WitnessPlan> {
+        let s = &self.settings;
+        if s.mode() != Mode::Sentinel
+            || !s.enabled
+            || self.finished
+            || self.shutting_down
+            || self.role != Some(Role::Master)
+        {
+            return None;
+        }
+        let replid = self.witnesses.replid()?.to_string();
+        let asking = (s.failsafe && self.holding && self.support(self.now).no_spare())
+            || self.witnesses.failsafe_since.is_some()
+            || (self.witnesses.lapsed && !self.holding);
+        let targets: Vec<Endpoint> = self.witness_set().into_iter().map(|w| w.endpoint).collect();
+        if !asking || targets.is_empty() {
+            return None;
+        }
+        Some(WitnessPlan {
+            targets,
+            question: Question {
+                replid,
+                lease_ms: s.witness_lease_ms,
+            },
+            // In failsafe a witness's "promoted" or "reported down" must reach us at once.
+            interval_ms: if self.witnesses.failsafe_since.is_some() {
+                s.poll_interval_ms.clamp(1, FAILSAFE_ASK_MS)
+            } else {
+                s.poll_interval_ms.max(1)
+            },
+            auth_user: s.server_replication.user.clone(),
+            auth_pass: s.server_replication.pass.clone(),
+            tls: s.server_replication.tls_plan(&s.server_tls),
+        })
+    }
+
+    /// A witness answered (or could not be asked).
+    pub(super) fn witness_answer(
+        &mut self,
+        from: Endpoint,
+        sent: Duration,
+        result: Result<Reply, String>,
+        now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        self.witnesses.record(from, sent, result);
+        let set = self.witness_set();
+        self.witnesses.forget_others(&set);
+        if self.settings.mode() == Mode::Sentinel {
+            self.decide(now, out);
+        }
+    }
+
+    /// This node, a replica, promised its master not to claim before `until`.
+    pub(super) fn witnessed(&mut self, until: Duration) {
+        self.witnesses.promised_until = Some(
+            self.witnesses
+                .promised_until
+                .map_or(until, |u| u.max(until)),
+        );
+    }
+
+    /// A promise given as a replica that still stands at `now`.
+    pub(super) fn promise_in_force(&self, now: Duration) -> Option<Duration> {
+        self.witnesses.promised_until.filter(|u| *u > now)
+    }
+
+    /// Enter or leave failsafe after a decision: tell the log and the channel.
+    pub(super) fn note_failsafe(
+        &mut self,
+        failsafe: bool,
+        why: &str,
+        now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        match (self.witnesses.failsafe_since, failsafe) {
+            (None, true) => {
+                self.witnesses.failsafe_since = Some(now.unix_ms);
+                self.publish(Publication::FailsafeEnter, why, now, out);
+                out.push(Action::Log {
+                    level: Level::Warning,
+                    message: format!("entering failsafe: {why}"),
+                });
+            }
+            (Some(_), false) => {
+                self.witnesses.failsafe_since = None;
+                let text = if self.holding {
+                    format!("leaving failsafe: {}", self.reason)
+                } else {
+                    "leaving failsafe: released".to_string()
+                };
+                self.publish(Publication::FailsafeLeave, &text, now, out);
+                out.push(Action::Log {
+                    level: Level::Notice,
+                    message: text,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The figures for VIP.STATUS and VIP.WITNESSES.
+    pub(super) fn witness_rows(&self, now: Duration) -> (u64, u64, Vec<WitnessRow>) {
+        if self.settings.mode() != Mode::Sentinel || self.role != Some(Role::Master) {
+            return (0, 0, Vec::new());
+        }
+        let set = self.witness_set();
+        let rows = set.iter().map(|w| self.witnesses.row(w, now)).collect();
+        (
+            set.len() as u64,
+            self.witnesses.confirming(&set, now) as u64,
+            rows,
+        )
+    }
+}
