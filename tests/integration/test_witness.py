@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from tests.harness.netns import NODE_ADDR4, VIP4, VIP_IP, wait_until
+from tests.harness.sentinel import start_sentinel_group
 from tests.harness.status import status
 from tests.integration.conftest import FLAVORS
 
@@ -173,3 +174,48 @@ def test_the_replication_user_needs_vip_witness(make_topology, module_path, flav
     if "vip" in categories:
         n2.execute("ACL", "SETUSER", "plain", "+@vip")
         assert witness(n2, replid, 1000, username="plain", password="plainpw") == ["follows", 1000]
+
+
+def witness_rows(node) -> list[dict]:
+    """VIP.WITNESSES as dicts of text."""
+    text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+    return [{text(r[i]): text(r[i + 1]) for i in range(0, len(r), 2)} for r in node.execute("VIP.WITNESSES")]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_master_short_of_sentinels_asks_its_replicas(make_topology, module_path, flavor):
+    """The askers end to end: with one Sentinel of three gone the master has no spare supporter
+    and asks both replicas on their own connections, with the server's replication
+    credentials; a replication user without +vip.witness is named with the rule to add."""
+    topo = make_topology(nodes=3)
+    g = start_sentinel_group(topo, module_path, flavor)
+    n1 = g["n1"]
+    replicas = {f"{NODE_ADDR4[n]}:6379" for n in ("n2", "n3")}
+    g.sentinels["n3"].kill9()
+
+    def rows_where(pred):
+        rows = witness_rows(n1)
+        return rows if {r["address"] for r in rows if pred(r)} == replicas else None
+
+    rows = wait_until(lambda: rows_where(lambda r: r["reply"].startswith("follows") and not r["last_error"]),
+                      30, msg=lambda: f"n1 asks n2 and n3, both confirm (now {witness_rows(n1)}, {status(n1)})")
+    assert all(int(r["age_ms"]) >= 0 for r in rows), rows
+    assert status(n1)["witnesses"] == "2", status(n1)
+    # the replicas promised (their own status shows it while the questions keep coming)
+    wait_until(lambda: int(status(g["n2"])["witnessed_until_ms"]) > 0, 10,
+               msg=lambda: f"n2 shows its promise ({status(g['n2'])})")
+
+    # the replication user, taken from CONFIG SET masteruser / masterauth on the master, lacks
+    # the command on the replicas: each row names the rule
+    for n in ("n1", "n2", "n3"):
+        g[n].execute("ACL", "SETUSER", "repl", "on", ">replpw", "+psync", "+replconf", "+ping")
+    assert n1.config_set("masteruser", "repl") is None
+    assert n1.config_set("masterauth", "replpw") is None
+    wait_until(lambda: rows_where(lambda r: "ACL SETUSER repl +vip.witness" in r["last_error"]), 30,
+               msg=lambda: f"n1's rows name the ACL rule (now {witness_rows(n1)})")
+
+    # the rule added: confirmed again, through the same credentials
+    for n in ("n2", "n3"):
+        g[n].execute("ACL", "SETUSER", "repl", "+vip.witness")
+    wait_until(lambda: rows_where(lambda r: r["reply"].startswith("follows") and not r["last_error"]), 30,
+               msg=lambda: f"n2 and n3 confirm to the user repl (now {witness_rows(n1)})")
