@@ -10,7 +10,10 @@
 #      bench/) (+ redis-sentinel where it is a separate
 #      package), iproute2, tcpdump, keepalived, iputils-arping, iputils-ping, procps, util-linux
 #      (setpriv), prometheus + prometheus-redis-exporter, bird2 + frr (the routed-mode tests run
-#      them per namespace: tests/harness/routed.py), python3-pip when there is no pip.
+#      them per namespace: tests/harness/routed.py), nftables (`nft`: the asymmetric-reachability
+#      tests drop traffic inside a test namespace: tests/harness/firewall.py; its service stays
+#      disabled, as Debian installs it, and nothing touches the host's own ruleset),
+#      python3-pip when there is no pip.
 #      Package maintainer scripts are not allowed to start services during the install (a
 #      temporary /usr/sbin/policy-rc.d, only if none exists), so no redis-server / Sentinel /
 #      keepalived / bird / frr from the packages ends up running. If systemd is running and a
@@ -56,7 +59,7 @@ python_has_pip() { python3 -m pip --version >/dev/null 2>&1; }
 # tests make their certificates with the openssl command
 PKGS=(build-essential gcc pkg-config libclang-dev clang libssl-dev openssl redis-server redis-tools iproute2 tcpdump
       keepalived iputils-arping iputils-ping procps util-linux ca-certificates curl
-      prometheus prometheus-redis-exporter bird2 frr)
+      prometheus prometheus-redis-exporter bird2 frr nftables)
 OPTIONAL_PKGS=(redis-sentinel)   # a separate package on Debian 12 / Ubuntu; absent on some releases
 
 apt_step() {

@@ -4,7 +4,7 @@
 //! over only when they change).
 //!
 //! All of it on the main thread: one `INFO replication` (memory only), a judgement
-//! (`witness::judge`), and at most one control to the worker. Nothing waits.
+//! (`witness::judge_heard`, with what this node's Sentinels report), and at most one control to the worker. Nothing waits.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -107,10 +107,10 @@ fn reply_value(reply: &Reply) -> RedisValue {
 /// promoted meanwhile: the worker hears of the promise before any later role change.
 pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
-    // What this replica's own Sentinels last reported against its master (the worker's
-    // last snapshot: a copy under a mutex, never a wait on the worker).
+    // What this node's own Sentinels report against its master, as of the worker's last
+    // snapshot (empty in basic mode): a replica that hears it does not confirm.
     let against = worker_link::status().sentinels_against_master;
-    let against = Some(against.as_str()).filter(|a| !a.is_empty());
+    let against = (!against.is_empty()).then_some(against.as_str());
     let reply = witness::judge_heard(&replication(ctx), &q, against);
     if let Reply::Follows { granted_ms } = reply {
         // Counted from now, on the module's one clock: the asker counts its own lease from

@@ -432,8 +432,8 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// `VIP.WITNESS`'s answer: `["follows", <granted-ms>]`, `["promoted", ""]`,
-/// `["follows-other", "<host:port>"]`, `["reported-down", "<what a Sentinel said>"]`,
-/// `["not-following", "<reason>"]`, or an error reply.
+/// `["follows-other", "<host:port>"]`, `["not-following", "<reason>"]`,
+/// `["reported-down", "<what its Sentinels report>"]`, or an error reply.
 fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
     let malformed = |what: &str| Err(WitnessError::Malformed(what.to_string()));
     let items = match v {

@@ -39,7 +39,7 @@ use crate::sentinel::poller::{Feed, Finding};
 use crate::sentinel::PollPlan;
 use crate::threads;
 pub use crate::threads::mono;
-use crate::witness::Replication;
+use crate::witness::{Replication, WitnessPlan};
 use watch::WatchControl;
 
 pub use crate::core::Level;
@@ -73,7 +73,7 @@ pub trait System {
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
     /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
-    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
+    fn witnesses(&mut self, plan: Option<WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
 }

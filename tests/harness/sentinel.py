@@ -27,10 +27,19 @@ DOWN_AFTER_MS = 1000
 
 
 
-def sentinel_list(g_or_topo: RedisGroup | Topology, nodes: Iterable[str] = ("n1", "n2", "n3")) -> str:
-    """The vip.sentinels value: one Sentinel per node namespace, on the node's address."""
+def sentinel_hosts(topo: Topology) -> list[str]:
+    """Where the Sentinels run: the topology's Sentinel hosts (s1..) when it has some
+    (Topology(sentinel_hosts=N)), else one per node namespace (n1, n2, n3)."""
+    own = list(getattr(topo, "sentinel_names", None) or [])
+    return own or ["n1", "n2", "n3"]
+
+
+def sentinel_list(g_or_topo: RedisGroup | Topology, nodes: Optional[Iterable[str]] = None) -> str:
+    """The vip.sentinels value: one Sentinel per host of ``nodes`` (default:
+    ``sentinel_hosts``), on the host's address."""
     topo = g_or_topo.topo if isinstance(g_or_topo, RedisGroup) else g_or_topo
-    return ",".join(f"{topo.addr4(n)}:{SENTINEL_PORT}" for n in nodes)
+    hosts = list(nodes) if nodes is not None else sentinel_hosts(topo)
+    return ",".join(f"{topo.addr4(n)}:{SENTINEL_PORT}" for n in hosts)
 
 
 def module_args(topo: Topology, auth: Optional[tuple[Optional[str], str]] = None,
@@ -60,11 +69,15 @@ def sentinel_auth_conf(auth: Optional[tuple[Optional[str], str]]) -> list[str]:
 
 def start_sentinels(g: RedisGroup, down_after_ms: int = DOWN_AFTER_MS, failover_timeout_ms: int = 10000,
                     quorum: int = 2, extra_conf: Iterable[str] = (), password: Optional[str] = None,
-                    timeout: float = 40) -> dict[str, SentinelNode]:
+                    timeout: float = 40, hosts: Optional[Iterable[str]] = None) -> dict[str, SentinelNode]:
     """Like RedisGroup.start_sentinels (one Sentinel per node namespace, started once the
-    replicas are online), with extra sentinel.conf lines (and the requirepass they set)."""
+    replicas are online), with extra sentinel.conf lines (and the requirepass they set).
+    ``hosts``: where they run (default ``sentinel_hosts``: the topology's own Sentinel hosts
+    s1.. when it has them; ``g.sentinels`` is keyed by host)."""
     master = next(iter(g.nodes.values()))
-    for name in g.nodes:
+    names = list(hosts) if hosts is not None else (list(getattr(g.topo, "sentinel_names", None) or [])
+                                                    or list(g.nodes))
+    for name in names:
         s = SentinelNode(g.topo, name, flavor=g.flavor, master_addr=master.address, quorum=quorum,
                          down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms,
                          extra_conf=list(extra_conf), password=password)
@@ -93,15 +106,17 @@ def start_sentinel_group(topo: Topology, module_path: str, flavor: str = "redis"
                          down_after_ms: int = DOWN_AFTER_MS, auth: Optional[tuple[Optional[str], str]] = None,
                          sentinel_auth: Optional[tuple[Optional[str], str]] = None,
                          extra_module_args: Iterable[str] = (), wait_holder: bool = True,
-                         protected_configs: bool = False) -> RedisGroup:
+                         protected_configs: bool = False, extra_conf: Iterable[str] = ()) -> RedisGroup:
     """n1 master + n2, n3 replicas with the module in the Sentinel-confirmed mode, and one
     Sentinel per node. ``sentinel_auth`` protects the Sentinels ((None, pass): requirepass;
     (user, pass): an ACL user); ``auth`` is what the module is given (default: the same).
-    Returns once n1 holds the VIP unless wait_holder is False."""
+    Returns once n1 holds the VIP unless wait_holder is False. ``extra_conf``: more redis.conf
+    lines for every node (e.g. enable-debug-command yes). On a topology with Sentinel hosts of
+    its own (Topology(sentinel_hosts=3)) the Sentinels run there (s1, s2, s3)."""
     module_auth = auth if auth is not None else sentinel_auth
     g = topo.redis(flavor=flavor, module=module_path, vip=VIP4,
                    module_args=module_args(topo, module_auth, extra_module_args),
-                   protected_configs=protected_configs)
+                   protected_configs=protected_configs, extra_conf=extra_conf)
     g.start()
     try:
         requirepass = sentinel_auth[1] if sentinel_auth and sentinel_auth[0] is None else None
@@ -207,3 +222,36 @@ def first_promotion(g: RedisGroup, after: float) -> tuple[float, str]:
     later = [(t, n) for t, n in promotions(g) if t >= after - 0.01]
     assert later, f"no promotion in the logs after {after}"
     return later[0]
+
+
+def sentinel_view(s: SentinelNode) -> dict:
+    """SENTINEL MASTER of the monitored master as a dict (ip, flags, failover-state, ...)."""
+    return {str(k): v for k, v in pairs_to_dict(s.execute("SENTINEL", "MASTER", MASTER_NAME)).items()}
+
+
+def crash_after_promotion(s: SentinelNode) -> None:
+    """Arm ``SENTINEL SIMULATE-FAILURE crash-after-promotion``: the Sentinel exits (by design,
+    exit code 99, no crash report) right after it promoted a replica, before it tells the
+    other Sentinels or reconfigures the replicas. ``wait_sentinel_exit`` reaps it."""
+    s.execute("SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion")
+
+
+def wait_sentinel_exit(s: SentinelNode, timeout: float = 60) -> int:
+    """Wait for a Sentinel that exits by design (``crash_after_promotion``) and reap it; its
+    exit code. Its log holds no crash report (``Topology.crashes`` finds none)."""
+    code = s.wait_exit(timeout)
+    s._drop_client()
+    return code
+
+
+def wait_promotion(g: RedisGroup, after: float, timeout: float = 30) -> tuple[float, str]:
+    """Wait for the first REPLICAOF NO ONE after ``after`` (time.time()); (wall time, node)."""
+    wait_until(lambda: [p for p in promotions(g) if p[0] >= after - 0.01], timeout, 0.05,
+               msg=lambda: f"a promotion\n{statuses(g)}")
+    return first_promotion(g, after)
+
+
+def failover_under_way(s: SentinelNode) -> bool:
+    """The Sentinel reports a failover in progress for the master (flags)."""
+    flags = str(sentinel_view(s).get("flags", "")).split(",")
+    return "failover_in_progress" in flags

@@ -8,6 +8,13 @@ Layout built by ``Topology(tag, nodes=3, ipv6=False)``::
     vt-<tag>-<pid>-n3    node 3: eth0 192.0.2.13/24 ...
     vt-<tag>-<pid>-obs   observer / client: eth0 192.0.2.50/24 (2001:db8::50/64 nodad)
 
+With ``sentinel_hosts=N`` (1..9) the bridge also has Sentinel hosts of their own, so that what a
+node can reach of the Sentinels can differ from what it can reach of the other nodes
+(``firewall.py``, ``link_down``)::
+
+    vt-<tag>-<pid>-s1    Sentinel host 1: eth0 192.0.2.31/24 (2001:db8::31/64 nodad)
+    vt-<tag>-<pid>-s2    Sentinel host 2: eth0 192.0.2.32/24 ...
+
 No sysctl is changed in any namespace: defaults are enough (an observer's EXISTING neighbour
 entry flips on a gratuitous ARP / unsolicited NA without arp_accept).
 """
@@ -29,9 +36,10 @@ from typing import Any, Callable, Iterable, Optional
 import redis
 
 from .clients import icmp_echo, netns_client
+from .firewall import Firewall
 from .frames import garp_frame, na_frame, send_frames
-from .netns import (NODE_ADDR4, NODE_ADDR6, OBS_ADDR4, OBS_ADDR6, PREFIX, REDIS_PORT, _ip, _kill_pids, _stop_popens,
-                    addr_only, list_netns, run_in_netns, wait_until)
+from .netns import (NODE_ADDR4, NODE_ADDR6, OBS_ADDR4, OBS_ADDR6, PREFIX, REDIS_PORT, SENTINEL_ADDR4, SENTINEL_ADDR6,
+                    _ip, _kill_pids, _stop_popens, addr_only, list_netns, run_in_netns, wait_until)
 from .pcap import Capture
 from .processes import RedisGroup
 
@@ -57,17 +65,20 @@ def short_tag(text: str, maxlen: int = 8) -> str:
 
 
 class Topology:
-    """A bridge namespace plus node namespaces n1..nN and an observer 'obs' (see module doc).
+    """A bridge namespace plus node namespaces n1..nN, optional Sentinel hosts s1..sK
+    (``sentinel_hosts=K``) and an observer 'obs' (see module doc).
 
-    ``ns(name)`` maps short names ('br', 'n1', 'obs') to full namespace names; every method
+    ``ns(name)`` maps short names ('br', 'n1', 's1', 'obs') to full namespace names; every method
     taking ``ns`` accepts either form. Use as a context manager or call ``close()``.
     """
 
     def __init__(self, tag: str, nodes: int = 3, ipv6: bool = False, workdir: str | os.PathLike | None = None,
-                 keep_workdir: bool | None = None):
+                 keep_workdir: bool | None = None, sentinel_hosts: int = 0):
         global _seq
         if not 1 <= nodes <= 9:
             raise ValueError("nodes must be 1..9")
+        if not 0 <= sentinel_hosts <= 9:
+            raise ValueError("sentinel_hosts must be 0..9")
         with _seq_lock:
             _seq += 1
             seq = _seq
@@ -75,7 +86,9 @@ class Topology:
         self.pid = os.getpid()
         self.ipv6 = ipv6
         self.node_names = [f"n{i}" for i in range(1, nodes + 1)]
-        self.hosts = self.node_names + ["obs"]
+        # hosts of their own for the Sentinels (harness/sentinel.py puts them there when present)
+        self.sentinel_names = [f"s{i}" for i in range(1, sentinel_hosts + 1)]
+        self.hosts = self.node_names + self.sentinel_names + ["obs"]
         self._ns = {h: f"{PREFIX}-{self.tag}-{self.pid}-{h}" for h in ["br"] + self.hosts}
         self._procs: list[subprocess.Popen] = []
         self._closed = False
@@ -83,6 +96,7 @@ class Topology:
         self._clients: list[redis.Redis] = []
         self.groups: list["RedisGroup"] = []
         self.captures: list["Capture"] = []
+        self._firewalls: dict[str, "Firewall"] = {}
         if workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix=f"vt-{self.tag}-"))
             self._own_workdir = True if keep_workdir is None else not keep_workdir
@@ -99,10 +113,14 @@ class Topology:
 
     # -- construction ------------------------------------------------------------------------
     def addr4(self, host: str) -> str:
-        return OBS_ADDR4 if host == "obs" else NODE_ADDR4[host]
+        if host == "obs":
+            return OBS_ADDR4
+        return SENTINEL_ADDR4[host] if host in SENTINEL_ADDR4 else NODE_ADDR4[host]
 
     def addr6(self, host: str) -> str:
-        return OBS_ADDR6 if host == "obs" else NODE_ADDR6[host]
+        if host == "obs":
+            return OBS_ADDR6
+        return SENTINEL_ADDR6[host] if host in SENTINEL_ADDR6 else NODE_ADDR6[host]
 
     def _build(self) -> None:
         for h in ["br"] + self.hosts:
@@ -258,6 +276,15 @@ class Topology:
             self.ipcmd("br", "link", "set", f"v{self.short(node)}", "up")
         else:
             self.ipcmd(node, "link", "set", "eth0", "up")
+
+    def firewall(self, ns: str) -> "Firewall":
+        """The packet filter of one namespace (firewall.py): drop traffic between it and given
+        hosts or addresses, one way or both, and undo it. It lives in the namespace and goes
+        with it at close()."""
+        key = self.short(ns)
+        if key not in self._firewalls:
+            self._firewalls[key] = Firewall(self, key)
+        return self._firewalls[key]
 
     def add_veth(self, ns: str, name: str, peer: str | None = None, up: bool = True) -> None:
         """Create a veth pair name/peer inside ns (used to make an interface appear later)."""

@@ -93,12 +93,14 @@ def module_path() -> str:
 
 @pytest.fixture
 def make_topology(request: pytest.FixtureRequest, tmp_path: Path):
-    """Factory: make_topology(nodes=3, ipv6=False) -> Topology, closed at teardown."""
+    """Factory: make_topology(nodes=3, ipv6=False, sentinel_hosts=0) -> Topology, closed at
+    teardown (sentinel_hosts: Sentinels in namespaces of their own, s1..)."""
     made: list[Topology] = []
     request.node._vt_topologies = made
 
-    def make(nodes: int = 3, ipv6: bool = False) -> Topology:
-        t = Topology(request.node.name, nodes=nodes, ipv6=ipv6, workdir=tmp_path / f"topo{len(made)}")
+    def make(nodes: int = 3, ipv6: bool = False, sentinel_hosts: int = 0) -> Topology:
+        t = Topology(request.node.name, nodes=nodes, ipv6=ipv6, workdir=tmp_path / f"topo{len(made)}",
+                     sentinel_hosts=sentinel_hosts)
         made.append(t)
         return t
 

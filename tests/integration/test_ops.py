@@ -462,6 +462,8 @@ MESSAGE_SOURCES = [
     ("src/witness/asker.rs", "authenticate"), ("src/witness/asker.rs", "transport"),
     ("src/witness/asker.rs", "words"), ("src/witness/asker.rs", "refusal"), ("src/witness/asker.rs", "parse_reply"),
     ("src/redis_glue/witness.rs", "question"),
+    # the failsafe (core/witnesses.rs)
+    ("src/core/witnesses.rs", "with_witnesses"), ("src/core/witnesses.rs", "note_failsafe"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"
