@@ -15,6 +15,7 @@ from tests.harness.netns import NODE_ADDR4, VIP4, VIP_IP, wait_until
 from tests.harness.sentinel import start_sentinel_group
 from tests.harness.status import status
 from tests.integration.conftest import FLAVORS
+from tests.integration.test_tls import needs_tls, pki, start_tls_group  # noqa: F401 (pki: a fixture)
 
 OTHER_REPLID = "0123456789abcdef" * 2 + "01234567"
 # In the test subnet, never used by a node: a link to it never comes up.
@@ -219,3 +220,25 @@ def test_a_master_short_of_sentinels_asks_its_replicas(make_topology, module_pat
         g[n].execute("ACL", "SETUSER", "repl", "+vip.witness")
     wait_until(lambda: rows_where(lambda r: r["reply"].startswith("follows") and not r["last_error"]), 30,
                msg=lambda: f"n2 and n3 confirm to the user repl (now {witness_rows(n1)})")
+
+    # one asker thread per replica; MODULE UNLOAD stops them with the rest, and the server lives
+    assert sorted(t for t in n1.thread_names() if t.startswith("vip-witness")) == ["vip-witness-0",
+                                                                                  "vip-witness-1"]
+    n1.execute("MODULE", "UNLOAD", "vip")
+    assert [t for t in n1.thread_names() if t.startswith("vip-")] == [], n1.thread_names()
+    assert n1.ping()
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_the_replicas_are_asked_over_tls_as_replication_runs(make_topology, module_path, pki, flavor):
+    """TLS-only nodes (port 0, tls-replication yes, client certificates required): the askers
+    take the server's own files and reach both replicas."""
+    needs_tls(flavor)
+    topo = make_topology(nodes=3)
+    g = start_tls_group(topo, module_path, pki, flavor)
+    n1 = g["n1"]
+    replicas = {f"{NODE_ADDR4[n]}:6379" for n in ("n2", "n3")}
+    g.sentinels["n3"].kill9()
+    wait_until(lambda: {r["address"] for r in witness_rows(n1)
+                        if r["reply"].startswith("follows") and not r["last_error"]} == replicas, 30,
+               msg=lambda: f"n1 asks n2 and n3 over TLS, both confirm (now {witness_rows(n1)})")
