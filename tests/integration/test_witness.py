@@ -201,6 +201,8 @@ def test_a_master_short_of_sentinels_asks_its_replicas(make_topology, module_pat
     rows = wait_until(lambda: rows_where(lambda r: r["reply"].startswith("follows") and not r["last_error"]),
                       30, msg=lambda: f"n1 asks n2 and n3, both confirm (now {witness_rows(n1)}, {status(n1)})")
     assert all(int(r["age_ms"]) >= 0 for r in rows), rows
+    # known from the master's own INFO replication (read at every cron tick) and the Sentinels
+    assert all("info" in r["source"].split(",") for r in rows), rows
     assert status(n1)["witnesses"] == "2", status(n1)
     # the replicas promised (their own status shows it while the questions keep coming)
     wait_until(lambda: int(status(g["n2"])["witnessed_until_ms"]) > 0, 10,
