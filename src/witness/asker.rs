@@ -32,7 +32,7 @@ use crate::config::tls::TlsPlan;
 use crate::config::Secret;
 use crate::sentinel::error::{PollError, PollErrorKind};
 use crate::sentinel::poller::{cmd, open_stream, timeouts, Link};
-use crate::sentinel::tls::{Stream, Tls};
+use crate::sentinel::tls::{Peer, Stream, Tls};
 use crate::threads::{self, mono};
 
 /// Where the askers report (the worker's bounded feed). Never blocks; false once nobody
@@ -326,14 +326,12 @@ impl Job {
         let stream = match &plan.tls {
             Some(p) => {
                 if tls.as_ref().is_none_or(|t| t.plan() != p) {
-                    *tls = Some(Tls::new(p.clone()));
+                    *tls = Some(Tls::to(Peer::Replica, p.clone()));
                 }
                 match tls.as_mut() {
-                    Some(t) => t.handshake(stream, &at.ip).map_err(|e| {
-                        format!(
-                            "TLS to the replica {at} (this server has tls-replication yes): {e}"
-                        )
-                    })?,
+                    Some(t) => t
+                        .handshake(stream, &at.ip)
+                        .map_err(|e| format!("TLS to the replica {at}: {e}"))?,
                     None => return Err("internal error: no TLS client".into()),
                 }
             }
