@@ -170,11 +170,18 @@ fn on_server_config_changed(ctx: &Context, names: &[&str]) {
     }
 }
 
+/// A role change changes the replication history too (a promoted node starts a new
+/// `master_replid`; Redis shifts it before it fires this event): hand over the new facts
+/// first, so the core never asks its witnesses about the history it just left (the slots
+/// drain replication before role). Waiting for the next cron tick left a window of up to
+/// 100 ms in which a just-promoted master asked with its old replid, and its replicas, already
+/// following its new one, answered `follows-other`.
 #[role_changed_event_handler]
-fn on_role_changed(_ctx: &Context, role: ServerRole) {
+fn on_role_changed(ctx: &Context, role: ServerRole) {
     let role = match role {
         ServerRole::Primary => Role::Master,
         ServerRole::Replica => Role::Replica,
     };
+    witness::replication_tick(ctx);
     send(role_event(role, false));
 }

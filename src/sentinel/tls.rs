@@ -1,5 +1,5 @@
-//! TLS to the Sentinels: the client context, the handshake, and every failure worded with
-//! its cause and its fix.
+//! TLS to the Sentinels (and, for the witness askers, to the replicas: `Peer`): the client
+//! context, the handshake, and every failure worded with its cause and its fix.
 //!
 //! ```text
 //!  Settings (vip.sentinel-tls-*, else the server's own tls-*) ──▶ PollPlan.tls: TlsPlan
@@ -60,6 +60,62 @@ impl TlsPlan {
     }
 }
 
+/// Whom a TLS client talks to: the context and the handshake are the same for both, the words
+/// of an error and the fix it names are not (a Sentinel's files and `vip.sentinel-tls-*`, or a
+/// replica's and this server's own `tls-*` used for replication).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Peer {
+    #[default]
+    Sentinel,
+    /// A replica asked as a witness (`witness::asker`), with `tls-replication yes`.
+    Replica,
+}
+
+impl Peer {
+    /// The peer, as a sentence names it.
+    fn the(self) -> &'static str {
+        match self {
+            Peer::Sentinel => "the Sentinel",
+            Peer::Replica => "the replica",
+        }
+    }
+
+    /// Where the CA that signed the peer's certificate is configured here.
+    fn ca_configs(self) -> &'static str {
+        match self {
+            Peer::Sentinel => "vip.sentinel-tls-ca-cert-file (or this server's tls-ca-cert-file)",
+            Peer::Replica => "this server's tls-ca-cert-file (or tls-ca-cert-dir)",
+        }
+    }
+
+    /// Where our client certificate and key are configured.
+    fn cert_configs(self) -> &'static str {
+        match self {
+            Peer::Sentinel => "set tls-cert-file and tls-key-file on this server, or vip.sentinel-tls-cert-file and vip.sentinel-tls-key-file",
+            Peer::Replica => "set tls-client-cert-file and tls-client-key-file (or tls-cert-file and tls-key-file) on this server",
+        }
+    }
+
+    /// What to do when the peer's port speaks plaintext.
+    fn plaintext_fix(self) -> &'static str {
+        match self {
+            Peer::Sentinel => "give its tls-port in vip.sentinels, or set vip.sentinel-tls no for a plaintext Sentinel",
+            Peer::Replica => "the replica announces a plaintext port: give it tls-port and tls-replication yes, as this server has",
+        }
+    }
+
+    /// No answer to our TLS hello.
+    fn no_handshake(self) -> PollError {
+        PollError {
+            kind: PollErrorKind::Timeout,
+            text: match self {
+                Peer::Sentinel => "no TLS handshake within the timeout: the port may be plaintext (a Sentinel without tls-port, or set vip.sentinel-tls no), or the Sentinel is stopped".into(),
+                Peer::Replica => "no TLS handshake within the timeout: the port may be plaintext (a replica without tls-port), or the replica is stopped".into(),
+            },
+        }
+    }
+}
+
 /// What a file looked like when the context was built: a change of any of these rebuilds.
 type Stamp = Option<(i64, i64, u64, u64)>;
 
@@ -71,19 +127,28 @@ fn stamp(path: Option<&str>) -> Stamp {
 /// How often a connected poller looks whether a file changed (a few `stat` calls).
 pub const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// One poller's TLS client: the plan, the context built from it, and the files' stamps.
+/// One poller's (or asker's) TLS client: the plan, the context built from it, the files'
+/// stamps, and whom it talks to.
 pub struct Tls {
     plan: TlsPlan,
     context: Option<(SslContext, [Stamp; 4])>,
     checked: Option<Duration>,
+    peer: Peer,
 }
 
 impl Tls {
+    /// A client for the Sentinels.
     pub fn new(plan: TlsPlan) -> Tls {
+        Tls::to(Peer::Sentinel, plan)
+    }
+
+    /// A client for `peer`: its errors name it and its fixes.
+    pub fn to(peer: Peer, plan: TlsPlan) -> Tls {
         Tls {
             plan,
             context: None,
             checked: None,
+            peer,
         }
     }
 
@@ -156,16 +221,17 @@ impl Tls {
                 failure: None,
                 cert_file: self.plan.cert_file.clone(),
                 answered: false,
+                peer: self.peer,
             }),
-            Err(HandshakeError::SetupFailure(e)) => Err(tls_error(format!("TLS setup failed: {e}"))),
-            Err(HandshakeError::WouldBlock(_)) => Err(PollError {
-                kind: PollErrorKind::Timeout,
-                text: "no TLS handshake within the timeout: the port may be plaintext (a Sentinel without tls-port, or set vip.sentinel-tls no), or the Sentinel is stopped".into(),
-            }),
+            Err(HandshakeError::SetupFailure(e)) => {
+                Err(tls_error(format!("TLS setup failed: {e}")))
+            }
+            Err(HandshakeError::WouldBlock(_)) => Err(self.peer.no_handshake()),
             Err(HandshakeError::Failure(mid)) => {
                 let verify = mid.ssl().verify_result();
                 let peer = refused.lock().ok().and_then(|mut s| s.take());
                 Err(handshake_failure(
+                    self.peer,
                     &self.plan,
                     verify,
                     peer.as_ref(),
@@ -329,36 +395,35 @@ fn reasons(e: &openssl::ssl::Error) -> String {
 /// Why a handshake failed, with the fix. The verify result says what was wrong with the
 /// Sentinel's certificate; the alert in the error stack what the Sentinel disliked in ours.
 fn handshake_failure(
+    to: Peer,
     plan: &TlsPlan,
     verify: X509VerifyResult,
     peer: Option<&X509>,
     e: &openssl::ssl::Error,
 ) -> PollError {
     if verify != X509VerifyResult::OK {
-        return certificate_refused(plan, verify, peer);
+        return certificate_refused(to, plan, verify, peer);
     }
     if e.code() == ErrorCode::SYSCALL && e.io_error().is_none() {
         // The peer closed the connection without an alert.
-        return tls_error(
-            "the Sentinel closed the connection during the TLS handshake: is this its TLS port (tls-port), or does it speak plaintext? (or set vip.sentinel-tls no for a plaintext Sentinel)".into(),
-        );
+        return tls_error(match to {
+            Peer::Sentinel => "the Sentinel closed the connection during the TLS handshake: is this its TLS port (tls-port), or does it speak plaintext? (or set vip.sentinel-tls no for a plaintext Sentinel)".into(),
+            Peer::Replica => "the replica closed the connection during the TLS handshake: is this its TLS port (tls-port), or does it speak plaintext?".into(),
+        });
     }
     if let Some(io) = e.io_error() {
         if matches!(
             io.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         ) {
-            return PollError {
-                kind: PollErrorKind::Timeout,
-                text: "no TLS handshake within the timeout: the port may be plaintext (a Sentinel without tls-port, or set vip.sentinel-tls no), or the Sentinel is stopped".into(),
-            };
+            return to.no_handshake();
         }
         return PollError {
             kind: PollErrorKind::Connect,
             text: format!("TLS handshake: {io}"),
         };
     }
-    alert(plan.cert_file.as_deref(), &reasons(e))
+    alert(to, plan.cert_file.as_deref(), &reasons(e))
 }
 
 /// OpenSSL's reasons, as `alert` reads them (lower case): a plaintext answer to our hello.
@@ -381,38 +446,53 @@ const REVOKED: &str = "certificate revoked";
 const NO_VERSION: &[&str] = &["protocol version", "no protocols available"];
 const NO_CIPHER: &str = "no shared cipher";
 
-/// A failure the Sentinel signalled with an alert, or a plaintext answer.
-fn alert(cert_file: Option<&str>, why: &str) -> PollError {
+/// A failure the peer signalled with an alert, or a plaintext answer.
+fn alert(to: Peer, cert_file: Option<&str>, why: &str) -> PollError {
     let has = |s: &str| why.contains(s);
     let any = |l: &[&str]| l.iter().any(|s| why.contains(s));
     let ours = cert_file.unwrap_or("(none)");
+    let the = to.the();
     let text = if any(PLAINTEXT) {
-        "the Sentinel answered in plaintext, not TLS: give its tls-port in vip.sentinels, or set vip.sentinel-tls no for a plaintext Sentinel".to_string()
+        format!(
+            "{the} answered in plaintext, not TLS: {}",
+            to.plaintext_fix()
+        )
     } else if has(CERT_REQUIRED) || (cert_file.is_none() && has(HANDSHAKE_FAILURE)) {
         match cert_file {
-            None => "the Sentinel requires a client certificate (tls-auth-clients yes) and none is configured: set tls-cert-file and tls-key-file on this server, or vip.sentinel-tls-cert-file and vip.sentinel-tls-key-file".into(),
-            Some(c) => format!("the Sentinel requires a client certificate and did not accept {c}: sign it with a CA in the Sentinel's tls-ca-cert-file"),
+            None => format!(
+                "{the} requires a client certificate (tls-auth-clients yes) and none is configured: {}",
+                to.cert_configs()
+            ),
+            Some(c) => format!("{the} requires a client certificate and did not accept {c}: sign it with a CA in {the}'s tls-ca-cert-file"),
         }
     } else if any(UNTRUSTED) || (cert_file.is_some() && has(DECRYPT_ERROR)) {
         format!(
-            "the Sentinel does not trust our client certificate {ours}: sign it with a CA in the Sentinel's tls-ca-cert-file"
+            "{the} does not trust our client certificate {ours}: sign it with a CA in {the}'s tls-ca-cert-file"
         )
     } else if has(EXPIRED) {
-        format!("the Sentinel refused our client certificate {ours} as expired: renew it")
+        format!("{the} refused our client certificate {ours} as expired: renew it")
     } else if has(REVOKED) {
-        format!("the Sentinel refused our client certificate {ours} as revoked: issue a new one")
+        format!("{the} refused our client certificate {ours} as revoked: issue a new one")
     } else if any(NO_VERSION) {
-        "no TLS version in common: the module speaks TLS 1.2 and 1.3; check the Sentinel's tls-protocols".into()
+        format!(
+            "no TLS version in common: the module speaks TLS 1.2 and 1.3; check {the}'s tls-protocols"
+        )
     } else if has(NO_CIPHER) || has(HANDSHAKE_FAILURE) {
-        "TLS handshake refused (no cipher or certificate type in common): check the Sentinel's tls-ciphers / tls-ciphersuites and its certificate".into()
+        format!("TLS handshake refused (no cipher or certificate type in common): check {the}'s tls-ciphers / tls-ciphersuites and its certificate")
     } else {
         format!("TLS handshake failed: {}", why.trim())
     };
     tls_error(text)
 }
 
-/// The Sentinel's certificate did not verify against our CA.
-fn certificate_refused(plan: &TlsPlan, verify: X509VerifyResult, peer: Option<&X509>) -> PollError {
+/// The peer's certificate did not verify against our CA.
+fn certificate_refused(
+    to: Peer,
+    plan: &TlsPlan,
+    verify: X509VerifyResult,
+    peer: Option<&X509>,
+) -> PollError {
+    let the = to.the();
     let subject = peer
         .map(|c| {
             c.subject_name()
@@ -430,13 +510,13 @@ fn certificate_refused(plan: &TlsPlan, verify: X509VerifyResult, peer: Option<&X
     let text = match verify.as_raw() {
         // X509_V_ERR_CERT_HAS_EXPIRED
         10 => format!(
-            "the Sentinel's certificate{subject} has expired{}: renew it (the Sentinel's tls-cert-file), then CONFIG SET tls-cert-file on the Sentinel",
+            "{the}'s certificate{subject} has expired{}: renew it ({the}'s tls-cert-file), then CONFIG SET tls-cert-file on {the}",
             peer.map(|c| format!(" (valid until {})", c.not_after()))
                 .unwrap_or_default()
         ),
         // X509_V_ERR_CERT_NOT_YET_VALID
         9 => format!(
-            "the Sentinel's certificate{subject} is not valid yet{}: check the clocks of this host and of the CA",
+            "{the}'s certificate{subject} is not valid yet{}: check the clocks of this host and of the CA",
             peer.map(|c| format!(" (valid from {})", c.not_before()))
                 .unwrap_or_default()
         ),
@@ -444,11 +524,12 @@ fn certificate_refused(plan: &TlsPlan, verify: X509VerifyResult, peer: Option<&X
         // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN,
         // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
         2 | 7 | 18 | 19 | 20 | 21 => format!(
-            "the Sentinel's certificate{subject} is not signed by {}: give the CA that signed it in vip.sentinel-tls-ca-cert-file (or this server's tls-ca-cert-file)",
-            plan.ca_words()
+            "{the}'s certificate{subject} is not signed by {}: give the CA that signed it in {}",
+            plan.ca_words(),
+            to.ca_configs()
         ),
         _ => format!(
-            "the Sentinel's certificate{subject} was refused: {}",
+            "{the}'s certificate{subject} was refused: {}",
             verify.error_string()
         ),
     };
@@ -469,6 +550,8 @@ pub enum Stream {
         /// The Sentinel sent application data since the handshake: a reset before it
         /// is most likely our client certificate refused (see `ssl_io`).
         answered: bool,
+        /// Whom the errors name.
+        peer: Peer,
     },
 }
 
@@ -493,10 +576,11 @@ fn ssl_io(
     failure: &mut Option<PollError>,
     cert_file: Option<&str>,
     answered: bool,
+    to: Peer,
 ) -> io::Error {
     let closed = |failure: &mut Option<PollError>, io: io::Error| {
         if !answered {
-            *failure = Some(closed_after_handshake(cert_file, &io));
+            *failure = Some(closed_after_handshake(to, cert_file, &io));
         }
         io
     };
@@ -519,20 +603,22 @@ fn ssl_io(
         Ok(io) => io,
         Err(e) => {
             let why = reasons(&e);
-            *failure = Some(alert(cert_file, &why));
+            *failure = Some(alert(to, cert_file, &why));
             io::Error::other(format!("TLS: {}", why.trim()))
         }
     }
 }
 
-/// The Sentinel closed the connection right after the handshake, before any answer.
-fn closed_after_handshake(cert_file: Option<&str>, io: &io::Error) -> PollError {
+/// The peer closed the connection right after the handshake, before any answer.
+fn closed_after_handshake(to: Peer, cert_file: Option<&str>, io: &io::Error) -> PollError {
+    let the = to.the();
     tls_error(match cert_file {
         None => format!(
-            "the Sentinel closed the connection right after the TLS handshake ({io}): it requires a client certificate (tls-auth-clients yes) and none is configured: set tls-cert-file and tls-key-file on this server, or vip.sentinel-tls-cert-file and vip.sentinel-tls-key-file"
+            "{the} closed the connection right after the TLS handshake ({io}): it requires a client certificate (tls-auth-clients yes) and none is configured: {}",
+            to.cert_configs()
         ),
         Some(c) => format!(
-            "the Sentinel closed the connection right after the TLS handshake ({io}): most likely it does not trust our client certificate {c}: sign it with a CA in the Sentinel's tls-ca-cert-file"
+            "{the} closed the connection right after the TLS handshake ({io}): most likely it does not trust our client certificate {c}: sign it with a CA in {the}'s tls-ca-cert-file"
         ),
     })
 }
@@ -556,6 +642,7 @@ impl Read for Stream {
                 failure,
                 cert_file,
                 answered,
+                peer,
             } => loop {
                 match stream.ssl_read(buf) {
                     Ok(n) => {
@@ -564,7 +651,9 @@ impl Read for Stream {
                     }
                     Err(e) if e.code() == ErrorCode::ZERO_RETURN => return Ok(0),
                     Err(e) if e.code() == ErrorCode::WANT_READ && e.io_error().is_none() => {}
-                    Err(e) => return Err(ssl_io(e, failure, cert_file.as_deref(), *answered)),
+                    Err(e) => {
+                        return Err(ssl_io(e, failure, cert_file.as_deref(), *answered, *peer))
+                    }
                 }
             },
         }
@@ -580,11 +669,14 @@ impl Write for Stream {
                 failure,
                 cert_file,
                 answered,
+                peer,
             } => loop {
                 match stream.ssl_write(buf) {
                     Ok(n) => return Ok(n),
                     Err(e) if e.code() == ErrorCode::WANT_WRITE && e.io_error().is_none() => {}
-                    Err(e) => return Err(ssl_io(e, failure, cert_file.as_deref(), *answered)),
+                    Err(e) => {
+                        return Err(ssl_io(e, failure, cert_file.as_deref(), *answered, *peer))
+                    }
                 }
             },
         }

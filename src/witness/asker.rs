@@ -32,7 +32,7 @@ use crate::config::tls::TlsPlan;
 use crate::config::Secret;
 use crate::sentinel::error::{PollError, PollErrorKind};
 use crate::sentinel::poller::{cmd, open_stream, timeouts, Link};
-use crate::sentinel::tls::{Stream, Tls};
+use crate::sentinel::tls::{Peer, Stream, Tls};
 use crate::threads::{self, mono};
 
 /// Where the askers report (the worker's bounded feed). Never blocks; false once nobody
@@ -183,6 +183,13 @@ struct Session {
     opened_with: Credentials,
 }
 
+/// How one question went: answered (a reply, or an error reply on a sound connection), or
+/// failed on the connection (which is then closed). Both carry when the question was sent.
+enum Asked {
+    Answer(Duration, Result<Reply, String>),
+    Failed(Duration, String),
+}
+
 /// One asker's thread.
 struct Job {
     target: Endpoint,
@@ -218,8 +225,8 @@ impl Job {
                 self.ask_once(&plan, &mut session, &mut tls)
             }));
             let (sent, result) = match outcome {
-                Ok((sent, Ok(reply))) => (sent, Ok(reply)),
-                Ok((sent, Err(why))) => {
+                Ok(Asked::Answer(sent, result)) => (sent, result),
+                Ok(Asked::Failed(sent, why)) => {
                     self.drop_session(&mut session);
                     (sent, Err(why))
                 }
@@ -250,7 +257,7 @@ impl Job {
         plan: &WitnessPlan,
         session: &mut Option<Session>,
         tls: &mut Option<Tls>,
-    ) -> (Duration, Result<Reply, String>) {
+    ) -> Asked {
         let credentials = Credentials::of(plan);
         if session
             .as_ref()
@@ -270,7 +277,7 @@ impl Job {
                     link,
                     opened_with: credentials,
                 }),
-                Err(why) => return (mono(), Err(why)),
+                Err(why) => return Asked::Failed(mono(), why),
             },
         };
         let question = cmd(&[
@@ -280,14 +287,19 @@ impl Job {
         ]);
         let plaintext = s.link.is_plaintext();
         let sent = mono();
-        let result = match s.link.exchange(&[question]) {
-            Ok(replies) => match replies.first() {
-                Some(v) => parse_reply(v).map_err(|e| e.words(&self.target, user)),
-                None => Err(WitnessError::Malformed("no reply".into()).words(&self.target, user)),
-            },
-            Err(e) => Err(transport(&self.target, &e, plaintext)),
-        };
-        (sent, result)
+        match s.link.exchange(&[question]) {
+            // An error reply (NOPERM, LOADING) leaves the connection fit for the next question.
+            Ok(replies) => Asked::Answer(
+                sent,
+                match replies.first() {
+                    Some(v) => parse_reply(v).map_err(|e| e.words(&self.target, user)),
+                    None => {
+                        Err(WitnessError::Malformed("no reply".into()).words(&self.target, user))
+                    }
+                },
+            ),
+            Err(e) => Asked::Failed(sent, transport(&self.target, &e, plaintext)),
+        }
     }
 
     /// Connect, with TLS when the plan says so, and authenticate.
@@ -314,14 +326,12 @@ impl Job {
         let stream = match &plan.tls {
             Some(p) => {
                 if tls.as_ref().is_none_or(|t| t.plan() != p) {
-                    *tls = Some(Tls::new(p.clone()));
+                    *tls = Some(Tls::to(Peer::Replica, p.clone()));
                 }
                 match tls.as_mut() {
-                    Some(t) => t.handshake(stream, &at.ip).map_err(|e| {
-                        format!(
-                            "TLS to the replica {at} (this server has tls-replication yes): {e}"
-                        )
-                    })?,
+                    Some(t) => t
+                        .handshake(stream, &at.ip)
+                        .map_err(|e| format!("TLS to the replica {at}: {e}"))?,
                     None => return Err("internal error: no TLS client".into()),
                 }
             }
@@ -486,6 +496,7 @@ fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
 
     fn resp(bytes: &[u8]) -> Value {
         redis::parse_redis_value(bytes).unwrap()
@@ -522,6 +533,10 @@ mod tests {
                     master: "192.0.2.9:6379".into(),
                     replid: String::new(),
                 }),
+            ),
+            (
+                b"*2\r\n$13\r\nreported-down\r\n$13\r\nSentinel said\r\n",
+                Reply::Denied(Denial::ReportedDown("Sentinel said".into())),
             ),
             (
                 b"*2\r\n$13\r\nnot-following\r\n$27\r\nlink to 192.0.2.1:6379 down\r\n",
@@ -677,64 +692,78 @@ mod tests {
         );
     }
 
-    #[test]
-    #[ignore = "binds a local TCP port"]
-    fn an_asker_authenticates_once_and_asks_on_its_kept_connection() {
+    /// A stand-in replica on a local port: answers `+OK` to AUTH and `reply` to every
+    /// VIP.WITNESS; returns its port, what it read, and how many connections it accepted.
+    fn stand_in(reply: &'static [u8]) -> (u16, Arc<Mutex<Vec<u8>>>, Arc<AtomicUsize>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        // A stand-in replica: records what it read, answers AUTH and VIP.WITNESS.
         let heard = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        {
-            let (heard, accepted) = (heard.clone(), accepted.clone());
-            std::thread::spawn(move || {
-                let (mut c, _) = listener.accept().unwrap();
-                accepted.fetch_add(1, Ordering::SeqCst);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (h, a) = (heard.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut c) = conn else { return };
+                a.fetch_add(1, Ordering::SeqCst);
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = c.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
                     let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    heard.lock().unwrap().extend_from_slice(&buf[..n]);
+                    h.lock().unwrap().extend_from_slice(&buf[..n]);
                     let mut out = Vec::new();
                     for _ in 0..chunk.matches("$4\r\nAUTH\r\n").count() {
                         out.extend_from_slice(b"+OK\r\n");
                     }
                     for _ in 0..chunk.matches("VIP.WITNESS").count() {
-                        out.extend_from_slice(b"*2\r\n$7\r\nfollows\r\n:1000\r\n");
+                        out.extend_from_slice(reply);
                     }
                     let _ = c.write_all(&out);
                 }
-            });
-        }
-        let collect = Arc::new(Collect(Mutex::new(Vec::new())));
-        let mut askers = Askers::new(Box::new(collect.clone()));
-        let replid = "ab".repeat(20);
-        askers.apply(Some(WitnessPlan {
+            }
+        });
+        (port, heard, accepted)
+    }
+
+    fn plan(port: u16, pass: Option<&str>) -> WitnessPlan {
+        WitnessPlan {
             targets: vec![Endpoint {
                 ip: "127.0.0.1".into(),
                 port,
             }],
             question: super::super::Question {
-                replid: replid.clone(),
+                replid: "ab".repeat(20),
                 lease_ms: 1500,
             },
             interval_ms: 10,
             auth_user: None,
-            auth_pass: Some(Secret::new("s3cret")),
+            auth_pass: pass.map(Secret::new),
             tls: None,
-        }));
+        }
+    }
+
+    /// Run one asker until it reported `n` times; what it reported.
+    fn ask(plan: WitnessPlan, n: usize) -> Vec<(Endpoint, Result<Reply, String>)> {
+        let collect = Arc::new(Collect(Mutex::new(Vec::new())));
+        let mut askers = Askers::new(Box::new(collect.clone()));
+        askers.apply(Some(plan));
         let deadline = mono() + Duration::from_secs(5);
-        while collect.0.lock().unwrap().len() < 3 && mono() < deadline {
+        while collect.0.lock().unwrap().len() < n && mono() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         askers.stop_all();
         let got = collect.0.lock().unwrap().clone();
-        assert!(got.len() >= 3, "{got:?}");
-        for (_, r) in &got {
-            assert_eq!(r, &Ok(Reply::Follows { granted_ms: 1000 }));
+        assert!(got.len() >= n, "{got:?}");
+        got
+    }
+
+    #[test]
+    #[ignore = "binds a local TCP port"]
+    fn an_asker_authenticates_once_and_asks_on_its_kept_connection() {
+        let (port, heard, accepted) = stand_in(b"*2\r\n$7\r\nfollows\r\n:1000\r\n");
+        for (_, r) in ask(plan(port, Some("s3cret")), 3) {
+            assert_eq!(r, Ok(Reply::Follows { granted_ms: 1000 }));
         }
         let heard = String::from_utf8_lossy(&heard.lock().unwrap()).into_owned();
         // the password alone (no masteruser), once, on the one connection
@@ -744,9 +773,22 @@ mod tests {
                 .count(),
             1
         );
+        let replid = "ab".repeat(20);
         assert!(heard.contains(&format!(
             "*3\r\n$11\r\nVIP.WITNESS\r\n$40\r\n{replid}\r\n$4\r\n1500\r\n"
         )));
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    #[ignore = "binds a local TCP port"]
+    fn an_error_reply_keeps_the_connection_and_names_the_rule() {
+        let (port, _, accepted) =
+            stand_in(b"-NOPERM this user has no permissions to run the 'vip.witness' command\r\n");
+        for (_, r) in ask(plan(port, None), 3) {
+            let why = r.unwrap_err();
+            assert!(why.contains("ACL SETUSER default +vip.witness"), "{why}");
+        }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 }

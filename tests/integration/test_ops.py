@@ -457,6 +457,13 @@ MESSAGE_SOURCES = [
     ("src/sentinel/tls.rs", "alert"), ("src/sentinel/tls.rs", "certificate_refused"),
     ("src/sentinel/tls.rs", "closed_after_handshake"), ("src/sentinel/tls.rs", "plaintext_to_tls_port"),
     ("src/sentinel/acl.rs", "denied"),
+    ("src/sentinel/tls.rs", "ca_configs"), ("src/sentinel/tls.rs", "cert_configs"),
+    ("src/sentinel/tls.rs", "plaintext_fix"), ("src/sentinel/tls.rs", "no_handshake"),
+    # the witness askers (witness/asker.rs) and VIP.WITNESS's argument errors
+    ("src/witness/asker.rs", "start"), ("src/witness/asker.rs", "run"), ("src/witness/asker.rs", "connect"),
+    ("src/witness/asker.rs", "authenticate"), ("src/witness/asker.rs", "transport"),
+    ("src/witness/asker.rs", "words"), ("src/witness/asker.rs", "refusal"), ("src/witness/asker.rs", "parse_reply"),
+    ("src/redis_glue/witness.rs", "question"),
     # the failsafe (core/witnesses.rs)
     ("src/core/witnesses.rs", "with_witnesses"), ("src/core/witnesses.rs", "note_failsafe"),
 ]

@@ -559,3 +559,36 @@ fn a_tls_only_sentinel_seen_from_a_plaintext_poller() {
         }
     }
 }
+
+#[test]
+fn a_client_for_the_replicas_names_the_replica_and_this_servers_files() {
+    // The same context and handshake; only the words and the fix differ.
+    let p = pki((-DAY, 30 * DAY));
+    let other = pki((-DAY, 30 * DAY));
+    let dir = Dir::new();
+    let mut tls = Tls::to(Peer::Replica, plan(&dir, &other.ca, None));
+    let (port, t) = tls_server(&p, None);
+    let e = ping(&mut tls, port).unwrap_err();
+    assert_eq!(e.kind, PollErrorKind::Tls, "{e}");
+    assert!(
+        e.text.starts_with("the replica's certificate") && e.text.contains("is not signed by"),
+        "{e}"
+    );
+    assert!(
+        e.text.ends_with(
+            "give the CA that signed it in this server's tls-ca-cert-file (or tls-ca-cert-dir)"
+        ),
+        "{e}"
+    );
+    assert!(
+        !e.text.contains("Sentinel") && !e.text.contains("vip.sentinel"),
+        "{e}"
+    );
+    t.join().unwrap();
+
+    let (port, t) = plaintext_server();
+    let e = ping(&mut tls, port).unwrap_err();
+    assert!(e.text.starts_with("the replica "), "{e}");
+    assert!(!e.text.contains("Sentinel"), "{e}");
+    t.join().unwrap();
+}
