@@ -110,7 +110,8 @@ def test_two_stopped_sentinels_master_holds_on_replicas_word(make_topology, modu
     print(f"\n[{flavor}] two Sentinels stopped {t_cont - t0:.1f}s: n1 in failsafe {(t_in - t0) * 1000:.0f} ms after "
           f"the stop, out {(t_out - t_cont) * 1000:.0f} ms after they resumed; no holder "
           f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
-          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; witnesses {rows}")
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}; witnesses {rows}")
     assert not off, f"n1 did not hold alone in {len(off)} samples\n{run_report(g, smp, t0)}"
     assert not before, f"failsafe before the stop: {before[:3]}"
     assert (during["failsafe"], during["holding"], during["witnesses"], during["witnesses_confirmed"]) == \
@@ -130,7 +131,7 @@ def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topolo
     """The same stop with `vip.failsafe no`: n1 releases when its lease runs out (no failsafe,
     no question to the replicas) and claims again once the Sentinels answer."""
     topo, g = failsafe_group(make_topology, module_path, flavor, extra_module_args=["failsafe", "no"])
-    with HolderSampler(topo) as smp, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
+    with HolderSampler(topo) as smp, VipWriter(topo) as w, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
         time.sleep(0.5)
         t0 = time.monotonic()
         for s in ("s2", "s3"):
@@ -148,12 +149,15 @@ def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topolo
     after = status(g["n1"])
     print(f"\n[{flavor}] vip.failsafe no, two Sentinels stopped: n1 released {(rel.t - t0) * 1000:.0f} ms after, "
           f"claimed again {(back.t - t_cont) * 1000:.0f} ms after they resumed; no holder "
-          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms")
+          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}")
     assert (during["failsafe"], during["holding"]) == ("0", "0"), during
     assert after["holding"] == "1" and after["last_fence_reason"] == "lease_expired", after
     entered = [x for x in rec.of("n1") if x.fields["failsafe"] != "0"]
     assert not entered, f"failsafe with vip.failsafe no: {entered[:3]}"
     assert_never_two_holders(g, smp, t0)
+    assert_none_lost(g, smp, w, g["n1"], t0)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -162,7 +166,7 @@ def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, mo
     not hold on its replicas' word; it releases when its lease runs out and claims again once
     everything is back."""
     topo, g = failsafe_group(make_topology, module_path, flavor)
-    with HolderSampler(topo) as smp, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
+    with HolderSampler(topo) as smp, VipWriter(topo) as w, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
         time.sleep(0.5)
         t0 = time.monotonic()
         topo.link_down("n3")
@@ -182,13 +186,16 @@ def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, mo
         time.sleep(1)
     print(f"\n[{flavor}] two Sentinels stopped, n3 cut off: n1 released {(rel.t - t0) * 1000:.0f} ms after, claimed "
           f"again {(back.t - t_cont) * 1000:.0f} ms after they resumed; no holder "
-          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms; witnesses {rows}")
+          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}; witnesses {rows}")
     assert during["holding"] == "0" and during["failsafe"] == "0", during
     assert during["witnesses"] == "2" and during["witnesses_confirmed"] != "2", during
     assert witness_hosts(rows) == {g["n2"].address, g["n3"].address}, rows
     entered = [x for x in rec.of("n1") if x.fields["failsafe"] != "0"]
     assert not entered, f"failsafe without n3's word: {entered[:3]}\n{run_report(g, smp, t0)}"
     assert_never_two_holders(g, smp, t0)
+    assert_none_lost(g, smp, w, g["n1"], t0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,7 +285,8 @@ def test_leader_crash_after_promotion_promoted_never_claims(make_topology, modul
     print(f"\n[{flavor}] s1 crashed after promoting {new} (exit {code}); {new} converted back "
           f"{t_conv - t0:.1f}s after SENTINEL FAILOVER; n1 without the VIP {without:.0f} ms (fence "
           f"{s1['last_fence_reason']!r}), holds again {back.t - t0:.1f}s after; writes acknowledged by {new} "
-          f"through the VIP {len(by_new)}")
+          f"through the VIP {len(by_new)}; two holders {smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms, "
+          f"acknowledged writes lost {len(w.missing_from(g['n1']))} of {len(w.acks)}")
     assert not held, f"{new} held the VIP in {len(held)} samples\n{run_report(g, smp, t0)}"
     assert not by_new, f"{new} acknowledged {len(by_new)} writes through the VIP"
     assert s1["holding"] == "1" and g["n1"].role() == "master", s1
