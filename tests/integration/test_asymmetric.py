@@ -134,7 +134,6 @@ def test_master_cut_from_sentinels_fails_over_safely(make_topology, module_path,
 # the master cut off from its replicas, not from the Sentinels
 
 
-@pytest.mark.smoke
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_master_cut_from_replicas_keeps_vip(make_topology, module_path, flavor):
     """n1 can reach every Sentinel but neither replica, for 6 s (six times down-after): the
