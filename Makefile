@@ -5,7 +5,7 @@
 #   make rules                 promtool check + unit tests of monitoring/redis-vip-rules.yml
 #   make demo [ROUTED=1]       deps + build + a live failover in network namespaces (root); ROUTED=1: over BGP
 #   make bench ARGS="..."      benchmarks (bench/run.py)
-#   make chaos ROUNDS=10       random faults, basic vs Sentinel-confirmed mode (chaos/run.py)
+#   make chaos ROUNDS=10 [ARGS="--modes failsafe"]  random faults: basic, Sentinel mode with vip.failsafe no and yes (chaos/run.py)
 #   make fuzz FUZZ_SECONDS=60  fuzz every parser of outside input, 60 s per target (~6 min, fuzz/)
 #   make soak                  10 000 role flips + 1 000 CONFIG SETs, Redis and Valkey: no leak (~2 min)
 #   make deb                   the Debian package -> target/debian/redis-vip_<version>-1_<arch>.deb (cargo-deb)
@@ -94,7 +94,7 @@ bench: deps build
 	$(PYTHON) -m bench.run $(ARGS)
 
 chaos: deps build
-	$(PYTHON) -m chaos.run $(ROUNDS)
+	$(PYTHON) -m chaos.run $(ROUNDS) $(ARGS)
 
 # not part of `test` (CI time is limited): five targets x FUZZ_SECONDS, one at a time, niced
 fuzz:

@@ -3,7 +3,9 @@
 - ``vip-basic``        redis-vip, basic mode (no vip.sentinels), defaults otherwise
 - ``vip-sentinel``     redis-vip, Sentinel-confirmed mode: vip.sentinels = the three Sentinels,
                        vip.master-name mymaster, defaults otherwise (lease = half of down-after,
-                       polls every 100 ms)
+                       polls every 100 ms, vip.failsafe yes)
+- ``vip-sentinel-nofs`` the same with `vip.failsafe no` (the replicas never asked: the mode as it
+                       was before the failsafe). Not in a default run: figure 15 names it
 - ``sentinel-script``  Sentinel client-reconfig-script: ip addr add/del + arping -c 3 -A
                        (bench/peers/sentinel-reconfig-vip.sh)
 - ``keepalived``       keepalived VRRP on every node, vrrp_script on the local Redis role
@@ -17,7 +19,9 @@ Every deployment: n1 master, n2 and n3 replicas, one Sentinel per node (quorum 2
 down-after-milliseconds 1000 for every mechanism unless a run names others, failover-timeout 10000, parallel-syncs 1),
 observer/client in ``obs``; `enable-debug-command yes` on every Redis (the busy-master figure
 sends DEBUG SLEEP). All processes are started through the Topology (``ip netns exec``) and
-killed by pid when it closes.
+killed by pid when it closes. With ``sentinels_apart`` (figure 15's cuts) the Sentinels run in
+namespaces n4-n6 of their own instead (bench/cuts.py); the Sentinel script does not apply there
+(its recipe runs the script beside a Redis node).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 
 from bench.common import BENCH_DIR, VIP_PREFIX
+from bench.cuts import REDIS_NODES, module_args_apart, new_sentinel
 from tests.harness.logs import promotions
 from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, VIP4, VIP_IP
 from tests.harness.processes import SentinelNode
@@ -40,17 +45,19 @@ from tests.harness.topology import Topology
 # a default run's mechanisms
 MECHANISMS = ["vip-basic", "vip-sentinel", "sentinel-script", "keepalived"]
 # every mechanism a run may name (--mechanisms), in the tables' order
-ALL_MECHANISMS = MECHANISMS + ["keepalived-fast"]
+ALL_MECHANISMS = MECHANISMS + ["keepalived-fast", "vip-sentinel-nofs"]
 KEEPALIVED_CONF = {"keepalived": "keepalived.conf.in", "keepalived-fast": "keepalived-fast.conf.in"}
 LABELS = {
     "vip-basic": "redis-vip basic",
     "vip-sentinel": "redis-vip sentinel",
+    "vip-sentinel-nofs": "redis-vip sentinel, failsafe no",
     "sentinel-script": "Sentinel script",
     "keepalived": "keepalived",
     "keepalived-fast": "keepalived 0.1 s",
 }
 # short codes for namespace tags and work directories
-TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka", "keepalived-fast": "kf"}
+TAGS = {"vip-basic": "vb", "vip-sentinel": "vs", "sentinel-script": "ss", "keepalived": "ka", "keepalived-fast": "kf",
+        "vip-sentinel-nofs": "vn"}
 # Sentinel's usual setting, the same for every mechanism (tests/harness/sentinel.py)
 DOWN_AFTER_MS = DOWN_AFTER_MS
 REDIS_EXTRA_CONF = ["enable-debug-command yes"]
@@ -67,9 +74,13 @@ def sentinel_mode_args(topo: Topology, nodes=("n1", "n2", "n3")) -> list[str]:
     return ["sentinels", sentinel_list(topo, nodes), "master-name", MASTER_NAME]
 
 
-def mode_args(topo: Topology, mech: str) -> list[str]:
+def mode_args(topo: Topology, mech: str, apart: bool = False) -> list[str]:
     """The module's mode arguments for a mechanism (after address/interface)."""
-    return sentinel_mode_args(topo) if mech == "vip-sentinel" else []
+    if mech not in ("vip-sentinel", "vip-sentinel-nofs"):
+        return []
+    if apart:
+        return module_args_apart(topo, failsafe=False if mech == "vip-sentinel-nofs" else None)
+    return sentinel_mode_args(topo) + (["failsafe", "no"] if mech == "vip-sentinel-nofs" else [])
 
 
 def fill(template: Path, dest: Path, values: dict[str, str], mode: int = 0o644) -> Path:
@@ -99,16 +110,20 @@ class Deployment:
     ``start_keepalived()``."""
 
     def __init__(self, topo: Topology, mech: str, down_after_ms: int = DOWN_AFTER_MS,
-                 module_at_start: bool = True):
+                 module_at_start: bool = True, sentinels_apart: bool = False):
         if mech not in ALL_MECHANISMS:
             raise ValueError(f"unknown mechanism {mech!r}")
+        if sentinels_apart and mech == "sentinel-script":
+            raise NotReady("the Sentinel script runs beside a Redis node: not with the Sentinels apart")
         self.topo = topo
         self.mech = mech
         self.down_after_ms = down_after_ms
         self.module_at_start = module_at_start
+        self.apart = sentinels_apart
         module = module_path() if (mech.startswith("vip-") and module_at_start) else None
-        self.group = topo.redis(module=module, vip=VIP4 if module else None, module_args=mode_args(topo, mech),
-                                extra_conf=REDIS_EXTRA_CONF)
+        self.group = topo.redis(module=module, vip=VIP4 if module else None,
+                                module_args=mode_args(topo, mech, sentinels_apart), extra_conf=REDIS_EXTRA_CONF,
+                                nodes=list(REDIS_NODES) if sentinels_apart else None)
         self.keepalived: dict[str, subprocess.Popen] = {}
 
     # -- setup ----------------------------------------------------------------------------
@@ -151,7 +166,7 @@ class Deployment:
 
     def load_args(self) -> list[str]:
         """MODULE LOAD arguments for n1 (the loadmodule line's, for this mechanism)."""
-        return [module_path(), "address", VIP4, "interface", "eth0", *mode_args(self.topo, self.mech)]
+        return [module_path(), "address", VIP4, "interface", "eth0", *mode_args(self.topo, self.mech, self.apart)]
 
     def load_module(self) -> tuple[float, float]:
         """MODULE LOAD on n1 (a running master); (wall time sent, wall time answered)."""
@@ -175,9 +190,10 @@ class Deployment:
                 extra[n].append(f"sentinel client-reconfig-script mymaster {script}")
         master = g.nodes["n1"]
         for n in g.nodes:
-            s = SentinelNode(self.topo, n, master_addr=master.address, quorum=2,
-                             down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
-                             extra_conf=extra[n])
+            s = (new_sentinel(g, n, master.address, self.down_after_ms) if self.apart else
+                 SentinelNode(self.topo, n, master_addr=master.address, quorum=2,
+                              down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
+                              extra_conf=extra[n]))
             g.sentinels[n] = s
             s.start()
         for s in g.sentinels.values():

@@ -35,6 +35,12 @@ addresses only; nothing in the root namespace). Figures (see docs/benchmarks.md)
      isolation there lasts down-after + 8 s, the Sentinels' stop stays 10 s), a row group per
      setting; with
      --mechanisms ...,keepalived-fast also keepalived with sub-second VRRP timers
+ 15  the failsafe (the replicas as witnesses; redis-vip sentinel with vip.failsafe yes and no) and
+     the asymmetric cases (bench/witness.py): (a) figure 9 again; (b) the master cut off from the
+     Sentinels but not its replicas, and from its replicas but not the Sentinels; (c) a failover
+     while the replicas' confirmations are valid vs every Sentinel up; (d) a failover forced by a
+     Sentinel the master cannot reach, and a Sentinel crashing after the promotion. At
+     --witness-down-after 1000 and 30000 (one run per cell at 30000)
 The benchmark exits non-zero only when the harness itself breaks; a mechanism that never
 converges is a result and shows in the table.
 """
@@ -260,14 +266,15 @@ class Runner:
         return out
 
     def scenarios(self, names: list[str], mechs: list[str], reps: int, results: dict,
-                  down_after_ms: int = DOWN_AFTER_MS) -> None:
-        """Repetitions of the named scenarios (scenarios.SCENARIOS) into results["scenarios"],
-        mechanisms interleaved within a repetition (filled as it goes)."""
+                  down_after_ms: int = DOWN_AFTER_MS, table: Optional[dict] = None) -> None:
+        """Repetitions of the named scenarios (scenarios.SCENARIOS, or ``table``'s: name ->
+        (figure, function)) into results["scenarios"], mechanisms interleaved within a repetition
+        (filled as it goes)."""
         from bench import scenarios
         per = results.setdefault("scenarios", {})
         da = "" if down_after_ms == DOWN_AFTER_MS else f" down-after {down_after_ms}"
         for name in names:
-            fn = scenarios.SCENARIOS[name][1]
+            fn = (table or scenarios.SCENARIOS)[name][1]
             per[name] = {m: [] for m in mechs}
             self.interleaved(
                 reps, mechs, lambda m: f"{name} {m}{da}", lambda m: fn(m, down_after_ms, self.args.keep),
@@ -311,6 +318,29 @@ class Runner:
                 lambda k: scenarios.SCENARIOS[k[0]][1](k[1], da, self.args.keep),
                 lambda k: per[k[0]][k[1]], describe,
                 lambda rep: f"nothing failed, down-after {da}, rep {rep + 1}")
+
+    def witness(self, results: dict) -> None:
+        """Figure 15: the failsafe and the asymmetric cases into results["witness"][<down-after>]
+        (each like a run's top level: {"scenarios": {name: {mech: [rows]}}}), filled as it goes.
+        Part (a) is figure 9's scenario, at down-after 1000 only (figure 14 has it at the others)."""
+        from bench import witness
+        a = self.args
+        out = results.setdefault("witness", {})
+        for da in a.witness_down_after_list:
+            at = out.setdefault(str(da), {})
+            cheap = da != DOWN_AFTER_MS  # one run of each at the other settings
+            for part in ("a", "b", "c", "d"):
+                names = (["sentinels-stopped"] if part == "a" else
+                         [n for n, (p, _f) in witness.SCENARIOS.items() if p == part])
+                names = [n for n in names if not a.witness_scenario_list or n in a.witness_scenario_list]
+                if not names or (part == "a" and cheap):
+                    continue
+                mechs = [m for m in witness.MECHS[part]
+                         if m in a.mech_list or (m == "vip-sentinel-nofs" and "vip-sentinel" in a.mech_list)]
+                for name in names:
+                    reps = 1 if cheap else (a.witness_reps or witness.REPS["a" if part == "a" else name])
+                    log(f"figure 15{part}: {name} at down-after {da}, {reps} reps x {', '.join(mechs)}")
+                    self.scenarios([name], mechs, reps, at, da, None if part == "a" else witness.SCENARIOS)
 
     def routed(self, speakers: list[str], reps: int) -> dict:
         """Figure 11: planned SENTINEL FAILOVERs and kill -9s with each routing daemon on the
@@ -436,7 +466,16 @@ def parse_args(argv=None):
                          "1000,5000,30000; a value other than 1000 goes to its own section (figure 14)")
     ap.add_argument("--scenarios", default="", help="with figures 3, 7, 8: only these scenarios (stale-restart, "
                                                     "isolation, planned, busy), e.g. isolation")
-    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12,13",
+    ap.add_argument("--witness-reps", type=int, default=0,
+                    help="figure 15: repetitions per cell at down-after 1000 (default per scenario: 3 for "
+                         "(a), 20 for the cuts and the forced failover, 10 for (c), 5 for the crash after "
+                         "the promotion; quick 1)")
+    ap.add_argument("--witness-down-after", default="1000,30000",
+                    help="figure 15's down-after settings; one run per cell at any but 1000")
+    ap.add_argument("--witness-scenarios", default="",
+                    help="figure 15: only these (sentinels-stopped, cut-sentinels, cut-replicas, witness-failover, "
+                         "planned-all-up, forced-unreachable, crash-promotion)")
+    ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12,13,15",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(ALL_MECHANISMS)}")
     ap.add_argument("--writer-interval-ms", type=float, default=5.0, help="client write period (figure 2)")
@@ -450,7 +489,7 @@ def parse_args(argv=None):
                                                      "several (comma-separated) merged into one (printed; "
                                                      "written where --docs says)")
     ap.add_argument("--render-figures", metavar="LIST", help="with --render: print only these figures' sections "
-                                                             "(12, 13, 14), each with a line naming the run, to paste into "
+                                                             "(12, 13, 14, 15), each with a line naming the run, to paste into "
                                                              "docs/benchmarks.md; writes nothing")
     a = ap.parse_args(argv)
     a.docs_given = a.docs is not None
@@ -471,6 +510,17 @@ def parse_args(argv=None):
     if not a.down_after_list or min(a.down_after_list) < 100:
         ap.error("--down-after: at least one value, each 100 ms or more")
     a.figure_set = {int(x) for x in a.figures.split(",") if x.strip()}
+    if a.quick and not a.witness_reps:
+        a.witness_reps = 1
+    try:
+        a.witness_down_after_list = [int(x) for x in a.witness_down_after.split(",") if x.strip()]
+    except ValueError:
+        ap.error("--witness-down-after: comma-separated milliseconds, e.g. 1000,30000")
+    a.witness_scenario_list = [x for x in a.witness_scenarios.split(",") if x.strip()]
+    from bench.witness import SCENARIOS as WITNESS_SCENARIOS
+    bad = [x for x in a.witness_scenario_list if x not in WITNESS_SCENARIOS and x != "sentinels-stopped"]
+    if bad:
+        ap.error(f"--witness-scenarios: unknown {bad}")
     a.scenario_list = [x for x in a.scenarios.split(",") if x.strip()]
     bad = [x for x in a.scenario_list if x not in ("stale-restart", "isolation", "planned", "busy")]
     if bad:
@@ -621,6 +671,8 @@ def _run(args, argv, src_so: Path) -> int:
                 f"{', '.join(args.mech_list)}")
             run.scenarios(["sentinels-stopped"], args.mech_list, args.stop_reps,
                           results.setdefault("down_after", {}).setdefault(str(da), {}), da)
+        if 15 in args.figure_set:
+            run.witness(results)
         if 12 in args.figure_set:
             log(f"figure 12: nothing failed (crash restarted at once, backup client), down-after "
                 f"{', '.join(map(str, args.nothing_failed_down_after_list))}, {args.nothing_failed_reps} reps x "

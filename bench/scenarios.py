@@ -30,6 +30,7 @@ import threading
 import time
 
 from bench.common import Repetition, ms_since as _ms, wait_value as _wait
+from bench.cuts import HOSTS
 from bench.mechanisms import TAGS, Deployment
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import log_events, log_times
@@ -60,8 +61,9 @@ class Rep(Repetition):
     the holder sampler, the ARP capture and the writer running; all stopped and removed on
     exit."""
 
-    def __init__(self, mech: str, tag: str, keep: bool, down_after_ms: int):
+    def __init__(self, mech: str, tag: str, keep: bool, down_after_ms: int, sentinels_apart: bool = False):
         self.mech = mech
+        self.apart = sentinels_apart
         self.tag = tag
         self.keep = keep
         self.down_after_ms = down_after_ms
@@ -71,12 +73,12 @@ class Rep(Repetition):
         self.cap = None
 
     def setup(self) -> None:
-        self.topo = Topology(self.tag + TAGS[self.mech], nodes=3, keep_workdir=self.keep)
-        self.dep = Deployment(self.topo, self.mech, self.down_after_ms).start()
+        self.topo = Topology(self.tag + TAGS[self.mech], nodes=HOSTS if self.apart else 3, keep_workdir=self.keep)
+        self.dep = Deployment(self.topo, self.mech, self.down_after_ms, sentinels_apart=self.apart).start()
         self.g = self.dep.group
-        self.macs = {n: self.topo.mac(n) for n in self.topo.node_names}
+        self.macs = {n: self.topo.mac(n) for n in self.g.nodes}
         self.cap = self.topo.capture("obs", filter="arp")
-        self.sampler = HolderSampler(self.topo, interval=SAMPLE_S).start()
+        self.sampler = HolderSampler(self.topo, nodes=list(self.g.nodes), interval=SAMPLE_S).start()
         self.writer = VipWriter(self.topo, prefix="bench", pause=0.01).start()
         if not _wait(lambda: len(self.writer.acked_by("n1")) >= 20, 15, 0.05):
             raise RuntimeError(f"{self.mech}: the writer gets no acknowledgement from n1 through the VIP "

@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
 """Chaos run: random faults on a 3-node Redis + Sentinel + redis-vip topology, basic mode vs the
-Sentinel-confirmed mode.
+Sentinel-confirmed mode without and with the failsafe (the replicas as witnesses).
 
-    python3 -m chaos.run ROUNDS [--seed S] [--modes basic,sentinel] [--flavor redis|valkey]
+    python3 -m chaos.run ROUNDS [--seed S] [--modes basic,sentinel,failsafe] [--faults KIND,...]
+                                [--flavor redis|valkey]
                                 [--module PATH] [--json FILE] [--keep]
 
 (`make chaos ROUNDS=N` runs `python3 -m chaos.run N`; the seed also comes from $SEED. The
 figures of a 30-round run, and how to read them, are in docs/safety.md.) Needs root: everything runs inside
 network namespaces made by tests/harness/topology.py (vt-<tag>-<pid>-*), addresses from
-192.0.2.0/24 only, nothing in the root namespace; processes and namespaces are removed at the
-end, on Ctrl-C and on SIGTERM.
+192.0.2.0/24 only, nothing in the root namespace; processes, namespaces and firewall tables are
+removed at the end, on Ctrl-C and on SIGTERM.
 
-For each mode (basic: vip.sentinels empty; sentinel: vip.sentinels = the three Sentinels,
-vip.master-name mymaster, every other setting default) a fresh topology runs 3 Redis nodes with
-the module, 3 Sentinels (quorum 2, down-after-milliseconds 1000, failover-timeout 10000) and, in
-the observer namespace:
+Modes (a fresh topology each): basic: vip.sentinels empty; sentinel: vip.sentinels = the three
+Sentinels, vip.master-name mymaster, `vip.failsafe no` (the Sentinel-confirmed mode as it was
+before the failsafe); failsafe: the same with vip.failsafe at its default (yes). Every other
+setting is default. Each topology runs 3 Redis nodes with the module (n1-n3), 3 Sentinels in
+namespaces of their own (n4-n6, so that a firewall can cut a node off from the Sentinels but not
+from its replicas; bench/cuts.py; quorum 2, down-after-milliseconds 1000, failover-timeout
+10000) and, in the observer namespace:
 - a writer (VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
   at a time, 0.5 s timeouts, reconnecting after any error) and records which node acknowledged
   each write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
 - a holder sampler (HolderSampler) recording which nodes hold the VIP every 15 ms (one
   netlink dump per node namespace).
-The same seeded plan of faults is applied in both modes, each round to whichever node is the
-master at that moment:
+The same seeded plan of faults is applied in every mode, each round to whichever node is the
+master at that moment (every kind once, in a seeded order, in the first rounds of a run long
+enough; then drawn by weight):
 - kill9: kill -9 the master, wait for the Sentinel failover, wait 0-5 s, restart it from its
   config file as it is on disk (no `replicaof`: a stale master) - the "stale restart";
 - sigstop: SIGSTOP the master for 2-10 s, then SIGCONT;
@@ -35,11 +40,21 @@ master at that moment:
   client without a listening port: every Sentinel then lists a replica `ip:0` for good);
 - replaced: one Sentinel is killed for good and a new one (new run id, next free port) takes
   its place, without SENTINEL RESET: the others keep the old one as a ghost;
+- sstop1, sstop2, sstop3: SIGSTOP of 1, 2 or all 3 Sentinels for 3-10 s (each accepts TCP and
+  never answers), then SIGCONT;
+- cut-sentinels: the master cut off from the three Sentinels (both ways) but not from its
+  replicas, for 2-10 s;
+- cut-replicas: the master cut off from its replicas but not from the Sentinels, 2-10 s;
+- cut-replica: one replica cut off from the master but not from the Sentinels, 2-10 s;
+- forced: a failover forced by a Sentinel the master cannot reach: the master cut off from one
+  Sentinel, `SENTINEL FAILOVER` sent to that one, the cut kept 2-10 s after the failover;
+- crash-promotion: `SENTINEL SIMULATE-FAILURE crash-after-promotion` and `SENTINEL FAILOVER`
+  to one Sentinel, which exits right after the replica's promotion; restarted 2-10 s later;
 and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
 (restarted at the end of the fault). After each fault the run waits until the topology has
 settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP).
 
-Figures per mode:
+Figures per mode, in total and per fault kind:
 - failovers: REPLICAOF NO ONE executions ("MASTER MODE enabled" in the Redis logs);
 - two holders ms / no holder ms: sampled time with >= 2 / 0 nodes holding the VIP;
 - split-brain writes: writes acknowledged through the VIP by node X although another node had
@@ -47,7 +62,8 @@ Figures per mode:
   so X certainly executed it after the promotion; promotion times from the Redis logs);
 - writes lost: acknowledged writes missing from the final master at the end (a subset is
   split-brain writes; the rest is Redis' asynchronous replication losing the last writes of a
-  killed master, the same in both modes).
+  killed master, the same in every mode); per fault, a lost write counts for the round in which
+  it was acknowledged.
 """
 
 from __future__ import annotations
@@ -67,13 +83,15 @@ from typing import Optional
 
 import redis
 
+from bench.cuts import (HOSTS, REDIS_NODES, Cuts, module_args_apart, new_sentinel, redis_group, replica_addrs,
+                        sentinel_addrs, start_sentinels_apart)
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import promotions
 from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, VIP4, root_and_module_problem, sweep_stale_namespaces,
                                  wait_until)
-from tests.harness.processes import RedisGroup, SentinelNode
+from tests.harness.processes import RedisGroup
 from tests.harness.sampling import HolderSampler
-from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, module_args, start_sentinels, wait_failover
+from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, wait_failover
 from tests.harness.status import statuses
 from tests.harness.topology import Topology
 from tests.harness.writer import VipWriter
@@ -81,6 +99,17 @@ from tests.harness.writer import VipWriter
 SAMPLE_INTERVAL = 0.015
 WRITE_PAUSE = 0.004  # between writes: ~150-200 writes/s, light on a 2-core machine
 SETTLE_TIMEOUT = 120
+MODES = ["basic", "sentinel", "failsafe"]
+# fault kind -> (weight, duration range in s, a Sentinel may also be lost during it)
+KINDS = {
+    "kill9": (3, (0, 5), True), "sigstop": (3, (2, 10), True), "link": (3, (2, 10), True),
+    "busy": (1.5, (2, 6), True), "planned": (1.5, (2, 10), False), "sentinel": (1.5, (3, 10), False),
+    "restart": (2, (2, 10), True), "backup": (1.5, (12, 15), False), "replaced": (1, (2, 10), False),
+    "sstop1": (1, (3, 10), False), "sstop2": (1, (3, 10), False), "sstop3": (1, (3, 10), False),
+    "cut-sentinels": (2, (2, 10), False), "cut-replicas": (1.5, (2, 10), False),
+    "cut-replica": (1.5, (2, 10), False), "forced": (1.5, (2, 10), False),
+    "crash-promotion": (1.5, (2, 10), False),
+}
 
 
 def log(msg: str) -> None:
@@ -93,32 +122,27 @@ def log(msg: str) -> None:
 
 @dataclass
 class Fault:
-    kind: str  # kill9 | sigstop | link | busy | planned | sentinel | restart | backup | replaced
-    duration: float  # sigstop/link/sentinel: seconds; kill9: delay between failover and restart
+    kind: str  # a key of KINDS
+    duration: float  # kill9: delay between failover and restart; crash-promotion: until the
+    # Sentinel's restart; forced: the cut after the failover; the others: the fault's length
     sentinel_loss: bool  # also kill one Sentinel during the fault
     sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
     other_pick: int  # which of the other nodes, when not on the master's node
     pause: float  # quiet time before the fault
 
 
-def make_plan(rounds: int, seed: int) -> list[Fault]:
+def make_plan(rounds: int, seed: int, only: Optional[list[str]] = None) -> list[Fault]:
+    """Every kind (of ``only``, default all) once, in a seeded order, while the rounds last;
+    then drawn by weight."""
     rng = random.Random(seed)
+    kinds = list(only or KINDS)
+    first = rng.sample(kinds, len(kinds))
     plan = []
-    for _ in range(rounds):
-        kind = rng.choices(["kill9", "sigstop", "link", "busy", "planned", "sentinel", "restart", "backup",
-                            "replaced"],
-                           weights=[3, 3, 3, 1.5, 1.5, 1.5, 2, 1.5, 1])[0]
-        if kind == "kill9":
-            duration = round(rng.uniform(0, 5), 2)
-        elif kind == "backup":
-            duration = round(rng.uniform(12, 15), 2)
-        elif kind == "sentinel":
-            duration = round(rng.uniform(3, 10), 2)
-        elif kind == "busy":
-            duration = round(rng.uniform(2, 6), 2)
-        else:
-            duration = round(rng.uniform(2, 10), 2)
-        loss = kind not in ("sentinel", "planned", "replaced", "backup") and rng.random() < 0.25
+    for i in range(rounds):
+        kind = first[i] if i < len(first) else rng.choices(kinds, weights=[KINDS[k][0] for k in kinds])[0]
+        _w, (lo, hi), may_lose = KINDS[kind]
+        duration = round(rng.uniform(lo, hi), 2)
+        loss = may_lose and rng.random() < 0.25
         plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
                           rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
     return plan
@@ -140,6 +164,9 @@ class RoundResult:
     no_holder_ms: float
     settled: bool
     seconds: float
+    t0: float = 0.0  # time.time() at the round's start and end (lost writes by round)
+    t1: float = 0.0
+    writes_lost: int = 0
 
 
 @dataclass
@@ -162,6 +189,7 @@ class ModeResult:
     two_holder_episodes: list = field(default_factory=list)
     split_brain_by_node: dict = field(default_factory=dict)
     round_results: list = field(default_factory=list)
+    by_fault: dict = field(default_factory=dict)
     setup_error: str = ""
 
 
@@ -210,13 +238,13 @@ def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
 def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool) -> ModeResult:
     res = ModeResult(mode)
     t_mode = time.monotonic()
-    with Topology(f"chaos{mode}", keep_workdir=keep) as topo:
+    with Topology(f"chaos{mode}", nodes=HOSTS, keep_workdir=keep) as topo:
         log(f"[{mode}] topology in {topo.workdir}")
-        args = [] if mode == "basic" else module_args(topo)
-        g = topo.redis(flavor=flavor, module=module, vip=VIP4, module_args=args,
-                       extra_conf=["enable-debug-command yes"])
+        args = [] if mode == "basic" else module_args_apart(topo, failsafe=(mode == "failsafe"))
+        g = redis_group(topo, module, args, flavor=flavor, extra_conf=["enable-debug-command yes"])
         g.start()
-        start_sentinels(g, down_after_ms=DOWN_AFTER_MS)
+        start_sentinels_apart(g, DOWN_AFTER_MS)
+        cuts = Cuts(topo)
         try:
             wait_until(lambda: topo.holders(VIP4) == ["n1"], 30, 0.05,
                        msg=lambda: f"n1 holding the VIP at start\n{statuses(g)}")
@@ -225,13 +253,14 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
             res.setup_error = f"{exc}" + (f"\ndead nodes: {dead}\n{g[dead[0]].log_tail(40)}" if dead else "")
             log(f"[{mode}] SETUP FAILED: {res.setup_error}")
             return res
-        smp = HolderSampler(topo, interval=SAMPLE_INTERVAL).start()
+        smp = HolderSampler(topo, nodes=REDIS_NODES, interval=SAMPLE_INTERVAL).start()
         writer = VipWriter(topo, prefix="chaos", pause=WRITE_PAUSE).start()
         t_start = time.monotonic()
         try:
             for i, fault in enumerate(plan, 1):
-                res.round_results.append(run_round(i, len(plan), fault, g, topo, smp, mode))
+                res.round_results.append(run_round(i, len(plan), fault, g, topo, smp, mode, cuts))
         finally:
+            cuts.heal_all()
             # final settle, then stop writing and read everything back
             try:
                 final = wait_until(lambda: settled(g, smp), SETTLE_TIMEOUT, 0.2, msg="final settle")
@@ -276,10 +305,32 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
             res.writes_lost = len(missing)
             res.lost_split_brain = sum(1 for s in missing if s in split)
             res.lost_other = res.writes_lost - res.lost_split_brain
+            acked_at = {a.seq: a.t_ack for a in acks}
+            for seq in missing:  # to the last round begun when it was acknowledged
+                t = acked_at[seq]
+                rounds = [r for r in res.round_results if r.t0 <= t] or res.round_results[:1]
+                if rounds:
+                    rounds[-1].writes_lost += 1
         else:
             res.setup_error = "no settled master at the end: writes not verified"
+        res.by_fault = by_fault(res.round_results)
         res.seconds = time.monotonic() - t_mode
     return res
+
+
+def by_fault(rounds: list[RoundResult]) -> dict:
+    """Per fault kind: rounds, failovers, ms with two holders / no holder, writes lost."""
+    out: dict = {}
+    for r in rounds:
+        f = out.setdefault(r.fault, {"rounds": 0, "failovers": 0, "two_holders_ms": 0, "no_holder_ms": 0,
+                                     "writes_lost": 0, "unsettled": 0})
+        f["rounds"] += 1
+        f["failovers"] += r.failovers
+        f["two_holders_ms"] += r.two_holders_ms
+        f["no_holder_ms"] += r.no_holder_ms
+        f["writes_lost"] += r.writes_lost
+        f["unsettled"] += 0 if r.settled else 1
+    return out
 
 
 def debug_sleep(node, seconds: float) -> None:
@@ -300,11 +351,58 @@ def pick_sentinel(g: RedisGroup, master: str, fault: Fault) -> str:
     return others[fault.other_pick % len(others)]
 
 
+def stopped_sentinels(g: RedisGroup, count: int, first: int) -> list[str]:
+    """``count`` of the Sentinels, from the ``first``-th on (in key order, wrapping)."""
+    keys = sorted(g.sentinels)
+    return [keys[(first + k) % len(keys)] for k in range(count)]
+
+
+def forced_failover(g: RedisGroup, cuts: Cuts, master: str, fault: Fault) -> str:
+    """The master cut off from one Sentinel, which is then asked to fail it over; the cut stays
+    ``fault.duration`` s after the failover."""
+    key = pick_sentinel(g, master, fault)
+    cuts.cut(master, sentinel_addrs(g, [key]))
+    try:
+        try:
+            g.sentinels[key].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            new = wait_failover(g, master, timeout=60)
+            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it: {master} -> {new}"
+        except (redis.RedisError, AssertionError) as exc:
+            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
+        time.sleep(fault.duration)
+    finally:
+        cuts.heal(master)
+    return detail + f"; cut healed after {fault.duration:.1f}s more"
+
+
+def crash_after_promotion(g: RedisGroup, master: str, fault: Fault) -> str:
+    """One Sentinel told to crash right after it promotes a replica, then asked to fail the
+    master over; restarted ``fault.duration`` s after it exited."""
+    key = pick_sentinel(g, master, fault)
+    s = g.sentinels[key]
+    try:
+        s.execute("SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion")
+        s.execute("SENTINEL", "FAILOVER", MASTER_NAME)
+    except redis.RedisError as exc:
+        return f"SENTINEL FAILOVER via {key} (crash after promotion) failed: {str(exc)[:80]}"
+    try:
+        wait_until(lambda: not s.alive(), 30, 0.05, msg=f"Sentinel {key} crashing after the promotion")
+        detail = f"{key}'s Sentinel crashed after promoting (exit {s.proc.returncode if s.proc else '?'})"
+    except AssertionError:
+        detail = f"{key}'s Sentinel did not crash within 30 s"
+    time.sleep(fault.duration)
+    if not s.alive():
+        s.start()
+        s.wait_ready()
+    return detail + f", restarted {fault.duration:.1f}s later"
+
+
 def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, smp: HolderSampler,
-              mode: str) -> RoundResult:
+              mode: str, cuts: Cuts) -> RoundResult:
     """One fault, then wait until settled. The round's figures cover the quiet pause before the
     fault too, so that the rounds add up to the whole run."""
     t0 = time.monotonic()
+    w0 = time.time()
     proms_before = len(promotions(g))
     time.sleep(fault.pause)
     master = current_master(g) or "?"
@@ -381,13 +479,41 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
             old = g.sentinels[name]
             old.kill9()
             port = max(s.port for s in g.sentinels.values()) + 1
-            new = SentinelNode(topo, name, flavor=g.flavor, master_addr=g[master].address, port=port,
-                               down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=10000)
+            new = new_sentinel(g, name, g[master].address, DOWN_AFTER_MS, port=port)
             new.start()
             new.wait_ready()
             g.sentinels[name] = new
             detail += f"Sentinel {name} replaced by a new one on port {port}"
+        elif fault.kind in ("sstop1", "sstop2", "sstop3"):
+            keys = stopped_sentinels(g, int(fault.kind[-1]), fault.other_pick + (0 if fault.sentinel_on_master else 1))
+            try:
+                for k in keys:
+                    g.sentinels[k].sigstop()
+                time.sleep(fault.duration)
+            finally:
+                for k in keys:
+                    g.sentinels[k].sigcont()
+            detail += f"SIGSTOP of the Sentinels of {','.join(keys)} {fault.duration:.1f}s"
+        elif fault.kind in ("cut-sentinels", "cut-replicas", "cut-replica"):
+            if fault.kind == "cut-sentinels":
+                host, addrs, what = master, sentinel_addrs(g), f"{master} cut off from the Sentinels"
+            elif fault.kind == "cut-replicas":
+                host, addrs, what = master, replica_addrs(g, master), f"{master} cut off from its replicas"
+            else:
+                host = sorted(n for n in g.nodes if n != master)[fault.other_pick % 2]
+                addrs, what = [g[master].address], f"replica {host} cut off from {master}"
+            cuts.cut(host, addrs)
+            try:
+                time.sleep(fault.duration)
+            finally:
+                cuts.heal(host)
+            detail += f"{what} {fault.duration:.1f}s"
+        elif fault.kind == "forced":
+            detail += forced_failover(g, cuts, master, fault)
+        elif fault.kind == "crash-promotion":
+            detail += crash_after_promotion(g, master, fault)
     finally:
+        cuts.heal_all()
         if lost_sentinel:
             g.sentinels[lost_sentinel].start()
             g.sentinels[lost_sentinel].wait_ready()
@@ -402,7 +528,7 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
     t1 = time.monotonic()
     r = RoundResult(i, fault.kind, detail.strip("; "), master, after, len(promotions(g)) - proms_before,
                     round(smp.duration_ms(lambda h: len(h) > 1, t0, t1)),
-                    round(smp.duration_ms(lambda h: len(h) == 0, t0, t1)), ok, round(t1 - t0, 1))
+                    round(smp.duration_ms(lambda h: len(h) == 0, t0, t1)), ok, round(t1 - t0, 1), w0, time.time())
     log(f"[{mode}] round {i}/{total} {r.fault}: {r.detail}; master {master}->{after}; "
         f"failovers {r.failovers}; two holders {r.two_holders_ms:.0f} ms; no holder {r.no_holder_ms:.0f} ms; "
         f"{r.seconds:.1f}s")
@@ -434,15 +560,43 @@ def table(results: list[ModeResult]) -> str:
     return "\n".join(lines)
 
 
+def fault_table(results: list[ModeResult]) -> str:
+    """Per fault kind and mode: ms with two holders / acknowledged writes lost / ms with no
+    holder (summed over the rounds of that kind)."""
+    kinds = [k for k in KINDS if any(k in r.by_fault for r in results)]
+    head = "| fault | rounds | " + " | ".join(f"{r.mode}: two holders ms / writes lost / no holder ms"
+                                             for r in results) + " |"
+    lines = [head, "|---|---:|" + "---:|" * len(results)]
+    for k in kinds:
+        n = max(r.by_fault.get(k, {}).get("rounds", 0) for r in results)
+        cells = []
+        for r in results:
+            f = r.by_fault.get(k)
+            cells.append("—" if not f else f"{f['two_holders_ms']:.0f} / {f['writes_lost']} / {f['no_holder_ms']:.0f}"
+                         + (f" ({f['unsettled']} not settled)" if f["unsettled"] else ""))
+        lines.append(f"| {k} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, seed: int, args, plan: list[Fault], results: list[ModeResult], done: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"seed": seed, "rounds": args.rounds, "flavor": args.flavor, "complete": done,
+                                "modes": [r.mode for r in results], "plan": [asdict(f) for f in plan],
+                                "results": [asdict(r) for r in results]}, indent=1))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rounds", type=int, nargs="?", default=int(os.environ.get("ROUNDS", "10")))
     ap.add_argument("--seed", type=int, default=int(os.environ["SEED"]) if os.environ.get("SEED") else None,
                     help="seed of the fault plan (default: $SEED, else random; printed either way)")
-    ap.add_argument("--modes", default="basic,sentinel")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="comma-separated, run in this order: basic, sentinel (vip.failsafe no), failsafe")
+    ap.add_argument("--faults", default="", help=f"only these fault kinds (default all: {', '.join(KINDS)})")
     ap.add_argument("--flavor", default="redis", choices=["redis", "valkey"])
     ap.add_argument("--module", default=os.environ.get("VIP_MODULE") or str(DEFAULT_MODULE))
-    ap.add_argument("--json", help="write the full results (per round) to this file")
+    ap.add_argument("--json", help="the full results (per round), rewritten after each mode "
+                                   "(default target/chaos/chaos-<seed>-<time>.json)")
     ap.add_argument("--keep", action="store_true", help="keep the topology directories (logs)")
     args = ap.parse_args()
     problem = root_and_module_problem(args.module, "the chaos run")
@@ -455,9 +609,21 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    plan = make_plan(args.rounds, seed)
+    only = [k.strip() for k in args.faults.split(",") if k.strip()]
+    unknown = [k for k in only if k not in KINDS]
+    if unknown:
+        print(f"--faults: unknown {unknown} (choose from {', '.join(KINDS)})", file=sys.stderr)
+        return 2
+    plan = make_plan(args.rounds, seed, only or None)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    log(f"chaos run: {args.rounds} rounds, seed {seed}, modes {modes}, flavor {args.flavor}, module {args.module}")
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        print(f"--modes: unknown {bad} (choose from {', '.join(MODES)})", file=sys.stderr)
+        return 2
+    jpath = Path(args.json) if args.json else (Path(__file__).resolve().parent.parent / "target" / "chaos"
+                                               / f"chaos-{seed}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    log(f"chaos run: {args.rounds} rounds, seed {seed}, modes {modes}, flavor {args.flavor}, module {args.module}"
+        + (f", faults {only}" if only else ""))
     log(f"Sentinel down-after-milliseconds {DOWN_AFTER_MS}, quorum 2 of 3; "
         f"plan: " + ", ".join(f.kind + ("+S" if f.sentinel_loss and f.kind != "sentinel" else "") for f in plan))
     swept = sweep_stale_namespaces()
@@ -471,12 +637,17 @@ def main() -> int:
     try:
         for mode in modes:
             results.append(run_mode(mode, plan, args.flavor, str(private), args.keep))
+            write_json(jpath, seed, args, plan, results, done=len(results) == len(modes))
+            log(f"[{mode}] done in {results[-1].seconds:.0f} s; results so far in {jpath}")
     finally:
         private.unlink(missing_ok=True)
     print()
     print(f"seed {seed}, {args.rounds} rounds, flavor {args.flavor}, "
           f"down-after-milliseconds {DOWN_AFTER_MS}")
     print(table(results))
+    print()
+    print("By fault (summed over its rounds):")
+    print(fault_table(results))
     for r in results:
         if r.setup_error:
             print(f"\n{r.mode}: {r.setup_error}")
@@ -484,10 +655,7 @@ def main() -> int:
             print(f"\n{r.mode}: two-holder episodes (s from start, ms, holders): {r.two_holder_episodes}")
         if r.split_brain_by_node:
             print(f"{r.mode}: split-brain writes by node: {r.split_brain_by_node}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"seed": seed, "rounds": args.rounds, "flavor": args.flavor,
-                                               "plan": [asdict(f) for f in plan],
-                                               "results": [asdict(r) for r in results]}, indent=1))
+    log(f"results: {jpath}")
     return 0
 
 

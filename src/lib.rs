@@ -48,6 +48,10 @@ mod module {
             ["vip.status", vip_status, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
             ["vip.sentinels", vip_sentinels, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
             ["vip.events", vip_events, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
+            // Not readonly: a confirmation is a promise the module keeps (no claim until it
+            // runs out). Not write either: a read-only replica must answer it.
+            ["vip.witness", vip_witness, "fast allow-stale", 0, 0, 0, ""],
+            ["vip.witnesses", vip_witnesses, "readonly fast allow-stale allow-loading", 0, 0, 0, ""],
         ],
         // no `configurations:` either: init registers every row of config::CONFIGS itself
         // (redis_glue/configs.rs), after checking the loadmodule arguments.

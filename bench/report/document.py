@@ -8,12 +8,13 @@ from .cells import failover_stats, repo_path
 from .down_after import down_after_section, down_after_settings, settings_text
 from .layer2 import (busy_section, failover_section, planned_section, second_failover_section, stale_isolation_section,
                      startup_section, stopped_section)
-from .method import METHOD, METHOD_12, METHOD_13, METHOD_14, METHOD_ANCHOR
+from .method import METHOD, METHOD_12, METHOD_13, METHOD_14, METHOD_15, METHOD_ANCHOR
 from .nothing_failed import nothing_failed_section, nothing_failed_setting
 from .overhead import overhead_section
 from .routed import routed_section, routed_targets
 from .summary import at_a_glance, auto_notes, targets
 from .tls import tls_section
+from .witness import witness_section
 
 # ----------------------------------------------------------------------------------------------
 # the document
@@ -113,6 +114,7 @@ def render(results: dict, json_path: str) -> str:
     second_failover_section(L, results, fs, mechs)
     overhead_section(L, results)
     tls_section(L, results)
+    witness_section(L, results)
 
     errs = meta.get("harness_errors") or []
     notes = auto_notes(results, fs, mechs)
@@ -125,7 +127,8 @@ def render(results: dict, json_path: str) -> str:
             add(f"- harness error: `{e.splitlines()[0]}`")
         add("")
     extra = ((METHOD_12 if results.get("nothing_failed") else "") + (METHOD_13 if results.get("tls") else "")
-             + (METHOD_14 if down_after_settings(results) else ""))
+             + (METHOD_14 if down_after_settings(results) else "")
+             + (METHOD_15 if results.get("witness") else ""))
     L.append(METHOD.replace(METHOD_ANCHOR, extra + METHOD_ANCHOR))
     return "\n".join(L) + "\n"
 
@@ -141,9 +144,9 @@ def down_after_setting(results: dict) -> str:
 def render_figures(results: dict, json_path: str, figures: list[int]) -> str:
     """Only the sections of the named figures, each with a line naming the run: for a partial
     run pasted into docs/benchmarks.md beside the figures of the last full run."""
-    unknown = [f for f in figures if f not in (12, 13, 14)]
+    unknown = [f for f in figures if f not in (12, 13, 14, 15)]
     if unknown:
-        raise ValueError(f"only figures 12, 13 and 14 render on their own, not {unknown}")
+        raise ValueError(f"only figures 12, 13, 14 and 15 render on their own, not {unknown}")
     args = results.get("meta", {}).get("args", {})
     mechs = [m for m in ALL_MECHANISMS if m in (args.get("mech_list") or MECHANISMS)]
     L: list[str] = []
@@ -153,6 +156,8 @@ def render_figures(results: dict, json_path: str, figures: list[int]) -> str:
         tls_section(L, results)
     if 14 in figures:
         down_after_section(L, results, mechs, provenance=True)
+    if 15 in figures:
+        witness_section(L, results, provenance=True)
     if L:
         L.append(f"Raw results: `{json_path}`.")
         L.append("")

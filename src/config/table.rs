@@ -214,7 +214,7 @@ pub static CONFIGS: &[Config] = &[
         "how often each Sentinel is asked (every 10 ms while a failover is under way)"),
     boolean!("failsafe", failsafe, PROTECTED, true,
         "when the Sentinels' support lapses without any naming another master, keep the VIP while every replica that could be promoted confirms that it follows this master (`VIP.WITNESS`); `no`: release, as without it"),
-    number!("witness-lease-ms", witness_lease_ms, PROTECTED, 1000, 100, 60_000,
+    number!("witness-lease-ms", witness_lease_ms, PROTECTED, 500, 100, 60_000,
         "how long one replica's confirmation counts, from when it was asked; the replica claims nothing for that long, even if promoted"),
     number!("announce-count", announce_count, DEFAULT, 5, 0, 100,
         "gratuitous ARPs / unsolicited NAs per burst; 0 = none"),

@@ -86,7 +86,7 @@ pub struct Status {
     pub inbox_dropped: u64,
     /// Holding on the replicas' word while the Sentinels' support has lapsed (failsafe).
     pub failsafe: bool,
-    /// When the node last entered failsafe, unix ms (0: never).
+    /// When the node last entered failsafe, unix ms (0: never); kept after it leaves.
     pub failsafe_since_ms: u64,
     /// The replicas asked (or to be asked) as witnesses, and how many confirm now.
     pub witnesses: u64,
@@ -99,6 +99,8 @@ pub struct Status {
     /// As a replica: what its Sentinels report against its master (empty: nothing). A
     /// witness that hears this does not confirm (`VIP.WITNESS`).
     pub sentinels_against_master: String,
+    /// As a replica: a Sentinel failing its master over (empty: none).
+    pub sentinels_failing_over_master: String,
 }
 
 /// What VIP.STATUS shows before the worker's first snapshot.
@@ -142,6 +144,7 @@ impl Default for Status {
             witnessed_until_ms: 0,
             witness_rows: Vec::new(),
             sentinels_against_master: String::new(),
+            sentinels_failing_over_master: String::new(),
         }
     }
 }
@@ -233,7 +236,7 @@ impl Core {
             },
             inbox_dropped: 0,
             failsafe: self.witnesses.failsafe_since.is_some(),
-            failsafe_since_ms: self.witnesses.failsafe_since.unwrap_or(0),
+            failsafe_since_ms: self.witnesses.failsafe_last_entered,
             witnesses,
             witnesses_confirmed,
             witness_lease_ms: self.settings.witness_lease_ms,
@@ -244,7 +247,15 @@ impl Core {
             sentinels_against_master: if sentinel_mode {
                 self.sentinels
                     .view
-                    .against_master(now.mono)
+                    .against_master(now.mono, false)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
+            sentinels_failing_over_master: if sentinel_mode {
+                self.sentinels
+                    .view
+                    .against_master(now.mono, true)
                     .unwrap_or_default()
             } else {
                 String::new()

@@ -11,8 +11,9 @@ use crate::witness::{
     valid_replid, Denial, Endpoint, Question, Replication, Reply, WitnessPlan, WitnessRow,
 };
 
-/// How often the witnesses are asked while the VIP is held on their word alone.
-const FAILSAFE_ASK_MS: u64 = 10;
+/// How often the witnesses are asked while the master needs them: a failover led by a
+/// Sentinel it cannot hear reaches it through them, and must before the promotion.
+const ASK_MS: u64 = 10;
 
 /// One witness: its latest answer and its latest failure to answer.
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub(super) struct Witnesses {
     pub(super) promised_until: Option<Duration>,
     /// Holding on the witnesses' word: since when (unix ms).
     pub(super) failsafe_since: Option<u64>,
+    /// When the failsafe was last entered (unix ms; 0: never), kept after it ends.
+    pub(super) failsafe_last_entered: u64,
     /// Released while master (a lapse): claiming again needs every Sentinel, or every witness.
     pub(super) lapsed: bool,
 }
@@ -108,10 +111,11 @@ impl Witnesses {
     /// A witness whose latest answer is evidence that another node took over (or, in
     /// failsafe, that the Sentinels it hears report us down).
     fn fence(&self, set: &[Witness], in_failsafe: bool) -> Option<(Endpoint, Denial)> {
+        let ours = self.replication.as_ref()?;
         set.iter()
             .find_map(|w| match &self.latest(&w.endpoint)?.reply {
                 Some((_, Reply::Denied(d)))
-                    if d.fences() || (in_failsafe && matches!(d, Denial::ReportedDown(_))) =>
+                    if d.fences(&ours.replid, &ours.replid2, in_failsafe) =>
                 {
                     Some((w.endpoint.clone(), d.clone()))
                 }
@@ -274,12 +278,8 @@ impl Core {
                 replid,
                 lease_ms: s.witness_lease_ms,
             },
-            // In failsafe a witness's "promoted" or "reported down" must reach us at once.
-            interval_ms: if self.witnesses.failsafe_since.is_some() {
-                s.poll_interval_ms.clamp(1, FAILSAFE_ASK_MS)
-            } else {
-                s.poll_interval_ms.max(1)
-            },
+            // A witness's "failing over", "promoted" or "reported down" must reach us at once.
+            interval_ms: s.poll_interval_ms.clamp(1, ASK_MS),
             auth_user: s.server_replication.user.clone(),
             auth_pass: s.server_replication.pass.clone(),
             tls: s.server_replication.tls_plan(&s.server_tls),
@@ -328,6 +328,7 @@ impl Core {
         match (self.witnesses.failsafe_since, failsafe) {
             (None, true) => {
                 self.witnesses.failsafe_since = Some(now.unix_ms);
+                self.witnesses.failsafe_last_entered = now.unix_ms;
                 self.publish(Publication::FailsafeEnter, why, now, out);
                 out.push(Action::Log {
                     level: Level::Warning,

@@ -8,7 +8,7 @@ use super::info::{self, Fields, Value};
 use super::worker_link;
 
 /// Field/value pairs as one flat array, the names as `key` makes them.
-fn flat(fields: Fields, key: fn(&'static str) -> RedisValue) -> RedisValue {
+pub(super) fn flat(fields: Fields, key: fn(&'static str) -> RedisValue) -> RedisValue {
     let mut out = Vec::new();
     for (name, value) in fields {
         out.push(key(name));

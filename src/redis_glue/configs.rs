@@ -15,7 +15,7 @@ use redis_module::{raw, Context};
 
 use super::lock;
 use super::worker_link::send;
-use crate::config::tls::ServerTls;
+use crate::config::tls::{ServerReplication, ServerTls};
 use crate::config::{self, Config, Flags, Kind, Settings, Values, CONFIGS};
 use crate::worker::Control;
 
@@ -30,11 +30,22 @@ static LOAD_REFUSED: Mutex<Option<String>> = Mutex::new(None);
 /// The server's own `tls-*` files: the defaults of `vip.sentinel-tls-*`.
 static SERVER_TLS: Mutex<ServerTls> = Mutex::new(ServerTls::EMPTY);
 
-/// Every config, validated already, with the server's TLS files, as one value for the worker.
+/// The server's own replication credentials and TLS switch: how the witnesses are asked.
+static SERVER_REPLICATION: Mutex<ServerReplication> = Mutex::new(ServerReplication::EMPTY);
+
+/// Every config, validated already, with the server's TLS files and replication
+/// credentials, as one value for the worker.
 pub fn settings() -> Settings {
     let mut settings = lock(&VALUES).settings().clone();
     settings.server_tls = lock(&SERVER_TLS).clone();
+    settings.server_replication = lock(&SERVER_REPLICATION).clone();
     settings
+}
+
+/// Keep the server's replication credentials (read at load and at every `CONFIG SET` of
+/// `masteruser`, `masterauth`, `tls-replication`).
+pub fn set_server_replication(server: ServerReplication) {
+    *lock(&SERVER_REPLICATION) = server;
 }
 
 /// Keep the server's own TLS files (read at load and at every `CONFIG SET tls-*`).

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use redis_module::{raw, Context};
 use redis_module_macros::cron_event_handler;
 
-use super::{lock, server};
+use super::{lock, server, witness};
 
 /// The channel every transition is published on (format: `core::Publication`).
 const EVENTS_CHANNEL: &str = "__vip__:events";
@@ -54,13 +54,14 @@ pub fn clear() {
     EVENTS_DROPPED.store(0, Ordering::Relaxed);
 }
 
-/// Every server cron (hz, 10 a second by default), on the main thread: publish what the worker
-/// queued. A cron callback is torn down with the module, unlike a one-shot or a timer, which
+/// Every server cron (hz, 10 a second by default), on the main thread: hand over the
+/// replication facts when they changed, and publish what the worker queued. A cron callback is torn down with the module, unlike a one-shot or a timer, which
 /// would either outlive MODULE UNLOAD or block it. Lines reach this node's subscribers only (a
 /// module's PUBLISH is not replicated): every node speaks for itself.
 #[cron_event_handler]
 fn on_cron(ctx: &Context, _hz: u64) {
     server::recheck_clients_once(ctx);
+    witness::replication_tick(ctx);
     let lines: Vec<String> = {
         let mut pending = lock(&PENDING);
         if pending.is_empty() {

@@ -34,6 +34,7 @@ pub fn fields(s: &Status) -> Fields {
     out.extend(state_fields(s));
     out.extend(fault_fields(s));
     out.extend(sentinel_fields(s));
+    out.extend(witness_fields(s));
     out.extend(client_fields(s));
     out.extend(conflict_fields(s));
     out.extend(drop_fields(s));
@@ -100,6 +101,19 @@ fn sentinel_fields(s: &Status) -> Fields {
         ("fences", int(s.counters.fences)),
         ("last_fence_reason", Text(s.last_fence_reason_str().into())),
         ("last_fence", Text(s.last_fence.clone())),
+    ]
+}
+
+/// The failsafe: holding on the replicas' word, the witnesses asked, and (on a replica) how
+/// long its own promise still keeps it from claiming.
+fn witness_fields(s: &Status) -> Fields {
+    vec![
+        ("failsafe", flag(s.failsafe)),
+        ("failsafe_since_ms", int(s.failsafe_since_ms)),
+        ("witnesses", int(s.witnesses)),
+        ("witnesses_confirmed", int(s.witnesses_confirmed)),
+        ("witness_lease_ms", int(s.witness_lease_ms)),
+        ("witnessed_until_ms", int(s.witnessed_until_ms)),
     ]
 }
 

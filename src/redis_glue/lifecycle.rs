@@ -6,7 +6,7 @@ use std::ffi::c_void;
 
 use redis_module::{raw, Context, RedisString, Status as RedisStatus};
 
-use super::{configs, defrag, events, info, log, server, worker_link};
+use super::{configs, defrag, events, info, log, server, witness, worker_link};
 use crate::config::{self, Mode, Settings};
 use crate::core::Role;
 use crate::worker;
@@ -71,6 +71,7 @@ fn refuse_load(ctx: &Context, why: &str) -> RedisStatus {
 fn start(ctx: &Context) -> RedisStatus {
     let role = server::role(ctx);
     server::read_server_tls(ctx);
+    server::read_server_replication(ctx);
     let settings = configs::settings();
     let first = server::first_controls(ctx, role);
     let summary = summary(&settings, role);
@@ -170,11 +171,12 @@ fn stale_mapping() -> Option<String> {
     (mapped != on_disk).then_some(path)
 }
 
-/// Put VIP.STATUS and VIP.SENTINELS in the ACL categories read and fast (a monitoring user
-/// with +@read may run them) and in a module category vip, where the server can do that
-/// (Redis 7.2+, Valkey). A category outlives MODULE UNLOAD on those servers, so after a reload
-/// adding it again fails: that is fine, it is there. Redis 7.0 cannot give module commands
-/// any category: there, grant +vip.status +vip.sentinels (README).
+/// Put VIP.STATUS, VIP.SENTINELS, VIP.EVENTS and VIP.WITNESSES in the ACL categories read and
+/// fast (a monitoring user with +@read may run them), VIP.WITNESS in fast, and all of them in
+/// a module category vip, where the server can do that (Redis 7.2+, Valkey). A category
+/// outlives MODULE UNLOAD on those servers, so after a reload adding it again fails: that is
+/// fine, it is there. Redis 7.0 cannot give module commands any category: there, grant
+/// +vip.status +vip.sentinels, and the replication user +vip.witness (README).
 fn acl_categories(ctx: *mut raw::RedisModuleCtx) {
     // SAFETY: called from init (OnLoad) with the load context; the names are NUL-terminated
     // constants and the command pointers come from the server.
@@ -187,13 +189,20 @@ fn acl_categories(ctx: *mut raw::RedisModuleCtx) {
             return;
         };
         let _ = add(ctx, c"vip".as_ptr());
-        for name in [c"vip.status", c"vip.sentinels", c"vip.events"] {
+        // VIP.WITNESS is not `read`: its confirmation is a promise the module keeps.
+        for (name, with_vip, without) in [
+            (c"vip.status", c"read fast vip", c"read fast"),
+            (c"vip.sentinels", c"read fast vip", c"read fast"),
+            (c"vip.events", c"read fast vip", c"read fast"),
+            (c"vip.witnesses", c"read fast vip", c"read fast"),
+            (c"vip.witness", c"fast vip", c"fast"),
+        ] {
             let cmd = get(ctx, name.as_ptr());
             if cmd.is_null() {
                 continue;
             }
-            if set(cmd, c"read fast vip".as_ptr()) != raw::REDISMODULE_OK as i32 {
-                let _ = set(cmd, c"read fast".as_ptr());
+            if set(cmd, with_vip.as_ptr()) != raw::REDISMODULE_OK as i32 {
+                let _ = set(cmd, without.as_ptr());
             }
         }
     }
@@ -206,6 +215,7 @@ pub fn deinit(ctx: &Context) -> RedisStatus {
     log::free_log_ctx();
     worker_link::reset_status();
     events::clear();
+    witness::forget();
     configs::release();
     RedisStatus::Ok
 }

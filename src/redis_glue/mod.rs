@@ -8,6 +8,8 @@
 //! - `server`    the role, this process's identity, whether clients can reach the VIP
 //! - `events`    `__vip__:events`, published from the server cron, and its history
 //! - `commands`  `VIP.STATUS`, `VIP.SENTINELS`, `VIP.EVENTS`
+//! - `witness`   `VIP.WITNESS` (the replica's answer), `VIP.WITNESSES`, and the replication
+//!   facts handed to the worker when they change
 //! - `info`      the status as fields, for the commands and `INFO vip`
 //! - `log`       lines in the Redis log, from the main thread and the worker
 //! - `defrag`    the stand-in that keeps a load quiet on servers without defrag callbacks
@@ -24,10 +26,12 @@ mod info;
 mod lifecycle;
 mod log;
 mod server;
+mod witness;
 mod worker_link;
 
 pub use commands::{vip_events, vip_sentinels, vip_status};
 pub use lifecycle::{deinit, init};
+pub use witness::{vip_witness, vip_witnesses};
 
 /// A poisoned lock still holds the last value written: take it (no panic on the main thread).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -9,8 +9,11 @@ use redis_module::{Context, ContextFlags, RedisValue};
 use redis_module_macros::{config_changed_event_handler, role_changed_event_handler};
 
 use super::configs;
+use super::witness;
 use super::worker_link::send;
-use crate::config::tls::{ServerTls, SERVER_TLS_CONFIGS};
+use crate::config::tls::{
+    ServerReplication, ServerTls, SERVER_REPLICATION_CONFIGS, SERVER_TLS_CONFIGS,
+};
 use crate::core::Role;
 use crate::worker::{self, Control};
 
@@ -26,11 +29,16 @@ pub fn role(ctx: &Context) -> Role {
     }
 }
 
-/// What the worker hears first at load: who this process is, whom it lets in, its role. The
-/// first cron tick reads the clients' side again.
+/// What the worker hears first at load: who this process is, whom it lets in, its
+/// replication, its role. The first cron tick reads the clients' side again.
 pub fn first_controls(ctx: &Context, role: Role) -> Vec<Control> {
     RECHECK_CLIENTS.store(true, Ordering::Relaxed);
-    vec![identity(ctx), listening(ctx), role_event(role, true)]
+    vec![
+        identity(ctx),
+        listening(ctx),
+        witness::first_replication(ctx),
+        role_event(role, true),
+    ]
 }
 
 /// Users from an aclfile are loaded after the modules: look at the default user again once
@@ -83,6 +91,15 @@ pub fn read_server_tls(ctx: &Context) {
     configs::set_server_tls(ServerTls::from_configs(|name| config_value(ctx, name)));
 }
 
+/// How this server authenticates and encrypts its replication (`masteruser`, `masterauth`,
+/// `tls-replication`): the failsafe asks the replicas the same way. At load, and at every
+/// `CONFIG SET` of one of them.
+pub fn read_server_replication(ctx: &Context) {
+    configs::set_server_replication(ServerReplication::from_configs(|name| {
+        config_value(ctx, name)
+    }));
+}
+
 /// One config value as `CONFIG GET` answers it (empty when it cannot be read).
 fn config_value(ctx: &Context, name: &str) -> String {
     match ctx.call("CONFIG", &["GET", name]) {
@@ -131,6 +148,7 @@ fn listening(ctx: &Context) -> Control {
 
 /// `CONFIG SET bind / protected-mode / requirepass`: tell the worker what clients can reach
 /// now. `CONFIG SET tls-*`: the server's files are the defaults of TLS to the Sentinels.
+/// `CONFIG SET masteruser / masterauth / tls-replication`: the witnesses are asked with them.
 #[config_changed_event_handler]
 fn on_server_config_changed(ctx: &Context, names: &[&str]) {
     if names
@@ -139,8 +157,15 @@ fn on_server_config_changed(ctx: &Context, names: &[&str]) {
     {
         send(listening(ctx));
     }
-    if names.iter().any(|n| SERVER_TLS_CONFIGS.contains(n)) {
+    let tls = names.iter().any(|n| SERVER_TLS_CONFIGS.contains(n));
+    let replication = names.iter().any(|n| SERVER_REPLICATION_CONFIGS.contains(n));
+    if tls {
         read_server_tls(ctx);
+    }
+    if replication {
+        read_server_replication(ctx);
+    }
+    if tls || replication {
         send(Control::Settings(Box::new(configs::settings())));
     }
 }

@@ -240,7 +240,7 @@ struct Job {
 /// Connect and read timeouts: long enough for a Sentinel across a WAN, short enough that a
 /// stopped one is given up on (and reconnected to) within a second, and that SHUTDOWN never
 /// waits long for a poller stuck in connect.
-fn timeouts(interval: Duration) -> (Duration, Duration) {
+pub fn timeouts(interval: Duration) -> (Duration, Duration) {
     let connect = (interval * 3).clamp(Duration::from_millis(200), Duration::from_millis(500));
     let read = (interval * 5).clamp(Duration::from_millis(500), Duration::from_secs(2));
     (connect, read)
@@ -271,18 +271,28 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
-/// One connection to a Sentinel: the socket (plaintext or TLS), and the RESP parser of the
-/// `redis` crate (which keeps any bytes read ahead between replies).
-struct Session {
+/// One RESP connection, plaintext or TLS, with the RESP parser of the `redis` crate (which
+/// keeps any bytes read ahead between replies). The pollers and the witness askers
+/// (`witness::asker`) both talk through it.
+pub struct Link {
     conn: BufReader<Stream>,
     parser: redis::Parser,
-    sentinel_runid: String,
-    last_peers: Option<Duration>,
 }
 
-impl Session {
+impl Link {
+    pub fn new(stream: Stream) -> Link {
+        Link {
+            conn: BufReader::new(stream),
+            parser: redis::Parser::new(),
+        }
+    }
+
+    pub fn is_plaintext(&self) -> bool {
+        matches!(self.conn.get_ref(), Stream::Plain(_))
+    }
+
     /// Send the commands in one write and read one reply each.
-    fn exchange(&mut self, commands: &[redis::Cmd]) -> Result<Vec<Value>, PollError> {
+    pub fn exchange(&mut self, commands: &[redis::Cmd]) -> Result<Vec<Value>, PollError> {
         let mut packed = Vec::new();
         for c in commands {
             c.write_packed_command(&mut packed);
@@ -316,7 +326,48 @@ impl Session {
     }
 }
 
-fn cmd(args: &[&str]) -> redis::Cmd {
+/// One connection to a Sentinel, and what it told us about itself.
+struct Session {
+    link: Link,
+    sentinel_runid: String,
+    last_peers: Option<Duration>,
+}
+
+impl Session {
+    fn exchange(&mut self, commands: &[redis::Cmd]) -> Result<Vec<Value>, PollError> {
+        self.link.exchange(commands)
+    }
+}
+
+/// Resolve (on the calling thread, never the main thread) and connect to the first address
+/// that answers.
+pub fn open_stream(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, PollError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            PollError::new(
+                PollErrorKind::Connect,
+                format!("cannot resolve {host}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => PollError::io(&e),
+        None => PollError::new(
+            PollErrorKind::Connect,
+            format!("{host} resolves to no address"),
+        ),
+    })
+}
+
+pub fn cmd(args: &[&str]) -> redis::Cmd {
     let mut c = redis::Cmd::new();
     for a in args {
         c.arg(*a);
@@ -384,37 +435,9 @@ impl Job {
         }
     }
 
-    /// Resolve (on this poller's own thread) and connect to the first address that
-    /// answers.
-    fn open_stream(&self, timeout: Duration) -> Result<TcpStream, PollError> {
-        let addrs: Vec<SocketAddr> = (self.addr.host.as_str(), self.addr.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                PollError::new(
-                    PollErrorKind::Connect,
-                    format!("cannot resolve {}: {e}", self.addr.host),
-                )
-            })?
-            .collect();
-        let mut last = None;
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, timeout) {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(match last {
-            Some(e) => PollError::io(&e),
-            None => PollError::new(
-                PollErrorKind::Connect,
-                format!("{} resolves to no address", self.addr.host),
-            ),
-        })
-    }
-
     fn connect(&self, tls: &mut Option<Tls>) -> Result<Session, PollError> {
         let (connect_timeout, read_timeout) = timeouts(self.interval());
-        let stream = self.open_stream(connect_timeout)?;
+        let stream = open_stream(&self.addr.host, self.addr.port, connect_timeout)?;
         let setup = |s: &TcpStream| -> io::Result<TcpStream> {
             s.set_nodelay(true)?;
             s.set_read_timeout(Some(read_timeout))?;
@@ -433,8 +456,7 @@ impl Job {
             None => Stream::Plain(stream),
         };
         let mut session = Session {
-            conn: BufReader::new(stream),
-            parser: redis::Parser::new(),
+            link: Link::new(stream),
             sentinel_runid: String::new(),
             last_peers: None,
         };
@@ -456,7 +478,7 @@ impl Job {
         }
         commands.push(cmd(&["CLIENT", "SETNAME", "redis-vip"]));
         commands.push(cmd(&["SENTINEL", "MYID"]));
-        let plaintext = matches!(session.conn.get_ref(), Stream::Plain(_));
+        let plaintext = session.link.is_plaintext();
         let replies = session.exchange(&commands).map_err(|e| {
             if plaintext {
                 // a TLS-only Sentinel closes a plaintext connection at the first command

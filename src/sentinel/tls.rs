@@ -87,6 +87,11 @@ impl Tls {
         }
     }
 
+    /// The files and passphrase this client was made from.
+    pub fn plan(&self) -> &TlsPlan {
+        &self.plan
+    }
+
     fn stamps(&self) -> [Stamp; 4] {
         self.plan.files().map(stamp)
     }

@@ -332,23 +332,20 @@ impl SentinelView {
         out
     }
 
-    /// What a recent answer reports against the master (as a replica sees it): a failover
-    /// of it, or it down. A witness then does not confirm.
-    pub fn against_master(&self, now: Duration) -> Option<String> {
+    /// What a recent answer reports against the master (as a replica sees it): a failover of
+    /// it (`failing_over`), else it down. A witness then does not confirm.
+    pub fn against_master(&self, now: Duration, failing_over: bool) -> Option<String> {
         self.targets
             .iter()
             .filter_map(|t| t.heard.as_ref().map(|h| (t, h)))
             .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
             .find_map(|(t, h)| {
                 let f = h.answer.master.instance.flags;
-                let what = if f.failover_in_progress {
-                    "is failing it over"
-                } else if f.o_down {
-                    "reports it objectively down (o_down)"
-                } else if f.s_down {
-                    "reports it subjectively down (s_down)"
-                } else {
-                    return None;
+                let what = match (failing_over, f.failover_in_progress, f.o_down, f.s_down) {
+                    (true, true, _, _) => "is failing it over",
+                    (false, _, true, _) => "reports it objectively down (o_down)",
+                    (false, _, _, true) => "reports it subjectively down (s_down)",
+                    _ => return None,
                 };
                 Some(format!("Sentinel {} {what}", t.addr))
             })

@@ -36,6 +36,9 @@ pub enum Why {
     Confirmed(Counts),
     /// A Sentinel's running failover chose this node.
     Promoted { by: SentinelAddr },
+    /// A failover the operator forced chose this node, and its leader has not seen the
+    /// promotion yet (no claim before it commits).
+    PromotionNotCommitted { by: SentinelAddr, state: String },
     /// A Sentinel's failover promotes another node.
     FailoverPromotesOther {
         by: SentinelAddr,
@@ -78,6 +81,9 @@ impl Why {
                 c.confirming, c.known, c.required
             ),
             Why::Promoted { by } => format!("promoted by the failover of Sentinel {by}"),
+            Why::PromotionNotCommitted { by, state } => format!(
+                "promoted by the forced failover of Sentinel {by} (state {state}): claiming once it reports the promotion seen (reconf_slaves)"
+            ),
             Why::FailoverPromotesOther { by, to, state } => {
                 format!("Sentinel {by} is failing over to {to} (state {state})")
             }
@@ -156,6 +162,13 @@ mod tests {
             (
                 Why::Promoted { by: s(1) },
                 "promoted by the failover of Sentinel 192.0.2.21:26379",
+            ),
+            (
+                Why::PromotionNotCommitted {
+                    by: s(1),
+                    state: "wait_promotion".into(),
+                },
+                "promoted by the forced failover of Sentinel 192.0.2.21:26379 (state wait_promotion): claiming once it reports the promotion seen (reconf_slaves)",
             ),
             (
                 Why::FailoverPromotesOther {

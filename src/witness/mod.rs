@@ -10,6 +10,8 @@
 //! Pure: the question, the reply, and the replica's judgement. The asking threads are in
 //! `asker`; the command is in `redis_glue`.
 
+pub mod asker;
+
 use std::fmt;
 
 pub use crate::sentinel::answer::Endpoint;
@@ -61,22 +63,32 @@ pub enum Denial {
     /// It is a master now, promoted from the asked history (its `master_replid2` is the
     /// asked replid): a failover happened. Fences the asking master.
     Promoted,
-    /// It follows another master's history with its link up: a failover happened. Fences
-    /// the asking master.
-    FollowsOther(String),
+    /// It follows another master's history with its link up: a failover happened, unless
+    /// that history is the asking master's own previous one (`master_replid2`: a replica
+    /// not yet moved over after our own promotion). The address and the followed replid.
+    FollowsOther { master: String, replid: String },
     /// Not following us right now (link down, syncing, a master of another history, role
     /// unknown): counts as not confirmed, and fences nothing.
     NotFollowing(String),
-    /// It follows us, but the Sentinels it hears report us down or fail us over: they cannot
-    /// reach us and a promotion may come. Fences a master holding on its witnesses alone
-    /// (failsafe); otherwise counts as not confirmed.
+    /// It follows us, but a Sentinel it hears is failing us over: a promotion is coming.
+    /// Fences the asking master (the leader may be one the master cannot hear).
+    FailingOver(String),
+    /// It follows us, but the Sentinels it hears report us down (`s_down`/`o_down`): they
+    /// cannot reach us and a failover may come. Fences a master holding on its witnesses
+    /// alone (failsafe); otherwise counts as not confirmed.
     ReportedDown(String),
 }
 
 impl Denial {
-    /// Evidence that another node took over: the asking master must let go.
-    pub fn fences(&self) -> bool {
-        matches!(self, Denial::Promoted | Denial::FollowsOther(_))
+    /// Evidence that another node took over or is about to, for a master whose own history
+    /// is `replid` (and `replid2` before its promotion), in failsafe or not.
+    pub fn fences(&self, replid: &str, replid2: &str, in_failsafe: bool) -> bool {
+        match self {
+            Denial::Promoted | Denial::FailingOver(_) => true,
+            Denial::FollowsOther { replid: theirs, .. } => theirs != replid && theirs != replid2,
+            Denial::ReportedDown(_) => in_failsafe,
+            Denial::NotFollowing(_) => false,
+        }
     }
 }
 
@@ -95,7 +107,10 @@ impl fmt::Display for Reply {
         match self {
             Reply::Follows { granted_ms } => write!(f, "follows (for {granted_ms} ms)"),
             Reply::Denied(Denial::Promoted) => write!(f, "promoted (a master now)"),
-            Reply::Denied(Denial::FollowsOther(m)) => write!(f, "follows another master ({m})"),
+            Reply::Denied(Denial::FollowsOther { master, .. }) => {
+                write!(f, "follows another master ({master})")
+            }
+            Reply::Denied(Denial::FailingOver(why)) => write!(f, "failing over ({why})"),
             Reply::Denied(Denial::NotFollowing(why)) => write!(f, "not following ({why})"),
             Reply::Denied(Denial::ReportedDown(why)) => write!(f, "reported down ({why})"),
         }
@@ -124,12 +139,26 @@ pub fn valid_replid(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// What a replica's own Sentinels report against its master (none in basic mode).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Against<'a> {
+    /// A Sentinel is failing the master over.
+    pub failing_over: Option<&'a str>,
+    /// A Sentinel reports the master `s_down` / `o_down`.
+    pub down: Option<&'a str>,
+}
+
 /// The replica's judgement of a question, from its own `INFO replication` and what its own
-/// Sentinels report against the master (`against`: None in basic mode, or nothing reported).
-pub fn judge_heard(info: &Replication, q: &Question, against: Option<&str>) -> Reply {
-    match (judge(info, q), against) {
-        (Reply::Follows { .. }, Some(why)) => Reply::Denied(Denial::ReportedDown(why.to_string())),
-        (reply, _) => reply,
+/// Sentinels report against the master.
+pub fn judge_heard(info: &Replication, q: &Question, against: Against<'_>) -> Reply {
+    match (judge(info, q), against.failing_over, against.down) {
+        (Reply::Follows { .. }, Some(why), _) => {
+            Reply::Denied(Denial::FailingOver(why.to_string()))
+        }
+        (Reply::Follows { .. }, None, Some(why)) => {
+            Reply::Denied(Denial::ReportedDown(why.to_string()))
+        }
+        (reply, _, _) => reply,
     }
 }
 
@@ -153,7 +182,10 @@ pub fn judge(info: &Replication, q: &Question) -> Reply {
         return Reply::Denied(Denial::NotFollowing(format!("link to {} down", other())));
     }
     if info.replid != q.replid {
-        return Reply::Denied(Denial::FollowsOther(other()));
+        return Reply::Denied(Denial::FollowsOther {
+            master: other(),
+            replid: info.replid.clone(),
+        });
     }
     Reply::Follows {
         granted_ms: q.lease_ms.min(MAX_LEASE_MS),
@@ -270,7 +302,10 @@ mod tests {
                 "another history",
                 replica(true, B),
                 q(A, 1000),
-                Reply::Denied(Denial::FollowsOther("192.0.2.1:6379".into())),
+                Reply::Denied(Denial::FollowsOther {
+                    master: "192.0.2.1:6379".into(),
+                    replid: B.into(),
+                }),
             ),
             (
                 "promoted",
@@ -291,28 +326,65 @@ mod tests {
     }
 
     #[test]
-    fn a_replica_that_hears_the_master_reported_down_does_not_confirm() {
-        let why = "Sentinel 192.0.2.21:26379 reports it subjectively down (s_down)";
-        assert_eq!(
-            judge_heard(&replica(true, A), &q(A, 1000), Some(why)),
-            Reply::Denied(Denial::ReportedDown(why.into()))
-        );
-        assert_eq!(
-            judge_heard(&replica(true, A), &q(A, 1000), None),
-            Reply::Follows { granted_ms: 1000 }
-        );
-        assert_eq!(
-            judge_heard(&replica(true, B), &q(A, 1000), Some(why)),
-            Reply::Denied(Denial::FollowsOther("192.0.2.1:6379".into())),
-            "the stronger evidence first"
-        );
+    fn a_replica_that_hears_the_master_failed_over_or_down_does_not_confirm() {
+        let down = "Sentinel 192.0.2.21:26379 reports it subjectively down (s_down)";
+        let over = "Sentinel 192.0.2.23:26379 is failing it over";
+        let heard = |failing_over, down| Against { failing_over, down };
+        let cases: &[(Replication, Against<'_>, Reply)] = &[
+            (
+                replica(true, A),
+                heard(None, None),
+                Reply::Follows { granted_ms: 1000 },
+            ),
+            (
+                replica(true, A),
+                heard(None, Some(down)),
+                Reply::Denied(Denial::ReportedDown(down.into())),
+            ),
+            (
+                replica(true, A),
+                heard(Some(over), Some(down)),
+                Reply::Denied(Denial::FailingOver(over.into())),
+            ),
+            (
+                replica(true, B),
+                heard(Some(over), Some(down)),
+                Reply::Denied(Denial::FollowsOther {
+                    master: "192.0.2.1:6379".into(),
+                    replid: B.into(),
+                }),
+            ),
+        ];
+        for (info, against, want) in cases {
+            assert_eq!(&judge_heard(info, &q(A, 1000), *against), want);
+        }
     }
 
     #[test]
-    fn only_evidence_of_a_takeover_fences() {
-        assert!(Denial::Promoted.fences());
-        assert!(Denial::FollowsOther("x".into()).fences());
-        assert!(!Denial::NotFollowing("x".into()).fences());
+    fn what_fences_a_master() {
+        const R2: &str = "cccccccccccccccccccccccccccccccccccccccc";
+        let other = |replid: &str| Denial::FollowsOther {
+            master: "x".into(),
+            replid: replid.into(),
+        };
+        // (denial, in failsafe) -> fences a master of history A (B before its promotion)
+        let cases: &[(Denial, bool, bool)] = &[
+            (Denial::Promoted, false, true),
+            (Denial::FailingOver("x".into()), false, true),
+            (other(R2), false, true),
+            (other(B), false, false), // not yet moved over after our own promotion
+            (other(A), false, false), // we asked with a replid just changed
+            (Denial::ReportedDown("x".into()), false, false),
+            (Denial::ReportedDown("x".into()), true, true),
+            (Denial::NotFollowing("x".into()), true, false),
+        ];
+        for (d, failsafe, want) in cases {
+            assert_eq!(
+                d.fences(A, B, *failsafe),
+                *want,
+                "{d:?} failsafe {failsafe}"
+            );
+        }
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //!  Redis main thread                      worker thread ("vip-worker")
 //!  ─────────────────                      ───────────────────────────────────────────
 //!  role event ─┐  Control: latest-value     loop {
-//!  CONFIG SET ─┼─▶ slots (Mutex, fixed  ──▶  control first: shutdown, settings, identity,
-//!  load/unload ┘   size) + doorbell (1)       clients, role (a shutdown jumps every queue)
+//!  CONFIG SET ─┤   slots (Mutex, fixed  ──▶  control first: shutdown, settings, identity,
+//!  VIP.WITNESS ┤   size) + doorbell (1)       clients, replication, witnessed, role
+//!  cron, load ─┘                              (a shutdown jumps every queue)
 //!                                           then the feed, else Tick at the deadline
 //!  pollers ────┐                            core.handle(event, now) -> actions
-//!  watcher ────┴─▶ feed (bounded 1024) ──▶  run each action (system.rs): netlink,
-//!                  full: dropped + counted    AF_PACKET, pollers, listener, log
+//!  askers ─────┤                            run each action (system.rs): netlink,
+//!  watcher ────┴─▶ feed (bounded 1024) ──▶  AF_PACKET, pollers, askers, listener, log
+//!                  full: dropped + counted
 //!  VIP.STATUS ◀── Mutex<Status> ◀──────────  publish the status snapshot
 //!  INFO vip                               }
 //! ```
@@ -37,6 +39,7 @@ use crate::sentinel::poller::{Feed, Finding};
 use crate::sentinel::PollPlan;
 use crate::threads;
 pub use crate::threads::mono;
+use crate::witness::{Replication, WitnessPlan};
 use watch::WatchControl;
 
 pub use crate::core::Level;
@@ -70,7 +73,7 @@ pub trait System {
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
     /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
-    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
+    fn witnesses(&mut self, plan: Option<WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
 }
@@ -203,6 +206,12 @@ pub enum Control {
     Settings(Box<Settings>),
     Identity(crate::sentinel::Me),
     Clients(crate::reach::Listening),
+    /// This server's `INFO replication`, sent when it changed.
+    Replication(Box<Replication>),
+    /// This replica confirmed to its master (`VIP.WITNESS`): no claim before `until`.
+    Witnessed {
+        until: Duration,
+    },
     Role {
         role: Role,
         at: Duration,
@@ -218,6 +227,8 @@ struct Slots {
     settings: Option<Box<Settings>>,
     identity: Option<crate::sentinel::Me>,
     clients: Option<crate::reach::Listening>,
+    replication: Option<Box<Replication>>,
+    witnessed: Option<Duration>,
     role: Option<(Role, Duration, bool)>,
 }
 
@@ -280,6 +291,12 @@ impl Inbox {
                 Control::Settings(new) => s.settings = Some(new),
                 Control::Identity(me) => s.identity = Some(me),
                 Control::Clients(l) => s.clients = Some(l),
+                Control::Replication(r) => s.replication = Some(r),
+                // Two promises not yet handed over: the one that ends later holds (a
+                // promise once given is never shortened).
+                Control::Witnessed { until } => {
+                    s.witnessed = Some(s.witnessed.map_or(until, |old| old.max(until)));
+                }
                 Control::Role { role, at, loaded } => {
                     let loaded = loaded || s.role.is_some_and(|(_, _, l)| l);
                     s.role = Some((role, at, loaded));
@@ -312,6 +329,18 @@ impl Feed for Inbox {
     }
 }
 
+/// The witness askers report into the same feed.
+impl crate::witness::asker::AnswerFeed for Inbox {
+    fn answer(
+        &self,
+        from: crate::witness::Endpoint,
+        sent: Duration,
+        result: Result<crate::witness::Reply, String>,
+    ) -> bool {
+        self.send_feed(Event::WitnessAnswer { from, sent, result })
+    }
+}
+
 impl Mailbox {
     /// The control events waiting, in the order they must apply; a shutdown alone.
     fn take_control(&self) -> Vec<Event> {
@@ -330,6 +359,17 @@ impl Mailbox {
         }
         if let Some(l) = s.clients.take() {
             out.push(Event::Clients(l));
+        }
+        if let Some(r) = s.replication.take() {
+            out.push(Event::Replication(r));
+        }
+        // A promise given before a role change must reach the core before that change:
+        // a replica that confirmed `VIP.WITNESS` and is then promoted (both written by the
+        // main thread while the worker was busy) must already know, when it hears it was
+        // promoted, that it may not claim yet. Slots lose their arrival order, so the
+        // fixed order here is what guarantees it: witnessed before role, always.
+        if let Some(until) = s.witnessed.take() {
+            out.push(Event::Witnessed { until });
         }
         if let Some((role, at, loaded)) = s.role.take() {
             out.push(Event::Role { role, at, loaded });
@@ -471,6 +511,7 @@ fn run(mut core: Core, mailbox: Mailbox, mut live: system::Live, status: Arc<Mut
         }
         if core.finished() {
             live.pollers.stop_all();
+            live.askers.stop_all();
             break;
         }
     }
@@ -523,6 +564,36 @@ mod tests {
         inbox.control(Control::Settings(Box::default()));
         inbox.control(Control::Shutdown);
         assert_eq!(mailbox.next(None), vec![Event::Shutdown]);
+    }
+
+    #[test]
+    fn a_promise_reaches_the_core_before_a_role_change_sent_after_it() {
+        // VIP.WITNESS confirmed, then the node was promoted, both while the worker was
+        // busy: the core must hear the promise first, or it could claim at the promotion.
+        let (inbox, mailbox) = inbox();
+        inbox.control(Control::Witnessed {
+            until: Duration::from_millis(900),
+        });
+        inbox.control(role(Role::Master, 5, false));
+        inbox.control(Control::Witnessed {
+            until: Duration::from_millis(700),
+        });
+        inbox.control(Control::Replication(Box::default()));
+        assert_eq!(
+            mailbox.next(None),
+            vec![
+                Event::Replication(Box::default()),
+                // two promises coalesced: the one that ends later holds
+                Event::Witnessed {
+                    until: Duration::from_millis(900)
+                },
+                Event::Role {
+                    role: Role::Master,
+                    at: Duration::from_millis(5),
+                    loaded: false
+                },
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The live side effects: the kernel (netlink, the packet socket), the Sentinel pollers,
-//! the watcher's listener, and the Redis log. Everything `worker::process` asks for lands
-//! here, on the worker thread.
+//! the witness askers, the watcher's listener, and the Redis log. Everything
+//! `worker::process` asks for lands here, on the worker thread.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,8 @@ use crate::error::OsError;
 use crate::netlink::Netlink;
 use crate::sentinel::poller::Pollers;
 use crate::sentinel::PollPlan;
+use crate::witness::asker::Askers;
+use crate::witness::WitnessPlan;
 
 /// The kernel, via netlink and an AF_PACKET socket, each opened on first use and reopened
 /// after a failure (so a capability granted later is picked up).
@@ -167,6 +169,7 @@ pub type Sink = Box<dyn Fn(String) + Send>;
 pub struct Live {
     pub kernel: Kernel,
     pub pollers: Pollers,
+    pub askers: Askers,
     pub watch: Option<Arc<WatchControl>>,
     pub sink: Sink,
     pub log: Box<dyn Log>,
@@ -181,7 +184,8 @@ impl Live {
     ) -> Live {
         Live {
             kernel: Kernel::default(),
-            pollers: Pollers::new(Box::new(inbox)),
+            pollers: Pollers::new(Box::new(inbox.clone())),
+            askers: Askers::new(Box::new(inbox)),
             watch,
             sink,
             log,
@@ -221,16 +225,16 @@ impl System for Live {
         self.pollers.apply(plan);
     }
 
+    fn witnesses(&mut self, plan: Option<WitnessPlan>) {
+        self.askers.apply(plan);
+    }
+
     fn poll_now(&mut self) {
         self.pollers.poll_now();
     }
 
     fn poll_interval(&mut self, interval: Duration) {
         self.pollers.set_interval(interval);
-    }
-
-    fn witnesses(&mut self, _plan: Option<crate::witness::WitnessPlan>) {
-        // The askers (witness::asker) are wired in with the Redis glue's transport.
     }
 
     fn listen(&mut self, spec: Option<ListenSpec>) {

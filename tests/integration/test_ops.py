@@ -457,6 +457,8 @@ MESSAGE_SOURCES = [
     ("src/sentinel/tls.rs", "alert"), ("src/sentinel/tls.rs", "certificate_refused"),
     ("src/sentinel/tls.rs", "closed_after_handshake"), ("src/sentinel/tls.rs", "plaintext_to_tls_port"),
     ("src/sentinel/acl.rs", "denied"),
+    # the failsafe (core/witnesses.rs)
+    ("src/core/witnesses.rs", "with_witnesses"), ("src/core/witnesses.rs", "note_failsafe"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"

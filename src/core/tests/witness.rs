@@ -154,7 +154,11 @@ fn in_failsafe_a_replica_that_says_no_ends_the_hold_and_a_silent_one_when_its_wo
 fn a_promoted_witness_fences_at_once() {
     for denial in [
         Denial::Promoted,
-        Denial::FollowsOther("192.0.2.12:6379".into()),
+        Denial::FollowsOther {
+            master: "192.0.2.12:6379".into(),
+            replid: "cccccccccccccccccccccccccccccccccccccccc".into(),
+        },
+        Denial::FailingOver("Sentinel 192.0.2.23:26379 is failing it over".into()),
         Denial::ReportedDown(
             "Sentinel 192.0.2.22:26379 reports it objectively down (o_down)".into(),
         ),

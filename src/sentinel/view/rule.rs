@@ -7,7 +7,8 @@
 //! 3. basis `promoted_until`: chosen by a running failover;
 //! 4. basis `quorum_until`: a quorum of supporters, at least one naming us;
 //! 5. `hold`: the basis that lasts longer decides;
-//! 6. else, most specific first: `reported_down`, `quorum_names_other`, `too_few_confirm`.
+//! 6. `promotion_pending`: chosen by a forced failover not yet committed: wait;
+//! 7. else, most specific first: `reported_down`, `quorum_names_other`, `too_few_confirm`.
 
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ impl SentinelView {
         let quorum = rule.quorum_until();
         if let Some(hold) = rule.hold(quorum, promoted) {
             return hold;
+        }
+        if let Some(pending) = rule.promotion_pending(newest_other) {
+            return pending;
         }
         rule.reported_down()
             .or_else(|| rule.quorum_names_other())
@@ -228,6 +232,30 @@ impl<'a> Rule<'a> {
             (Some(c), Some(q)) if self.required > 0 => Some(c.min(*q)),
             _ => None,
         }
+    }
+
+    /// Chosen by a forced failover whose leader has not seen the promotion yet: wait for it
+    /// (no fence: nothing speaks against us).
+    pub(super) fn promotion_pending(&self, newest_other: Option<&Reading<'_>>) -> Option<Verdict> {
+        self.readings
+            .iter()
+            .filter(|r| r.heard.answer.promoted().is_some_and(|p| self.is_us(r, p)))
+            .filter(|r| !promotion_committed(r))
+            .filter(|r| newest_other.is_none_or(|o| o.epoch() <= r.epoch()))
+            .find(|r| r.fresh(self.now))
+            .map(|r| Verdict::Refuse {
+                fence: None,
+                why: Why::PromotionNotCommitted {
+                    by: r.addr.clone(),
+                    state: r
+                        .heard
+                        .answer
+                        .master
+                        .failover_state
+                        .clone()
+                        .unwrap_or_else(|| "?".into()),
+                },
+            })
     }
 
     /// The figures behind every sentence.

@@ -535,16 +535,26 @@ fn a_replica_hears_what_its_sentinels_report_against_the_master() {
         ..Me::default()
     });
     hear(&mut v, 1, 0, says(1, 1, "r1", 0));
-    assert_eq!(v.against_master(ms(100)), None);
+    assert_eq!(v.against_master(ms(100), false), None);
     let mut down = says(2, 1, "r1", 0);
     down.master.instance.flags = Flags::parse("master,s_down");
     hear(&mut v, 2, 100, down);
     assert_eq!(
-        v.against_master(ms(200)).as_deref(),
+        v.against_master(ms(200), false).as_deref(),
         Some("Sentinel 192.0.2.22:26379 reports it subjectively down (s_down)")
     );
     assert_eq!(
-        v.against_master(ms(3000)),
+        v.against_master(ms(200), true),
+        None,
+        "down, not failing over"
+    );
+    hear(&mut v, 3, 150, failing_over(3, 1, "r1", 0, 2, "r2"));
+    assert_eq!(
+        v.against_master(ms(200), true).as_deref(),
+        Some("Sentinel 192.0.2.23:26379 is failing it over")
+    );
+    assert_eq!(
+        v.against_master(ms(3000), false),
         None,
         "an old report is forgotten"
     );
