@@ -243,7 +243,7 @@ def test_failover_while_witness_promises_stand(make_topology, module_path, flavo
           f"{(rel.wall - promoted) * 1000:+.0f} ms from the promotion; two holders "
           f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms, no holder "
           f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms; writes acknowledged by n1 after the promotion "
-          f"{len(late)}, acknowledged writes lost {len(lost)} of {len(w.acks)}")
+          f"{len(late)}, acknowledged writes lost {len(lost)} of {len(w.acks)}; holders {smp.describe(t0=t0)}")
     assert not asked_early, f"a replica promised with all three Sentinels up: {asked_early[:3]}"
     assert end is not None, f"{new} never showed a promise to n1"
     assert claim.t >= end, (f"{new} claimed {(end - claim.t) * 1000:.0f} ms before its promise ran out\n"
