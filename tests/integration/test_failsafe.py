@@ -110,7 +110,8 @@ def test_two_stopped_sentinels_master_holds_on_replicas_word(make_topology, modu
     print(f"\n[{flavor}] two Sentinels stopped {t_cont - t0:.1f}s: n1 in failsafe {(t_in - t0) * 1000:.0f} ms after "
           f"the stop, out {(t_out - t_cont) * 1000:.0f} ms after they resumed; no holder "
           f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
-          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; witnesses {rows}")
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}; witnesses {rows}")
     assert not off, f"n1 did not hold alone in {len(off)} samples\n{run_report(g, smp, t0)}"
     assert not before, f"failsafe before the stop: {before[:3]}"
     assert (during["failsafe"], during["holding"], during["witnesses"], during["witnesses_confirmed"]) == \
@@ -118,7 +119,8 @@ def test_two_stopped_sentinels_master_holds_on_replicas_word(make_topology, modu
     assert during["reason"].startswith("failsafe"), during
     assert witness_hosts(rows) == {g["n2"].address, g["n3"].address}, rows
     assert all(str(r.get("reply", "")).startswith("follows") for r in rows), rows
-    assert (after["failsafe"], after["holding"]) == ("0", "1") and after["failsafe_since_ms"] != "0", after
+    assert during["failsafe_since_ms"] not in ("", "0"), during
+    assert (after["failsafe"], after["holding"]) == ("0", "1"), after
     enter, leave = events_named(lines, "failsafe-enter"), events_named(lines, "failsafe-leave")
     assert enter and leave and enter[0] < leave[-1], f"__vip__:events: {lines}"
     assert_none_lost(g, smp, w, g["n1"], t0)
@@ -129,7 +131,7 @@ def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topolo
     """The same stop with `vip.failsafe no`: n1 releases when its lease runs out (no failsafe,
     no question to the replicas) and claims again once the Sentinels answer."""
     topo, g = failsafe_group(make_topology, module_path, flavor, extra_module_args=["failsafe", "no"])
-    with HolderSampler(topo) as smp:
+    with HolderSampler(topo) as smp, VipWriter(topo) as w, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
         time.sleep(0.5)
         t0 = time.monotonic()
         for s in ("s2", "s3"):
@@ -147,11 +149,15 @@ def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topolo
     after = status(g["n1"])
     print(f"\n[{flavor}] vip.failsafe no, two Sentinels stopped: n1 released {(rel.t - t0) * 1000:.0f} ms after, "
           f"claimed again {(back.t - t_cont) * 1000:.0f} ms after they resumed; no holder "
-          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms")
+          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}")
     assert (during["failsafe"], during["holding"]) == ("0", "0"), during
     assert after["holding"] == "1" and after["last_fence_reason"] == "lease_expired", after
-    assert after["failsafe_since_ms"] == "0", after
+    entered = [x for x in rec.of("n1") if x.fields["failsafe"] != "0"]
+    assert not entered, f"failsafe with vip.failsafe no: {entered[:3]}"
     assert_never_two_holders(g, smp, t0)
+    assert_none_lost(g, smp, w, g["n1"], t0)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -160,7 +166,7 @@ def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, mo
     not hold on its replicas' word; it releases when its lease runs out and claims again once
     everything is back."""
     topo, g = failsafe_group(make_topology, module_path, flavor)
-    with HolderSampler(topo) as smp:
+    with HolderSampler(topo) as smp, VipWriter(topo) as w, StatusRecorder(g, ["n1"], ("failsafe",)) as rec:
         time.sleep(0.5)
         t0 = time.monotonic()
         topo.link_down("n3")
@@ -180,12 +186,16 @@ def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, mo
         time.sleep(1)
     print(f"\n[{flavor}] two Sentinels stopped, n3 cut off: n1 released {(rel.t - t0) * 1000:.0f} ms after, claimed "
           f"again {(back.t - t_cont) * 1000:.0f} ms after they resumed; no holder "
-          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms; witnesses {rows}")
+          f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms, two holders "
+          f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms; acknowledged writes lost "
+          f"{len(w.missing_from(g['n1']))} of {len(w.acks)}; witnesses {rows}")
     assert during["holding"] == "0" and during["failsafe"] == "0", during
     assert during["witnesses"] == "2" and during["witnesses_confirmed"] != "2", during
     assert witness_hosts(rows) == {g["n2"].address, g["n3"].address}, rows
-    assert status(g["n1"])["failsafe_since_ms"] == "0", status(g["n1"])
+    entered = [x for x in rec.of("n1") if x.fields["failsafe"] != "0"]
+    assert not entered, f"failsafe without n3's word: {entered[:3]}\n{run_report(g, smp, t0)}"
     assert_never_two_holders(g, smp, t0)
+    assert_none_lost(g, smp, w, g["n1"], t0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,7 +243,7 @@ def test_failover_while_witness_promises_stand(make_topology, module_path, flavo
           f"{(rel.wall - promoted) * 1000:+.0f} ms from the promotion; two holders "
           f"{smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms, no holder "
           f"{smp.duration_ms(lambda h: not h, since=t0):.0f} ms; writes acknowledged by n1 after the promotion "
-          f"{len(late)}, acknowledged writes lost {len(lost)} of {len(w.acks)}")
+          f"{len(late)}, acknowledged writes lost {len(lost)} of {len(w.acks)}; holders {smp.describe(t0=t0)}")
     assert not asked_early, f"a replica promised with all three Sentinels up: {asked_early[:3]}"
     assert end is not None, f"{new} never showed a promise to n1"
     assert claim.t >= end, (f"{new} claimed {(end - claim.t) * 1000:.0f} ms before its promise ran out\n"
@@ -275,7 +285,8 @@ def test_leader_crash_after_promotion_promoted_never_claims(make_topology, modul
     print(f"\n[{flavor}] s1 crashed after promoting {new} (exit {code}); {new} converted back "
           f"{t_conv - t0:.1f}s after SENTINEL FAILOVER; n1 without the VIP {without:.0f} ms (fence "
           f"{s1['last_fence_reason']!r}), holds again {back.t - t0:.1f}s after; writes acknowledged by {new} "
-          f"through the VIP {len(by_new)}")
+          f"through the VIP {len(by_new)}; two holders {smp.duration_ms(lambda h: len(h) > 1, since=t0):.0f} ms, "
+          f"acknowledged writes lost {len(w.missing_from(g['n1']))} of {len(w.acks)}")
     assert not held, f"{new} held the VIP in {len(held)} samples\n{run_report(g, smp, t0)}"
     assert not by_new, f"{new} acknowledged {len(by_new)} writes through the VIP"
     assert s1["holding"] == "1" and g["n1"].role() == "master", s1
