@@ -6,19 +6,19 @@ run names others:
 
 - (a) two of three Sentinels stopped for 10 s: figure 9's scenario (scenarios.py), run again
   with ``vip-sentinel-nofs`` beside the others;
-- (b) ``cut-sentinels``: n1 cut off from the three Sentinels (both ways, nftables in n1's
-  namespace; bench/cuts.py) but not from its replicas, 8 s (above down-after 1000: down-after +
-  8 s), while the Sentinels fail it over; ``cut-replicas``: n1 cut off from n2 and n3 but not from
-  the Sentinels, as long. The Sentinels run in namespaces of their own (n4-n6);
+- (b) ``cut-sentinels``: n1 cut off from the three Sentinels (both ways: nftables in n1's
+  namespace, tests/harness/firewall.py) but not from its replicas, 8 s (above down-after 1000:
+  down-after + 8 s), while the Sentinels fail it over; ``cut-replicas``: n1 cut off from n2 and
+  n3 but not from the Sentinels, as long. The Sentinels run on hosts of their own (s1-s3);
 - (c) ``witness-failover``: n3's Sentinel stopped (SIGSTOP), so that n1 has no spare supporter
   and asks its replicas, 2 s later `SENTINEL FAILOVER` to n2's Sentinel; ``planned-all-up``:
   the same failover with every Sentinel up (nobody asked, nothing promised). The new master's
   claim after its promotion, from its own log ("MASTER MODE enabled" → "claiming") and from the
   first GARP in obs;
-- (d) ``forced-unreachable``: n1 cut off from n2's Sentinel (n5), `SENTINEL FAILOVER` to that
-  one; the cut stays until the failover is done plus 3 s. ``crash-promotion``: `SENTINEL
-  SIMULATE-FAILURE crash-after-promotion` and `SENTINEL FAILOVER` to n2's Sentinel, which exits
-  right after the promotion; restarted 5 s later. Sentinels apart as in (b).
+- (d) ``forced-unreachable``: n1 cut off from Sentinel s2, `SENTINEL FAILOVER` to that one; the
+  cut stays until the failover is done plus 3 s. ``crash-promotion``: `SENTINEL SIMULATE-FAILURE
+  crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits right after the promotion;
+  restarted 5 s later. Sentinels apart as in (b).
 
 Each repetition ends once n1 is a replica again (or, where no failover happened, the Sentinels
 have settled) and the settled master alone has held the VIP for 3 s.
@@ -29,10 +29,10 @@ from __future__ import annotations
 import time
 
 from bench.common import ms_since as _ms, wait_value as _wait
-from bench.cuts import Cuts, replica_addrs, sentinel_addrs
 from bench.scenarios import FAILOVER_TIMEOUT_S, Rep, link_down_s
 from tests.harness.logs import log_events
 from tests.harness.netns import MASTER_NAME
+from tests.harness.sentinel import crash_after_promotion
 
 SETTLE_AFTER_CUT_S = 3.0
 CRASHED_FOR_S = 5.0
@@ -90,16 +90,17 @@ def cut_sentinels_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "cut-sentinels", "down_after_ms": down_after_ms}
     down_s = link_down_s(down_after_ms)
     with Rep(mech, "wc", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
         t0 = time.time()
-        cuts.cut("n1", sentinel_addrs(r.g))
+        fw.block(*r.topo.sentinel_names)
         try:
             res["new_master"] = _wait(lambda: _new_master_of(r), down_s - 0.5, 0.05)
             time.sleep(max(0.0, t0 + down_s - time.time()))
         finally:
             t_heal = time.time()
-            cuts.heal_all()
+            res["dropped"] = fw.dropped()
+            fw.clear()
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
@@ -110,15 +111,16 @@ def cut_replicas_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "cut-replicas", "down_after_ms": down_after_ms}
     down_s = link_down_s(down_after_ms)
     with Rep(mech, "wr", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
         t0 = time.time()
-        cuts.cut("n1", replica_addrs(r.g, "n1"))
+        fw.block("n2", "n3")
         try:
             time.sleep(down_s)
         finally:
             t_heal = time.time()
-            cuts.heal_all()
+            res["dropped"] = fw.dropped()
+            fw.clear()
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
@@ -188,17 +190,18 @@ def planned_all_up_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
 def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "forced-unreachable", "down_after_ms": down_after_ms}
     with Rep(mech, "wu", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
         t0 = time.time()
-        cuts.cut("n1", sentinel_addrs(r.g, ["n2"]))
+        fw.block("s2")
         try:
-            r.g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            r.g.sentinels["s2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
             res["new_master"] = _wait(lambda: _new_master_of(r), FAILOVER_TIMEOUT_S, 0.05)
             time.sleep(SETTLE_AFTER_CUT_S)
         finally:
             t_heal = time.time()
-            cuts.heal_all()
+            res["dropped"] = fw.dropped()
+            fw.clear()
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
@@ -208,9 +211,9 @@ def crash_promotion_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "crash-promotion", "down_after_ms": down_after_ms}
     with Rep(mech, "wk", keep, down_after_ms, sentinels_apart=True) as r:
         time.sleep(0.5)
-        s = r.g.sentinels["n2"]
+        s = r.g.sentinels["s2"]
         t0 = time.time()
-        s.execute("SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion")
+        crash_after_promotion(s)
         s.execute("SENTINEL", "FAILOVER", MASTER_NAME)
         crashed = _wait(lambda: not s.alive(), FAILOVER_TIMEOUT_S, 0.02)
         t_crash = time.time()
