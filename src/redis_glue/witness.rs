@@ -4,7 +4,7 @@
 //! over only when they change).
 //!
 //! All of it on the main thread: one `INFO replication` (memory only), a judgement
-//! (`witness::judge`), and at most one control to the worker. Nothing waits.
+//! (`witness::judge_heard`, with what this node's Sentinels report), and at most one control to the worker. Nothing waits.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -97,6 +97,7 @@ fn reply_value(reply: &Reply) -> RedisValue {
         Reply::Denied(Denial::Promoted) => ("promoted", String::new()),
         Reply::Denied(Denial::FollowsOther(m)) => ("follows-other", m.clone()),
         Reply::Denied(Denial::NotFollowing(why)) => ("not-following", why.clone()),
+        Reply::Denied(Denial::ReportedDown(why)) => ("reported-down", why.clone()),
     };
     RedisValue::Array(vec![bulk(kind), bulk(&detail)])
 }
@@ -106,7 +107,11 @@ fn reply_value(reply: &Reply) -> RedisValue {
 /// promoted meanwhile: the worker hears of the promise before any later role change.
 pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
-    let reply = witness::judge(&replication(ctx), &q);
+    // What this node's own Sentinels report against its master, as of the worker's last
+    // snapshot (empty in basic mode): a replica that hears it does not confirm.
+    let against = worker_link::status().sentinels_against_master;
+    let against = (!against.is_empty()).then_some(against.as_str());
+    let reply = witness::judge_heard(&replication(ctx), &q, against);
     if let Reply::Follows { granted_ms } = reply {
         // Counted from now, on the module's one clock: the asker counts its own lease from
         // before it sent the question, so its end is never later than ours.

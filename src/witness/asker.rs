@@ -432,7 +432,8 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// `VIP.WITNESS`'s answer: `["follows", <granted-ms>]`, `["promoted", ""]`,
-/// `["follows-other", "<host:port>"]`, `["not-following", "<reason>"]`, or an error reply.
+/// `["follows-other", "<host:port>"]`, `["not-following", "<reason>"]`,
+/// `["reported-down", "<what its Sentinels report>"]`, or an error reply.
 fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
     let malformed = |what: &str| Err(WitnessError::Malformed(what.to_string()));
     let items = match v {
@@ -464,6 +465,7 @@ fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
                 "promoted" => Ok(Reply::Denied(Denial::Promoted)),
                 "follows-other" => Ok(Reply::Denied(Denial::FollowsOther(detail))),
                 "not-following" => Ok(Reply::Denied(Denial::NotFollowing(detail))),
+                "reported-down" => Ok(Reply::Denied(Denial::ReportedDown(detail))),
                 _ => malformed(&format!(
                     "unknown answer '{}'",
                     other.chars().take(40).collect::<String>()

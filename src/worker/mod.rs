@@ -73,12 +73,9 @@ pub trait System {
     fn poll_interval(&mut self, interval: Duration);
     fn listen(&mut self, spec: Option<ListenSpec>);
     /// Ask these witnesses from now on (None: ask none): the failsafe's askers.
-    fn witnesses(&mut self, plan: Option<crate::witness::WitnessPlan>);
+    fn witnesses(&mut self, plan: Option<WitnessPlan>);
     fn publish(&mut self, line: String);
     fn log(&self, level: Level, message: &str);
-    /// Ask exactly these witnesses (None: ask none). No-op by default: only the live
-    /// system has askers.
-    fn witnesses(&mut self, _plan: Option<WitnessPlan>) {}
 }
 
 /// The time, as the core wants it.

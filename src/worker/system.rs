@@ -237,10 +237,6 @@ impl System for Live {
         self.pollers.set_interval(interval);
     }
 
-    fn witnesses(&mut self, _plan: Option<crate::witness::WitnessPlan>) {
-        // The askers (witness::asker) are wired in with the Redis glue's transport.
-    }
-
     fn listen(&mut self, spec: Option<ListenSpec>) {
         if let Some(w) = &self.watch {
             w.listen(spec);
