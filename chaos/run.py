@@ -48,7 +48,8 @@ enough; then drawn by weight):
 - cut-replicas: the master cut off from its replicas but not from the Sentinels, 2-10 s;
 - cut-replica: one replica cut off from the master but not from the Sentinels, 2-10 s;
 - forced: a failover forced by a Sentinel the master cannot reach: the master cut off from one
-  Sentinel, `SENTINEL FAILOVER` sent to that one, the cut kept 2-10 s after the failover;
+  Sentinel, `SENTINEL FAILOVER` sent to that one 0-3 s later (at once: before the master's module
+  can notice that it lost that Sentinel), the cut kept 2-10 s after the failover;
 - crash-promotion: `SENTINEL SIMULATE-FAILURE crash-after-promotion` and `SENTINEL FAILOVER`
   to one Sentinel, which exits right after the replica's promotion; restarted 2-10 s later;
 and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
@@ -129,6 +130,7 @@ class Fault:
     sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
     other_pick: int  # which of the other nodes, when not on the master's node
     pause: float  # quiet time before the fault
+    lead: float = 0.0  # forced: from the cut to SENTINEL FAILOVER (0: at once, before the master can notice)
 
 
 def make_plan(rounds: int, seed: int, only: Optional[list[str]] = None) -> list[Fault]:
@@ -144,7 +146,7 @@ def make_plan(rounds: int, seed: int, only: Optional[list[str]] = None) -> list[
         duration = round(rng.uniform(lo, hi), 2)
         loss = may_lose and rng.random() < 0.25
         plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
-                          rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
+                          rng.randrange(2), round(rng.uniform(0.5, 2), 2), round(rng.uniform(0, 3), 2)))
     return plan
 
 
@@ -397,10 +399,12 @@ def forced_failover(g: RedisGroup, cuts: Cuts, master: str, fault: Fault) -> str
     key = pick_sentinel(g, master, fault)
     cuts.cut(master, sentinel_hosts_of(g, [key]))
     try:
+        time.sleep(fault.lead)
         try:
             g.sentinels[key].execute("SENTINEL", "FAILOVER", MASTER_NAME)
             new = wait_failover(g, master, timeout=60)
-            detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it: {master} -> {new}"
+            detail = (f"{master} cut off from Sentinel {key}, {fault.lead:.1f}s later SENTINEL FAILOVER via it: "
+                      f"{master} -> {new}")
         except (redis.RedisError, AssertionError) as exc:
             detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
         time.sleep(fault.duration)
