@@ -15,8 +15,10 @@ run names others:
   the same failover with every Sentinel up (nobody asked, nothing promised). The new master's
   claim after its promotion, from its own log ("MASTER MODE enabled" → "claiming") and from the
   first GARP in obs;
-- (d) ``forced-unreachable``: n1 cut off from Sentinel s2, `SENTINEL FAILOVER` to that one; the
-  cut stays until the failover is done plus 3 s. ``crash-promotion``: `SENTINEL SIMULATE-FAILURE
+- (d) ``forced-unreachable``: n1 cut off from Sentinel s2, `SENTINEL FAILOVER` to that one 2 s
+  later (n1 has noticed it lost s2 by then); the cut stays until the failover is done plus 3 s.
+  ``forced-at-once``: the same with `SENTINEL FAILOVER` right after the cut, before n1 can
+  notice. ``crash-promotion``: `SENTINEL SIMULATE-FAILURE
   crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits right after the promotion;
   restarted 5 s later. Sentinels apart as in (b).
 
@@ -35,6 +37,7 @@ from tests.harness.netns import MASTER_NAME
 from tests.harness.sentinel import crash_after_promotion
 
 SETTLE_AFTER_CUT_S = 3.0
+FORCED_LEAD_S = 2.0
 CRASHED_FOR_S = 5.0
 STOP_BEFORE_FAILOVER_S = 2.0
 
@@ -187,13 +190,15 @@ def planned_all_up_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
 # (d) a failover forced by a Sentinel the master cannot reach; a crash after the promotion
 
 
-def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
-    res: dict = {"mech": mech, "scenario": "forced-unreachable", "down_after_ms": down_after_ms}
-    with Rep(mech, "wu", keep, down_after_ms, sentinels_apart=True) as r:
+def _forced(mech: str, down_after_ms: int, keep: bool, lead_s: float) -> dict:
+    name = "forced-unreachable" if lead_s else "forced-at-once"
+    res: dict = {"mech": mech, "scenario": name, "down_after_ms": down_after_ms, "lead_ms": lead_s * 1000}
+    with Rep(mech, "wu" if lead_s else "wo", keep, down_after_ms, sentinels_apart=True) as r:
         fw = r.topo.firewall("n1")
         time.sleep(0.5)
-        t0 = time.time()
         fw.block("s2")
+        time.sleep(lead_s)
+        t0 = time.time()
         try:
             r.g.sentinels["s2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
             res["new_master"] = _wait(lambda: _new_master_of(r), FAILOVER_TIMEOUT_S, 0.05)
@@ -205,6 +210,14 @@ def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
+
+
+def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    return _forced(mech, down_after_ms, keep, FORCED_LEAD_S)
+
+
+def forced_at_once_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    return _forced(mech, down_after_ms, keep, 0.0)
 
 
 def crash_promotion_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
@@ -242,6 +255,7 @@ SCENARIOS = {  # name -> (part of figure 15, function)
     "witness-failover": ("c", witness_failover_rep),
     "planned-all-up": ("c", planned_all_up_rep),
     "forced-unreachable": ("d", forced_unreachable_rep),
+    "forced-at-once": ("d", forced_at_once_rep),
     "crash-promotion": ("d", crash_promotion_rep),
 }
 # the mechanisms each part compares (the Sentinel script needs its Sentinel beside a Redis node:
@@ -254,4 +268,4 @@ MECHS = {
 }
 # repetitions per cell of a full run (--witness-reps scales them)
 REPS = {"a": 3, "cut-sentinels": 20, "cut-replicas": 20, "witness-failover": 10, "planned-all-up": 10,
-        "forced-unreachable": 20, "crash-promotion": 5}
+        "forced-unreachable": 20, "forced-at-once": 5, "crash-promotion": 5}

@@ -143,7 +143,8 @@ METHOD_15 = """15. **The failsafe and the asymmetric cases** (bench/witness.py, 
    namespace (tests/harness/firewall.py: its interface's ingress and egress hooks drop every
    packet from and to the given hosts; established TCP connections stall, nothing is reset):
    n1 from the three Sentinels or from n2 and n3, 8 s (above down-after 1000: down-after + 8 s);
-   n1 from s2 before `SENTINEL FAILOVER` to s2, until the failover is done plus 3 s. The crash
+   n1 from s2 2 s before `SENTINEL FAILOVER` to s2 (and, forced at once, right before it), until
+   the failover is done plus 3 s. The crash
    after the promotion is `SENTINEL SIMULATE-FAILURE crash-after-promotion` then
    `SENTINEL FAILOVER` on s2,
    restarted from its configuration 5 s after it exited. (c) stops n3's Sentinel (SIGSTOP) 2 s

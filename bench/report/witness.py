@@ -175,8 +175,10 @@ def _forced(L: list[str], at: dict) -> None:
     add = L.append
     for name, title in (
             ("forced-unreachable", "**(d) A failover forced by a Sentinel n1 cannot reach** (n1 cut off from "
-                                   "Sentinel s2, `SENTINEL FAILOVER` to it; the cut lasts until the failover "
-                                   "is done plus 3 s)"),
+                                   "Sentinel s2, `SENTINEL FAILOVER` to it 2 s later; the cut lasts until the "
+                                   "failover is done plus 3 s)"),
+            ("forced-at-once", "**(d) The same, `SENTINEL FAILOVER` at once after the cut** (before n1 can "
+                               "notice that it lost s2)"),
             ("crash-promotion", "**(d) Crash after the promotion** (`SENTINEL SIMULATE-FAILURE "
                                 "crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits "
                                 "right after its replica's promotion; restarted 5 s later; the other two "
@@ -194,7 +196,7 @@ def _forced(L: list[str], at: dict) -> None:
             ("ms with no holder", lambda m, n=name: cell(stat(_rows(at, n, m), none_), 0)),
             ("client's longest gap between acknowledged writes", _s(at, name, "client_gap_ms")),
         ]
-        if name == "forced-unreachable":
+        if name.startswith("forced"):
             rows += [("n1's release − the promotion", _s(at, name, "release_minus_promotion_ms")),
                      ("the new master's claim − its promotion (module log)",
                       _s(at, name, "new_master_claim_minus_promotion_ms")),
