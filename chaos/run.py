@@ -85,6 +85,7 @@ from typing import Optional
 
 import redis
 
+from bench.witness import force_failover
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import promotions
 from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, VIP4, root_and_module_problem, sweep_stale_namespaces,
@@ -401,10 +402,10 @@ def forced_failover(g: RedisGroup, cuts: Cuts, master: str, fault: Fault) -> str
     try:
         time.sleep(fault.lead)
         try:
-            g.sentinels[key].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            refused = force_failover(g.sentinels[key])
             new = wait_failover(g, master, timeout=60)
-            detail = (f"{master} cut off from Sentinel {key}, {fault.lead:.1f}s later SENTINEL FAILOVER via it: "
-                      f"{master} -> {new}")
+            detail = (f"{master} cut off from Sentinel {key}, {fault.lead:.1f}s later SENTINEL FAILOVER via it"
+                      + (f" (NOGOODSLAVE {refused} times first)" if refused else "") + f": {master} -> {new}")
         except (redis.RedisError, AssertionError) as exc:
             detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
         time.sleep(fault.duration)
