@@ -19,9 +19,9 @@ Every deployment: n1 master, n2 and n3 replicas, one Sentinel per node (quorum 2
 down-after-milliseconds 1000 for every mechanism unless a run names others, failover-timeout 10000, parallel-syncs 1),
 observer/client in ``obs``; `enable-debug-command yes` on every Redis (the busy-master figure
 sends DEBUG SLEEP). All processes are started through the Topology (``ip netns exec``) and
-killed by pid when it closes. With ``sentinels_apart`` (figure 15's cuts) the Sentinels run in
-namespaces n4-n6 of their own instead (bench/cuts.py); the Sentinel script does not apply there
-(its recipe runs the script beside a Redis node).
+killed by pid when it closes. With ``sentinels_apart`` (figure 15's cuts; the topology made with
+``sentinel_hosts=3``) the Sentinels run on hosts s1-s3 of their own instead; the Sentinel script
+does not apply there (its recipe runs the script beside a Redis node).
 """
 
 from __future__ import annotations
@@ -34,11 +34,10 @@ import time
 from pathlib import Path
 
 from bench.common import BENCH_DIR, VIP_PREFIX
-from bench.cuts import REDIS_NODES, module_args_apart, new_sentinel
 from tests.harness.logs import promotions
 from tests.harness.netns import DEFAULT_MODULE, MASTER_NAME, NODE_ADDR4, VIP4, VIP_IP
 from tests.harness.processes import SentinelNode
-from tests.harness.sentinel import DOWN_AFTER_MS, sentinel_list, wait_settled
+from tests.harness.sentinel import DOWN_AFTER_MS, sentinel_hosts, sentinel_list, wait_settled
 from tests.harness.status import try_status
 from tests.harness.topology import Topology
 
@@ -78,9 +77,8 @@ def mode_args(topo: Topology, mech: str, apart: bool = False) -> list[str]:
     """The module's mode arguments for a mechanism (after address/interface)."""
     if mech not in ("vip-sentinel", "vip-sentinel-nofs"):
         return []
-    if apart:
-        return module_args_apart(topo, failsafe=False if mech == "vip-sentinel-nofs" else None)
-    return sentinel_mode_args(topo) + (["failsafe", "no"] if mech == "vip-sentinel-nofs" else [])
+    hosts = sentinel_hosts(topo) if apart else ("n1", "n2", "n3")
+    return sentinel_mode_args(topo, hosts) + (["failsafe", "no"] if mech == "vip-sentinel-nofs" else [])
 
 
 def fill(template: Path, dest: Path, values: dict[str, str], mode: int = 0o644) -> Path:
@@ -122,8 +120,7 @@ class Deployment:
         self.apart = sentinels_apart
         module = module_path() if (mech.startswith("vip-") and module_at_start) else None
         self.group = topo.redis(module=module, vip=VIP4 if module else None,
-                                module_args=mode_args(topo, mech, sentinels_apart), extra_conf=REDIS_EXTRA_CONF,
-                                nodes=list(REDIS_NODES) if sentinels_apart else None)
+                                module_args=mode_args(topo, mech, sentinels_apart), extra_conf=REDIS_EXTRA_CONF)
         self.keepalived: dict[str, subprocess.Popen] = {}
 
     # -- setup ----------------------------------------------------------------------------
@@ -189,11 +186,11 @@ class Deployment:
                                "INTERFACE": "eth0", "ARPING": arping}, 0o755)
                 extra[n].append(f"sentinel client-reconfig-script mymaster {script}")
         master = g.nodes["n1"]
-        for n in g.nodes:
-            s = (new_sentinel(g, n, master.address, self.down_after_ms) if self.apart else
-                 SentinelNode(self.topo, n, master_addr=master.address, quorum=2,
-                              down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
-                              extra_conf=extra[n]))
+        # apart: s1..s3 for n1..n3 (g.sentinels keyed by host, as tests/harness/sentinel.py does)
+        for n in (sentinel_hosts(self.topo) if self.apart else g.nodes):
+            s = SentinelNode(self.topo, n, master_addr=master.address, quorum=2,
+                             down_after_ms=self.down_after_ms, failover_timeout_ms=10000,
+                             extra_conf=extra.get(n, []))
             g.sentinels[n] = s
             s.start()
         for s in g.sentinels.values():

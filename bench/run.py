@@ -474,7 +474,7 @@ def parse_args(argv=None):
                     help="figure 15's down-after settings; one run per cell at any but 1000")
     ap.add_argument("--witness-scenarios", default="",
                     help="figure 15: only these (sentinels-stopped, cut-sentinels, cut-replicas, witness-failover, "
-                         "planned-all-up, forced-unreachable, crash-promotion)")
+                         "planned-all-up, forced-unreachable, forced-at-once, crash-promotion)")
     ap.add_argument("--figures", default="1,2,3,4,5,6,7,8,9,10,11,12,13,15",
                     help="comma-separated subset (1 and 2 run together)")
     ap.add_argument("--mechanisms", default=",".join(MECHANISMS), help=f"subset of {','.join(ALL_MECHANISMS)}")

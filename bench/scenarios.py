@@ -30,7 +30,6 @@ import threading
 import time
 
 from bench.common import Repetition, ms_since as _ms, wait_value as _wait
-from bench.cuts import HOSTS
 from bench.mechanisms import TAGS, Deployment
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import log_events, log_times
@@ -73,7 +72,8 @@ class Rep(Repetition):
         self.cap = None
 
     def setup(self) -> None:
-        self.topo = Topology(self.tag + TAGS[self.mech], nodes=HOSTS if self.apart else 3, keep_workdir=self.keep)
+        self.topo = Topology(self.tag + TAGS[self.mech], nodes=3, keep_workdir=self.keep,
+                             sentinel_hosts=3 if self.apart else 0)
         self.dep = Deployment(self.topo, self.mech, self.down_after_ms, sentinels_apart=self.apart).start()
         self.g = self.dep.group
         self.macs = {n: self.topo.mac(n) for n in self.g.nodes}

@@ -6,19 +6,21 @@ run names others:
 
 - (a) two of three Sentinels stopped for 10 s: figure 9's scenario (scenarios.py), run again
   with ``vip-sentinel-nofs`` beside the others;
-- (b) ``cut-sentinels``: n1 cut off from the three Sentinels (both ways, nftables in n1's
-  namespace; bench/cuts.py) but not from its replicas, 8 s (above down-after 1000: down-after +
-  8 s), while the Sentinels fail it over; ``cut-replicas``: n1 cut off from n2 and n3 but not from
-  the Sentinels, as long. The Sentinels run in namespaces of their own (n4-n6);
+- (b) ``cut-sentinels``: n1 cut off from the three Sentinels (both ways: nftables in n1's
+  namespace, tests/harness/firewall.py) but not from its replicas, 8 s (above down-after 1000:
+  down-after + 8 s), while the Sentinels fail it over; ``cut-replicas``: n1 cut off from n2 and
+  n3 but not from the Sentinels, as long. The Sentinels run on hosts of their own (s1-s3);
 - (c) ``witness-failover``: n3's Sentinel stopped (SIGSTOP), so that n1 has no spare supporter
   and asks its replicas, 2 s later `SENTINEL FAILOVER` to n2's Sentinel; ``planned-all-up``:
   the same failover with every Sentinel up (nobody asked, nothing promised). The new master's
   claim after its promotion, from its own log ("MASTER MODE enabled" → "claiming") and from the
   first GARP in obs;
-- (d) ``forced-unreachable``: n1 cut off from n2's Sentinel (n5), `SENTINEL FAILOVER` to that
-  one; the cut stays until the failover is done plus 3 s. ``crash-promotion``: `SENTINEL
-  SIMULATE-FAILURE crash-after-promotion` and `SENTINEL FAILOVER` to n2's Sentinel, which exits
-  right after the promotion; restarted 5 s later. Sentinels apart as in (b).
+- (d) ``forced-unreachable``: n1 cut off from Sentinel s2, `SENTINEL FAILOVER` to that one 2 s
+  later (n1 has noticed it lost s2 by then); the cut stays until the failover is done plus 3 s.
+  ``forced-at-once``: the same with `SENTINEL FAILOVER` right after the cut, before n1 can
+  notice. ``crash-promotion``: `SENTINEL SIMULATE-FAILURE
+  crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits right after the promotion;
+  restarted 5 s later. Sentinels apart as in (b).
 
 Each repetition ends once n1 is a replica again (or, where no failover happened, the Sentinels
 have settled) and the settled master alone has held the VIP for 3 s.
@@ -29,14 +31,31 @@ from __future__ import annotations
 import time
 
 from bench.common import ms_since as _ms, wait_value as _wait
-from bench.cuts import Cuts, replica_addrs, sentinel_addrs
 from bench.scenarios import FAILOVER_TIMEOUT_S, Rep, link_down_s
 from tests.harness.logs import log_events
 from tests.harness.netns import MASTER_NAME
+from tests.harness.sentinel import crash_after_promotion
 
 SETTLE_AFTER_CUT_S = 3.0
+FORCED_LEAD_S = 2.0
 CRASHED_FOR_S = 5.0
 STOP_BEFORE_FAILOVER_S = 2.0
+
+
+def force_failover(s, tries: int = 30) -> int:
+    """SENTINEL FAILOVER, asked again every 0.5 s while the Sentinel answers NOGOODSLAVE; the
+    number of refusals. A Sentinel that cannot reach the master holds it subjectively down, and
+    then accepts a replica only with an INFO reply less than 5 s old, while it asks the replicas
+    for INFO only every 10 s until the master is objectively down: an operator retries too."""
+    for i in range(tries):
+        try:
+            s.execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            return i
+        except Exception as exc:  # noqa: BLE001
+            if "NOGOODSLAVE" not in str(exc) or i == tries - 1:
+                raise
+            time.sleep(0.5)
+    return tries
 
 
 def _int(v) -> int | None:
@@ -90,16 +109,17 @@ def cut_sentinels_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "cut-sentinels", "down_after_ms": down_after_ms}
     down_s = link_down_s(down_after_ms)
     with Rep(mech, "wc", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
         t0 = time.time()
-        cuts.cut("n1", sentinel_addrs(r.g))
+        fw.block(*r.topo.sentinel_names)
         try:
             res["new_master"] = _wait(lambda: _new_master_of(r), down_s - 0.5, 0.05)
             time.sleep(max(0.0, t0 + down_s - time.time()))
         finally:
             t_heal = time.time()
-            cuts.heal_all()
+            res["dropped"] = fw.dropped()
+            fw.clear()
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
@@ -110,15 +130,16 @@ def cut_replicas_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "cut-replicas", "down_after_ms": down_after_ms}
     down_s = link_down_s(down_after_ms)
     with Rep(mech, "wr", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
         t0 = time.time()
-        cuts.cut("n1", replica_addrs(r.g, "n1"))
+        fw.block("n2", "n3")
         try:
             time.sleep(down_s)
         finally:
             t_heal = time.time()
-            cuts.heal_all()
+            res["dropped"] = fw.dropped()
+            fw.clear()
         res["cut_ms"] = (t_heal - t0) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
@@ -185,32 +206,45 @@ def planned_all_up_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
 # (d) a failover forced by a Sentinel the master cannot reach; a crash after the promotion
 
 
-def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
-    res: dict = {"mech": mech, "scenario": "forced-unreachable", "down_after_ms": down_after_ms}
-    with Rep(mech, "wu", keep, down_after_ms, sentinels_apart=True) as r:
-        cuts = Cuts(r.topo)
+def _forced(mech: str, down_after_ms: int, keep: bool, lead_s: float) -> dict:
+    name = "forced-unreachable" if lead_s else "forced-at-once"
+    res: dict = {"mech": mech, "scenario": name, "down_after_ms": down_after_ms, "lead_ms": lead_s * 1000}
+    with Rep(mech, "wu" if lead_s else "wo", keep, down_after_ms, sentinels_apart=True) as r:
+        fw = r.topo.firewall("n1")
         time.sleep(0.5)
-        t0 = time.time()
-        cuts.cut("n1", sentinel_addrs(r.g, ["n2"]))
+        fw.block("s2")
+        time.sleep(lead_s)
+        t_ask = time.time()
         try:
-            r.g.sentinels["n2"].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            res["nogoodslave_refusals"] = force_failover(r.g.sentinels["s2"])
+            t0 = time.time()  # the accepted request
             res["new_master"] = _wait(lambda: _new_master_of(r), FAILOVER_TIMEOUT_S, 0.05)
             time.sleep(SETTLE_AFTER_CUT_S)
         finally:
             t_heal = time.time()
-            cuts.heal_all()
-        res["cut_ms"] = (t_heal - t0) * 1000
+            res["dropped"] = fw.dropped()
+            fw.clear()
+        res["asked_for_ms"] = (t0 - t_ask) * 1000 if "nogoodslave_refusals" in res else None
+        res["cut_ms"] = (t_heal - t_ask) * 1000
         _finish(r, res, t0, failed_over=bool(r.dep.promotions(t0)))
     return res
+
+
+def forced_unreachable_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    return _forced(mech, down_after_ms, keep, FORCED_LEAD_S)
+
+
+def forced_at_once_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
+    return _forced(mech, down_after_ms, keep, 0.0)
 
 
 def crash_promotion_rep(mech: str, down_after_ms: int, keep: bool) -> dict:
     res: dict = {"mech": mech, "scenario": "crash-promotion", "down_after_ms": down_after_ms}
     with Rep(mech, "wk", keep, down_after_ms, sentinels_apart=True) as r:
         time.sleep(0.5)
-        s = r.g.sentinels["n2"]
+        s = r.g.sentinels["s2"]
         t0 = time.time()
-        s.execute("SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion")
+        crash_after_promotion(s)
         s.execute("SENTINEL", "FAILOVER", MASTER_NAME)
         crashed = _wait(lambda: not s.alive(), FAILOVER_TIMEOUT_S, 0.02)
         t_crash = time.time()
@@ -239,6 +273,7 @@ SCENARIOS = {  # name -> (part of figure 15, function)
     "witness-failover": ("c", witness_failover_rep),
     "planned-all-up": ("c", planned_all_up_rep),
     "forced-unreachable": ("d", forced_unreachable_rep),
+    "forced-at-once": ("d", forced_at_once_rep),
     "crash-promotion": ("d", crash_promotion_rep),
 }
 # the mechanisms each part compares (the Sentinel script needs its Sentinel beside a Redis node:
@@ -251,4 +286,4 @@ MECHS = {
 }
 # repetitions per cell of a full run (--witness-reps scales them)
 REPS = {"a": 3, "cut-sentinels": 20, "cut-replicas": 20, "witness-failover": 10, "planned-all-up": 10,
-        "forced-unreachable": 20, "crash-promotion": 5}
+        "forced-unreachable": 20, "forced-at-once": 5, "crash-promotion": 5}

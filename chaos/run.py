@@ -15,10 +15,11 @@ removed at the end, on Ctrl-C and on SIGTERM.
 Modes (a fresh topology each): basic: vip.sentinels empty; sentinel: vip.sentinels = the three
 Sentinels, vip.master-name mymaster, `vip.failsafe no` (the Sentinel-confirmed mode as it was
 before the failsafe); failsafe: the same with vip.failsafe at its default (yes). Every other
-setting is default. Each topology runs 3 Redis nodes with the module (n1-n3), 3 Sentinels in
-namespaces of their own (n4-n6, so that a firewall can cut a node off from the Sentinels but not
-from its replicas; bench/cuts.py; quorum 2, down-after-milliseconds 1000, failover-timeout
-10000) and, in the observer namespace:
+setting is default. Each topology runs 3 Redis nodes with the module (n1-n3), 3 Sentinels on
+hosts of their own (s1-s3, so that a packet filter in a node's namespace can cut it off from the
+Sentinels but not from its replicas: tests/harness/firewall.py; quorum 2,
+down-after-milliseconds 1000, failover-timeout 10000; "n2's Sentinel" is s2) and, in the
+observer namespace:
 - a writer (VipWriter) that sends `SET chaos:<n> <n>` through the VIP (one connection
   at a time, 0.5 s timeouts, reconnecting after any error) and records which node acknowledged
   each write (`CONFIG GET dir` right after each connect: one TCP connection = one server);
@@ -47,7 +48,8 @@ enough; then drawn by weight):
 - cut-replicas: the master cut off from its replicas but not from the Sentinels, 2-10 s;
 - cut-replica: one replica cut off from the master but not from the Sentinels, 2-10 s;
 - forced: a failover forced by a Sentinel the master cannot reach: the master cut off from one
-  Sentinel, `SENTINEL FAILOVER` sent to that one, the cut kept 2-10 s after the failover;
+  Sentinel, `SENTINEL FAILOVER` sent to that one 0-3 s later (at once: before the master's module
+  can notice that it lost that Sentinel), the cut kept 2-10 s after the failover;
 - crash-promotion: `SENTINEL SIMULATE-FAILURE crash-after-promotion` and `SENTINEL FAILOVER`
   to one Sentinel, which exits right after the replica's promotion; restarted 2-10 s later;
 and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
@@ -83,15 +85,15 @@ from typing import Optional
 
 import redis
 
-from bench.cuts import (HOSTS, REDIS_NODES, Cuts, module_args_apart, new_sentinel, redis_group, replica_addrs,
-                        sentinel_addrs, start_sentinels_apart)
+from bench.witness import force_failover
 from tests.harness.clients import pairs_to_dict
 from tests.harness.logs import promotions
 from tests.harness.netns import (DEFAULT_MODULE, MASTER_NAME, VIP4, root_and_module_problem, sweep_stale_namespaces,
                                  wait_until)
-from tests.harness.processes import RedisGroup
+from tests.harness.processes import RedisGroup, SentinelNode
 from tests.harness.sampling import HolderSampler
-from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, wait_failover
+from tests.harness.sentinel import DOWN_AFTER_MS, majority_master, module_args, start_sentinels, wait_failover
+from tests.harness.sentinel import crash_after_promotion as arm_crash
 from tests.harness.status import statuses
 from tests.harness.topology import Topology
 from tests.harness.writer import VipWriter
@@ -129,6 +131,7 @@ class Fault:
     sentinel_on_master: bool  # the lost Sentinel is the one on the master's node (else another)
     other_pick: int  # which of the other nodes, when not on the master's node
     pause: float  # quiet time before the fault
+    lead: float = 0.0  # forced: from the cut to SENTINEL FAILOVER (0: at once, before the master can notice)
 
 
 def make_plan(rounds: int, seed: int, only: Optional[list[str]] = None) -> list[Fault]:
@@ -144,7 +147,7 @@ def make_plan(rounds: int, seed: int, only: Optional[list[str]] = None) -> list[
         duration = round(rng.uniform(lo, hi), 2)
         loss = may_lose and rng.random() < 0.25
         plan.append(Fault(kind, duration, loss or kind == "sentinel", rng.random() < 0.5,
-                          rng.randrange(2), round(rng.uniform(0.5, 2), 2)))
+                          rng.randrange(2), round(rng.uniform(0.5, 2), 2), round(rng.uniform(0, 3), 2)))
     return plan
 
 
@@ -193,6 +196,38 @@ class ModeResult:
     setup_error: str = ""
 
 
+class Cuts:
+    """The packet filters a round put up (tests/harness/firewall.py), all taken down at its end."""
+
+    def __init__(self, topo: Topology):
+        self.topo = topo
+        self.hosts: set[str] = set()
+
+    def cut(self, host: str, peers: list[str]) -> None:
+        """Nothing passes between ``host`` and ``peers`` (host names), either way."""
+        self.topo.firewall(host).block(*peers)
+        self.hosts.add(host)
+
+    def heal(self, host: str) -> None:
+        if host in self.hosts:
+            self.topo.firewall(host).clear()
+            self.hosts.discard(host)
+
+    def heal_all(self) -> None:
+        for host in list(self.hosts):
+            self.heal(host)
+
+
+def sentinel_of(g: RedisGroup, node: str) -> str:
+    """The Sentinel paired with a Redis node: s2 for n2."""
+    return "s" + node[1:]
+
+
+def sentinel_hosts_of(g: RedisGroup, keys: Optional[list[str]] = None) -> list[str]:
+    """Host names of the group's Sentinels (all, or those of ``keys``)."""
+    return [s.name for k, s in g.sentinels.items() if keys is None or k in keys]
+
+
 def current_master(g: RedisGroup) -> Optional[str]:
     addr = majority_master(g)
     if not addr:
@@ -238,12 +273,13 @@ def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
 def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool) -> ModeResult:
     res = ModeResult(mode)
     t_mode = time.monotonic()
-    with Topology(f"chaos{mode}", nodes=HOSTS, keep_workdir=keep) as topo:
+    with Topology(f"chaos{mode}", sentinel_hosts=3, keep_workdir=keep) as topo:
         log(f"[{mode}] topology in {topo.workdir}")
-        args = [] if mode == "basic" else module_args_apart(topo, failsafe=(mode == "failsafe"))
-        g = redis_group(topo, module, args, flavor=flavor, extra_conf=["enable-debug-command yes"])
+        args = [] if mode == "basic" else module_args(topo, extra=["failsafe", "no"] if mode == "sentinel" else [])
+        g = topo.redis(flavor=flavor, module=module, vip=VIP4, module_args=args,
+                       extra_conf=["enable-debug-command yes"])
         g.start()
-        start_sentinels_apart(g, DOWN_AFTER_MS)
+        start_sentinels(g, down_after_ms=DOWN_AFTER_MS)
         cuts = Cuts(topo)
         try:
             wait_until(lambda: topo.holders(VIP4) == ["n1"], 30, 0.05,
@@ -253,7 +289,7 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
             res.setup_error = f"{exc}" + (f"\ndead nodes: {dead}\n{g[dead[0]].log_tail(40)}" if dead else "")
             log(f"[{mode}] SETUP FAILED: {res.setup_error}")
             return res
-        smp = HolderSampler(topo, nodes=REDIS_NODES, interval=SAMPLE_INTERVAL).start()
+        smp = HolderSampler(topo, interval=SAMPLE_INTERVAL).start()
         writer = VipWriter(topo, prefix="chaos", pause=WRITE_PAUSE).start()
         t_start = time.monotonic()
         try:
@@ -345,9 +381,10 @@ def debug_sleep(node, seconds: float) -> None:
 
 
 def pick_sentinel(g: RedisGroup, master: str, fault: Fault) -> str:
+    """The master's paired Sentinel (s2 for n2), or one of the two others."""
     if fault.sentinel_on_master:
-        return master
-    others = sorted(n for n in g.sentinels if n != master)
+        return sentinel_of(g, master)
+    others = sorted(n for n in g.sentinels if n != sentinel_of(g, master))
     return others[fault.other_pick % len(others)]
 
 
@@ -361,35 +398,37 @@ def forced_failover(g: RedisGroup, cuts: Cuts, master: str, fault: Fault) -> str
     """The master cut off from one Sentinel, which is then asked to fail it over; the cut stays
     ``fault.duration`` s after the failover."""
     key = pick_sentinel(g, master, fault)
-    cuts.cut(master, sentinel_addrs(g, [key]))
+    cuts.cut(master, sentinel_hosts_of(g, [key]))
     try:
+        time.sleep(fault.lead)
         try:
-            g.sentinels[key].execute("SENTINEL", "FAILOVER", MASTER_NAME)
+            refused = force_failover(g.sentinels[key])
             new = wait_failover(g, master, timeout=60)
-            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it: {master} -> {new}"
+            detail = (f"{master} cut off from Sentinel {key}, {fault.lead:.1f}s later SENTINEL FAILOVER via it"
+                      + (f" (NOGOODSLAVE {refused} times first)" if refused else "") + f": {master} -> {new}")
         except (redis.RedisError, AssertionError) as exc:
-            detail = f"{master} cut off from {key}'s Sentinel, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
+            detail = f"{master} cut off from Sentinel {key}, SENTINEL FAILOVER via it failed: {str(exc)[:80]}"
         time.sleep(fault.duration)
     finally:
         cuts.heal(master)
     return detail + f"; cut healed after {fault.duration:.1f}s more"
 
 
-def crash_after_promotion(g: RedisGroup, master: str, fault: Fault) -> str:
+def crash_promotion_round(g: RedisGroup, master: str, fault: Fault) -> str:
     """One Sentinel told to crash right after it promotes a replica, then asked to fail the
     master over; restarted ``fault.duration`` s after it exited."""
     key = pick_sentinel(g, master, fault)
     s = g.sentinels[key]
     try:
-        s.execute("SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion")
+        arm_crash(s)
         s.execute("SENTINEL", "FAILOVER", MASTER_NAME)
     except redis.RedisError as exc:
         return f"SENTINEL FAILOVER via {key} (crash after promotion) failed: {str(exc)[:80]}"
     try:
         wait_until(lambda: not s.alive(), 30, 0.05, msg=f"Sentinel {key} crashing after the promotion")
-        detail = f"{key}'s Sentinel crashed after promoting (exit {s.proc.returncode if s.proc else '?'})"
+        detail = f"Sentinel {key} crashed after promoting (exit {s.proc.returncode if s.proc else '?'})"
     except AssertionError:
-        detail = f"{key}'s Sentinel did not crash within 30 s"
+        detail = f"Sentinel {key} did not crash within 30 s"
     time.sleep(fault.duration)
     if not s.alive():
         s.start()
@@ -479,7 +518,8 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
             old = g.sentinels[name]
             old.kill9()
             port = max(s.port for s in g.sentinels.values()) + 1
-            new = new_sentinel(g, name, g[master].address, DOWN_AFTER_MS, port=port)
+            new = SentinelNode(topo, name, flavor=g.flavor, master_addr=g[master].address, port=port,
+                               down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=10000)
             new.start()
             new.wait_ready()
             g.sentinels[name] = new
@@ -493,16 +533,17 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
             finally:
                 for k in keys:
                     g.sentinels[k].sigcont()
-            detail += f"SIGSTOP of the Sentinels of {','.join(keys)} {fault.duration:.1f}s"
+            detail += f"SIGSTOP of Sentinels {','.join(keys)} {fault.duration:.1f}s"
         elif fault.kind in ("cut-sentinels", "cut-replicas", "cut-replica"):
+            replicas = sorted(n for n in g.nodes if n != master)
             if fault.kind == "cut-sentinels":
-                host, addrs, what = master, sentinel_addrs(g), f"{master} cut off from the Sentinels"
+                host, peers, what = master, sentinel_hosts_of(g), f"{master} cut off from the Sentinels"
             elif fault.kind == "cut-replicas":
-                host, addrs, what = master, replica_addrs(g, master), f"{master} cut off from its replicas"
+                host, peers, what = master, replicas, f"{master} cut off from its replicas"
             else:
-                host = sorted(n for n in g.nodes if n != master)[fault.other_pick % 2]
-                addrs, what = [g[master].address], f"replica {host} cut off from {master}"
-            cuts.cut(host, addrs)
+                host = replicas[fault.other_pick % len(replicas)]
+                peers, what = [master], f"replica {host} cut off from {master}"
+            cuts.cut(host, peers)
             try:
                 time.sleep(fault.duration)
             finally:
@@ -511,7 +552,7 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
         elif fault.kind == "forced":
             detail += forced_failover(g, cuts, master, fault)
         elif fault.kind == "crash-promotion":
-            detail += crash_after_promotion(g, master, fault)
+            detail += crash_promotion_round(g, master, fault)
     finally:
         cuts.heal_all()
         if lost_sentinel:

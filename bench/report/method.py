@@ -139,12 +139,14 @@ METHOD_14 = """14. **Other down-after settings** (`--down-after 5000,30000`): fi
 METHOD_15 = """15. **The failsafe and the asymmetric cases** (bench/witness.py, the figure 3 harness): redis-vip
    sentinel (`vip.failsafe yes`, the default) beside **redis-vip sentinel, failsafe no**
    (`failsafe no` on the loadmodule line). (a) is figure 9's scenario. (b) and (d) run the
-   Sentinels in namespaces n4-n6 of their own (bench/cuts.py), and cut with nftables inside n1's
-   namespace (a table that drops every packet from and to the given addresses; established TCP
-   connections stall, nothing is reset): n1 from the three Sentinels or from n2 and n3, 8 s
-   (above down-after 1000: down-after + 8 s); n1 from n2's Sentinel before `SENTINEL FAILOVER`
-   to that Sentinel, until the failover is done plus 3 s. The crash after the promotion is
-   `SENTINEL SIMULATE-FAILURE crash-after-promotion` then `SENTINEL FAILOVER` on n2's Sentinel,
+   Sentinels on hosts s1-s3 of their own (192.0.2.31-33), and cut with nftables inside n1's
+   namespace (tests/harness/firewall.py: its interface's ingress and egress hooks drop every
+   packet from and to the given hosts; established TCP connections stall, nothing is reset):
+   n1 from the three Sentinels or from n2 and n3, 8 s (above down-after 1000: down-after + 8 s);
+   n1 from s2 2 s before `SENTINEL FAILOVER` to s2 (and, forced at once, right before it), until
+   the failover is done plus 3 s. The crash
+   after the promotion is `SENTINEL SIMULATE-FAILURE crash-after-promotion` then
+   `SENTINEL FAILOVER` on s2,
    restarted from its configuration 5 s after it exited. (c) stops n3's Sentinel (SIGSTOP) 2 s
    before `SENTINEL FAILOVER` to n2's. "n1 without the VIP while still the master" = sampled time
    from the fault to the first promotion (or the end) in which n1 was not the only holder. At

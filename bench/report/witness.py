@@ -64,7 +64,7 @@ def witness_section(L: list[str], results: dict, provenance: bool = False) -> No
     add("The Sentinel-confirmed mode with `vip.failsafe yes` (the default: **redis-vip sentinel**) and with "
         "`vip.failsafe no` (**redis-vip sentinel, failsafe no**: the replicas are never asked, the mode as it "
         "was before), beside basic mode, keepalived and the Sentinel script where they apply. (a) is figure 9 "
-        "again; (b) and (d) run the three Sentinels in namespaces of their own (n4-n6, 192.0.2.14-16), so that "
+        "again; (b) and (d) run the three Sentinels on hosts of their own (s1-s3, 192.0.2.31-33), so that "
         "nftables in n1's namespace can cut it off from the Sentinels and not from its replicas, or the "
         "reverse: the Sentinel script does not apply there (its recipe runs beside each Redis node). Values: "
         "median [min–max] over the runs, in ms; writes are counts.")
@@ -175,10 +175,12 @@ def _forced(L: list[str], at: dict) -> None:
     add = L.append
     for name, title in (
             ("forced-unreachable", "**(d) A failover forced by a Sentinel n1 cannot reach** (n1 cut off from "
-                                   "n2's Sentinel, `SENTINEL FAILOVER` to it; the cut lasts until the failover "
-                                   "is done plus 3 s)"),
+                                   "Sentinel s2, `SENTINEL FAILOVER` to it 2 s later; the cut lasts until the "
+                                   "failover is done plus 3 s)"),
+            ("forced-at-once", "**(d) The same, `SENTINEL FAILOVER` at once after the cut** (before n1 can "
+                               "notice that it lost s2)"),
             ("crash-promotion", "**(d) Crash after the promotion** (`SENTINEL SIMULATE-FAILURE "
-                                "crash-after-promotion` and `SENTINEL FAILOVER` to n2's Sentinel, which exits "
+                                "crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits "
                                 "right after its replica's promotion; restarted 5 s later; the other two "
                                 "Sentinels turn the promoted node back into a replica)")):
         ms = _mechs(at, name)
@@ -194,7 +196,7 @@ def _forced(L: list[str], at: dict) -> None:
             ("ms with no holder", lambda m, n=name: cell(stat(_rows(at, n, m), none_), 0)),
             ("client's longest gap between acknowledged writes", _s(at, name, "client_gap_ms")),
         ]
-        if name == "forced-unreachable":
+        if name.startswith("forced"):
             rows += [("n1's release − the promotion", _s(at, name, "release_minus_promotion_ms")),
                      ("the new master's claim − its promotion (module log)",
                       _s(at, name, "new_master_claim_minus_promotion_ms")),
