@@ -40,6 +40,33 @@ impl World {
     }
 }
 
+/// We are n2 ("r2"), a replica.
+fn replica_n2() -> World {
+    let mut w = sentinel_world();
+    w.feed(Event::Identity(crate::sentinel::Me {
+        runid: "r2".into(),
+        ..Default::default()
+    }));
+    w.role(Role::Replica, true);
+    w
+}
+
+/// Sentinel 1 fails n1 over (master flags `flags`) and has chosen n2.
+fn leader_promoting_n2(flags: &str) -> Answer {
+    let mut leader = answer(1, 1, "r1", 0);
+    leader.master.instance.flags = Flags::parse(flags);
+    leader.master.failover_state = Some("wait_promotion".into());
+    leader.replicas = vec![Instance {
+        endpoint: node(2),
+        runid: "r2".into(),
+        flags: Flags::parse("slave,promoted"),
+        last_ping_sent_ms: 0,
+        last_ok_ping_reply_ms: 10,
+        info_refresh_ms: 0,
+    }];
+    leader
+}
+
 fn follows() -> Reply {
     Reply::Follows { granted_ms: 1000 }
 }
@@ -215,29 +242,14 @@ fn with_failsafe_off_the_lease_decides_as_before() {
 
 #[test]
 fn a_replica_that_confirmed_does_not_claim_before_its_promise_runs_out() {
-    let mut w = sentinel_world();
-    w.feed(Event::Identity(crate::sentinel::Me {
-        runid: "r2".into(),
-        ..Default::default()
-    }));
-    w.role(Role::Replica, true);
+    let mut w = replica_n2();
     w.now = 1000;
     w.feed(Event::Witnessed {
         until: Duration::from_millis(1800),
     });
     assert_eq!(w.core.status(at(1000)).witnessed_until_ms, 800);
     // The Sentinels promote us (an automatic failover: claimed at the promotion otherwise).
-    let mut leader = answer(1, 1, "r1", 0);
-    leader.master.instance.flags = Flags::parse("s_down,o_down,master,failover_in_progress");
-    leader.master.failover_state = Some("wait_promotion".into());
-    leader.replicas = vec![Instance {
-        endpoint: node(2),
-        runid: "r2".into(),
-        flags: Flags::parse("slave,promoted"),
-        last_ping_sent_ms: 0,
-        last_ok_ping_reply_ms: 10,
-        info_refresh_ms: 0,
-    }];
+    let leader = leader_promoting_n2("s_down,o_down,master,failover_in_progress");
     w.now = 1200;
     w.hear(1, leader.clone());
     w.role(Role::Master, false);
@@ -256,23 +268,8 @@ fn a_replica_that_confirmed_does_not_claim_before_its_promise_runs_out() {
 
 #[test]
 fn a_forced_failover_is_claimed_only_once_its_leader_moved_on() {
-    let mut w = sentinel_world();
-    w.feed(Event::Identity(crate::sentinel::Me {
-        runid: "r2".into(),
-        ..Default::default()
-    }));
-    w.role(Role::Replica, true);
-    let mut leader = answer(1, 1, "r1", 0);
-    leader.master.instance.flags = Flags::parse("master,failover_in_progress,force_failover");
-    leader.master.failover_state = Some("wait_promotion".into());
-    leader.replicas = vec![Instance {
-        endpoint: node(2),
-        runid: "r2".into(),
-        flags: Flags::parse("slave,promoted"),
-        last_ping_sent_ms: 0,
-        last_ok_ping_reply_ms: 10,
-        info_refresh_ms: 0,
-    }];
+    let mut w = replica_n2();
+    let mut leader = leader_promoting_n2("master,failover_in_progress,force_failover");
     w.hear(1, leader.clone());
     w.now = 60;
     w.role(Role::Master, false);
