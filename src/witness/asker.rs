@@ -474,7 +474,7 @@ fn parse_reply(v: &Value) -> Result<Reply, WitnessError> {
             match other {
                 "promoted" => Ok(Reply::Denied(Denial::Promoted)),
                 "follows-other" => {
-                    // "<host:port> <replid>"
+                    // the address, a space, the followed replid
                     let (master, replid) = detail.split_once(' ').unwrap_or((detail.as_str(), ""));
                     Ok(Reply::Denied(Denial::FollowsOther {
                         master: master.to_string(),

@@ -234,7 +234,7 @@ def test_stalled_master_woken_mid_failover(make_topology, module_path, flavor, s
         if stall == "sigstop":
             g["n1"].sigstop()
             try:
-                wait_until(lambda: any(failover_under_way(g.sentinels[s]) for s in ("s1", "s2")), FAILOVER_S,
+                wait_until(lambda: any(failover_under_way(g.sentinels[s]) for s in ("s1", "s2", "s3")), FAILOVER_S,
                            0.02, msg=lambda: f"a failover under way\n{statuses(g)}")
             finally:
                 g["n1"].sigcont()
