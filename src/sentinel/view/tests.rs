@@ -548,6 +548,11 @@ fn a_replica_hears_what_its_sentinels_report_against_the_master() {
         None,
         "down, not failing over"
     );
+    assert_eq!(
+        v.against_master(ms(200), false, &node(2)),
+        None,
+        "a report about another master than the one this replica follows"
+    );
     hear(&mut v, 3, 150, failing_over(3, 1, "r1", 0, 2, "r2"));
     assert_eq!(
         v.against_master(ms(200), true, &node(1)).as_deref(),
