@@ -195,9 +195,9 @@ impl Core {
     }
 
     /// How the Sentinels' support stands; a supporter counts as still answering if it
-    /// answered within two poll intervals.
+    /// answered within a poll interval and 50 ms.
     pub(super) fn support(&self, now: Duration) -> Support {
-        let recent = Duration::from_millis(self.settings.poll_interval_ms.max(1) * 2 + 50);
+        let recent = Duration::from_millis(self.settings.poll_interval_ms.max(1) + 50);
         self.sentinels.view.support(now, self.rules(), recent)
     }
 

@@ -233,9 +233,11 @@ pub struct Support {
 }
 
 impl Support {
-    /// One more Sentinel falling silent would end the support: time to ask the witnesses.
+    /// Time to ask the witnesses: a Sentinel has stopped answering, or one more falling
+    /// silent would end the support. (When every Sentinel is cut off at once, their supports
+    /// all end one lease after the last answers: the witnesses must have answered by then.)
     pub fn no_spare(&self) -> bool {
-        self.recent <= self.required
+        self.recent < self.known || self.recent <= self.required
     }
 
     /// Every Sentinel that exists supports this node: none of them can be running a failover.
