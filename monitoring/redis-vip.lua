@@ -20,7 +20,7 @@
 -- last_claim_latency_us, announcements_sent, claims, releases, errors, sentinels_known,
 -- sentinels_reachable, sentinels_confirming, quorum, lease_ms, lease_remaining_ms, fences,
 -- conflicts, inbox_dropped, events_dropped; since then reannounced, error_active,
--- last_error_ms; since 0.3.0 the failsafe's failsafe, failsafe_since_ms, witnesses,
+-- last_error_ms; with the failsafe (0.2.0) failsafe, failsafe_since_ms, witnesses,
 -- witnesses_confirmed, witness_lease_ms, witnessed_until_ms. Integer fields added by
 -- later versions pass through by themselves. Alert rules that use them: redis-vip-rules.yml; recipe: README.md.
 --

@@ -106,8 +106,9 @@ fn reply_value(reply: &Reply) -> RedisValue {
 }
 
 /// `VIP.WITNESS <replid> <lease-ms>`: does this replica follow the asking master (and do its
-/// own Sentinels report nothing against it)? When it does, it promises not to claim the VIP for the granted lease (from now), even if
-/// promoted meanwhile: the worker hears of the promise before any later role change.
+/// own Sentinels report nothing against it)? When it does, it promises not to claim the VIP
+/// for the granted lease (from now), even if promoted meanwhile: the worker hears of the
+/// promise before any later role change.
 pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let q = question(&args)?;
     // What this node's own Sentinels report against its master, as of the worker's last

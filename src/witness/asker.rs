@@ -422,7 +422,8 @@ fn refusal(at: &Endpoint, user: Option<&str>, code: &str, detail: &str) -> Strin
         ),
         "LOADING" => format!("the replica {at} is loading its data set"),
         "ERR" if detail.starts_with("unknown command") => format!(
-            "the replica {at} does not know VIP.WITNESS: it does not run redis-vip 0.3 or later"
+            "the replica {at} does not know VIP.WITNESS: it does not run redis-vip {} or later (with the failsafe), as this node does",
+            env!("CARGO_PKG_VERSION")
         ),
         "ERR" if detail.starts_with("AUTH") => format!(
             "the replica {at} has no password set, but this server sends masterauth: give the replica the same credentials, or clear masterauth here"
@@ -603,7 +604,7 @@ mod tests {
             (
                 b"-ERR unknown command 'VIP.WITNESS', with args beginning with: 'aa' '1000' \r\n",
                 None,
-                &["does not know VIP.WITNESS", "redis-vip 0.3 or later"],
+                &["does not know VIP.WITNESS", "or later (with the failsafe)"],
             ),
             (
                 b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",

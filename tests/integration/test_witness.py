@@ -171,8 +171,8 @@ def test_the_replication_user_needs_vip_witness(make_topology, module_path, flav
 
     # where module commands have ACL categories, +@vip is enough
     categories = [c.decode() if isinstance(c, bytes) else c for c in n2.execute("ACL", "CAT")]
-    if flavor.startswith("valkey"):
-        assert "vip" in categories, categories  # Valkey 8+ has module ACL categories
+    if flavor.startswith(("valkey", "redis-8")):
+        assert "vip" in categories, categories  # Redis 7.4+ and Valkey 8+ have module ACL categories
     if "vip" in categories:
         n2.execute("ACL", "SETUSER", "plain", "+@vip")
         assert witness(n2, replid, 1000, username="plain", password="plainpw") == ["follows", 1000]
