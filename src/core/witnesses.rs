@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{Action, Core, Decision, Level, Now, Publication, Role};
 use crate::config::Mode;
-use crate::sentinel::{Fence, Support};
+use crate::sentinel::why::Why;
+use crate::sentinel::{Fence, Support, Verdict};
 use crate::witness::{
     valid_replid, Denial, Endpoint, Question, Replication, Reply, WitnessPlan, WitnessRow,
 };
@@ -207,6 +208,9 @@ impl Core {
     /// becomes a hold while every witness confirms (failsafe).
     pub(super) fn with_witnesses(&self, sentinel: Decision, now: Now) -> Decision {
         let set = self.witness_set();
+        if let Some(undone) = self.undone_promotion(&set, now) {
+            return undone;
+        }
         let in_failsafe = self.witnesses.failsafe_since.is_some();
         if let Some((from, denial)) = self.witnesses.fence(&set, in_failsafe) {
             return Decision::Refuse {
@@ -249,6 +253,38 @@ impl Core {
                 }
             }
             other => other,
+        }
+    }
+
+    /// A silent Sentinel's failover fence, lifted by the word of the node it promoted: that
+    /// node is a replica following this master's history again (Sentinel converted it back:
+    /// its leader died right after the promotion, `crash-after-promotion`), and every other
+    /// witness confirms too. Then hold as the other Sentinels say, while every witness
+    /// confirms. The fence would otherwise stand until sentinel.c's own bounds (docs/safety.md,
+    /// "A leader that died after the promotion").
+    fn undone_promotion(&self, set: &[Witness], now: Now) -> Option<Decision> {
+        let view = &self.sentinels.view;
+        let Verdict::Refuse {
+            fence: Some(Fence::FailoverPromotesOther),
+            why: Why::FailoverPromotesOther { by, to, .. },
+        } = view.verdict(now.mono, self.rules())
+        else {
+            return None;
+        };
+        if !view.silent(&by) || !set.iter().any(|w| w.endpoint == to) {
+            return None;
+        }
+        let confirmed = self.witnesses.confirmed_until(set, now.mono)?;
+        match view.verdict_without(now.mono, self.rules(), &by) {
+            Verdict::Hold { until, why } => Some(Decision::Hold {
+                until: Some(until.min(confirmed)),
+                why: format!(
+                    "{why}; the failover of silent Sentinel {by} was undone: {to} and every replica ({}) follow this master",
+                    set.len()
+                ),
+                failsafe: false,
+            }),
+            Verdict::Refuse { .. } => None,
         }
     }
 

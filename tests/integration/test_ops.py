@@ -466,6 +466,7 @@ MESSAGE_SOURCES = [
     ("src/redis_glue/witness.rs", "question"),
     # the failsafe (core/witnesses.rs)
     ("src/core/witnesses.rs", "with_witnesses"), ("src/core/witnesses.rs", "note_failsafe"),
+    ("src/core/witnesses.rs", "undone_promotion"),
 ]
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TRIM = " ()[]:;,.'…"

@@ -53,12 +53,17 @@ fn replica_n2() -> World {
 
 /// Sentinel 1 fails n1 over (master flags `flags`) and has chosen n2.
 fn leader_promoting_n2(flags: &str) -> Answer {
+    leader_promoting(2, flags)
+}
+
+/// Sentinel 1 fails n1 over (master flags `flags`) and has chosen n`n`.
+fn leader_promoting(n: u8, flags: &str) -> Answer {
     let mut leader = answer(1, 1, "r1", 0);
     leader.master.instance.flags = Flags::parse(flags);
     leader.master.failover_state = Some("wait_promotion".into());
     leader.replicas = vec![Instance {
-        endpoint: node(2),
-        runid: "r2".into(),
+        endpoint: node(n),
+        runid: format!("r{n}"),
         flags: Flags::parse("slave,promoted"),
         last_ping_sent_ms: 0,
         last_ok_ping_reply_ms: 10,
@@ -303,4 +308,59 @@ fn after_a_lapse_the_replicas_word_brings_the_vip_back_without_every_sentinel() 
     );
     w.witness(3, follows());
     assert_eq!(w.present.len(), 1, "every replica follows us: back");
+}
+
+#[test]
+fn a_dead_leaders_failover_undone_by_its_promoted_node_ends_the_fence() {
+    let mut w = holding_with_replicas();
+    // Sentinel 1 fails n1 over and promotes n3 (a forced failover: n1 is healthy).
+    w.run_until(100);
+    w.hear(
+        1,
+        leader_promoting(3, "master,failover_in_progress,force_failover"),
+    );
+    assert!(w.present.is_empty(), "fenced by the leader's choice");
+    w.witness(2, follows());
+    w.witness(3, Reply::Denied(Denial::Promoted));
+    // The leader dies right after the promotion; the other two still name n1.
+    for t in [200, 300, 400] {
+        w.run_until(t);
+        w.feed(Event::SentinelFailed {
+            from: sentinel(1),
+            at: Duration::from_millis(t),
+            error: PollError::timeout(),
+        });
+        w.hear(2, answer(2, 1, "r1", 0));
+        w.hear(3, answer(3, 1, "r1", 0));
+        w.witness(2, follows());
+        w.witness(3, Reply::Denied(Denial::Promoted));
+    }
+    assert!(w.present.is_empty(), "n3 is still a master: fenced");
+    // The others convert n3 back: it follows n1 again. Every witness confirms: n1 holds.
+    w.run_until(500);
+    w.hear(2, answer(2, 1, "r1", 0));
+    w.hear(3, answer(3, 1, "r1", 0));
+    w.witness(2, follows());
+    w.witness(3, follows());
+    assert_eq!(w.present.len(), 1, "the promotion was undone");
+    let s = w.core.status(at(500));
+    assert!(s.reason.contains("was undone"), "{}", s.reason);
+}
+
+#[test]
+fn a_leader_that_still_answers_keeps_its_fence_whatever_the_replicas_say() {
+    let mut w = holding_with_replicas();
+    w.run_until(100);
+    w.hear(
+        1,
+        leader_promoting(3, "master,failover_in_progress,force_failover"),
+    );
+    w.hear(2, answer(2, 1, "r1", 0));
+    w.hear(3, answer(3, 1, "r1", 0));
+    w.witness(2, follows());
+    w.witness(3, follows());
+    assert!(
+        w.present.is_empty(),
+        "the leader answers: its failover stands"
+    );
 }

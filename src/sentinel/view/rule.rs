@@ -27,7 +27,31 @@ pub(super) struct Rule<'a> {
 impl SentinelView {
     /// May this node, whose role is master, hold the VIP at `now`?
     pub fn verdict(&self, now: Duration, rules: Rules) -> Verdict {
-        let rule = Rule::new(self, now, rules);
+        Rule::new(self, now, rules).verdict()
+    }
+
+    /// The verdict with one silent Sentinel's answer set aside (its failover undone, as the
+    /// node it promoted says: `core::witnesses`). The number required stays as it was: that
+    /// Sentinel is still counted among those that exist.
+    pub fn verdict_without(&self, now: Duration, rules: Rules, silent: &SentinelAddr) -> Verdict {
+        let mut rule = Rule::new(self, now, rules);
+        rule.readings.retain(|r| r.addr != silent);
+        rule.verdict()
+    }
+
+    /// This Sentinel's last poll failed (it does not answer now).
+    pub fn silent(&self, addr: &SentinelAddr) -> bool {
+        self.targets
+            .iter()
+            .find(|t| &t.addr == addr)
+            .is_none_or(|t| t.failing())
+    }
+}
+
+impl Rule<'_> {
+    /// The steps, in order (module comment).
+    fn verdict(&self) -> Verdict {
+        let rule = self;
         if let Some(fenced) = rule.failover_promotes_other() {
             return fenced;
         }

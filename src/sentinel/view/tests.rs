@@ -564,3 +564,27 @@ fn a_replica_hears_what_its_sentinels_report_against_the_master() {
         "an old report is forgotten"
     );
 }
+
+#[test]
+fn a_silent_sentinels_answer_can_be_set_aside() {
+    let mut v = view();
+    hear(&mut v, 2, 0, says(2, 1, US, 0));
+    hear(&mut v, 3, 0, says(3, 1, US, 0));
+    hear(&mut v, 1, 0, failing_over(1, 1, US, 0, 3, "r3"));
+    assert_eq!(fence(&v, 10), Some(Fence::FailoverPromotesOther));
+    assert!(!v.silent(&sentinel(1)), "it answered");
+    v.failed(&sentinel(1), ms(20), PollError::timeout());
+    assert!(v.silent(&sentinel(1)));
+    assert!(
+        matches!(
+            v.verdict_without(ms(30), Rules::default(), &sentinel(1)),
+            Verdict::Hold { .. }
+        ),
+        "the other two confirm"
+    );
+    assert_eq!(
+        fence(&v, 30),
+        Some(Fence::FailoverPromotesOther),
+        "the fence itself stands"
+    );
+}
