@@ -28,7 +28,7 @@ from tests.harness.sentinel import (failover_under_way, start_sentinel_group, wa
 from tests.harness.status import run_report, status, statuses, witnesses
 from tests.harness.topology import Topology
 from tests.harness.writer import VipWriter
-from tests.integration.conftest import FLAVORS
+from tests.integration.conftest import EDGE_FLAVORS
 
 # Hang guards only.
 FAILOVER_S = 30
@@ -91,7 +91,7 @@ def test_firewall_cuts_only_the_named_hosts(make_topology):
 # the master cut off from the Sentinels, not from its replicas
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_master_cut_from_sentinels_fails_over_safely(make_topology, module_path, flavor):
     """n1 can reach its replicas but no Sentinel: its Sentinels' support lapses and it holds on
     its replicas' word (failsafe) while the Sentinels call it down and promote a replica. n1
@@ -134,7 +134,7 @@ def test_master_cut_from_sentinels_fails_over_safely(make_topology, module_path,
 # the master cut off from its replicas, not from the Sentinels
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_master_cut_from_replicas_keeps_vip(make_topology, module_path, flavor):
     """n1 can reach every Sentinel but neither replica, for 6 s (six times down-after): the
     Sentinels still reach it, so nobody fails it over, and it keeps the VIP throughout (it has
@@ -171,7 +171,7 @@ def test_master_cut_from_replicas_keeps_vip(make_topology, module_path, flavor):
 # a failover forced by a Sentinel the master cannot reach
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_failover_forced_by_unreachable_sentinel(make_topology, module_path, flavor):
     """n1 cannot reach s3 (its namespace drops everything to and from s3), the rest is whole:
     n1 still has s1's and s2's support but no spare one, so it asks its replicas. SENTINEL
@@ -214,7 +214,7 @@ def test_failover_forced_by_unreachable_sentinel(make_topology, module_path, fla
 
 
 @pytest.mark.parametrize("stall", ["debug-sleep", "sigstop"])
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_stalled_master_woken_mid_failover(make_topology, module_path, flavor, stall):
     """n1 cannot reach s3, and stalls longer than down-after: DEBUG SLEEP 2 (its main thread
     only: the module's threads go on; it wakes about when the Sentinels fail it over) or SIGSTOP

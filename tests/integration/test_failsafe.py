@@ -31,7 +31,7 @@ from tests.harness.status import (StatusRecorder, run_report, status, statuses, 
                                   witnesses)
 from tests.harness.topology import Topology
 from tests.harness.writer import VipWriter
-from tests.integration.conftest import FLAVORS
+from tests.integration.conftest import EDGE_FLAVORS
 
 # Hang guards only.
 FAILOVER_S = 30
@@ -73,7 +73,7 @@ def witness_hosts(rows: list[dict]) -> set[str]:
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_two_stopped_sentinels_master_holds_on_replicas_word(make_topology, module_path, flavor):
     """s2 and s3 stopped (SIGSTOP) for 6 s, every Redis node healthy: the lone Sentinel cannot
     confirm n1, but nothing says another node could be master, so n1 asks its replicas; both
@@ -126,7 +126,7 @@ def test_two_stopped_sentinels_master_holds_on_replicas_word(make_topology, modu
     assert_none_lost(g, smp, w, g["n1"], t0)
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topology, module_path, flavor):
     """The same stop with `vip.failsafe no`: n1 releases when its lease runs out (no failsafe,
     no question to the replicas) and claims again once the Sentinels answer."""
@@ -160,7 +160,7 @@ def test_two_stopped_sentinels_without_failsafe_release_then_reclaim(make_topolo
     assert_none_lost(g, smp, w, g["n1"], t0)
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, module_path, flavor):
     """s2 and s3 stopped and replica n3 cut off (its link down): n3 cannot confirm, so n1 does
     not hold on its replicas' word; it releases when its lease runs out and claims again once
@@ -202,7 +202,7 @@ def test_two_stopped_sentinels_and_unreachable_replica_release(make_topology, mo
 # a failover while the replicas' promises stand
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_failover_while_witness_promises_stand(make_topology, module_path, flavor):
     """With all three Sentinels up, n1 has a spare supporter and asks nobody: the replicas'
     witnessed_until_ms stays 0. With s3 stopped it has none spare, asks its replicas, and both
@@ -255,7 +255,7 @@ def test_failover_while_witness_promises_stand(make_topology, module_path, flavo
 # the leader crashes right after the promotion
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", EDGE_FLAVORS)
 def test_leader_crash_after_promotion_promoted_never_claims(make_topology, module_path, flavor):
     """`SENTINEL SIMULATE-FAILURE crash-after-promotion` on s1, then `SENTINEL FAILOVER` there:
     s1 promotes a replica and exits before it tells anyone. The promoted node never holds the
