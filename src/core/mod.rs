@@ -210,8 +210,10 @@ impl Core {
         let changed = self.role != Some(role);
         self.role = Some(role);
         if changed {
-            // A new role: no lapse to come back from, no failsafe to be in.
+            // A new role: no lapse to come back from, no failsafe to be in, no witness's
+            // answer about the history we had.
             self.witnesses.lapsed = false;
+            self.witnesses.forget_answers();
         }
         if changed || loaded {
             if role == Role::Master {

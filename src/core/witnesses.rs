@@ -50,7 +50,20 @@ pub(super) struct Witnesses {
 
 impl Witnesses {
     pub(super) fn set_replication(&mut self, r: Replication) {
+        let same_history = self
+            .replication
+            .as_ref()
+            .is_some_and(|old| old.is_master == r.is_master && old.replid == r.replid);
+        if !same_history {
+            // Every answer was to a question about the history we had: none answers ours now.
+            self.asked.clear();
+        }
         self.replication = Some(r);
+    }
+
+    /// A new role: nothing asked before counts (the history asked about is another).
+    pub(super) fn forget_answers(&mut self) {
+        self.asked.clear();
     }
 
     /// Our own replication history, when known (a master's `master_replid`).
@@ -111,12 +124,21 @@ impl Witnesses {
 
     /// A witness whose latest answer is evidence that another node took over (or, in
     /// failsafe, that the Sentinels it hears report us down).
-    fn fence(&self, set: &[Witness], in_failsafe: bool) -> Option<(Endpoint, Denial)> {
+    /// Only an answer to a question sent within `recent` counts: a witness no longer asked
+    /// (the Sentinels confirm again) fences nothing on an old word.
+    fn fence(
+        &self,
+        set: &[Witness],
+        in_failsafe: bool,
+        now: Duration,
+        recent: Duration,
+    ) -> Option<(Endpoint, Denial)> {
         let ours = self.replication.as_ref()?;
         set.iter()
             .find_map(|w| match &self.latest(&w.endpoint)?.reply {
-                Some((_, Reply::Denied(d)))
-                    if d.fences(&ours.replid, &ours.replid2, in_failsafe) =>
+                Some((sent, Reply::Denied(d)))
+                    if *sent + recent > now
+                        && d.fences(&ours.replid, &ours.replid2, in_failsafe) =>
                 {
                     Some((w.endpoint.clone(), d.clone()))
                 }
@@ -212,7 +234,8 @@ impl Core {
             return undone;
         }
         let in_failsafe = self.witnesses.failsafe_since.is_some();
-        if let Some((from, denial)) = self.witnesses.fence(&set, in_failsafe) {
+        let recent = Duration::from_millis(self.settings.witness_lease_ms);
+        if let Some((from, denial)) = self.witnesses.fence(&set, in_failsafe, now.mono, recent) {
             return Decision::Refuse {
                 why: format!("fenced: replica {from} answers {}", Reply::Denied(denial)),
                 fence: Some(Fence::WitnessDenies),

@@ -364,3 +364,69 @@ fn a_leader_that_still_answers_keeps_its_fence_whatever_the_replicas_say() {
         "the leader answers: its failover stands"
     );
 }
+
+#[test]
+fn a_witness_answer_about_an_old_history_never_fences_a_later_promotion() {
+    let mut w = holding_with_replicas();
+    // One Sentinel gone: n1 asks; n3 answers that it follows another master's history.
+    for t in [100, 200, 300] {
+        w.run_until(t);
+        w.hear(1, answer(1, 1, "r1", 0));
+        w.hear(2, answer(2, 1, "r1", 0));
+    }
+    w.witness(
+        3,
+        Reply::Denied(Denial::FollowsOther {
+            master: "192.0.2.12:6379".into(),
+            replid: "cccccccccccccccccccccccccccccccccccccccc".into(),
+        }),
+    );
+    assert!(w.present.is_empty(), "fenced");
+    // n1 becomes a replica, then is promoted again under a new history: every Sentinel
+    // confirms it. The old answer was about another question: it fences nothing.
+    w.role(Role::Replica, false);
+    w.replication(Replication {
+        is_master: true,
+        replid: "dddddddddddddddddddddddddddddddddddddddd".into(),
+        replid2: REPLID.into(),
+        replicas: vec![node(2), node(3)],
+        ..Default::default()
+    });
+    w.role(Role::Master, false);
+    w.run_until(400);
+    for i in 1..=3 {
+        w.hear(i, answer(i, 1, "r1", 0));
+    }
+    assert_eq!(w.present.len(), 1, "{}", w.core.status(at(400)).reason);
+}
+
+#[test]
+fn a_denial_no_longer_renewed_fences_no_longer_than_the_witness_lease() {
+    let mut w = holding_with_replicas();
+    for t in [100, 200, 300] {
+        w.run_until(t);
+        w.hear(1, answer(1, 1, "r1", 0));
+        w.hear(2, answer(2, 1, "r1", 0));
+    }
+    w.witness(
+        3,
+        Reply::Denied(Denial::FailingOver(
+            "Sentinel 192.0.2.23:26379 is failing it over".into(),
+        )),
+    );
+    assert!(w.present.is_empty(), "fenced");
+    // Every Sentinel confirms again, n3 is not heard from: within the lease the word stands,
+    // after it n1 comes back (every Sentinel supports it).
+    for t in [400, 700] {
+        w.run_until(t);
+        for i in 1..=3 {
+            w.hear(i, answer(i, 1, "r1", 0));
+        }
+        assert!(w.present.is_empty(), "n3's word still stands at {t} ms");
+    }
+    w.run_until(850);
+    for i in 1..=3 {
+        w.hear(i, answer(i, 1, "r1", 0));
+    }
+    assert_eq!(w.present.len(), 1, "{}", w.core.status(at(850)).reason);
+}
