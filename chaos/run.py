@@ -565,7 +565,7 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
     except AssertionError as exc:
         ok = False
         after = current_master(g) or "?"
-        log(f"[{mode}] round {i}: NOT SETTLED: {str(exc)[:600]}")
+        log(f"[{mode}] round {i}: NOT SETTLED: {str(exc)[:3000]}")
     t1 = time.monotonic()
     r = RoundResult(i, fault.kind, detail.strip("; "), master, after, len(promotions(g)) - proms_before,
                     round(smp.duration_ms(lambda h: len(h) > 1, t0, t1)),
