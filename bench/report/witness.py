@@ -192,7 +192,6 @@ def _forced(L: list[str], at: dict) -> None:
             ("runs", lambda m, n=name: _runs(at, n, m)),
             ("**ms with two holders**", lambda m, n=name: cell(stat(_rows(at, n, m), two), 0)),
             ("**acknowledged writes lost**, sum", _sum(at, name, "writes_lost")),
-            ("**n1 without the VIP while still the master**", _s(at, name, "n1_without_vip_ms")),
             ("ms with no holder", lambda m, n=name: cell(stat(_rows(at, n, m), none_), 0)),
             ("client's longest gap between acknowledged writes", _s(at, name, "client_gap_ms")),
         ]
