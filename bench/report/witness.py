@@ -36,7 +36,7 @@ def _sum(at: dict, name: str, key) -> callable:
     def f(m: str) -> str:
         rows = _rows(at, name, m)
         vals = [v for v in (key(r) if callable(key) else r.get(key) for r in rows) if v is not None]
-        return f"{sum(vals):.0f} in {len(rows)} runs" if rows else "—"
+        return f"{sum(vals):.0f} in {len(rows)} run{'' if len(rows) == 1 else 's'}" if rows else "—"
     return f
 
 
@@ -181,8 +181,7 @@ def _forced(L: list[str], at: dict) -> None:
                                "notice that it lost s2)"),
             ("crash-promotion", "**(d) Crash after the promotion** (`SENTINEL SIMULATE-FAILURE "
                                 "crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits "
-                                "right after its replica's promotion; restarted 5 s later; the other two "
-                                "Sentinels turn the promoted node back into a replica)")):
+                                "right after its replica's promotion; restarted 5 s later)")):
         ms = _mechs(at, name)
         if not ms:
             continue
