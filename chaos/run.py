@@ -307,7 +307,7 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool,
             cuts.heal_all()
             # final settle, then stop writing and read everything back
             try:
-                final = wait_until(lambda: settled(g, smp), SETTLE_TIMEOUT, 0.2, msg="final settle")
+                final = wait_until(lambda: settled(g, smp), 10 if res.gave_up else SETTLE_TIMEOUT, 0.2, msg="final settle")
             except AssertionError:
                 final = current_master(g)
             time.sleep(1)
