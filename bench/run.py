@@ -3,7 +3,8 @@
 reconfig script and keepalived, all at Sentinel down-after-milliseconds 1000 (figure 12 also at
 30000, Sentinel's default; figure 14, with --down-after, the failover figures at other settings).
 
-    python3 -m bench.run            # full run (~77 min on 2 cores), writes docs/benchmarks.md
+    python3 -m bench.run            # full run (~77 min on 2 cores, and figure 15 ~2.5 h more: 20 runs
+                                    # per cell; --witness-reps 3 makes that ~35 min), writes docs/benchmarks.md
     python3 -m bench.run --quick    # smoke run (~17 min), prints the tables only
     make bench ARGS="--quick"
 

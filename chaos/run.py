@@ -4,7 +4,7 @@ Sentinel-confirmed mode without and with the failsafe (the replicas as witnesses
 
     python3 -m chaos.run ROUNDS [--seed S] [--modes basic,sentinel,failsafe] [--faults KIND,...]
                                 [--flavor redis|valkey]
-                                [--module PATH] [--json FILE] [--keep]
+                                [--module PATH] [--json FILE] [--keep] [--give-up N]
 
 (`make chaos ROUNDS=N` runs `python3 -m chaos.run N`; the seed also comes from $SEED. The
 figures of a 30-round run, and how to read them, are in docs/safety.md.) Needs root: everything runs inside
@@ -54,7 +54,8 @@ enough; then drawn by weight):
   to one Sentinel, which exits right after the replica's promotion; restarted 2-10 s later;
 and with probability 0.25 one Sentinel is also killed during a kill9/sigstop/link/busy round
 (restarted at the end of the fault). After each fault the run waits until the topology has
-settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP).
+settled (one master, the Sentinels agree, replicas linked, exactly the master holds the VIP);
+a mode ends early after --give-up (3) rounds in a row that did not settle within 120 s.
 
 Figures per mode, in total and per fault kind:
 - failovers: REPLICAOF NO ONE executions ("MASTER MODE enabled" in the Redis logs);
@@ -194,6 +195,7 @@ class ModeResult:
     round_results: list = field(default_factory=list)
     by_fault: dict = field(default_factory=dict)
     setup_error: str = ""
+    gave_up: str = ""
 
 
 class Cuts:
@@ -270,7 +272,7 @@ def settled(g: RedisGroup, smp: HolderSampler) -> Optional[str]:
     return m
 
 
-def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool) -> ModeResult:
+def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool, give_up: int = 0) -> ModeResult:
     res = ModeResult(mode)
     t_mode = time.monotonic()
     with Topology(f"chaos{mode}", sentinel_hosts=3, keep_workdir=keep) as topo:
@@ -295,11 +297,17 @@ def run_mode(mode: str, plan: list[Fault], flavor: str, module: str, keep: bool)
         try:
             for i, fault in enumerate(plan, 1):
                 res.round_results.append(run_round(i, len(plan), fault, g, topo, smp, mode, cuts))
+                last = res.round_results[-give_up:]
+                if give_up and len(last) == give_up and not any(r.settled for r in last):
+                    res.gave_up = (f"stopped after round {i}: {give_up} rounds in a row did not settle "
+                                   f"(the state the last one left is in the log)")
+                    log(f"[{mode}] {res.gave_up}")
+                    break
         finally:
             cuts.heal_all()
             # final settle, then stop writing and read everything back
             try:
-                final = wait_until(lambda: settled(g, smp), SETTLE_TIMEOUT, 0.2, msg="final settle")
+                final = wait_until(lambda: settled(g, smp), 10 if res.gave_up else SETTLE_TIMEOUT, 0.2, msg="final settle")
             except AssertionError:
                 final = current_master(g)
             time.sleep(1)
@@ -565,7 +573,7 @@ def run_round(i: int, total: int, fault: Fault, g: RedisGroup, topo: Topology, s
     except AssertionError as exc:
         ok = False
         after = current_master(g) or "?"
-        log(f"[{mode}] round {i}: NOT SETTLED: {str(exc)[:600]}")
+        log(f"[{mode}] round {i}: NOT SETTLED: {str(exc)[:3000]}")
     t1 = time.monotonic()
     r = RoundResult(i, fault.kind, detail.strip("; "), master, after, len(promotions(g)) - proms_before,
                     round(smp.duration_ms(lambda h: len(h) > 1, t0, t1)),
@@ -639,6 +647,8 @@ def main() -> int:
     ap.add_argument("--json", help="the full results (per round), rewritten after each mode "
                                    "(default target/chaos/chaos-<seed>-<time>.json)")
     ap.add_argument("--keep", action="store_true", help="keep the topology directories (logs)")
+    ap.add_argument("--give-up", type=int, default=3, metavar="N",
+                    help="end a mode after N rounds in a row that did not settle (0: never; default 3)")
     args = ap.parse_args()
     problem = root_and_module_problem(args.module, "the chaos run")
     if problem:
@@ -677,7 +687,7 @@ def main() -> int:
     results = []
     try:
         for mode in modes:
-            results.append(run_mode(mode, plan, args.flavor, str(private), args.keep))
+            results.append(run_mode(mode, plan, args.flavor, str(private), args.keep, args.give_up))
             write_json(jpath, seed, args, plan, results, done=len(results) == len(modes))
             log(f"[{mode}] done in {results[-1].seconds:.0f} s; results so far in {jpath}")
     finally:
@@ -692,6 +702,8 @@ def main() -> int:
     for r in results:
         if r.setup_error:
             print(f"\n{r.mode}: {r.setup_error}")
+        if r.gave_up:
+            print(f"\n{r.mode}: {r.gave_up}")
         if r.two_holder_episodes:
             print(f"\n{r.mode}: two-holder episodes (s from start, ms, holders): {r.two_holder_episodes}")
         if r.split_brain_by_node:

@@ -148,8 +148,7 @@ METHOD_15 = """15. **The failsafe and the asymmetric cases** (bench/witness.py, 
    after the promotion is `SENTINEL SIMULATE-FAILURE crash-after-promotion` then
    `SENTINEL FAILOVER` on s2,
    restarted from its configuration 5 s after it exited. (c) stops n3's Sentinel (SIGSTOP) 2 s
-   before `SENTINEL FAILOVER` to n2's. "n1 without the VIP while still the master" = sampled time
-   from the fault to the first promotion (or the end) in which n1 was not the only holder. At
-   down-after settings other than 1000 each cell is one run.
+   before `SENTINEL FAILOVER` to n2's. At down-after settings other than 1000 each cell is one
+   run.
 
 """

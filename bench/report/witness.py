@@ -36,7 +36,7 @@ def _sum(at: dict, name: str, key) -> callable:
     def f(m: str) -> str:
         rows = _rows(at, name, m)
         vals = [v for v in (key(r) if callable(key) else r.get(key) for r in rows) if v is not None]
-        return f"{sum(vals):.0f} in {len(rows)} runs" if rows else "—"
+        return f"{sum(vals):.0f} in {len(rows)} run{'' if len(rows) == 1 else 's'}" if rows else "—"
     return f
 
 
@@ -181,8 +181,7 @@ def _forced(L: list[str], at: dict) -> None:
                                "notice that it lost s2)"),
             ("crash-promotion", "**(d) Crash after the promotion** (`SENTINEL SIMULATE-FAILURE "
                                 "crash-after-promotion` and `SENTINEL FAILOVER` to s2, which exits "
-                                "right after its replica's promotion; restarted 5 s later; the other two "
-                                "Sentinels turn the promoted node back into a replica)")):
+                                "right after its replica's promotion; restarted 5 s later)")):
         ms = _mechs(at, name)
         if not ms:
             continue
@@ -192,7 +191,6 @@ def _forced(L: list[str], at: dict) -> None:
             ("runs", lambda m, n=name: _runs(at, n, m)),
             ("**ms with two holders**", lambda m, n=name: cell(stat(_rows(at, n, m), two), 0)),
             ("**acknowledged writes lost**, sum", _sum(at, name, "writes_lost")),
-            ("**n1 without the VIP while still the master**", _s(at, name, "n1_without_vip_ms")),
             ("ms with no holder", lambda m, n=name: cell(stat(_rows(at, n, m), none_), 0)),
             ("client's longest gap between acknowledged writes", _s(at, name, "client_gap_ms")),
         ]
