@@ -311,8 +311,9 @@ impl Core {
         }
     }
 
-    /// Whom to ask, while the failsafe may need them: holding with no spare supporter, in
-    /// failsafe, or wanting to claim again after a lapse.
+    /// Whom to ask: while holding with a Sentinel silent (or no spare supporter), in failsafe,
+    /// or wanting to claim again after a lapse. `vip.failsafe no` asks too: its witnesses can
+    /// only fence.
     pub(super) fn witness_plan(&self) -> Option<WitnessPlan> {
         let s = &self.settings;
         if s.mode() != Mode::Sentinel
@@ -324,7 +325,9 @@ impl Core {
             return None;
         }
         let replid = self.witnesses.replid()?.to_string();
-        let asking = (s.failsafe && self.holding && self.support(self.now).no_spare())
+        // Asked for their evidence of a failover whatever `vip.failsafe` says: without it the
+        // witnesses only ever end a hold sooner, never keep one.
+        let asking = (self.holding && self.support(self.now).no_spare())
             || self.witnesses.failsafe_since.is_some()
             || (self.witnesses.lapsed && !self.holding);
         let targets: Vec<Endpoint> = self.witness_set().into_iter().map(|w| w.endpoint).collect();

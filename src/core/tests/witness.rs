@@ -430,3 +430,27 @@ fn a_denial_no_longer_renewed_fences_no_longer_than_the_witness_lease() {
     }
     assert_eq!(w.present.len(), 1, "{}", w.core.status(at(850)).reason);
 }
+
+#[test]
+fn with_failsafe_off_the_witnesses_still_fence_but_never_hold() {
+    let mut w = holding_with_replicas();
+    let mut s = w.core.settings().clone();
+    s.failsafe = false;
+    w.feed(Event::Settings(Box::new(s)));
+    for t in [100, 200, 300] {
+        w.run_until(t);
+        w.hear(1, answer(1, 1, "r1", 0));
+        w.hear(2, answer(2, 1, "r1", 0));
+    }
+    assert!(
+        w.asking().is_some(),
+        "Sentinel 3 is silent: the replicas are asked"
+    );
+    w.witness(
+        2,
+        Reply::Denied(Denial::FailingOver(
+            "Sentinel 192.0.2.23:26379 is failing it over".into(),
+        )),
+    );
+    assert!(w.present.is_empty(), "their evidence of a failover fences");
+}
