@@ -49,6 +49,17 @@ def figures(smp: HolderSampler, w: VipWriter, final, t0: float) -> dict:
             "lost": w.missing_from(final), "acked": len(w.acks)}
 
 
+def heal_and_settle(g: RedisGroup, smp: HolderSampler, fw, host: str) -> str:
+    """Undo the cut, wait until Sentinel has made n1 a replica and one node holds alone (a
+    moment more for the writer's last writes); returns that node."""
+    fw.unblock(host)
+    wait_until(lambda: g["n1"].role() == "replica", 60, 0.1, msg="n1 converted to replica")
+    final = wait_settled(g)
+    smp.wait_for(lambda s: s.holders == (final,), FAILOVER_S, f"{final} holding alone")
+    time.sleep(0.5)
+    return final
+
+
 def assert_safe(g: RedisGroup, smp: HolderSampler, f: dict, t0: float) -> None:
     """No sample with two holders, no acknowledged write lost."""
     multi = smp.multi_holder_samples(since=t0)
@@ -193,11 +204,7 @@ def test_failover_forced_by_unreachable_sentinel(make_topology, module_path, fla
         claim = smp.wait_for(lambda s: new in s.holders, FAILOVER_S, f"{new} claims", since=t0)
         rel = smp.wait_for(lambda s: "n1" not in s.holders, FAILOVER_S, "n1 releases", since=t0)
         s1 = status(g["n1"])
-        fw.unblock("s3")
-        wait_until(lambda: g["n1"].role() == "replica", 60, 0.1, msg="n1 converted to replica")
-        final = wait_settled(g)
-        smp.wait_for(lambda s: s.holders == (final,), FAILOVER_S, f"{final} holding alone")
-        time.sleep(0.5)
+        final = heal_and_settle(g, smp, fw, "s3")
     f = figures(smp, w, g[final], t0)
     late = w.acked_by("n1", sent_after=promoted)
     print(f"\n[{flavor}] failover forced by s3 (cut from n1): {new} promoted {promoted - wall0:.2f}s after "
@@ -255,11 +262,7 @@ def test_stalled_master_woken_mid_failover(make_topology, module_path, flavor, s
         promoted, new = wait_promotion(g, wall0, FAILOVER_S)
         smp.wait_for(lambda s: new in s.holders, FAILOVER_S, f"{new} claims", since=t0)
         wait_until(lambda: woke, 30, 0.05, msg="n1 woke")
-        fw.unblock("s3")
-        wait_until(lambda: g["n1"].role() == "replica", 60, 0.1, msg="n1 converted to replica")
-        final = wait_settled(g)
-        smp.wait_for(lambda s: s.holders == (final,), FAILOVER_S, f"{final} holding alone")
-        time.sleep(0.5)
+        final = heal_and_settle(g, smp, fw, "s3")
     f = figures(smp, w, g[final], t0)
     late = w.acked_by("n1", sent_after=promoted)
     print(f"\n[{flavor}/{stall}] n1 stalled for {woke[0] - wall0:.2f}s, {new} promoted {promoted - wall0:.2f}s after "

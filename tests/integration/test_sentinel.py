@@ -27,7 +27,7 @@ from tests.harness.processes import RedisGroup
 from tests.harness.sampling import HolderSampler
 from tests.harness.sentinel import (SENTINEL_PASS, SENTINEL_USER, first_promotion, module_args, start_sentinel_group,
                                     start_sentinels, wait_settled)
-from tests.harness.status import sentinel_rows, status, statuses
+from tests.harness.status import sentinel_rows, status, statuses, subscribe_events
 from tests.harness.topology import Topology
 from tests.harness.writer import VipWriter
 from tests.integration.conftest import FLAVORS
@@ -500,27 +500,6 @@ def test_unload_and_shutdown_jump_a_backlog(topo, module_path, flavor):
           f"{mid['events_dropped']}): MODULE UNLOAD took {unload_ms:.0f} ms, SHUTDOWN {shutdown_ms:.0f} ms")
     assert int(mid["conflicts"]) > 0, mid
     assert "n1" not in topo.holders(VIP_IP), "the shutdown released the VIP"
-
-
-def subscribe_events(node):
-    """A subscriber of the node's __vip__:events (a connection of its own); returns a function
-    giving the lines received so far. RESP2: Sentinel's promotion sends CLIENT KILL TYPE normal
-    to the promoted replica, and a RESP3 subscriber counts as a normal client there."""
-    c = node.client(socket_timeout=5, protocol=2)
-    ps = c.pubsub(ignore_subscribe_messages=True)
-    ps.subscribe("__vip__:events")
-    lines: list[str] = []
-
-    def received() -> list[str]:
-        while True:
-            m = ps.get_message(timeout=0.01)
-            if m is None:
-                return lines
-            data = m["data"]
-            lines.append(data.decode() if isinstance(data, bytes) else data)
-
-    received()
-    return received
 
 
 @pytest.mark.smoke
