@@ -366,14 +366,18 @@ impl SentinelView {
             .filter(|(_, h)| now.saturating_sub(h.received) <= AGAINST_MEMORY)
             .filter_map(|(t, h)| {
                 let f = h.answer.master.instance.flags;
-                let (failing_over, what) = if f.failover_in_progress {
-                    (true, "is failing it over")
-                } else if f.o_down {
-                    (false, "reports it objectively down (o_down)")
-                } else if f.s_down {
-                    (false, "reports it subjectively down (s_down)")
-                } else {
-                    return None;
+                // Failing over once the leader has chosen a replica (as the master's own
+                // `failover_promotes_other` fence): a failover that never gets that far (no
+                // good replica, a leader in TILT) takes nothing away from a master its
+                // Sentinels still confirm.
+                let (failing_over, what) = match h.answer.promoted() {
+                    Some(p) => (true, format!("is failing it over to {}", p.endpoint)),
+                    None if f.failover_in_progress => {
+                        (false, "is starting a failover of it".to_string())
+                    }
+                    None if f.o_down => (false, "reports it objectively down (o_down)".into()),
+                    None if f.s_down => (false, "reports it subjectively down (s_down)".into()),
+                    None => return None,
                 };
                 Some(MasterReport {
                     master: h.answer.master.instance.endpoint.clone(),

@@ -553,10 +553,23 @@ fn a_replica_hears_what_its_sentinels_report_against_the_master() {
         None,
         "a report about another master than the one this replica follows"
     );
+    let mut starting = failing_over(3, 1, "r1", 0, 2, "r2");
+    starting.replicas.clear(); // no replica chosen yet (or none good: NOGOODSLAVE, a TILT)
+    hear(&mut v, 3, 140, starting);
+    assert_eq!(
+        v.against_master(ms(150), true, &node(1)),
+        None,
+        "no choice yet"
+    );
+    assert!(v
+        .reports_against_masters(ms(150))
+        .iter()
+        .any(|r| !r.failing_over
+            && r.text == "Sentinel 192.0.2.23:26379 is starting a failover of it"));
     hear(&mut v, 3, 150, failing_over(3, 1, "r1", 0, 2, "r2"));
     assert_eq!(
         v.against_master(ms(200), true, &node(1)).as_deref(),
-        Some("Sentinel 192.0.2.23:26379 is failing it over")
+        Some("Sentinel 192.0.2.23:26379 is failing it over to 192.0.2.12:6379")
     );
     assert_eq!(
         v.against_master(ms(3000), false, &node(1)),
