@@ -39,6 +39,17 @@ pub fn vip_sentinels(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
     Ok(RedisValue::Array(out))
 }
 
+/// `VIP.WITNESSES`: one entry per witness the master asks (or would ask), as field/value
+/// arrays, from the last status snapshot. Empty on a replica and in basic mode.
+pub fn vip_witnesses(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
+    let rows = worker_link::status().witness_rows;
+    Ok(RedisValue::Array(
+        rows.iter()
+            .map(|r| flat(info::witness_row(r), |k| RedisValue::BulkString(k.into())))
+            .collect(),
+    ))
+}
+
 /// `VIP.EVENTS [count]`: the last lines published on `__vip__:events`, oldest first (at most
 /// 64 are kept; default all).
 pub fn vip_events(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {

@@ -147,6 +147,21 @@ fn version_num() -> i64 {
         + part(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
+/// One witness's row of `VIP.WITNESSES`.
+pub fn witness_row(r: &crate::witness::WitnessRow) -> Fields {
+    vec![
+        ("address", Text(r.address.clone())),
+        ("source", Text(r.source.clone())),
+        ("reply", Text(r.reply.clone())),
+        ("age_ms", Int(r.age_ms)),
+        (
+            "valid_ms",
+            Int(i64::try_from(r.valid_ms).unwrap_or(i64::MAX)),
+        ),
+        ("last_error", Text(r.last_error.clone())),
+    ]
+}
+
 /// One Sentinel's row of `VIP.SENTINELS`.
 pub fn sentinel_row(r: &SentinelRow) -> Fields {
     let text = |s: &str| Text(s.to_string());

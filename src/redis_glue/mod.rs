@@ -7,8 +7,8 @@
 //! - `configs`   the `vip.*` configs registered from `config::CONFIGS`; the values in force
 //! - `server`    the role, this process's identity, whether clients can reach the VIP
 //! - `events`    `__vip__:events`, published from the server cron, and its history
-//! - `commands`  `VIP.STATUS`, `VIP.SENTINELS`, `VIP.EVENTS`
-//! - `witness`   `VIP.WITNESS` (the replica's answer), `VIP.WITNESSES`, and the replication
+//! - `commands`  `VIP.STATUS`, `VIP.SENTINELS`, `VIP.WITNESSES`, `VIP.EVENTS`
+//! - `witness`   `VIP.WITNESS` (the replica's answer) and the replication
 //!   facts handed to the worker when they change
 //! - `info`      the status as fields, for the commands and `INFO vip`
 //! - `log`       lines in the Redis log, from the main thread and the worker
@@ -29,9 +29,9 @@ mod server;
 mod witness;
 mod worker_link;
 
-pub use commands::{vip_events, vip_sentinels, vip_status};
+pub use commands::{vip_events, vip_sentinels, vip_status, vip_witnesses};
 pub use lifecycle::{deinit, init};
-pub use witness::{vip_witness, vip_witnesses};
+pub use witness::vip_witness;
 
 /// A poisoned lock still holds the last value written: take it (no panic on the main thread).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

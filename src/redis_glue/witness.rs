@@ -1,5 +1,6 @@
 //! The replica's side of the failsafe: `VIP.WITNESS <replid> <lease-ms>`, answered from this
-//! server's own `INFO replication`, and `VIP.WITNESSES`, the master's view of its witnesses.
+//! server's own `INFO replication` (the master's view of its witnesses, `VIP.WITNESSES`, is
+//! with the other status commands).
 //! Also the replication facts the core needs (read at load and at every cron tick, handed
 //! over only when they change).
 //!
@@ -11,8 +12,6 @@ use std::time::Duration;
 
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
-use super::commands::flat;
-use super::info::{Fields, Value};
 use super::lock;
 use super::worker_link::{self, send};
 use crate::threads::mono;
@@ -133,30 +132,4 @@ pub fn vip_witness(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         });
     }
     Ok(reply_value(&reply))
-}
-
-/// One witness's row of `VIP.WITNESSES`.
-fn witness_row(r: &witness::WitnessRow) -> Fields {
-    vec![
-        ("address", Value::Text(r.address.clone())),
-        ("source", Value::Text(r.source.clone())),
-        ("reply", Value::Text(r.reply.clone())),
-        ("age_ms", Value::Int(r.age_ms)),
-        (
-            "valid_ms",
-            Value::Int(i64::try_from(r.valid_ms).unwrap_or(i64::MAX)),
-        ),
-        ("last_error", Value::Text(r.last_error.clone())),
-    ]
-}
-
-/// `VIP.WITNESSES`: one entry per witness the master asks (or would ask), as field/value
-/// arrays, from the last status snapshot. Empty on a replica and when no failsafe is needed.
-pub fn vip_witnesses(_ctx: &Context, _args: Vec<RedisString>) -> RedisResult {
-    let rows = worker_link::status().witness_rows;
-    Ok(RedisValue::Array(
-        rows.iter()
-            .map(|r| flat(witness_row(r), |k| RedisValue::BulkString(k.into())))
-            .collect(),
-    ))
 }
