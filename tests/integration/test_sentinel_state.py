@@ -188,8 +188,13 @@ def test_sentinels_rebuilt_at_epoch_0_do_not_fence_the_real_master_for_good(topo
 
     def moved() -> bool:
         h = topo.holders(VIP4)
-        return len(h) == 1 and h != ["n1"] \
-            and all(s.master_addr() == g[h[0]].address for s in g.sentinels.values())
+        if len(h) != 1 or h == ["n1"]:
+            return False
+        new = g[h[0]].address
+        # every Sentinel names it, and n1 has heard each of them say so (the Sentinel about to
+        # be killed must leave its epoch-1 answer in n1's view, not an older one naming n1)
+        return all(s.master_addr() == new for s in g.sentinels.values()) \
+            and all(str(r.get("master", "")).startswith(f"{new}:") for r in sentinel_rows(g["n1"]))
 
     wait_until(moved, HANG_S, 0.1, msg=lambda: f"a new master holding, named by every Sentinel\n{statuses(g)}")
     g.sentinels["n3"].kill9()
