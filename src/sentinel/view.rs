@@ -187,6 +187,16 @@ impl Reading<'_> {
         &self.heard.answer.master.instance
     }
 
+    /// Its `failover-state`, `?` when it gave none.
+    fn failover_state(&self) -> String {
+        self.heard
+            .answer
+            .master
+            .failover_state
+            .clone()
+            .unwrap_or_else(|| "?".into())
+    }
+
     fn epoch(&self) -> u64 {
         self.heard.answer.master.config_epoch
     }
@@ -389,7 +399,8 @@ impl SentinelView {
     }
 
     /// What a recent answer reports against `master` (a failover of it when `failing_over`,
-    /// else it down).
+    /// else it down). The glue picks from `reports_against_masters` itself.
+    #[cfg(test)]
     pub fn against_master(
         &self,
         now: Duration,

@@ -51,25 +51,24 @@ impl SentinelView {
 impl Rule<'_> {
     /// The steps, in order (module comment).
     fn verdict(&self) -> Verdict {
-        let rule = self;
-        if let Some(fenced) = rule.failover_promotes_other() {
+        if let Some(fenced) = self.failover_promotes_other() {
             return fenced;
         }
-        let newest_other = rule.newest_other_master();
-        if let Some(fenced) = rule.newer_config_names_other(newest_other) {
+        let newest_other = self.newest_other_master();
+        if let Some(fenced) = self.newer_config_names_other(newest_other) {
             return fenced;
         }
-        let promoted = rule.promoted_until(newest_other);
-        let quorum = rule.quorum_until();
-        if let Some(hold) = rule.hold(quorum, promoted) {
+        let promoted = self.promoted_until(newest_other);
+        let quorum = self.quorum_until();
+        if let Some(hold) = self.hold(quorum, promoted) {
             return hold;
         }
-        if let Some(pending) = rule.promotion_pending(newest_other) {
+        if let Some(pending) = self.promotion_pending(newest_other) {
             return pending;
         }
-        rule.reported_down()
-            .or_else(|| rule.quorum_names_other())
-            .unwrap_or_else(|| rule.too_few_confirm())
+        self.reported_down()
+            .or_else(|| self.quorum_names_other())
+            .unwrap_or_else(|| self.too_few_confirm())
     }
 }
 
@@ -146,13 +145,7 @@ impl<'a> Rule<'a> {
                 why: Why::FailoverPromotesOther {
                     by: r.addr.clone(),
                     to: p.endpoint.clone(),
-                    state: r
-                        .heard
-                        .answer
-                        .master
-                        .failover_state
-                        .clone()
-                        .unwrap_or_else(|| "?".into()),
+                    state: r.failover_state(),
                 },
             })
         })
@@ -204,14 +197,23 @@ impl<'a> Rule<'a> {
         &self,
         newest_other: Option<&Reading<'_>>,
     ) -> Option<(Duration, &'a SentinelAddr)> {
+        self.chose_us(newest_other)
+            .filter(|r| promotion_committed(r))
+            .map(|r| (r.fresh_until(), r.addr))
+            .max_by_key(|(until, _)| *until)
+    }
+
+    /// Fresh answers of Sentinels whose running failover chose this node, under no older
+    /// epoch than the newest other master's: the promotion basis, committed or not yet.
+    fn chose_us<'r>(
+        &'r self,
+        newest_other: Option<&'r Reading<'_>>,
+    ) -> impl Iterator<Item = &'r Reading<'a>> + 'r {
         self.readings
             .iter()
             .filter(|r| r.heard.answer.promoted().is_some_and(|p| self.is_us(r, p)))
-            .filter(|r| promotion_committed(r))
-            .filter(|r| newest_other.is_none_or(|o| o.epoch() <= r.epoch()))
+            .filter(move |r| newest_other.is_none_or(|o| o.epoch() <= r.epoch()))
             .filter(|r| r.fresh(self.now))
-            .map(|r| (r.fresh_until(), r.addr))
-            .max_by_key(|(until, _)| *until)
     }
 
     /// Until when this answer supports us: a confirmation until its guard; a Sentinel
@@ -261,23 +263,13 @@ impl<'a> Rule<'a> {
     /// Chosen by a forced failover whose leader has not seen the promotion yet: wait for it
     /// (no fence: nothing speaks against us).
     pub(super) fn promotion_pending(&self, newest_other: Option<&Reading<'_>>) -> Option<Verdict> {
-        self.readings
-            .iter()
-            .filter(|r| r.heard.answer.promoted().is_some_and(|p| self.is_us(r, p)))
-            .filter(|r| !promotion_committed(r))
-            .filter(|r| newest_other.is_none_or(|o| o.epoch() <= r.epoch()))
-            .find(|r| r.fresh(self.now))
+        self.chose_us(newest_other)
+            .find(|r| !promotion_committed(r))
             .map(|r| Verdict::Refuse {
                 fence: None,
                 why: Why::PromotionNotCommitted {
                     by: r.addr.clone(),
-                    state: r
-                        .heard
-                        .answer
-                        .master
-                        .failover_state
-                        .clone()
-                        .unwrap_or_else(|| "?".into()),
+                    state: r.failover_state(),
                 },
             })
     }
